@@ -1,0 +1,112 @@
+"""Lazy access to LiteLLM, and how its exceptions are classified.
+
+Importing LiteLLM costs seconds, so nothing imports it until a model is actually used. The import
+runs with the local price map forced (no network fetch) and then restores the caller's
+environment exactly, so embedding agentrun changes no environment variable.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import threading
+import time
+from types import ModuleType
+from typing import Any
+
+_lock = threading.Lock()
+_module: ModuleType | None = None
+
+
+def litellm() -> ModuleType:
+    """The imported `litellm` module (imported once, environment left as it was)."""
+    global _module
+    if _module is not None:
+        return _module
+    with _lock:
+        if _module is None:
+            saved = os.environ.get("LITELLM_LOCAL_MODEL_COST_MAP")
+            os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+            try:
+                import litellm as imported
+            finally:
+                if saved is None:
+                    os.environ.pop("LITELLM_LOCAL_MODEL_COST_MAP", None)
+                else:
+                    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = saved
+            # LiteLLM prints a help banner to stdout on every exception unless told not to.
+            imported.suppress_debug_info = True
+            _module = imported
+    return _module
+
+
+def status_code(exc: BaseException) -> int | None:
+    code = getattr(exc, "status_code", None)
+    return code if isinstance(code, int) else None
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """LiteLLM reports refused connections as a 500 'Connection error.'; look through that."""
+    names = {type(exc).__name__}
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and len(names) < 10:
+        names.add(type(cause).__name__)
+        cause = cause.__cause__ or cause.__context__
+    if names & {
+        "APIConnectionError",
+        "ConnectError",
+        "ConnectionRefusedError",
+        "ClientConnectorError",
+    }:
+        return True
+    return "connection error" in str(exc).lower()
+
+
+def is_timeout(exc: BaseException) -> bool:
+    return type(exc).__name__ in {"Timeout", "APITimeoutError", "TimeoutError", "ReadTimeout"} or (
+        status_code(exc) == 408
+    )
+
+
+def is_context_window_error(exc: BaseException) -> bool:
+    return type(exc).__name__ == "ContextWindowExceededError" or any(
+        type(base).__name__ == "ContextWindowExceededError" for base in type(exc).__mro__
+    )
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """429, timeouts, 5xx and connection errors are worth another try; 4xx never are."""
+    if is_context_window_error(exc):
+        return False
+    if is_timeout(exc) or is_connection_error(exc):
+        return True
+    code = status_code(exc)
+    if code is None:
+        return type(exc).__name__ in {"APIConnectionError", "ServiceUnavailableError"}
+    return code == 429 or code >= 500
+
+
+def is_auth_error(exc: BaseException) -> bool:
+    return status_code(exc) in {401, 403}
+
+
+def retry_after_seconds(exc: BaseException) -> float | None:
+    """The delay a Retry-After header on the error's response asks for, if any."""
+    headers: Any = None
+    response = getattr(exc, "response", None)
+    if response is not None:
+        headers = getattr(response, "headers", None)
+    if not headers:
+        headers = getattr(exc, "headers", None) or getattr(exc, "litellm_response_headers", None)
+    if not headers:
+        return None
+    value = headers.get("retry-after") or headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_tz(str(value))
+        if parsed is None:
+            return None
+        return max(0.0, email.utils.mktime_tz(parsed) - time.time())

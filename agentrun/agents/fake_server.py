@@ -1,0 +1,266 @@
+"""A loopback OpenAI-compatible server for tests and benchmarks.
+
+It answers `/v1/chat/completions` (plain and streamed) with configurable latency, random errors,
+scripted status codes with Retry-After, and malformed bodies, and records every request it saw.
+Point any model at it with `openai/<name>` and `api_base=server.url`.
+
+Run it in its own process with `python -m agentrun.agents.fake_server --port 8900`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from agentrun.agents.messages import text_of
+from agentrun.agents.tokens import count_cl100k
+
+
+@dataclass(frozen=True)
+class FakeReply:
+    text: str
+
+
+@dataclass(frozen=True)
+class FakeError:
+    status: int
+    retry_after: float | None = None
+    message: str = "scripted failure"
+
+
+@dataclass(frozen=True)
+class FakeMalformed:
+    body: str = '{"choices": [ this is not json'
+
+
+Action = FakeReply | FakeError | FakeMalformed
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    at: float
+    path: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+@dataclass
+class FakeOpenAIServer:
+    """Configure, `start()` (or use as a context manager), read `.requests`, `stop()`."""
+
+    reply: str | Callable[[dict[str, Any]], str] = "ok"
+    latency_s: float = 0.0
+    error_rate: float = 0.0
+    error_status: int = 500
+    retry_after: float | None = None
+    malformed_rate: float = 0.0
+    seed: int = 0
+    port: int = 0
+    requests: list[RecordedRequest] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._script: deque[Action] = deque()
+        self._lock = threading.Lock()
+        self._random = random.Random(self.seed)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._record = True
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    # --- control -----------------------------------------------------------------------------
+
+    def script(self, actions: Iterable[Action]) -> None:
+        """Queue actions consumed one per request before the default behaviour resumes."""
+        with self._lock:
+            self._script.extend(actions)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._script.clear()
+            self.requests.clear()
+            self.max_in_flight = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def chat_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> FakeOpenAIServer:
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, args=(ready,), daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("fake OpenAI server did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is None or self._runner is None:
+            return
+        future = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
+        future.result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._loop = None
+
+    def __enter__(self) -> FakeOpenAIServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _serve(self, ready: threading.Event) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        loop.run_until_complete(self._start_site())
+        ready.set()
+        loop.run_forever()
+        loop.close()
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/chat/completions", self._chat)
+        app.router.add_get("/v1/models", self._models)
+        return app
+
+    async def _start_site(self) -> None:
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        await site.start()
+        sockets = getattr(site._server, "sockets", None) or []
+        self.port = int(sockets[0].getsockname()[1])
+
+    # --- handlers ----------------------------------------------------------------------------
+
+    async def _models(self, request: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": [{"id": "fake", "object": "model"}]})
+
+    def _next_action(self) -> Action:
+        with self._lock:
+            if self._script:
+                return self._script.popleft()
+        if self.error_rate and self._random.random() < self.error_rate:
+            return FakeError(self.error_status, self.retry_after)
+        if self.malformed_rate and self._random.random() < self.malformed_rate:
+            return FakeMalformed()
+        return FakeReply("")
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._answer(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        if self._record:
+            self.requests.append(
+                RecordedRequest(time.monotonic(), request.path, body, dict(request.headers))
+            )
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
+        action = self._next_action()
+        if isinstance(action, FakeError):
+            headers = (
+                {"retry-after": f"{action.retry_after:g}"} if action.retry_after is not None else {}
+            )
+            payload = {
+                "error": {"message": action.message, "type": "fake_error", "code": action.status}
+            }
+            return web.json_response(payload, status=action.status, headers=headers)
+        if isinstance(action, FakeMalformed):
+            return web.Response(text=action.body, content_type="application/json")
+        text = action.text or (self.reply(body) if callable(self.reply) else self.reply)
+        prompt_tokens = count_cl100k(text_of(body.get("messages", [])))
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": count_cl100k(text),
+            "total_tokens": prompt_tokens + count_cl100k(text),
+        }
+        if body.get("stream"):
+            return await self._stream(request, body, text, usage)
+        return web.json_response(
+            {
+                "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", "fake"),
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": text},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": usage,
+            }
+        )
+
+    async def _stream(
+        self, request: web.Request, body: dict[str, Any], text: str, usage: dict[str, int]
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        ident = f"chatcmpl-{uuid.uuid4().hex[:12]}"
+        base = {"id": ident, "object": "chat.completion.chunk", "created": int(time.time()),
+                "model": body.get("model", "fake")}  # fmt: skip
+        words = text.split(" ")
+        for index, word in enumerate(words):
+            piece = word if index == len(words) - 1 else word + " "
+            chunk = {
+                **base,
+                "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+            }
+            await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        final = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+        await response.write(f"data: {json.dumps(final)}\n\n".encode())
+        if (body.get("stream_options") or {}).get("include_usage"):
+            await response.write(
+                f"data: {json.dumps({**base, 'choices': [], 'usage': usage})}\n\n".encode()
+            )
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--error-rate", type=float, default=0.0)
+    parser.add_argument("--reply", default="ok")
+    args = parser.parse_args(argv)
+    server = FakeOpenAIServer(reply=args.reply, latency_s=args.latency_ms / 1000, port=args.port,
+                              error_rate=args.error_rate)  # fmt: skip
+    server._record = False  # a long benchmark run must not grow memory
+    server.start()
+    print(server.url, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,816 @@
+"""The model gateway: the one call path from agentrun to `litellm.acompletion`.
+
+Around that single call the gateway owns, in this order: the response cache, fallbacks across
+models, tenacity retries (LiteLLM's own retries are switched off), per-model limits, and the usage
+ledger. Structured output and token counting sit on top of the same path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity.wait import wait_base, wait_exponential_jitter
+
+from agentrun.agents import _litellm as lx
+from agentrun.agents import structured
+from agentrun.agents.cache import CachedReply, request_key, response_cache
+from agentrun.agents.config import (
+    LOCAL_MODEL,
+    GatewayConfig,
+    ModelConfig,
+    RetryPolicy,
+    StructuredMode,
+)
+from agentrun.agents.ledger import CallRecord, Ledger, current_node, current_run
+from agentrun.agents.limits import ModelLimits
+from agentrun.agents.local import LocalServer, acquire, release
+from agentrun.agents.messages import Message, normalize_messages
+from agentrun.agents.tokens import (
+    LocalTokenizer,
+    estimate_messages_cl100k,
+    estimate_text_cl100k,
+)
+from agentrun.errors import (
+    AuthenticationFailedError,
+    ConfigError,
+    ContextLengthError,
+    EndpointUnreachableError,
+    MissingAPIKeyError,
+    ModelCallError,
+    ModelError,
+    RetryAfterTooLongError,
+    StructuredOutputError,
+    UnknownModelError,
+)
+from agentrun.logs import get_logger
+
+T = TypeVar("T", bound=BaseModel)
+R = TypeVar("R")
+
+log = get_logger("gateway")
+
+TextCallback = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A model's reply and what it cost."""
+
+    text: str
+    model: str
+    requested_model: str
+    finish_reason: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    latency_s: float
+    retries: int = 0
+    cache_hit: bool = False
+    fallbacks: int = 0
+
+
+class _RetryAfterTooLong(Exception):
+    def __init__(self, delay_s: float, cause: BaseException) -> None:
+        super().__init__(f"retry after {delay_s:g} s")
+        self.delay_s = delay_s
+        self.cause = cause
+
+
+class _WaitRetryAfter(wait_base):
+    """Honour a Retry-After header; otherwise tenacity's exponential backoff with jitter and a cap.
+
+    The model's first try runs outside tenacity, so tenacity's attempt k is the model's try
+    k + 1: `after_first` is the wait before tenacity's first attempt, `__call__` the later ones.
+    """
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.first = wait_exponential_jitter(
+            multiplier=policy.initial_backoff_s, max=policy.max_backoff_s, jitter=policy.jitter_s
+        )
+        self.later = wait_exponential_jitter(
+            multiplier=2 * policy.initial_backoff_s,
+            max=policy.max_backoff_s,
+            jitter=policy.jitter_s,
+        )
+
+    @staticmethod
+    def _retry_after(retry_state: RetryCallState) -> float | None:
+        outcome = retry_state.outcome
+        error = outcome.exception() if outcome is not None and outcome.failed else None
+        return lx.retry_after_seconds(error) if error is not None else None
+
+    def after_first(self, error: BaseException, retry_state: RetryCallState) -> float:
+        retry_after = lx.retry_after_seconds(error)
+        return retry_after if retry_after is not None else float(self.first(retry_state))
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        retry_after = self._retry_after(retry_state)
+        return retry_after if retry_after is not None else float(self.later(retry_state))
+
+
+def _sleep_before_first(
+    error: BaseException, wait: Any, model: str
+) -> Callable[[RetryCallState], Awaitable[None]]:
+    """Tenacity `before` hook: the wait after the bare first attempt failed."""
+
+    async def before(state: RetryCallState) -> None:
+        if state.attempt_number == 1:
+            delay = wait.after_first(error, state)
+            _log_retry(model, 1, delay, error)
+            await asyncio.sleep(delay)
+
+    return before
+
+
+def _log_retry(model: str, attempt: int, wait_s: float, error: BaseException | None) -> None:
+    log.warning(
+        "model_retry",
+        model=model,
+        attempt=attempt,
+        wait_s=round(wait_s, 3),
+        error=_short(error) if error else None,
+    )
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = str(exc).replace("litellm.", "").strip().splitlines()
+    first = text[0] if text else type(exc).__name__
+    return first[:limit]
+
+
+class _Portal:
+    """A private event loop on a daemon thread, so the sync API works anywhere."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    def run(self, coro: Awaitable[R]) -> R:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                threading.Thread(
+                    target=loop.run_forever, name="agentrun-gateway", daemon=True
+                ).start()
+                self._loop = loop
+        future = asyncio.run_coroutine_threadsafe(_awaited(coro), self._loop)
+        try:
+            return future.result()
+        except KeyboardInterrupt:
+            future.cancel()
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            if self._loop is not None:
+                self._loop.call_soon_threadsafe(self._loop.stop)
+                self._loop = None
+
+
+async def _awaited(awaitable: Awaitable[R]) -> R:
+    return await awaitable
+
+
+class Gateway:
+    """Calls any model LiteLLM can route, plus the embedded `local/smollm2`.
+
+    Use it as an async context manager (or call `aclose()`), so that an embedded model server it
+    started is stopped. Every method has a sync twin without the `a` prefix.
+    """
+
+    def __init__(
+        self,
+        config: GatewayConfig | None = None,
+        *,
+        data_dir: str | os.PathLike[str] | None = None,
+        cache: bool | None = None,
+        ledger: Ledger | None = None,
+    ) -> None:
+        self.config = config or GatewayConfig()
+        if cache is not None:
+            self.config = self.config.model_copy(
+                update={"cache": self.config.cache.model_copy(update={"enabled": cache})}
+            )
+        self.ledger = ledger or Ledger()
+        self.cache = response_cache(data_dir)
+        self._resolved: dict[str, ModelConfig] = {}
+        self._limits: dict[str, ModelLimits] = {}
+        self._checked_keys: set[str] = set()
+        self._model_info: dict[str, dict[str, Any] | None] = {}
+        self._retry_templates: dict[str, AsyncRetrying] = {}
+        self._local: LocalServer | None = None
+        self._local_tokenizer: LocalTokenizer | None = None
+        self._portal = _Portal()
+        self._closed = False
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Gateway:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __enter__(self) -> Gateway:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self._release_local)
+
+    def close(self) -> None:
+        self._release_local()
+        self._portal.close()
+
+    def _release_local(self) -> None:
+        if self._local is not None:
+            server, self._local = self._local, None
+            release(server)
+
+    @property
+    def local_server(self) -> LocalServer:
+        """The embedded model server this gateway uses (started on first call)."""
+        if self._local is None:
+            self._local = acquire(self.config.local)
+        return self._local
+
+    # --- model resolution --------------------------------------------------------------------
+
+    def resolve(self, name: str) -> ModelConfig:
+        """The settings for a model alias or LiteLLM name; unknown names fail here, clearly."""
+        resolved = self._resolved.get(name)
+        if resolved is not None:
+            return resolved
+        if name in self.config.models:
+            resolved = self.config.models[name]
+        elif name == LOCAL_MODEL:
+            local = self.config.local
+            resolved = ModelConfig(
+                model=LOCAL_MODEL,
+                context_window=local.n_ctx,
+                max_tokens=local.max_tokens,
+                timeout_s=local.timeout_s,
+                max_concurrency=local.max_concurrency,
+            )
+        else:
+            resolved = ModelConfig(model=name)
+        if resolved.model != LOCAL_MODEL:
+            self._check_routable(name, resolved)
+        self._resolved[name] = resolved
+        return resolved
+
+    def _check_routable(self, name: str, config: ModelConfig) -> None:
+        try:
+            lx.litellm().get_llm_provider(config.model, api_base=config.api_base)
+        except Exception as exc:
+            aliases = ", ".join(sorted(self.config.models)) or "none configured"
+            raise UnknownModelError(
+                name,
+                "LiteLLM cannot route this name; use provider/model such as "
+                f"openai/gpt-4o-mini, ollama/qwen2.5 or {LOCAL_MODEL} (aliases: {aliases})",
+            ) from exc
+
+    def _limits_for(self, config: ModelConfig) -> ModelLimits:
+        key = f"{config.model}|{config.api_base}"
+        limits = self._limits.get(key)
+        if limits is None:
+            limits = ModelLimits(config.max_concurrency, config.rpm, config.tpm)
+            self._limits[key] = limits
+        return limits
+
+    def _is_custom_provider(self, config: ModelConfig) -> bool:
+        provider = config.model.split("/", 1)[0]
+        return provider in getattr(lx.litellm(), "_custom_providers", [])
+
+    def _credentials(self, name: str, config: ModelConfig) -> dict[str, Any]:
+        """api_key / api_base for the call; a missing key fails before any request."""
+        if config.api_key is not None:
+            return {"api_key": config.api_key.get_secret_value(), "api_base": config.api_base}
+        if config.api_key_env:
+            key = os.environ.get(config.api_key_env)
+            if not key:
+                raise MissingAPIKeyError(
+                    name, f"environment variable {config.api_key_env} is not set; export it"
+                )
+            return {"api_key": key, "api_base": config.api_base}
+        if config.api_base:
+            # OpenAI-compatible servers usually need no key, but the client insists on one.
+            needs_placeholder = config.model.startswith("openai/")
+            return {
+                "api_base": config.api_base,
+                **({"api_key": "none"} if needs_placeholder else {}),
+            }
+        if name not in self._checked_keys and not self._is_custom_provider(config):
+            env = lx.litellm().validate_environment(config.model)
+            missing = env.get("missing_keys") or []
+            if missing:
+                raise MissingAPIKeyError(
+                    name, f"set {', '.join(missing)} in the environment (or api_key_env for it)"
+                )
+            self._checked_keys.add(name)
+        return {}
+
+    # --- token accounting --------------------------------------------------------------------
+
+    def _tokenizer(self) -> LocalTokenizer:
+        if self._local_tokenizer is None:
+            from agentrun.agents.local import model_path
+
+            self._local_tokenizer = LocalTokenizer(model_path(self.config.local))
+        return self._local_tokenizer
+
+    def _known_to_litellm(self, config: ModelConfig) -> dict[str, Any] | None:
+        """LiteLLM's model info, or None for models it does not know (looked up once)."""
+        if config.model not in self._model_info:
+            try:
+                self._model_info[config.model] = lx.litellm().get_model_info(config.model)
+            except Exception:
+                self._model_info[config.model] = None
+        return self._model_info[config.model]
+
+    def context_window(self, model: str) -> int:
+        """Input window in tokens: configured, the local server's n_ctx, or LiteLLM's info."""
+        config = self.resolve(model)
+        if config.context_window:
+            return config.context_window
+        handler_window = self._custom_handler_attr(config, "context_window")
+        if isinstance(handler_window, int):
+            return handler_window
+        info = self._known_to_litellm(config)
+        if info:
+            window = info.get("max_input_tokens") or info.get("max_tokens")
+            if isinstance(window, int):
+                return window
+        raise ConfigError(
+            f"model {model!r}: its context window is unknown; set context_window for it "
+            "(models.<alias>.context_window in a pipeline, or ModelConfig(context_window=...))"
+        )
+
+    def _custom_handler_attr(self, config: ModelConfig, attr: str) -> Any:
+        if not self._is_custom_provider(config):
+            return None
+        provider = config.model.split("/", 1)[0]
+        for item in lx.litellm().custom_provider_map:
+            if item.get("provider") == provider:
+                return getattr(item.get("custom_handler"), attr, None)
+        return None
+
+    def count_tokens(self, model: str, messages: Sequence[Message] | str) -> int:
+        """Prompt tokens the messages cost on `model` (an upper bound where not exact)."""
+        config = self.resolve(model)
+        normalized = normalize_messages(messages)
+        if config.model == LOCAL_MODEL:
+            return self._tokenizer().count_messages(normalized)
+        if not self._is_custom_provider(config) and self._known_to_litellm(config):
+            try:
+                return int(lx.litellm().token_counter(model=config.model, messages=normalized))
+            except Exception:
+                pass
+        return estimate_messages_cl100k(normalized)
+
+    def count_text(self, model: str, text: str) -> int:
+        """Tokens of a bare text on `model` (for splitting documents)."""
+        config = self.resolve(model)
+        if config.model == LOCAL_MODEL:
+            return self._tokenizer().count_text(text)
+        if not self._is_custom_provider(config) and self._known_to_litellm(config):
+            try:
+                return int(lx.litellm().token_counter(model=config.model, text=text))
+            except Exception:
+                pass
+        return estimate_text_cl100k(text)
+
+    def text_counter(self, model: str) -> Callable[[str], int]:
+        return lambda text: self.count_text(model, text)
+
+    # --- completion --------------------------------------------------------------------------
+
+    async def acomplete(
+        self,
+        model: str,
+        messages: Sequence[Message] | str,
+        *,
+        max_tokens: int | None = None,
+        temperature: float = 0.0,
+        timeout_s: float | None = None,
+        cache: bool | None = None,
+        node: str | None = None,
+        stop: list[str] | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+        response_format: dict[str, Any] | None = None,
+        on_text: TextCallback | None = None,
+    ) -> Completion:
+        """One chat completion through cache, fallbacks, retries and limits."""
+        config = self.resolve(model)
+        request: dict[str, Any] = {
+            "messages": normalize_messages(messages),
+            "max_tokens": max_tokens or config.max_tokens,
+            "temperature": temperature,
+        }
+        for name, value in (
+            ("stop", stop),
+            ("top_p", top_p),
+            ("seed", seed),
+            ("response_format", response_format),
+        ):
+            if value is not None:
+                request[name] = value
+        node = node or current_node.get()
+        use_cache = self._use_cache(cache, temperature)
+        key = ""
+        if use_cache:
+            key = request_key({**request, "model": config.model, "api_base": config.api_base})
+            hit = self.cache.get(key)
+            if hit is not None:
+                return self._record_hit(model, hit, node, on_text)
+        started = time.perf_counter()
+        response, answered_by, retries, fallbacks = await self._with_fallbacks(
+            model, request, timeout_s, on_text
+        )
+        completion = self._completion(model, answered_by, response, started, retries, fallbacks)
+        self._record(completion, node)
+        if use_cache and completion.finish_reason != "error":
+            self.cache.put(
+                key,
+                CachedReply(
+                    text=completion.text,
+                    model=completion.model,
+                    finish_reason=completion.finish_reason,
+                    prompt_tokens=completion.prompt_tokens,
+                    completion_tokens=completion.completion_tokens,
+                    cost_usd=completion.cost_usd,
+                ),
+            )
+        return completion
+
+    def complete(self, model: str, messages: Sequence[Message] | str, **options: Any) -> Completion:
+        return self._portal.run(self.acomplete(model, messages, **options))
+
+    def _use_cache(self, per_call: bool | None, temperature: float) -> bool:
+        settings = self.config.cache
+        if not settings.enabled or per_call is False:
+            return False
+        if temperature == 0:
+            return True
+        return per_call is True or settings.sampled
+
+    def _record_hit(
+        self, model: str, hit: CachedReply, node: str | None, on_text: TextCallback | None
+    ) -> Completion:
+        completion = Completion(
+            text=hit.text,
+            model=hit.model,
+            requested_model=model,
+            finish_reason=hit.finish_reason,
+            prompt_tokens=hit.prompt_tokens,
+            completion_tokens=hit.completion_tokens,
+            cost_usd=0.0,
+            latency_s=0.0,
+            cache_hit=True,
+        )
+        if on_text is not None:
+            on_text(hit.text)
+        self._record(completion, node)
+        return completion
+
+    def _record(self, completion: Completion, node: str | None) -> None:
+        self.ledger.record(
+            CallRecord(
+                model=completion.model,
+                requested_model=completion.requested_model,
+                node=node,
+                run_id=current_run.get(),
+                prompt_tokens=completion.prompt_tokens,
+                completion_tokens=completion.completion_tokens,
+                cost_usd=completion.cost_usd,
+                latency_s=completion.latency_s,
+                retries=completion.retries,
+                cache_hit=completion.cache_hit,
+                fallbacks=completion.fallbacks,
+            )
+        )
+        log.info(
+            "model_call",
+            model=completion.model,
+            node=node,
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            latency_s=round(completion.latency_s, 3),
+            cache_hit=completion.cache_hit,
+            retries=completion.retries,
+        )
+
+    def _completion(
+        self,
+        requested: str,
+        answered_by: str,
+        response: Any,
+        started: float,
+        retries: int,
+        fallbacks: int,
+    ) -> Completion:
+        choice = response.choices[0]
+        usage = getattr(response, "usage", None)
+        config = self.resolve(answered_by)
+        return Completion(
+            text=choice.message.content or "",
+            model=answered_by,
+            requested_model=requested,
+            finish_reason=choice.finish_reason,
+            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            cost_usd=self._cost(config, response),
+            latency_s=time.perf_counter() - started,
+            retries=retries,
+            fallbacks=fallbacks,
+        )
+
+    def _cost(self, config: ModelConfig, response: Any) -> float:
+        if config.model == LOCAL_MODEL:
+            return 0.0
+        hidden = getattr(response, "_hidden_params", None) or {}
+        cost = hidden.get("response_cost")
+        if cost is None and self._known_to_litellm(config):
+            try:
+                cost = lx.litellm().completion_cost(completion_response=response)
+            except Exception:
+                cost = None
+        return float(cost or 0.0)
+
+    # --- fallbacks and retries ---------------------------------------------------------------
+
+    async def _with_fallbacks(
+        self,
+        model: str,
+        request: dict[str, Any],
+        timeout_s: float | None,
+        on_text: TextCallback | None,
+    ) -> tuple[Any, str, int, int]:
+        primary = self.resolve(model)
+        chain = [model, *primary.fallbacks]
+        last_error: BaseException | None = None
+        last_name = model
+        context_exceeded_at: int | None = None
+        for position, name in enumerate(chain):
+            config = self.resolve(name)
+            if context_exceeded_at is not None and not self._window_larger(
+                config, context_exceeded_at
+            ):
+                log.warning("model_fallback_skipped", model=name, reason="window not larger")
+                continue
+            if position > 0:
+                log.warning(
+                    "model_fallback",
+                    from_model=last_name,
+                    to_model=name,
+                    reason=_short(last_error or Exception()),
+                )
+            try:
+                response, retries = await self._with_retries(
+                    name, config, request, timeout_s, on_text
+                )
+                return response, name, retries, position
+            except _RetryAfterTooLong as exc:
+                last_error, last_name = exc, name
+            except Exception as exc:
+                if lx.is_context_window_error(exc):
+                    context_exceeded_at = self._window_or_zero(config)
+                elif not lx.is_retryable(exc):
+                    raise self._as_error(name, config, exc) from exc
+                last_error, last_name = exc, name
+        assert last_error is not None
+        raise self._as_error(last_name, self.resolve(last_name), last_error) from last_error
+
+    def _window_or_zero(self, config: ModelConfig) -> int:
+        try:
+            return (
+                self.context_window(config.model)
+                if not config.context_window
+                else config.context_window
+            )
+        except ConfigError:
+            return 0
+
+    def _window_larger(self, config: ModelConfig, than: int) -> bool:
+        window = self._window_or_zero(config)
+        return window == 0 or window > than
+
+    def _retrying(self, name: str) -> AsyncRetrying:
+        """The tenacity policy for one model (built once; copied per call)."""
+        template = self._retry_templates.get(name)
+        if template is None:
+
+            def before_sleep(state: RetryCallState) -> None:
+                error = state.outcome.exception() if state.outcome else None
+                _log_retry(name, state.attempt_number + 1, state.upcoming_sleep, error)
+
+            template = AsyncRetrying(
+                stop=stop_after_attempt(self.config.retry.max_attempts),
+                wait=_WaitRetryAfter(self.config.retry),
+                retry=retry_if_exception(lx.is_retryable),
+                before_sleep=before_sleep,
+                reraise=True,
+            )
+            self._retry_templates[name] = template
+        return template
+
+    async def _with_retries(
+        self,
+        name: str,
+        config: ModelConfig,
+        request: dict[str, Any],
+        timeout_s: float | None,
+        on_text: TextCallback | None,
+    ) -> tuple[Any, int]:
+        policy = self.config.retry
+        limits = self._limits_for(config)
+        tokens = 0
+        if limits.needs_token_estimate:
+            tokens = self.count_tokens(name, request["messages"]) + int(request["max_tokens"])
+
+        async def attempt() -> Any:
+            async with limits.slot(tokens):
+                return await self._send(name, config, request, timeout_s, on_text)
+
+        # The first attempt runs bare: a success (the common case) pays nothing for the retry
+        # machinery. Every retry, and every wait before one, is tenacity's.
+        try:
+            return await attempt(), 0
+        except Exception as exc:
+            if not lx.is_retryable(exc) or policy.max_attempts < 2:
+                raise
+            first_error = exc
+        self._refuse_long_retry_after(first_error)
+        retrying = self._retrying(name).copy(
+            stop=stop_after_attempt(policy.max_attempts - 1),
+            before=_sleep_before_first(first_error, self._retrying(name).wait, name),
+        )
+        async for retry in retrying:
+            with retry:
+                return await attempt(), retry.retry_state.attempt_number
+            outcome = retry.retry_state.outcome
+            if outcome is not None and outcome.failed:
+                self._refuse_long_retry_after(outcome.exception())
+        raise AssertionError("unreachable: tenacity reraises the last error")
+
+    def _refuse_long_retry_after(self, error: BaseException | None) -> None:
+        delay = lx.retry_after_seconds(error) if error is not None else None
+        if error is not None and delay is not None and delay > self.config.retry.max_retry_after_s:
+            raise _RetryAfterTooLong(delay, error) from error
+
+    async def _send(
+        self,
+        name: str,
+        config: ModelConfig,
+        request: dict[str, Any],
+        timeout_s: float | None,
+        on_text: TextCallback | None,
+    ) -> Any:
+        """The one place that calls LiteLLM."""
+        litellm = lx.litellm()
+        params: dict[str, Any] = {
+            **request,
+            "timeout": timeout_s or config.timeout_s,
+            "num_retries": 0,
+            "max_retries": 0,
+        }
+        is_local = config.model == LOCAL_MODEL
+        if is_local:
+            server = self.local_server
+            params["api_base"] = await asyncio.to_thread(server.ensure_started)
+            params["model"] = "openai/smollm2"
+            params["api_key"] = "local"
+        else:
+            params["model"] = config.model
+            params.update({k: v for k, v in self._credentials(name, config).items() if v})
+        try:
+            if on_text is None:
+                return await litellm.acompletion(**params)
+            return await self._stream(litellm, params, on_text)
+        except asyncio.CancelledError:
+            if is_local:
+                # llama.cpp keeps generating for a vanished client: stop it, do not leave it busy.
+                await asyncio.shield(asyncio.to_thread(self.local_server.stop))
+            raise
+        except Exception as exc:
+            if is_local and lx.is_timeout(exc):
+                await asyncio.to_thread(self.local_server.stop)
+            raise
+
+    async def _stream(self, litellm: Any, params: dict[str, Any], on_text: TextCallback) -> Any:
+        stream = await litellm.acompletion(
+            **params, stream=True, stream_options={"include_usage": True}
+        )
+        chunks = []
+        async for chunk in stream:
+            chunks.append(chunk)
+            delta = chunk.choices[0].delta.content if chunk.choices else None
+            if delta:
+                on_text(delta)
+        return litellm.stream_chunk_builder(chunks, messages=params["messages"])
+
+    def _as_error(self, name: str, config: ModelConfig, exc: BaseException) -> Exception:
+        """One clear, public error for a failure that retries and fallbacks did not cure."""
+        if isinstance(exc, ModelError | ModelCallError):
+            return exc
+        if isinstance(exc, _RetryAfterTooLong):
+            return RetryAfterTooLongError(name, exc.delay_s, self.config.retry.max_retry_after_s)
+        where = config.api_base or (
+            "the embedded server" if config.model == LOCAL_MODEL else "the provider"
+        )
+        if lx.is_context_window_error(exc):
+            return ContextLengthError(
+                name,
+                "the prompt does not fit the context window; shorten the input, use a "
+                "chunking workflow (chain-of-agents), or add a fallback with a larger window "
+                f"({_short(exc, 200)})",
+            )
+        if lx.is_auth_error(exc):
+            return AuthenticationFailedError(
+                name, f"{where} rejected the credentials; check the API key ({_short(exc, 200)})"
+            )
+        if lx.is_connection_error(exc):
+            return EndpointUnreachableError(
+                name,
+                f"nothing answered at {where} after {self.config.retry.max_attempts} attempts; "
+                "start the server or fix api_base",
+            )
+        if lx.status_code(exc) == 404:
+            return UnknownModelError(
+                name, f"{where} does not serve this model ({_short(exc, 200)})"
+            )
+        if lx.is_retryable(exc):
+            return ModelCallError(
+                name, f"gave up after {self.config.retry.max_attempts} attempts: {_short(exc)}"
+            )
+        return ModelCallError(name, f"the request was rejected: {_short(exc)}")
+
+    # --- structured output -------------------------------------------------------------------
+
+    def structured_mode(self, model: str) -> StructuredMode:
+        config = self.resolve(model)
+        if config.structured_output != "auto":
+            return config.structured_output
+        if config.model == LOCAL_MODEL:
+            return "llama_cpp_schema"
+        if self._is_custom_provider(config) or config.api_base:
+            return "prompt"
+        try:
+            if lx.litellm().supports_response_schema(config.model):
+                return "json_schema"
+        except Exception:
+            pass
+        return "prompt"
+
+    async def astructured(
+        self,
+        model: str,
+        messages: Sequence[Message] | str,
+        output: type[T],
+        *,
+        max_reasks: int = 2,
+        **options: Any,
+    ) -> T:
+        """A validated `output` instance; invalid replies are re-asked with the error."""
+        mode = self.structured_mode(model)
+        current = normalize_messages(messages)
+        if mode != "json_schema":
+            current = structured.with_instruction(current, output)
+        fmt = structured.response_format(mode, output)
+        error: ValidationError | None = None
+        for _ in range(max_reasks + 1):
+            completion = await self.acomplete(model, current, response_format=fmt, **options)
+            try:
+                return structured.parse(completion.text, output)
+            except ValidationError as exc:
+                error = exc
+                log.warning(
+                    "structured_reask",
+                    model=model,
+                    schema=output.__name__,
+                    errors=exc.error_count(),
+                )
+                current = structured.reask_messages(current, completion.text, exc)
+        assert error is not None
+        first = error.errors()[0]
+        raise StructuredOutputError(
+            model,
+            f"the reply did not match {output.__name__} after {max_reasks} re-asks "
+            f"({'.'.join(str(p) for p in first['loc']) or '(root)'}: {first['msg']})",
+        )
+
+    def structured(
+        self, model: str, messages: Sequence[Message] | str, output: type[T], **options: Any
+    ) -> T:
+        return self._portal.run(self.astructured(model, messages, output, **options))

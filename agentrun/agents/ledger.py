@@ -1,0 +1,135 @@
+"""The usage ledger: one record per gateway call, aggregated per node and per run."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: Labels a workflow sets around its model calls so the ledger can aggregate per node and run.
+current_node: ContextVar[str | None] = ContextVar("agentrun_node", default=None)
+current_run: ContextVar[str | None] = ContextVar("agentrun_run", default=None)
+_collector: ContextVar[list[CallRecord] | None] = ContextVar("agentrun_collector", default=None)
+
+
+@contextmanager
+def collect() -> Iterator[list[CallRecord]]:
+    """Records of the calls made inside the block by this task only (not by concurrent ones)."""
+    calls: list[CallRecord] = []
+    token = _collector.set(calls)
+    try:
+        yield calls
+    finally:
+        _collector.reset(token)
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    model: str
+    requested_model: str
+    node: str | None
+    run_id: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    latency_s: float
+    retries: int
+    cache_hit: bool
+    fallbacks: int = 0
+
+
+@dataclass
+class Usage:
+    """Totals over a set of calls. Cache hits count as calls but add no tokens or cost."""
+
+    calls: int = 0
+    model_calls: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_s: float = 0.0
+    retries: int = 0
+    fallbacks: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def add(self, record: CallRecord) -> None:
+        self.calls += 1
+        self.latency_s += record.latency_s
+        if record.cache_hit:
+            self.cache_hits += 1
+            return
+        self.model_calls += 1
+        self.prompt_tokens += record.prompt_tokens
+        self.completion_tokens += record.completion_tokens
+        self.cost_usd += record.cost_usd
+        self.retries += record.retries
+        self.fallbacks += record.fallbacks
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(**{name: value + getattr(other, name) for name, value in asdict(self).items()})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "total_tokens": self.total_tokens}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Usage:
+        return cls(**{k: v for k, v in (data or {}).items() if k != "total_tokens"})
+
+
+def total(records: Iterable[CallRecord]) -> Usage:
+    usage = Usage()
+    for record in records:
+        usage.add(record)
+    return usage
+
+
+@dataclass
+class Ledger:
+    """Thread-safe list of call records; read it from Python at any time."""
+
+    _records: list[CallRecord] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, record: CallRecord) -> None:
+        with self._lock:
+            self._records.append(record)
+        collecting = _collector.get()
+        if collecting is not None:
+            collecting.append(record)
+
+    @property
+    def records(self) -> list[CallRecord]:
+        with self._lock:
+            return list(self._records)
+
+    def total(self, *, run_id: str | None = None) -> Usage:
+        return total(r for r in self.records if run_id is None or r.run_id == run_id)
+
+    def by_node(self, *, run_id: str | None = None) -> dict[str, Usage]:
+        return self._group("node", run_id)
+
+    def by_run(self) -> dict[str, Usage]:
+        return self._group("run_id", None)
+
+    def by_model(self) -> dict[str, Usage]:
+        return self._group("model", None)
+
+    def _group(self, key: str, run_id: str | None) -> dict[str, Usage]:
+        groups: dict[str, Usage] = {}
+        for record in self.records:
+            if run_id is not None and record.run_id != run_id:
+                continue
+            name = getattr(record, key) or "-"
+            groups.setdefault(name, Usage()).add(record)
+        return groups
+
+    def clear(self) -> None:
+        with self._lock:
+            self._records.clear()

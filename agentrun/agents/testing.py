@@ -1,0 +1,216 @@
+"""Scripted models for tests, shipped so users can test their pipelines the same way.
+
+`ScriptedModel` is a LiteLLM custom provider: calls to `fake/<anything>` go through LiteLLM's
+own dispatch, response building and streaming code, and the gateway cannot tell it from a real
+provider. `scripted_model(...)` registers it only inside a `with` block and restores LiteLLM's
+provider map afterwards, so nothing leaks into other code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentrun.agents import _litellm as lx
+from agentrun.agents.messages import Message, text_of
+from agentrun.agents.tokens import count_cl100k
+
+lx.litellm()  # imported through agentrun's guard (no price-map fetch, environment untouched)
+from litellm.llms.custom_llm import CustomLLM  # noqa: E402
+
+#: What a script entry may be: a reply, an exception to raise, or a function of the messages.
+Reply = str | BaseException | Callable[[list[Message]], "str | BaseException"]
+Script = Sequence[Reply] | Callable[[list[Message]], "str | BaseException"]
+
+FAKE_PROVIDER = "fake"
+_PROVIDER_MAP = "custom_provider_map"
+
+
+@dataclass
+class ScriptedCall:
+    model: str
+    messages: list[Message]
+    params: dict[str, Any]
+    started: float
+    ended: float = 0.0
+
+
+class ScriptExhaustedError(AssertionError):
+    """The code under test made more calls than the script has replies."""
+
+
+class _ScriptCore:
+    """The script and the call log, independent of LiteLLM's base class."""
+
+    def __init__(
+        self,
+        replies: Script,
+        *,
+        context_window: int = 8192,
+        delay_s: float = 0.0,
+        repeat_last: bool = False,
+    ) -> None:
+        self._function = replies if callable(replies) else None
+        self._replies = list(replies) if not callable(replies) else []
+        self._position = 0
+        self.context_window = context_window
+        self.delay_s = delay_s
+        self.repeat_last = repeat_last
+        self.calls: list[ScriptedCall] = []
+        self._lock = threading.Lock()
+
+    def _next(self, messages: list[Message]) -> str:
+        with self._lock:
+            if self._function is not None:
+                reply: Reply = self._function
+            elif self._position < len(self._replies):
+                reply = self._replies[self._position]
+                self._position += 1
+            elif self.repeat_last and self._replies:
+                reply = self._replies[-1]
+            else:
+                raise ScriptExhaustedError(
+                    f"scripted model has no reply for call {len(self.calls)} "
+                    f"(script has {len(self._replies)})"
+                )
+        if callable(reply) and not isinstance(reply, BaseException):
+            reply = reply(messages)
+        if isinstance(reply, BaseException):
+            raise reply
+        return reply
+
+    @property
+    def remaining(self) -> int:
+        """Scripted replies not used yet."""
+        return max(0, len(self._replies) - self._position)
+
+
+def _response(model_response: Any, model: str, messages: list[Message], text: str) -> Any:
+    from litellm.types.utils import Usage
+
+    model_response.choices[0].message.content = text
+    model_response.choices[0].finish_reason = "stop"
+    model_response.model = model
+    prompt = count_cl100k(text_of(messages)) + 4 * len(messages)
+    completion = count_cl100k(text)
+    model_response.usage = Usage(
+        prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
+    )
+    return model_response
+
+
+class ScriptedModel(_ScriptCore, CustomLLM):
+    """A LiteLLM custom provider that answers from a script and logs every call."""
+
+    def __init__(self, replies: Script, **options: Any) -> None:
+        _ScriptCore.__init__(self, replies, **options)
+        CustomLLM.__init__(self)
+
+    def _begin(self, model: str, messages: list[Message], params: dict[str, Any]) -> ScriptedCall:
+        call = ScriptedCall(model, [dict(m) for m in messages], dict(params), time.monotonic())
+        with self._lock:
+            self.calls.append(call)
+        return call
+
+    def completion(self, model: str, messages: list[Message], *args: Any, **kw: Any) -> Any:
+        call = self._begin(model, messages, kw.get("optional_params") or {})
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        try:
+            return _response(kw["model_response"], model, messages, self._next(messages))
+        finally:
+            call.ended = time.monotonic()
+
+    async def acompletion(self, model: str, messages: list[Message], *args: Any, **kw: Any) -> Any:
+        call = self._begin(model, messages, kw.get("optional_params") or {})
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        try:
+            return _response(kw["model_response"], model, messages, self._next(messages))
+        finally:
+            call.ended = time.monotonic()
+
+    async def astreaming(  # type: ignore[override]
+        self, model: str, messages: list[Message], *args: Any, **kw: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        call = self._begin(model, messages, kw.get("optional_params") or {})
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        text = self._next(messages)
+        words = text.split(" ")
+        prompt = count_cl100k(text_of(messages)) + 4 * len(messages)
+        completion = count_cl100k(text)
+        for index, word in enumerate(words):
+            last = index == len(words) - 1
+            usage = {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+            }
+            yield {
+                "text": word if last else word + " ",
+                "is_finished": last,
+                "finish_reason": "stop" if last else "",
+                "index": 0,
+                "tool_use": None,
+                "usage": usage if last else None,
+            }
+        call.ended = time.monotonic()
+
+
+@contextmanager
+def registered_provider(handler: Any, provider: str = FAKE_PROVIDER) -> Iterator[Any]:
+    """Register a LiteLLM custom provider for the duration of a `with` block."""
+    litellm = lx.litellm()
+    saved_map = list(litellm.custom_provider_map)
+    saved_providers = list(litellm.provider_list)
+    saved_custom = list(litellm._custom_providers)
+    replaced = [entry for entry in saved_map if entry.get("provider") != provider]
+    setattr(litellm, _PROVIDER_MAP, [*replaced, {"provider": provider, "custom_handler": handler}])
+    litellm.utils.custom_llm_setup()
+    try:
+        yield handler
+    finally:
+        setattr(litellm, _PROVIDER_MAP, saved_map)
+        litellm.provider_list[:] = saved_providers
+        litellm._custom_providers[:] = saved_custom
+
+
+@contextmanager
+def scripted_model(
+    replies: Script,
+    *,
+    provider: str = FAKE_PROVIDER,
+    context_window: int = 8192,
+    delay_s: float = 0.0,
+    repeat_last: bool = False,
+) -> Iterator[Any]:
+    """A scripted model reachable as `<provider>/<any name>` inside the block.
+
+    `replies` is a list (each entry a reply string, an exception to raise, or a function of the
+    messages) or one function of the messages used for every call.
+    """
+    model = ScriptedModel(
+        replies, context_window=context_window, delay_s=delay_s, repeat_last=repeat_last
+    )
+    with registered_provider(model, provider):
+        yield model
+
+
+@dataclass
+class Echo:
+    """A reply function: echoes the last user message, prefixed; handy as a default script."""
+
+    prefix: str = "echo: "
+    counter: Iterator[int] = field(default_factory=itertools.count)
+
+    def __call__(self, messages: list[Message]) -> str:
+        next(self.counter)
+        last = next((m for m in reversed(messages) if m.get("role") == "user"), None)
+        return self.prefix + (text_of([last]) if last else "")

@@ -1,0 +1,136 @@
+"""Token counting that works offline and leaves the host process alone.
+
+- `local/smollm2`: the GGUF's own tokenizer and chat template (the tokenizer the llama.cpp server
+  uses, loaded vocabulary-only in-process, so counting never needs the server running).
+- Models LiteLLM knows: LiteLLM's `token_counter`.
+- Anything else: tiktoken's cl100k_base with a 1.2x safety margin.
+
+tiktoken's BPE files are read from the copy inside the LiteLLM wheel, without importing LiteLLM
+or setting `TIKTOKEN_CACHE_DIR`.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import math
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from agentrun.agents.messages import Message, image_count, text_of
+from agentrun.errors import ConfigError
+
+if TYPE_CHECKING:
+    import tiktoken
+
+#: Safety factor for models whose tokenizer we cannot run.
+UNKNOWN_TOKENIZER_MARGIN = 1.2
+#: Per-message overhead of chat formatting (role markers), as in OpenAI's accounting.
+TOKENS_PER_MESSAGE = 4
+#: What one image costs in the count when the exact figure is unknown (OpenAI's low-detail price).
+TOKENS_PER_IMAGE = 85
+
+_CL100K_PATTERN = (
+    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+|"""
+    r""" ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
+)
+_CL100K_SPECIAL = {
+    "<|endoftext|>": 100257,
+    "<|fim_prefix|>": 100258,
+    "<|fim_middle|>": 100259,
+    "<|fim_suffix|>": 100260,
+    "<|endofprompt|>": 100276,
+}
+
+
+def _litellm_tokenizer_dir() -> Path:
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("litellm is not installed; install agentrun with its dependencies")
+    return Path(next(iter(spec.submodule_search_locations))) / "litellm_core_utils" / "tokenizers"
+
+
+@functools.cache
+def cl100k() -> tiktoken.Encoding:
+    """cl100k_base built from the BPE file LiteLLM ships (no download, no env change)."""
+    import tiktoken
+    from tiktoken.load import load_tiktoken_bpe
+
+    folder = _litellm_tokenizer_dir()
+    bpe_files = [p for p in folder.iterdir() if p.is_file() and not p.suffix]
+    for candidate in bpe_files:
+        ranks = load_tiktoken_bpe(str(candidate))
+        if len(ranks) == 100256:
+            return tiktoken.Encoding(
+                name="cl100k_base",
+                pat_str=_CL100K_PATTERN,
+                mergeable_ranks=ranks,
+                special_tokens=_CL100K_SPECIAL,
+            )
+    raise ConfigError(f"cl100k_base BPE file not found under {folder}; reinstall litellm")
+
+
+def count_cl100k(text: str) -> int:
+    return len(cl100k().encode(text, disallowed_special=()))
+
+
+class TextCounter(Protocol):
+    def __call__(self, text: str) -> int: ...
+
+
+class LocalTokenizer:
+    """The GGUF's tokenizer and chat template, loaded without weights."""
+
+    def __init__(self, model_path: str) -> None:
+        self.model_path = model_path
+        self._lock = threading.Lock()
+        self._llama: Any = None
+        self._template: Any = None
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._llama is None:
+                import jinja2.sandbox
+                import llama_cpp
+                from llama_cpp._utils import suppress_stdout_stderr
+
+                with suppress_stdout_stderr(disable=False):
+                    self._llama = llama_cpp.Llama(self.model_path, vocab_only=True, verbose=False)
+                source = self._llama.metadata.get("tokenizer.chat_template")
+                if source:
+                    env = jinja2.sandbox.ImmutableSandboxedEnvironment()
+                    self._template = env.from_string(source)
+        return self._llama
+
+    def count_text(self, text: str) -> int:
+        llama = self._load()
+        return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def count_messages(self, messages: Sequence[Message]) -> int:
+        self._load()
+        plain = [{"role": m["role"], "content": _flatten(m.get("content"))} for m in messages]
+        if self._template is None:
+            return self.count_text(text_of(messages)) + TOKENS_PER_MESSAGE * len(messages)
+        prompt = self._template.render(messages=plain, add_generation_prompt=True)
+        return self.count_text(prompt) + TOKENS_PER_IMAGE * image_count(messages)
+
+
+def _flatten(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return "" if content is None else str(content)
+
+
+def estimate_messages_cl100k(messages: Sequence[Message]) -> int:
+    """cl100k count with the safety margin, for models whose tokenizer is unknown."""
+    raw = count_cl100k(text_of(messages)) + TOKENS_PER_MESSAGE * len(messages) + 3
+    raw += TOKENS_PER_IMAGE * image_count(messages)
+    return math.ceil(raw * UNKNOWN_TOKENIZER_MARGIN)
+
+
+def estimate_text_cl100k(text: str) -> int:
+    return math.ceil(count_cl100k(text) * UNKNOWN_TOKENIZER_MARGIN)

@@ -1,0 +1,158 @@
+"""Public error types.
+
+Every error a user can cause carries a one-line message that names the thing at fault and the fix,
+and the process exit code the CLI uses for it, so SDK users can catch precise types and the CLI
+never needs a traceback to explain itself.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_RUN_FAILED = 1
+EXIT_USAGE = 2
+EXIT_CONFIG = 3
+EXIT_INTERRUPTED = 130
+
+
+class AgentrunError(Exception):
+    """Base of every error agentrun raises on purpose."""
+
+    exit_code: int = EXIT_RUN_FAILED
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# --- configuration and models (exit code 3) -------------------------------------------------
+
+
+class ConfigError(AgentrunError):
+    """A setting is missing or contradicts another one."""
+
+    exit_code = EXIT_CONFIG
+
+
+class ModelError(ConfigError):
+    """A model cannot be used as configured; `model` names it."""
+
+    def __init__(self, model: str, message: str) -> None:
+        super().__init__(f"model {model!r}: {message}")
+        self.model = model
+
+
+class UnknownModelError(ModelError):
+    """LiteLLM does not know how to route the model name."""
+
+
+class MissingAPIKeyError(ModelError):
+    """The provider needs a key that is not in the environment."""
+
+
+class EndpointUnreachableError(ModelError):
+    """Nothing answered at the model's endpoint after every retry."""
+
+
+class LocalModelStartError(ModelError):
+    """The embedded llama.cpp server did not become healthy."""
+
+
+class ContextLengthError(ModelError):
+    """A prompt does not fit the model's context window."""
+
+
+class AuthenticationFailedError(ModelError):
+    """The provider rejected the credentials (401/403)."""
+
+
+class ModelCallError(AgentrunError):
+    """A model call failed for a reason that retrying and falling back did not cure."""
+
+    def __init__(self, model: str, message: str) -> None:
+        super().__init__(f"model {model!r}: {message}")
+        self.model = model
+
+
+class RetryAfterTooLongError(ModelCallError):
+    """The provider asked to wait longer than the configured maximum."""
+
+    def __init__(self, model: str, delay_s: float, limit_s: float) -> None:
+        super().__init__(
+            model,
+            f"the provider asked to retry after {delay_s:g} s, over the {limit_s:g} s maximum; "
+            "wait and run again, or raise retry.max_retry_after_s",
+        )
+        self.delay_s = delay_s
+        self.limit_s = limit_s
+
+
+class StructuredOutputError(ModelCallError):
+    """The model's reply did not validate against the requested schema, even after re-asking."""
+
+
+# --- specs, input and usage (exit code 2) ---------------------------------------------------
+
+
+class UsageError(AgentrunError):
+    """Bad command-line usage or bad input to an SDK call."""
+
+    exit_code = EXIT_USAGE
+
+
+class InputFileError(UsageError):
+    """An input file is missing, empty, binary, too large or not decodable."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+
+
+class SpecError(UsageError):
+    """A pipeline spec is invalid; the message lists every problem with file:line:column."""
+
+
+# --- runs (exit code 1) ----------------------------------------------------------------------
+
+
+class RunFailedError(AgentrunError):
+    """A run stopped part way; its checkpoint can be resumed."""
+
+    def __init__(self, message: str, thread_id: str | None = None) -> None:
+        hint = f" (resume with: agentrun resume {thread_id})" if thread_id else ""
+        super().__init__(message + hint)
+        self.thread_id = thread_id
+
+
+class MemoryStoreError(AgentrunError):
+    """The memory store refused an operation (scope, embedder mismatch, lock timeout)."""
+
+    exit_code = EXIT_CONFIG
+
+
+__all__ = [
+    "EXIT_CONFIG",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_RUN_FAILED",
+    "EXIT_USAGE",
+    "AgentrunError",
+    "AuthenticationFailedError",
+    "ConfigError",
+    "ContextLengthError",
+    "EndpointUnreachableError",
+    "InputFileError",
+    "LocalModelStartError",
+    "MemoryStoreError",
+    "MissingAPIKeyError",
+    "ModelCallError",
+    "ModelError",
+    "RetryAfterTooLongError",
+    "RunFailedError",
+    "SpecError",
+    "StructuredOutputError",
+    "UnknownModelError",
+    "UsageError",
+]

@@ -1,0 +1,78 @@
+"""The embedded SmolLM2 model, for real: wiring only (an answer arrives, tokens are counted)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from agentrun.agents import Gateway, LocalModelConfig
+from agentrun.agents.local import LocalServer
+from agentrun.errors import LocalModelStartError
+from tests.conftest import pid_alive
+
+pytestmark = pytest.mark.real_model
+
+
+async def test_gateway_starts_answers_and_stops_the_embedded_server(data_dir: Path) -> None:
+    gateway = Gateway(data_dir=data_dir, cache=False)
+    completion = await asyncio.wait_for(
+        gateway.acomplete("local/smollm2", "What is the capital of France?", max_tokens=16), 60
+    )
+    pid = gateway.local_server.pid
+    assert pid is not None and pid_alive(pid)
+    await gateway.aclose()
+    assert completion.text.strip()
+    assert completion.prompt_tokens > 0 and completion.completion_tokens > 0
+    assert gateway.ledger.total().prompt_tokens == completion.prompt_tokens
+    assert completion.cost_usd == 0.0
+    assert not pid_alive(pid)
+
+
+async def test_local_token_count_matches_the_server(local_gateway: Gateway) -> None:
+    messages = [
+        {"role": "system", "content": "You answer briefly."},
+        {"role": "user", "content": "Name one colour of the rainbow."},
+    ]
+    completion = await local_gateway.acomplete("local/smollm2", messages, max_tokens=8)
+    assert local_gateway.count_tokens("local/smollm2", messages) == completion.prompt_tokens
+
+
+async def test_structured_output_on_the_embedded_model(local_gateway: Gateway) -> None:
+    from pydantic import BaseModel
+
+    class City(BaseModel):
+        city: str
+
+    value = await local_gateway.astructured(
+        "local/smollm2", "Name a large city in France.", City, max_tokens=40
+    )
+    assert isinstance(value.city, str)
+
+
+def test_a_model_file_that_does_not_load_is_a_clear_error(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"not a model")
+    server = LocalServer(LocalModelConfig(model_path=str(broken), startup_timeout_s=30))
+    with pytest.raises(LocalModelStartError, match="exited with code"):
+        server.ensure_started()
+    assert not server.is_running()
+
+
+async def test_cancelled_local_call_stops_the_busy_server(data_dir: Path) -> None:
+    gateway = Gateway(data_dir=data_dir, cache=False)
+    call = asyncio.create_task(
+        gateway.acomplete("local/smollm2", "Write a very long story about ships.", max_tokens=2000)
+    )
+    for _ in range(300):  # wait until the server is up and the request is in flight
+        if gateway._local is not None and gateway.local_server.is_running():
+            break
+        await asyncio.sleep(0.1)
+    pid = gateway.local_server.pid
+    await asyncio.sleep(1.0)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert pid is not None and not pid_alive(pid)
+    await gateway.aclose()

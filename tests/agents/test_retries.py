@@ -1,0 +1,188 @@
+"""Retries, Retry-After, fallbacks and error mapping, asserted by what the fake server saw."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from agentrun.agents import Gateway, GatewayConfig, ModelConfig, RetryPolicy
+from agentrun.agents.fake_server import FakeError, FakeMalformed, FakeOpenAIServer
+from agentrun.errors import (
+    AuthenticationFailedError,
+    ContextLengthError,
+    EndpointUnreachableError,
+    ModelCallError,
+    RetryAfterTooLongError,
+)
+from tests.conftest import FAST_RETRY, fake_gateway
+
+
+async def test_429_is_retried_and_succeeds(fake_server: FakeOpenAIServer, data_dir: Path) -> None:
+    fake_server.script([FakeError(429), FakeError(503)])
+    async with fake_gateway(fake_server, data_dir) as gateway:
+        completion = await gateway.acomplete("m", "ping", cache=False)
+    assert completion.text == "pong"
+    assert completion.retries == 2
+    assert len(fake_server.chat_requests()) == 3
+    assert gateway.ledger.total().retries == 2
+
+
+async def test_retry_after_is_honoured_and_litellm_sends_nothing_extra(
+    fake_server: FakeOpenAIServer, data_dir: Path
+) -> None:
+    fake_server.script([FakeError(429, retry_after=2)])
+    async with fake_gateway(fake_server, data_dir) as gateway:
+        await gateway.acomplete("m", "ping", cache=False)
+    first, second = fake_server.chat_requests()
+    assert 1.95 <= second.at - first.at < 3.0
+
+
+async def test_retry_after_beyond_the_maximum_fails_and_names_the_delay(
+    fake_server: FakeOpenAIServer, data_dir: Path
+) -> None:
+    fake_server.script([FakeError(429, retry_after=120)])
+    async with fake_gateway(fake_server, data_dir) as gateway:
+        with pytest.raises(RetryAfterTooLongError, match="120 s"):
+            await gateway.acomplete("m", "ping", cache=False)
+    assert len(fake_server.chat_requests()) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [(400, ModelCallError), (401, AuthenticationFailedError)]
+)
+async def test_no_retry_and_no_fallback_on_client_errors(
+    data_dir: Path, status: int, error: type[Exception]
+) -> None:
+    with FakeOpenAIServer() as primary, FakeOpenAIServer() as backup:
+        primary.script([FakeError(status)])
+        config = GatewayConfig(
+            models={
+                "a": ModelConfig(model="openai/a", api_base=primary.url, fallbacks=["b"]),
+                "b": ModelConfig(model="openai/b", api_base=backup.url),
+            },
+            retry=FAST_RETRY,
+        )
+        async with Gateway(config, data_dir=data_dir) as gateway:
+            with pytest.raises(error):
+                await gateway.acomplete("a", "ping", cache=False)
+        assert len(primary.chat_requests()) == 1
+        assert backup.chat_requests() == []
+
+
+async def test_fallback_in_order_after_retries_are_spent(
+    data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with (
+        FakeOpenAIServer(error_rate=1.0, error_status=500) as broken,
+        FakeOpenAIServer(reply="from c") as healthy,
+    ):
+        config = GatewayConfig(
+            models={
+                "a": ModelConfig(model="openai/a", api_base=broken.url, fallbacks=["b", "c"]),
+                "b": ModelConfig(model="openai/b", api_base=broken.url),
+                "c": ModelConfig(model="openai/c", api_base=healthy.url),
+            },
+            retry=FAST_RETRY,
+        )
+        caplog.set_level(logging.INFO, logger="agentrun")
+        async with Gateway(config, data_dir=data_dir) as gateway:
+            completion = await gateway.acomplete("a", "ping", cache=False)
+        models_tried = [r.body["model"] for r in broken.chat_requests()]
+    assert completion.text == "from c"
+    assert completion.model == "c"
+    assert completion.fallbacks == 2
+    assert models_tried == ["a", "a", "a", "b", "b", "b"]
+    events = [r.msg["event"] for r in caplog.records if isinstance(r.msg, dict)]
+    assert events.count("model_retry") == 4
+    assert events.count("model_fallback") == 2
+
+
+async def test_context_overflow_falls_back_only_to_a_larger_window(data_dir: Path) -> None:
+    overflow = FakeError(400, message="This model's maximum context length is 4096 tokens")
+    with FakeOpenAIServer() as small, FakeOpenAIServer(reply="big") as big:
+        small.script([overflow])
+        config = GatewayConfig(
+            models={
+                "small": ModelConfig(
+                    model="openai/s", api_base=small.url, context_window=4096,
+                    fallbacks=["same", "large"],
+                ),
+                "same": ModelConfig(model="openai/same", api_base=small.url, context_window=4096),
+                "large": ModelConfig(model="openai/l", api_base=big.url, context_window=32000),
+            },
+            retry=FAST_RETRY,
+        )  # fmt: skip
+        async with Gateway(config, data_dir=data_dir) as gateway:
+            completion = await gateway.acomplete("small", "long prompt", cache=False)
+        assert completion.text == "big"
+        assert [r.body["model"] for r in small.chat_requests()] == ["s"]
+
+
+async def test_context_overflow_without_fallback_is_a_clear_error(
+    fake_server: FakeOpenAIServer, data_dir: Path
+) -> None:
+    fake_server.script(
+        [FakeError(400, message="This model's maximum context length is 4096 tokens")]
+    )
+    async with fake_gateway(fake_server, data_dir) as gateway:
+        with pytest.raises(ContextLengthError, match="does not fit the context window"):
+            await gateway.acomplete("m", "ping", cache=False)
+    assert len(fake_server.chat_requests()) == 1
+
+
+async def test_timeouts_are_retried(data_dir: Path) -> None:
+    with FakeOpenAIServer(latency_s=1.0) as slow:
+        config = GatewayConfig(
+            models={"m": ModelConfig(model="openai/x", api_base=slow.url, timeout_s=0.2)},
+            retry=RetryPolicy(max_attempts=2, initial_backoff_s=0.01, jitter_s=0),
+        )
+        async with Gateway(config, data_dir=data_dir) as gateway:
+            with pytest.raises(ModelCallError, match="gave up after 2 attempts"):
+                await gateway.acomplete("m", "ping", cache=False)
+        assert len(slow.chat_requests()) == 2
+
+
+async def test_unreachable_endpoint_names_the_url(data_dir: Path) -> None:
+    from agentrun.agents.local import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    config = GatewayConfig(
+        models={"m": ModelConfig(model="openai/x", api_base=url)}, retry=FAST_RETRY
+    )
+    async with Gateway(config, data_dir=data_dir) as gateway:
+        with pytest.raises(EndpointUnreachableError, match=url.replace(".", r"\.")):
+            await gateway.acomplete("m", "ping", cache=False)
+
+
+async def test_malformed_body_is_retried(fake_server: FakeOpenAIServer, data_dir: Path) -> None:
+    fake_server.script([FakeMalformed()])
+    async with fake_gateway(fake_server, data_dir) as gateway:
+        completion = await gateway.acomplete("m", "ping", cache=False)
+    assert completion.text == "pong"
+    assert len(fake_server.chat_requests()) == 2
+
+
+async def test_every_litellm_call_disables_litellm_retries(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentrun.agents import _litellm
+    from agentrun.agents.testing import scripted_model
+
+    litellm = _litellm.litellm()
+    real = litellm.acompletion
+    seen: list[dict[str, object]] = []
+
+    async def spy(**params: object) -> object:
+        seen.append(params)
+        return await real(**params)
+
+    monkeypatch.setattr(litellm, "acompletion", spy)
+    with scripted_model(["ok", "ok"]) as fake:
+        async with Gateway(data_dir=data_dir, cache=False) as gateway:
+            await gateway.acomplete("fake/m", "hi")
+            await gateway.acomplete("fake/m", "hi", on_text=lambda _: None)
+    assert len(fake.calls) == 2
+    assert [(p["num_retries"], p["max_retries"]) for p in seen] == [(0, 0), (0, 0)]
+    assert all(isinstance(p["timeout"], float) and p["max_tokens"] for p in seen)

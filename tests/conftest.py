@@ -1,0 +1,74 @@
+"""Shared fixtures: isolated data directories, the fake OpenAI server, the embedded model."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agentrun.agents import Gateway, GatewayConfig, LocalModelConfig, ModelConfig, RetryPolicy
+from agentrun.agents.fake_server import FakeOpenAIServer
+
+FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff_s=0.01, max_backoff_s=0.05, jitter_s=0.0)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own data directory, so caches and stores never leak between tests."""
+    data = tmp_path / "data"
+    monkeypatch.setenv("AGENTRUN_DATA_DIR", str(data))
+    return data
+
+
+@pytest.fixture
+def data_dir(_isolated_data_dir: Path) -> Path:
+    return _isolated_data_dir
+
+
+@pytest.fixture
+def fake_server() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer(reply="pong") as server:
+        yield server
+
+
+def fake_gateway(server: FakeOpenAIServer, data_dir: Path, **model_options: object) -> Gateway:
+    """A gateway whose model `m` is the fake server, with fast retries."""
+    model = ModelConfig(
+        model="openai/fake", api_base=server.url, context_window=4096, **model_options
+    )  # type: ignore[arg-type]
+    return Gateway(GatewayConfig(models={"m": model}, retry=FAST_RETRY), data_dir=data_dir)
+
+
+@pytest.fixture(scope="session")
+def local_server() -> Iterator[object]:
+    """One embedded llama.cpp server for every real-model test; stopped at the end."""
+    from agentrun.agents.local import LocalServer
+
+    server = LocalServer(LocalModelConfig())
+    server.ensure_started()
+    yield server
+    server.stop()
+    assert not server.is_running()
+
+
+@pytest.fixture
+def local_gateway(local_server: object, data_dir: Path) -> Iterator[Gateway]:
+    """A gateway that reuses the session's embedded server (cache off: real calls only)."""
+    base_url = local_server.base_url  # type: ignore[attr-defined]
+    config = GatewayConfig(local=LocalModelConfig(base_url=base_url))
+    with Gateway(config, data_dir=data_dir, cache=False) as gateway:
+        yield gateway
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split()[2] != "Z"
+    except OSError:
+        return True
