@@ -1,0 +1,295 @@
+"""What every workflow graph shares: its run context, checkpointed model calls, and the runner.
+
+Each model call inside a node runs as a LangGraph task, so its reply is written to the
+checkpoint as soon as it arrives: a resumed run never sends a recorded call again. Graph state
+holds ids and small values; long text (chunks, prompts) lives in the memory store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, Literal, TypeVar
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.config import get_stream_writer
+from langgraph.func import task
+from langgraph.runtime import get_runtime
+from langgraph.store.base import BaseStore
+from pydantic import BaseModel
+
+from agentrun.agents.gateway import Completion, Gateway
+from agentrun.agents.ledger import Usage, collect, current_node, current_run, total
+from agentrun.agents.messages import Message
+from agentrun.errors import StructuredOutputError
+
+T = TypeVar("T", bound=BaseModel)
+R = TypeVar("R")
+
+#: Recursion limit for graphs that loop once per chunk or section.
+RECURSION_LIMIT = 10_000
+DEFAULT_NAMESPACE = ("default",)
+
+
+@dataclass(frozen=True)
+class WorkflowEvent:
+    """Progress a workflow reports while it runs: a node finished, or model text streamed."""
+
+    kind: Literal["node", "text"]
+    node: str
+    text: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+EventHandler = Callable[[WorkflowEvent], None]
+
+
+@dataclass
+class WorkflowContext:
+    """LangGraph runtime context: everything a node needs that is not graph state."""
+
+    gateway: Gateway
+    store: BaseStore
+    namespace: tuple[str, ...] = ("default",)
+    run_id: str = ""
+    record_prompts: bool = True
+    stream_text: bool = False
+
+    def ns(self, *parts: str) -> tuple[str, ...]:
+        return (*self.namespace, *parts)
+
+    @property
+    def prompts_ns(self) -> tuple[str, ...]:
+        return self.ns("runs", self.run_id, "prompts")
+
+
+def context() -> WorkflowContext:
+    """The running workflow's context (inside a node or task)."""
+    return get_runtime(WorkflowContext).context
+
+
+# --- checkpointed model calls ------------------------------------------------------------------
+
+
+def _stream_writer(node: str) -> Callable[[str], None] | None:
+    if not context().stream_text:
+        return None
+    try:
+        writer = get_stream_writer()
+    except Exception:
+        return None
+    return lambda text: writer({"node": node, "text": text})
+
+
+async def _record_prompt(
+    ctx: WorkflowContext, node: str, model: str, messages: list[Message]
+) -> None:
+    if ctx.record_prompts:
+        key = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
+        value = {"node": node, "model": model, "messages": messages}
+        await ctx.store.aput(ctx.prompts_ns, key, value, index=False)
+
+
+@task
+async def _complete(
+    model: str, messages: list[Message], node: str, options: dict[str, Any]
+) -> dict[str, Any]:
+    ctx = context()
+    node_token = current_node.set(node)
+    run_token = current_run.set(ctx.run_id)
+    try:
+        await _record_prompt(ctx, node, model, messages)
+        completion = await ctx.gateway.acomplete(
+            model, messages, node=node, on_text=_stream_writer(node), **options
+        )
+    finally:
+        current_node.reset(node_token)
+        current_run.reset(run_token)
+    return dataclasses.asdict(completion)
+
+
+@task
+async def _structured(
+    model: str,
+    messages: list[Message],
+    output: type[BaseModel],
+    node: str,
+    options: dict[str, Any],
+) -> dict[str, Any]:
+    ctx = context()
+    node_token = current_node.set(node)
+    run_token = current_run.set(ctx.run_id)
+    try:
+        await _record_prompt(ctx, node, model, messages)
+        with collect() as calls:
+            try:
+                value = await ctx.gateway.astructured(model, messages, output, **options)
+                result: dict[str, Any] = {"value": value.model_dump(mode="json"), "error": None}
+            except StructuredOutputError as exc:
+                result = {"value": None, "error": str(exc)}
+    finally:
+        current_node.reset(node_token)
+        current_run.reset(run_token)
+    result["usage"] = dataclasses.asdict(total(calls))
+    return result
+
+
+async def complete(model: str, messages: list[Message], *, node: str, **options: Any) -> Completion:
+    """A checkpointed chat completion (call it from inside a graph node)."""
+    data = await _complete(model, messages, node, options)
+    return Completion(**data)
+
+
+@dataclass(frozen=True)
+class StructuredReply(Generic[T]):
+    value: T | None
+    error: str | None
+    usage: Usage
+
+
+async def structured(
+    model: str, messages: list[Message], output: type[T], *, node: str, **options: Any
+) -> StructuredReply[T]:
+    """A checkpointed structured call; `value` is None (with `error`) when re-asks ran out."""
+    data = await _structured(model, messages, output, node, options)
+    value = output.model_validate(data["value"]) if data["value"] is not None else None
+    return StructuredReply(value=value, error=data["error"], usage=Usage.from_dict(data["usage"]))
+
+
+def usage_of(completion: Completion) -> Usage:
+    """The ledger's view of one completion."""
+    if completion.cache_hit:
+        return Usage(calls=1, cache_hits=1)
+    return Usage(
+        calls=1,
+        model_calls=1,
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
+        cost_usd=completion.cost_usd,
+        latency_s=completion.latency_s,
+        retries=completion.retries,
+        fallbacks=completion.fallbacks,
+    )
+
+
+def add_usage(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
+    """State reducer that sums usage dicts (so a resumed run reports the whole run)."""
+    return dataclasses.asdict(Usage.from_dict(left) + Usage.from_dict(right))
+
+
+def usage_update(*usages: Usage) -> dict[str, Any]:
+    """A state update adding these usages to the run's total."""
+    return dataclasses.asdict(sum(usages, Usage()))
+
+
+async def recorded_prompts(ctx: WorkflowContext) -> list[dict[str, Any]]:
+    """Every prompt the run sent, in order."""
+    items = await ctx.store.asearch(ctx.prompts_ns, limit=1_000_000)
+    return [item.value for item in sorted(items, key=lambda item: item.key)]
+
+
+# --- checkpointers and running -------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def default_checkpointer(data_dir: Path) -> AsyncIterator[BaseCheckpointSaver[Any]]:
+    """SQLite checkpoints under the data directory (one file for every run)."""
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    from agentrun.settings import private_dir
+
+    path = private_dir(data_dir) / "checkpoints.sqlite"
+    async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
+        yield saver
+
+
+def new_thread_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+@dataclass
+class RunResources:
+    gateway: Gateway
+    store: BaseStore
+    checkpointer: BaseCheckpointSaver[Any]
+
+
+@asynccontextmanager
+async def resources(
+    gateway: Gateway | None,
+    store: BaseStore | None,
+    checkpointer: BaseCheckpointSaver[Any] | None,
+    data_dir: str | os.PathLike[str] | None,
+) -> AsyncIterator[RunResources]:
+    """What a run needs, defaulted from the data directory; only what it made is closed after."""
+    from agentrun.memory import default_store
+    from agentrun.settings import data_dir as resolve_data_dir
+
+    root = resolve_data_dir(data_dir)
+    async with AsyncExitStack() as stack:
+        if gateway is None:
+            gateway = await stack.enter_async_context(Gateway(data_dir=root))
+        if store is None:
+            store = stack.enter_context(default_store(root))
+        if checkpointer is None:
+            checkpointer = await stack.enter_async_context(default_checkpointer(root))
+        yield RunResources(gateway, store, checkpointer)
+
+
+async def saved_state(app: Any, thread_id: str) -> dict[str, Any]:
+    """The last checkpointed state of a thread; a clear error when there is none."""
+    from agentrun.errors import UsageError
+
+    snapshot = await app.aget_state({"configurable": {"thread_id": thread_id}})
+    if not snapshot.values:
+        raise UsageError(
+            f"no checkpoint for thread {thread_id!r}; check the id with `agentrun runs ls`"
+        )
+    return dict(snapshot.values)
+
+
+def run_sync(coroutine: Coroutine[Any, Any, R]) -> R:
+    """Run a coroutine to completion from sync code, even where an event loop is running."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+async def stream_graph(
+    app: Any,
+    graph_input: Any,
+    *,
+    thread_id: str,
+    ctx: WorkflowContext,
+    on_event: EventHandler | None = None,
+    node_names: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Run (or resume, with `graph_input=None`) a compiled graph; return its final state."""
+    config = {"configurable": {"thread_id": thread_id}, "recursion_limit": RECURSION_LIMIT}
+    async for mode, payload in app.astream(
+        graph_input, config, context=ctx, stream_mode=["custom", "updates"]
+    ):
+        if on_event is None:
+            continue
+        if mode == "custom" and isinstance(payload, dict):
+            on_event(
+                WorkflowEvent("text", str(payload.get("node", "")), str(payload.get("text", "")))
+            )
+        elif mode == "updates" and isinstance(payload, dict):
+            for name, update in payload.items():
+                if not node_names or name in node_names:
+                    data = update if isinstance(update, dict) else {}
+                    on_event(WorkflowEvent("node", name, data=data))
+    snapshot = await app.aget_state(config)
+    return dict(snapshot.values)
