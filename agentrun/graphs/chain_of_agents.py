@@ -2,10 +2,12 @@
 (CU) to the next; a manager answers from the last CU alone (Zhang et al., 2024).
 
 Small models lose facts when they paraphrase, so the default CU format is `evidence`: sentences
-quoted from the chunk, each verified against it, plus a short note. `free` is the paper's
-free-form running summary. Several reading orders can run at once (multi-path), judged by a
-model or a vote. Each worker step is a graph step with a checkpoint after it, and each model
-call is a checkpointed task, so a resumed run continues mid-chain without re-sending calls.
+taken verbatim from the chunk, each verified against it (a quote the model altered is mapped back
+to the source sentence it restates; one that matches nothing is dropped and counted). `free` is
+the paper's free-form running summary, and summarization (no query) always uses it. Several
+reading orders can run at once (multi-path), judged by a model or a vote. Each worker step is a
+graph step with a checkpoint after it, and each model call is a checkpointed task, so a resumed
+run continues mid-chain without re-sending calls.
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.store.base import BaseStore
 from pydantic import BaseModel, ConfigDict, Field
 
+from agentrun.agents import roles
 from agentrun.agents.config import LOCAL_MODEL
 from agentrun.agents.gateway import Gateway
 from agentrun.agents.ledger import Usage
 from agentrun.agents.messages import Message
 from agentrun.errors import ConfigError, UsageError
 from agentrun.graphs import long_doc, runtime
-from agentrun.graphs.long_doc import Answer, Document, PreparedDocument
+from agentrun.graphs.long_doc import Document, PreparedDocument
 from agentrun.graphs.runtime import (
     DEFAULT_NAMESPACE,
     EventHandler,
@@ -39,7 +42,7 @@ from agentrun.graphs.runtime import (
     usage_of,
     usage_update,
 )
-from agentrun.tools.quotes import locate
+from agentrun.tools.quotes import locate, match_sentence
 
 #: Tokens kept free in every prompt for tokenizer disagreements and chat formatting.
 SAFETY_TOKENS = 32
@@ -114,15 +117,6 @@ class CommunicationUnit(BaseModel):
         return "\n".join(lines)
 
 
-class WorkerEvidence(BaseModel):
-    """The evidence a worker reports for its chunk."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    quotes: list[str] = Field(default_factory=list, description="Sentences copied word for word.")
-    note: str = Field(default="", description="One short sentence on what was found.")
-
-
 class PathResult(BaseModel):
     order: list[int]
     answer: str | None
@@ -150,91 +144,28 @@ class ChainOfAgentsResult(BaseModel):
 # --- prompts -----------------------------------------------------------------------------------
 
 
+def uses_evidence(config: ChainOfAgentsConfig, query: str | None) -> bool:
+    return config.cu_format == "evidence" and query is not None
+
+
 def worker_messages(
     config: ChainOfAgentsConfig, query: str | None, previous: str, chunk: str, position: str
 ) -> list[Message]:
-    if config.cu_format == "free":
-        task = (
-            f"Question: {query}\n" if query else ""
-        ) + (
-            "Read the current source text and the summary of the previous source text, and write "
-            "one summary that includes both. Later agents will use it"
-            + (" to answer the question, so keep every piece of evidence for it." if query
-               else " to summarize the whole document, so keep the important events and facts.")
-        )  # fmt: skip
-        return [
-            {"role": "system", "content": "You summarize one part of a long document at a time."},
-            {
-                "role": "user",
-                "content": f"Source text ({position}):\n{chunk}\n\n"
-                f"Summary of the previous source text:\n{previous or '(none)'}\n\n{task}",
-            },
-        ]
-    goal = (
-        f"Question: {query}\n"
-        "Copy, word for word, the sentences of the text that help answer the question."
-        if query
-        else "Copy, word for word, the sentences of the text that carry its most important facts."
-    )
-    return [
-        {
-            "role": "system",
-            "content": "You read one part of a long document and collect evidence, "
-            "quoting it exactly.",
-        },
-        {
-            "role": "user",
-            "content": f"Evidence so far:\n{previous or '(none)'}\n\n"
-            f"Text ({position}):\n{chunk}\n\n{goal} "
-            "Quote nothing that is not in the text; give an empty list if nothing helps.",
-        },
-    ]
+    if uses_evidence(config, query):
+        assert query is not None
+        return roles.evidence_worker(query, previous, chunk, position)
+    return roles.summary_worker(query, previous, chunk, position)
 
 
 def manager_messages(query: str | None, unit: str) -> list[Message]:
-    if query:
-        return [
-            {
-                "role": "system",
-                "content": "You answer questions from evidence gathered by other agents.",
-            },
-            {
-                "role": "user",
-                "content": f"Evidence from a long document:\n{unit or '(none)'}\n\n"
-                f"Question: {query}\n"
-                "Answer from the evidence only, in a few words. If the evidence does not contain "
-                "the answer, the answer is null.",
-            },
-        ]
-    return [
-        {"role": "system", "content": "You write summaries of long documents from notes."},
-        {
-            "role": "user",
-            "content": f"Notes on a long document:\n{unit}\n\nWrite a summary of the document.",
-        },
-    ]
-
-
-def judge_messages(query: str, candidates: list[str | None]) -> list[Message]:
-    listed = "\n".join(f"{i}: {a if a else '(no answer)'}" for i, a in enumerate(candidates))
-    return [
-        {"role": "system", "content": "You pick the best answer among candidates."},
-        {
-            "role": "user",
-            "content": f"Question: {query}\nCandidates:\n{listed}\n\nWhich candidate is right?",
-        },
-    ]
-
-
-class JudgeChoice(BaseModel):
-    choice: int = Field(ge=0)
+    return roles.answerer(query, unit) if query else roles.summarizer(unit)
 
 
 # --- budgets -----------------------------------------------------------------------------------
 
 
-def worker_output_tokens(config: ChainOfAgentsConfig) -> int:
-    return config.worker_max_tokens if config.cu_format == "evidence" else config.cu_tokens
+def worker_output_tokens(config: ChainOfAgentsConfig, query: str | None) -> int:
+    return config.worker_max_tokens if uses_evidence(config, query) else config.cu_tokens
 
 
 def plan_chunk_tokens(gateway: Gateway, config: ChainOfAgentsConfig, query: str | None) -> int:
@@ -250,12 +181,13 @@ def plan_chunk_tokens(gateway: Gateway, config: ChainOfAgentsConfig, query: str 
     overhead = gateway.count_tokens(
         config.model, worker_messages(config, query, "", "", "part 1 of 1")
     )
-    budget = window - overhead - config.cu_tokens - worker_output_tokens(config) - SAFETY_TOKENS
+    output = worker_output_tokens(config, query)
+    budget = window - overhead - config.cu_tokens - output - SAFETY_TOKENS
     if budget < MIN_CHUNK_TOKENS:
         raise ConfigError(
             f"the {window}-token window of {config.model} leaves {budget} tokens per chunk after "
             f"instruction and query ({overhead}), communication unit ({config.cu_tokens}) and "
-            f"output ({worker_output_tokens(config)}); use a model with a larger window or "
+            f"output ({output}); use a model with a larger window or "
             "lower cu_tokens / worker_max_tokens"
         )
     default = min(budget, config.local_chunk_cap) if config.model == LOCAL_MODEL else budget
@@ -310,32 +242,41 @@ def _trim(unit: CommunicationUnit, budget: int, count: Callable[[str], int]) -> 
     return unit
 
 
-async def _evidence_step(
-    config: ChainOfAgentsConfig, query: str | None, previous: CommunicationUnit,
-    chunk_index: int, text: str, position: str, node: str,
-) -> tuple[CommunicationUnit, int, Usage, str | None]:  # fmt: skip
-    ctx = context()
-    messages = worker_messages(config, query, previous.render(), text, position)
-    reply = await runtime.structured(
-        config.model, messages, WorkerEvidence, node=node,
-        max_tokens=config.worker_max_tokens, temperature=config.temperature,
-    )  # fmt: skip
-    if reply.value is None:
-        return previous, 0, reply.usage, f"{node} on chunk {chunk_index}: {reply.error}"
-    known = {q.text for q in previous.quotes}
+def verify_quotes(
+    candidates: list[str], chunk_index: int, text: str, previous: CommunicationUnit
+) -> tuple[list[Quote], int]:
+    """Quotes found in the chunk (verbatim, with offsets), new ones appended; and how many of
+    the candidates matched nothing and were dropped."""
+    known = {quote.text for quote in previous.quotes}
     quotes = list(previous.quotes)
     dropped = 0
-    for candidate in reply.value.quotes:
-        span = locate(text, candidate)
+    for candidate in candidates:
+        span = locate(text, candidate) or match_sentence(text, candidate)
         if span is None:
             dropped += 1
             continue
         if span.text not in known:
             known.add(span.text)
             quotes.append(Quote(text=span.text, chunk=chunk_index, start=span.start, end=span.end))
-    unit = CommunicationUnit(quotes=quotes, note=reply.value.note)
-    unit = _trim(unit, config.cu_tokens, ctx.gateway.text_counter(config.model))
-    return unit, dropped, reply.usage, None
+    return quotes, dropped
+
+
+async def _evidence_step(
+    config: ChainOfAgentsConfig, query: str, previous: CommunicationUnit,
+    chunk_index: int, text: str, position: str, node: str,
+) -> tuple[CommunicationUnit, int, Usage]:  # fmt: skip
+    ctx = context()
+    messages = roles.evidence_worker(query, previous.render(), text, position)
+    completion = await runtime.complete(
+        config.model, messages, node=node,
+        max_tokens=config.worker_max_tokens, temperature=config.temperature,
+    )  # fmt: skip
+    candidates = roles.parse_quotes(completion.text)
+    quotes, dropped = verify_quotes(candidates, chunk_index, text, previous)
+    unit = _trim(
+        CommunicationUnit(quotes=quotes), config.cu_tokens, ctx.gateway.text_counter(config.model)
+    )
+    return unit, dropped, usage_of(completion)
 
 
 def build_graph(config: ChainOfAgentsConfig) -> StateGraph[ChainState, WorkflowContext, Any, Any]:
@@ -346,33 +287,27 @@ def build_graph(config: ChainOfAgentsConfig) -> StateGraph[ChainState, WorkflowC
         step = state["step"]
         total = len(state["orders"][0])
 
-        async def advance(
-            path: int, order: list[int]
-        ) -> tuple[dict[str, Any], int, Usage, str | None]:
+        async def advance(path: int, order: list[int]) -> tuple[dict[str, Any], int, Usage]:
             chunk_index = order[step]
             chunk = await long_doc.load_chunk(ctx.store, ctx.namespace, state["doc"], chunk_index)
             position = f"part {step + 1} of {total}"
             node = f"worker[{path}]"
-            if config.cu_format == "evidence":
-                previous = CommunicationUnit.model_validate(state["units"][path])
-                unit, dropped, usage, warning = await _evidence_step(
-                    config, state.get("query"), previous, chunk_index, chunk.text, position, node
+            query = state.get("query")
+            previous = CommunicationUnit.model_validate(state["units"][path])
+            if query is not None and uses_evidence(config, query):
+                unit, dropped, usage = await _evidence_step(
+                    config, query, previous, chunk_index, chunk.text, position, node
                 )
-                rendered, value = unit.render(), unit.model_dump()
             else:
-                previous_text = str(state["units"][path].get("note", ""))
-                messages = worker_messages(
-                    config, state.get("query"), previous_text, chunk.text, position
-                )
+                messages = roles.summary_worker(query, previous.note, chunk.text, position)
                 completion = await runtime.complete(
                     config.model, messages, node=node,
                     max_tokens=config.cu_tokens, temperature=config.temperature,
                 )  # fmt: skip
-                rendered = completion.text.strip()
-                value = CommunicationUnit(note=rendered).model_dump()
-                dropped, usage, warning = 0, usage_of(completion), None
-            await _store_unit(ctx.store, ctx, path, step, rendered)
-            return value, dropped, usage, warning
+                unit = CommunicationUnit(note=completion.text.strip())
+                dropped, usage = 0, usage_of(completion)
+            await _store_unit(ctx.store, ctx, path, step, unit.render())
+            return unit.model_dump(), dropped, usage
 
         results = await asyncio.gather(*(advance(p, o) for p, o in enumerate(state["orders"])))
         return {
@@ -380,7 +315,6 @@ def build_graph(config: ChainOfAgentsConfig) -> StateGraph[ChainState, WorkflowC
             "units": [r[0] for r in results],
             "dropped_quotes": sum(r[1] for r in results),
             "usage": usage_update(*(r[2] for r in results)),
-            "warnings": [r[3] for r in results if r[3]],
         }
 
     def after_worker(state: ChainState) -> str:
@@ -389,22 +323,19 @@ def build_graph(config: ChainOfAgentsConfig) -> StateGraph[ChainState, WorkflowC
     async def manager(state: ChainState) -> dict[str, Any]:
         query = state.get("query")
 
-        async def answer(path: int, unit: dict[str, Any]) -> tuple[str | None, Usage]:
+        async def answer(unit: dict[str, Any]) -> tuple[str | None, Usage]:
             rendered = CommunicationUnit.model_validate(unit).render()
-            messages = manager_messages(query, rendered)
-            if query:
-                reply = await runtime.structured(
-                    config.manager, messages, Answer, node="manager",
-                    max_tokens=config.answer_max_tokens, temperature=config.temperature,
-                )  # fmt: skip
-                return (reply.value.answer if reply.value else None), reply.usage
+            if query and not rendered:
+                return None, Usage()  # no evidence survived: abstain without asking
             completion = await runtime.complete(
-                config.manager, messages, node="manager",
-                max_tokens=config.answer_max_tokens * 4, temperature=config.temperature,
+                config.manager, manager_messages(query, rendered), node="manager",
+                max_tokens=config.answer_max_tokens * (1 if query else 4),
+                temperature=config.temperature,
             )  # fmt: skip
-            return completion.text.strip(), usage_of(completion)
+            text = roles.parse_answer(completion.text) if query else completion.text.strip()
+            return text, usage_of(completion)
 
-        results = await asyncio.gather(*(answer(p, u) for p, u in enumerate(state["units"])))
+        results = await asyncio.gather(*(answer(unit) for unit in state["units"]))
         return {"answers": [r[0] for r in results], "usage": usage_update(*(r[1] for r in results))}
 
     async def select(state: ChainState) -> dict[str, Any]:
@@ -413,12 +344,17 @@ def build_graph(config: ChainOfAgentsConfig) -> StateGraph[ChainState, WorkflowC
         if len(answers) == 1:
             return {"chosen": 0}
         if config.selector == "judge" and query:
-            reply = await runtime.structured(
-                config.judge, judge_messages(query, answers), JudgeChoice, node="judge",
-                max_tokens=32, temperature=0.0,
+            completion = await runtime.complete(
+                config.judge, roles.judge(query, answers), node="judge",
+                max_tokens=8, temperature=0.0,
             )  # fmt: skip
-            choice = reply.value.choice if reply.value and reply.value.choice < len(answers) else 0
-            return {"chosen": choice, "usage": usage_update(reply.usage)}
+            choice = roles.parse_choice(completion.text, len(answers))
+            update: dict[str, Any] = {"usage": usage_update(usage_of(completion))}
+            if choice is None:
+                choice = long_doc.vote(answers)
+                reply = completion.text.strip()[:60]
+                update["warnings"] = [f"judge reply {reply!r} was not a candidate number; voted"]
+            return {**update, "chosen": choice}
         return {"chosen": long_doc.vote(answers)}
 
     graph: StateGraph[ChainState, WorkflowContext, Any, Any] = StateGraph(

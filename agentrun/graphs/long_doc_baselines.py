@@ -20,6 +20,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.store.base import BaseStore
 
+from agentrun.agents import roles
 from agentrun.agents.gateway import Gateway
 from agentrun.agents.ledger import Usage
 from agentrun.errors import ConfigError, UsageError
@@ -32,9 +33,8 @@ from agentrun.graphs.chain_of_agents import (
     PathResult,
     manager_messages,
     plan_chunk_tokens,
-    worker_messages,
 )
-from agentrun.graphs.long_doc import Answer, Document, PreparedDocument
+from agentrun.graphs.long_doc import Document, PreparedDocument
 from agentrun.graphs.runtime import (
     DEFAULT_NAMESPACE,
     EventHandler,
@@ -75,18 +75,12 @@ def _context_budget(gateway: Gateway, config: ChainOfAgentsConfig, query: str | 
 async def _answer(
     config: ChainOfAgentsConfig, query: str | None, text: str, node: str
 ) -> tuple[str | None, Usage]:
-    messages = manager_messages(query, text)
-    if query:
-        reply = await runtime.structured(
-            config.manager, messages, Answer, node=node,
-            max_tokens=config.answer_max_tokens, temperature=config.temperature,
-        )  # fmt: skip
-        return (reply.value.answer if reply.value else None), reply.usage
     completion = await runtime.complete(
-        config.manager, messages, node=node,
-        max_tokens=config.answer_max_tokens * 4, temperature=config.temperature,
+        config.manager, manager_messages(query, text), node=node,
+        max_tokens=config.answer_max_tokens * (1 if query else 4), temperature=config.temperature,
     )  # fmt: skip
-    return completion.text.strip(), usage_of(completion)
+    answer = roles.parse_answer(completion.text) if query else completion.text.strip()
+    return answer, usage_of(completion)
 
 
 async def _chunks(state: BaselineState) -> list[str]:
@@ -188,9 +182,7 @@ def build_hierarchical(
     """Leaf units per chunk, merged level by level until the manager can see them all."""
 
     async def leaf(index: int, text: str, query: str | None) -> tuple[str, Usage]:
-        messages = worker_messages(
-            config.model_copy(update={"cu_format": "free"}), query, "", text, f"part {index + 1}"
-        )
+        messages = roles.summary_worker(query, "", text, f"part {index + 1}")
         completion = await runtime.complete(
             config.model, messages, node=f"leaf[{index}]",
             max_tokens=config.cu_tokens, temperature=config.temperature,

@@ -3,18 +3,22 @@
 A quote is located by, in order: exact match; match under Unicode compatibility normalization
 (NFKC-equivalent), case folding and whitespace collapsing; then fuzzy alignment above a
 threshold. Every match is mapped back to the original text: `source[span.start:span.end]` is the
-kept quote, which may differ from what the model wrote.
+kept quote, which may differ from what the model wrote. `match_sentence` goes one step further
+for models that cannot copy at all: it maps a restatement to the source sentence it restates.
 """
 
 from __future__ import annotations
 
+import math
+import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
 from rapidfuzz import fuzz
 
-MatchKind = Literal["exact", "normalized", "fuzzy"]
+MatchKind = Literal["exact", "normalized", "fuzzy", "paraphrase"]
 
 #: Quotes shorter than this many characters are too ambiguous to verify fuzzily.
 MIN_FUZZY_LENGTH = 12
@@ -106,3 +110,63 @@ def _widen_to_words(source: str, start: int, end: int) -> tuple[int, int]:
     while end < len(source) and source[end - 1].isalnum() and source[end].isalnum():
         end += 1
     return start, end
+
+
+_SENTENCE = re.compile(r"[^.!?。！？\n]+(?:[.!?。！？]+[\"'”’)\]]*|$)")
+_WORD = re.compile(r"\w+", re.UNICODE)
+_STOPWORDS = frozenset(
+    re.findall(
+        r"\w+",
+        "a an the of in on at to for from by with and or but is was were be been are it its this "
+        "that these those as which who whom what when where why how did do does has have had not",
+    )
+)
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased words of a text without the commonest function words."""
+    return {w for w in (m.lower() for m in _WORD.findall(text)) if w not in _STOPWORDS}
+
+
+def sentences(source: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of `source`, without surrounding whitespace."""
+    spans = []
+    for match in _SENTENCE.finditer(source):
+        start, end = match.start(), match.end()
+        while start < end and source[start].isspace():
+            start += 1
+        while end > start and source[end - 1].isspace():
+            end -= 1
+        if end > start:
+            spans.append((start, end))
+    return spans
+
+
+def match_sentence(
+    source: str, text: str, *, min_overlap: float = 0.5, min_words: int = 3
+) -> QuoteSpan | None:
+    """The sentence of `source` that `text` restates, judged by shared content words.
+
+    For models that cannot copy: their restatement of a sentence is mapped back to the sentence
+    itself, which is then the evidence kept (verbatim, with offsets). Words are weighted by how
+    rare they are among the source's sentences, so a shared name that occurs everywhere counts
+    for less than a shared rare word.
+    """
+    wanted = content_words(text)
+    if len(wanted) < min_words:
+        return None
+    spans = sentences(source)
+    words_of = [content_words(source[start:end]) for start, end in spans]
+    frequency: Counter[str] = Counter(w for words in words_of for w in words & wanted)
+    weight = {w: math.log((1 + len(spans)) / (1 + frequency[w])) + 1.0 for w in wanted}
+    total = sum(weight.values())
+    best: tuple[float, int, int] | None = None
+    for (start, end), words in zip(spans, words_of, strict=True):
+        shared = wanted & words
+        score = sum(weight[w] for w in shared) / total
+        if len(shared) >= min_words and score >= min_overlap and (best is None or score > best[0]):
+            best = (score, start, end)
+    if best is None:
+        return None
+    score, start, end = best
+    return QuoteSpan(start, end, source[start:end], "paraphrase", round(100 * score, 1))

@@ -45,3 +45,18 @@ def test_found_quotes_are_exact_slices_of_the_source(quote: str, kind: str, expe
 )
 def test_invented_or_empty_quotes_are_not_found(quote: str) -> None:
     assert locate(SOURCE, quote) is None
+
+
+def test_a_restatement_maps_to_the_sentence_it_restates() -> None:
+    from agentrun.tools.quotes import match_sentence
+
+    source = (
+        "The railway reached Saltmere in 1862, when a branch line opened. "
+        "The Wend Bridge was designed by Margaret Olufsen and opened on 12 May 1971. "
+        "Saltmere held a fair every summer."
+    )
+    span = match_sentence(source, "The Wend Bridge at Saltmere was opened in 1973.")
+    assert span is not None and span.match == "paraphrase"
+    assert source[span.start : span.end] == span.text
+    assert span.text.startswith("The Wend Bridge was designed")
+    assert match_sentence(source, "Cats and dogs lived in the lighthouse.") is None

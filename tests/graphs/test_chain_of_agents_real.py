@@ -1,0 +1,36 @@
+"""Chain of agents on the embedded model: wiring, not answer quality."""
+
+from __future__ import annotations
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.store.memory import InMemoryStore
+
+from agentrun.agents import Gateway
+from agentrun.graphs import chain_of_agents as coa
+
+pytestmark = pytest.mark.real_model
+
+DOCUMENT = "\n\n".join(
+    [
+        "Saltmere is a small harbour town on a windy coast. Fishing boats leave before dawn.",
+        "The harbour wall was finished in 1734. It is built of grey granite blocks.",
+        "The lighthouse keeper in 1890 was a woman named Maren Holt.",
+        "Every summer the town holds a lantern festival on the quay.",
+        "The railway reached the town in 1862 and brought visitors from the city.",
+        "The old cannery closed in 1968 and is now a museum of the fishing trade.",
+    ]
+)
+
+
+async def test_free_chain_completes_on_the_embedded_model(local_gateway: Gateway) -> None:
+    config = coa.ChainOfAgentsConfig(cu_format="free", chunk_tokens=60, cu_tokens=96)
+    result = await coa.arun(
+        DOCUMENT, "Who was the lighthouse keeper in 1890?", config=config,
+        gateway=local_gateway, store=InMemoryStore(), checkpointer=InMemorySaver(),
+    )  # fmt: skip
+    assert result.chunk_count >= 2
+    assert len(result.communication_units) == result.chunk_count
+    assert result.answer
+    assert result.usage["prompt_tokens"] > 0 and result.usage["completion_tokens"] > 0
+    assert result.usage["model_calls"] == result.chunk_count + 1
