@@ -5,7 +5,7 @@ setup:
 	./scripts/setup
 
 demo: setup
-	.venv/bin/agentrun demo
+	.venv/bin/agentrun run examples/chain_of_agents.yaml --input document=@agentrun/data/demo/harbor_town.md
 
 test: setup
 	.venv/bin/python -m pytest -q

@@ -41,8 +41,11 @@ if TYPE_CHECKING:
         ModelConfig,
         RetryPolicy,
     )
+    from agentrun.pipeline import Pipeline, load_pipeline
 
 _LAZY = {
+    "load_pipeline": "agentrun.pipeline",
+    "Pipeline": "agentrun.pipeline",
     "Completion": "agentrun.agents",
     "Gateway": "agentrun.agents",
     "GatewayConfig": "agentrun.agents",
@@ -80,6 +83,7 @@ __all__ = [
     "ModelCallError",
     "ModelConfig",
     "ModelError",
+    "Pipeline",
     "RetryAfterTooLongError",
     "RetryPolicy",
     "RunFailedError",
@@ -88,4 +92,5 @@ __all__ = [
     "UnknownModelError",
     "UsageError",
     "__version__",
+    "load_pipeline",
 ]

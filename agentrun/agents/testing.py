@@ -9,6 +9,7 @@ provider map afterwards, so nothing leaks into other code.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
 import threading
 import time
@@ -57,6 +58,7 @@ class _ScriptCore:
         repeat_last: bool = False,
     ) -> None:
         self._function = replies if callable(replies) else None
+        self._wants_model = self._function is not None and "model" in _parameters(self._function)
         self._replies = list(replies) if not callable(replies) else []
         self._position = 0
         self.context_window = context_window
@@ -65,7 +67,7 @@ class _ScriptCore:
         self.calls: list[ScriptedCall] = []
         self._lock = threading.Lock()
 
-    def _next(self, messages: list[Message]) -> str:
+    def _next(self, messages: list[Message], model: str = "") -> str:
         with self._lock:
             if self._function is not None:
                 reply: Reply = self._function
@@ -80,7 +82,8 @@ class _ScriptCore:
                     f"(script has {len(self._replies)})"
                 )
         if callable(reply) and not isinstance(reply, BaseException):
-            reply = reply(messages)
+            wants_model = reply is self._function and self._wants_model
+            reply = reply(messages, model=model) if wants_model else reply(messages)  # type: ignore[call-arg]
         if isinstance(reply, BaseException):
             raise reply
         return reply
@@ -89,6 +92,13 @@ class _ScriptCore:
     def remaining(self) -> int:
         """Scripted replies not used yet."""
         return max(0, len(self._replies) - self._position)
+
+
+def _parameters(function: Callable[..., Any]) -> set[str]:
+    try:
+        return set(inspect.signature(function).parameters)
+    except (TypeError, ValueError):
+        return set()
 
 
 def _response(model_response: Any, model: str, messages: list[Message], text: str) -> Any:
@@ -123,7 +133,7 @@ class ScriptedModel(_ScriptCore, CustomLLM):
         if self.delay_s:
             time.sleep(self.delay_s)
         try:
-            return _response(kw["model_response"], model, messages, self._next(messages))
+            return _response(kw["model_response"], model, messages, self._next(messages, model))
         finally:
             call.ended = time.monotonic()
 
@@ -132,7 +142,7 @@ class ScriptedModel(_ScriptCore, CustomLLM):
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         try:
-            return _response(kw["model_response"], model, messages, self._next(messages))
+            return _response(kw["model_response"], model, messages, self._next(messages, model))
         finally:
             call.ended = time.monotonic()
 
@@ -142,7 +152,7 @@ class ScriptedModel(_ScriptCore, CustomLLM):
         call = self._begin(model, messages, kw.get("optional_params") or {})
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
-        text = self._next(messages)
+        text = self._next(messages, model)
         words = text.split(" ")
         prompt = count_cl100k(text_of(messages)) + 4 * len(messages)
         completion = count_cl100k(text)

@@ -54,11 +54,22 @@ def root(
 
 
 def _register() -> None:
-    from agentrun.cli import cache, demo, models
+    from agentrun.cli import cache, demo, eval, models, pipeline
 
+    for command in (
+        pipeline.run,
+        pipeline.validate,
+        pipeline.graph,
+        pipeline.resume,
+        pipeline.schema,
+    ):
+        app.command(command.__name__)(command)
+    app.add_typer(pipeline.runs_app, name="runs")
     app.add_typer(models.app, name="models")
     app.add_typer(cache.app, name="cache")
     app.command("demo")(demo.demo)
+    eval.register()
+    app.add_typer(eval.app, name="eval")
 
 
 _register()

@@ -31,17 +31,17 @@ def state(ctx: typer.Context) -> CliState:
 def console() -> Console:
     from rich.console import Console
 
-    return Console(highlight=False)
+    return Console(highlight=False, soft_wrap=True)
 
 
 @functools.cache
 def err_console() -> Console:
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def fail(error: AgentrunError) -> int:
     """Print one line for an error and return its exit code."""
-    err_console().print(f"error: {error}", markup=False, style="bold red")
+    err_console().print(f"error: {error}", markup=False, style="bold red", soft_wrap=True)
     return error.exit_code

@@ -445,11 +445,13 @@ async def arun(
             on_event=on_event, data_dir=data_dir,
         )  # fmt: skip
     thread_id = thread_id or runtime.new_thread_id()
-    async with runtime.resources(gateway, store, checkpointer, data_dir) as res:
-        chunk_tokens = plan_chunk_tokens(res.gateway, config, query)
-        ctx = WorkflowContext(res.gateway, res.store, namespace, run_id=thread_id)
+    async with runtime.session(
+        thread_id=thread_id, gateway=gateway, store=store, checkpointer=checkpointer,
+        namespace=namespace, data_dir=data_dir,
+    ) as run:  # fmt: skip
+        chunk_tokens = plan_chunk_tokens(run.gateway, config, query)
         doc = await long_doc.prepare_document(
-            res.gateway, res.store, namespace, document,
+            run.gateway, run.store, namespace, document,
             model=config.model, chunk_tokens=chunk_tokens, index=config.index_chunks,
         )  # fmt: skip
         orders = reading_orders(doc.chunk_count, config)
@@ -460,11 +462,8 @@ async def arun(
             "step": 0,
             "units": [CommunicationUnit().model_dump() for _ in orders],
         }
-        app = build_graph(config).compile(checkpointer=res.checkpointer, store=res.store)
-        state = await runtime.stream_graph(
-            app, initial, thread_id=thread_id, ctx=ctx, on_event=on_event, node_names=NODES
-        )
-        return await result_from_state(state, ctx, doc, chunk_tokens, thread_id)
+        state = await run.run(build_graph(config), initial, on_event=on_event, node_names=NODES)
+        return await result_from_state(state, run.ctx, doc, chunk_tokens, thread_id)
 
 
 async def aresume(
@@ -480,16 +479,22 @@ async def aresume(
 ) -> ChainOfAgentsResult:
     """Continue a failed or killed run from its last checkpoint (same config and store)."""
     config = config or ChainOfAgentsConfig()
-    async with runtime.resources(gateway, store, checkpointer, data_dir) as res:
-        ctx = WorkflowContext(res.gateway, res.store, namespace, run_id=thread_id)
-        app = build_graph(config).compile(checkpointer=res.checkpointer, store=res.store)
-        saved = await runtime.saved_state(app, thread_id)
-        doc = PreparedDocument(**saved["doc"])
-        state = await runtime.stream_graph(
-            app, None, thread_id=thread_id, ctx=ctx, on_event=on_event, node_names=NODES
-        )
+    if config.strategy != "coa":
+        import agentrun.graphs.long_doc_baselines as baselines
+
+        return await baselines.aresume(
+            thread_id, config=config, gateway=gateway, store=store, checkpointer=checkpointer,
+            namespace=namespace, on_event=on_event, data_dir=data_dir,
+        )  # fmt: skip
+    async with runtime.session(
+        thread_id=thread_id, gateway=gateway, store=store, checkpointer=checkpointer,
+        namespace=namespace, data_dir=data_dir,
+    ) as run:  # fmt: skip
+        graph = build_graph(config)
+        doc = PreparedDocument(**(await run.saved(graph))["doc"])
+        state = await run.run(graph, None, on_event=on_event, node_names=NODES)
         chunk_tokens = int(doc.split.rsplit("-", 1)[1])
-        return await result_from_state(state, ctx, doc, chunk_tokens, thread_id)
+        return await result_from_state(state, run.ctx, doc, chunk_tokens, thread_id)
 
 
 def run(document: Document, query: str | None = None, **options: Any) -> ChainOfAgentsResult:

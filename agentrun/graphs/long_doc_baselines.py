@@ -236,29 +236,55 @@ async def arun(
 ) -> ChainOfAgentsResult:
     """Run the baseline named by `config.strategy` (`chain_of_agents.arun` routes here)."""
     thread_id = thread_id or runtime.new_thread_id()
-    async with runtime.resources(gateway, store, checkpointer, data_dir) as res:
-        budget = _context_budget(res.gateway, config, query)
-        strategy = config.strategy
-        if strategy == "vanilla":
-            chunk_tokens, graph = budget, build_vanilla(config)
-        elif strategy == "rag":
-            chunk_tokens, graph = min(RAG_CHUNK_TOKENS, budget), build_rag(config, budget)
-        elif strategy == "merge":
-            chunk_tokens, graph = budget, build_merge(config)
-        else:
-            chunk_tokens = plan_chunk_tokens(res.gateway, config, query)
-            graph = build_hierarchical(config, budget)
+    async with runtime.session(
+        thread_id=thread_id, gateway=gateway, store=store, checkpointer=checkpointer,
+        namespace=namespace, data_dir=data_dir,
+    ) as run:  # fmt: skip
+        chunk_tokens, graph = _plan(run.gateway, config, query)
         doc = await long_doc.prepare_document(
-            res.gateway, res.store, namespace, document, model=config.model,
-            chunk_tokens=chunk_tokens, index=strategy == "rag" or config.index_chunks,
+            run.gateway, run.store, namespace, document, model=config.model,
+            chunk_tokens=chunk_tokens, index=config.strategy == "rag" or config.index_chunks,
         )  # fmt: skip
-        ctx = WorkflowContext(res.gateway, res.store, namespace, run_id=thread_id)
-        app = graph.compile(checkpointer=res.checkpointer, store=res.store)
         initial: BaselineState = {"query": query, "doc": dataclasses.asdict(doc)}
-        state = await runtime.stream_graph(
-            app, initial, thread_id=thread_id, ctx=ctx, on_event=on_event, node_names=("answer",)
-        )
-        return await _result(state, ctx, doc, chunk_tokens, thread_id, strategy)
+        state = await run.run(graph, initial, on_event=on_event, node_names=("answer",))
+        return await _result(state, run.ctx, doc, chunk_tokens, thread_id, config.strategy)
+
+
+async def aresume(
+    thread_id: str,
+    *,
+    config: ChainOfAgentsConfig,
+    gateway: Gateway | None = None,
+    store: BaseStore | None = None,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
+    namespace: tuple[str, ...] = DEFAULT_NAMESPACE,
+    on_event: EventHandler | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+) -> ChainOfAgentsResult:
+    """Continue a baseline run from its last checkpoint."""
+    async with runtime.session(
+        thread_id=thread_id, gateway=gateway, store=store, checkpointer=checkpointer,
+        namespace=namespace, data_dir=data_dir,
+    ) as run:  # fmt: skip
+        saved = await run.saved(build_vanilla(config))  # every baseline has the same state
+        chunk_tokens, graph = _plan(run.gateway, config, saved.get("query"))
+        doc = PreparedDocument(**saved["doc"])
+        state = await run.run(graph, None, on_event=on_event, node_names=("answer",))
+        return await _result(state, run.ctx, doc, chunk_tokens, thread_id, config.strategy)
+
+
+def _plan(
+    gateway: Gateway, config: ChainOfAgentsConfig, query: str | None
+) -> tuple[int, StateGraph[BaselineState, WorkflowContext, Any, Any]]:
+    """Chunk size and graph of the configured baseline."""
+    budget = _context_budget(gateway, config, query)
+    if config.strategy == "vanilla":
+        return budget, build_vanilla(config)
+    if config.strategy == "rag":
+        return min(RAG_CHUNK_TOKENS, budget), build_rag(config, budget)
+    if config.strategy == "merge":
+        return budget, build_merge(config)
+    return plan_chunk_tokens(gateway, config, query), build_hierarchical(config, budget)
 
 
 async def _result(

@@ -62,6 +62,7 @@ class WorkflowContext:
     run_id: str = ""
     record_prompts: bool = True
     stream_text: bool = False
+    checkpointer: BaseCheckpointSaver[Any] | None = None
 
     def ns(self, *parts: str) -> tuple[str, ...]:
         return (*self.namespace, *parts)
@@ -244,6 +245,67 @@ async def resources(
         yield RunResources(gateway, store, checkpointer)
 
 
+@dataclass
+class Session:
+    """One workflow run's resources and context, and how to run a graph with them."""
+
+    resources: RunResources
+    ctx: WorkflowContext
+
+    @property
+    def gateway(self) -> Gateway:
+        return self.resources.gateway
+
+    @property
+    def store(self) -> BaseStore:
+        return self.resources.store
+
+    @property
+    def thread_id(self) -> str:
+        return self.ctx.run_id
+
+    def compile(self, graph: Any) -> Any:
+        return graph.compile(checkpointer=self.resources.checkpointer, store=self.resources.store)
+
+    async def run(
+        self,
+        graph: Any,
+        graph_input: Any,
+        *,
+        on_event: EventHandler | None = None,
+        node_names: Sequence[str] = (),
+    ) -> dict[str, Any]:
+        """Run (or with `graph_input=None` resume) `graph` on this session's thread."""
+        return await stream_graph(
+            self.compile(graph), graph_input, thread_id=self.thread_id, ctx=self.ctx,
+            on_event=on_event, node_names=node_names,
+        )  # fmt: skip
+
+    async def saved(self, graph: Any) -> dict[str, Any]:
+        """The thread's last checkpointed state (a clear error when there is none)."""
+        return await saved_state(self.compile(graph), self.thread_id)
+
+
+@asynccontextmanager
+async def session(
+    *,
+    thread_id: str,
+    gateway: Gateway | None = None,
+    store: BaseStore | None = None,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
+    namespace: tuple[str, ...] = DEFAULT_NAMESPACE,
+    data_dir: str | os.PathLike[str] | None = None,
+    stream_text: bool = False,
+) -> AsyncIterator[Session]:
+    """Everything a workflow's `arun` needs, defaulted and closed as in `resources`."""
+    async with resources(gateway, store, checkpointer, data_dir) as res:
+        ctx = WorkflowContext(
+            res.gateway, res.store, namespace, run_id=thread_id,
+            checkpointer=res.checkpointer, stream_text=stream_text,
+        )  # fmt: skip
+        yield Session(res, ctx)
+
+
 async def saved_state(app: Any, thread_id: str) -> dict[str, Any]:
     """The last checkpointed state of a thread; a clear error when there is none."""
     from agentrun.errors import UsageError
@@ -288,6 +350,8 @@ async def stream_graph(
             )
         elif mode == "updates" and isinstance(payload, dict):
             for name, update in payload.items():
+                if name.startswith("_"):
+                    continue  # a task inside a node (a model call), not a node
                 if not node_names or name in node_names:
                     data = update if isinstance(update, dict) else {}
                     on_event(WorkflowEvent("node", name, data=data))

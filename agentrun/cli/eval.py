@@ -1,0 +1,11 @@
+"""`agentrun eval ...`: the evaluation suites. Each command lives in its eval's own module."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="Run evaluations and write JSON + PNG reports.", no_args_is_help=True)
+
+
+def register() -> None:
+    """Add each eval's command; the modules import their heavy parts inside the command."""

@@ -1,0 +1,191 @@
+"""Pipeline commands: `run`, `validate`, `graph`, `resume`, `runs ls|show`, `schema`."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from agentrun.cli._common import console, err_console, state
+from agentrun.errors import UsageError
+
+if TYPE_CHECKING:
+    from agentrun.graphs.runtime import WorkflowEvent
+    from agentrun.pipeline import Pipeline, PipelineResult
+
+runs_app = typer.Typer(help="List and inspect runs.", no_args_is_help=True)
+
+
+def _pairs(values: list[str], option: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for value in values:
+        name, sep, raw = value.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"{option} {value!r}: expected name=value")
+        pairs[name.strip()] = raw
+    return pairs
+
+
+def _inputs(values: list[str]) -> dict[str, Any]:
+    """`--input name=value`; `name=@path` reads the file (UTF-8, or its declared encoding)."""
+    from agentrun.tools.files import read_text_file
+
+    given: dict[str, Any] = {}
+    for name, raw in _pairs(values, "--input").items():
+        if raw.startswith("@"):
+            path = Path(raw[1:]).expanduser()
+            if not path.is_file():
+                raise UsageError(f"--input {name}=@{raw[1:]}: no such file")
+            given[name] = read_text_file(path)
+        else:
+            given[name] = raw
+    return given
+
+
+class Progress:
+    """Live progress: one line per finished node, streamed model text, totals at the end."""
+
+    def __init__(self, stream: bool) -> None:
+        self.started = time.perf_counter()
+        self.stream = stream
+        self.streaming = False
+
+    def __call__(self, event: WorkflowEvent) -> None:
+        out = err_console()
+        if event.kind == "text":
+            if self.stream:
+                out.print(event.text, end="", style="dim", markup=False)
+                self.streaming = True
+            return
+        if self.streaming:
+            out.print()
+            self.streaming = False
+        usage = event.data.get("usage") or {}
+        tokens = usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
+        detail = f"  {tokens} tokens" if tokens else ""
+        out.print(
+            f"[green]done[/green] {event.node}{detail}  {time.perf_counter() - self.started:.1f} s"
+        )
+
+
+def _report(result: PipelineResult) -> None:
+    out = console()
+    for name, value in result.outputs.items():
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=2)
+        out.print(f"[bold]{name}[/bold]: ", end="")
+        out.print(text, markup=False)
+    usage = result.usage
+    out.print(
+        f"{usage.get('prompt_tokens', 0)} prompt + {usage.get('completion_tokens', 0)} completion "
+        f"tokens, {usage.get('model_calls', 0)} model calls ({usage.get('cache_hits', 0)} cached), "
+        f"${usage.get('cost_usd', 0.0):.4f}"
+    )
+    out.print(f"result: {result.result_path}")
+    out.print(f"thread: {result.thread_id}")
+
+
+def run(
+    ctx: typer.Context,
+    pipeline: Path = typer.Argument(..., help="The pipeline YAML file."),
+    input_: list[str] = typer.Option([], "--input", "-i", help="name=value, or name=@file."),
+    set_: list[str] = typer.Option([], "--set", help="Override a spec value: a.b.c=value."),
+    thread_id: str | None = typer.Option(None, help="Name the run (default: a new id)."),
+    cache: bool = typer.Option(True, help="Reuse cached replies of identical calls."),
+    stream: bool = typer.Option(True, help="Show model output as it streams."),
+) -> None:
+    """Run a pipeline; results go to <data dir>/runs/<thread id>/result.json."""
+    from agentrun.pipeline import load_pipeline
+
+    loaded = load_pipeline(pipeline, _pairs(set_, "--set"))
+    result = loaded.run(
+        _inputs(input_), thread_id=thread_id, data_dir=state(ctx).data_dir, cache=cache,
+        on_event=Progress(stream), stream_text=stream,
+    )  # fmt: skip
+    _report(result)
+
+
+def resume(
+    ctx: typer.Context,
+    thread_id: str = typer.Argument(..., help="The run to continue (see `agentrun runs ls`)."),
+    cache: bool = typer.Option(True, help="Reuse cached replies of identical calls."),
+    stream: bool = typer.Option(True, help="Show model output as it streams."),
+) -> None:
+    """Continue a failed or killed run from its last checkpoint."""
+    from agentrun.pipeline import RunRecord
+    from agentrun.settings import data_dir
+
+    record = RunRecord.open(data_dir(state(ctx).data_dir), thread_id)
+    pipeline: Pipeline = record.pipeline()
+    result = pipeline.resume(thread_id, data_dir=state(ctx).data_dir, cache=cache,
+                                 on_event=Progress(stream), stream_text=stream)  # fmt: skip
+    _report(result)
+
+
+def validate(
+    pipeline: Path = typer.Argument(..., help="The pipeline YAML file."),
+    set_: list[str] = typer.Option([], "--set", help="Override a spec value: a.b.c=value."),
+) -> None:
+    """Check a pipeline without running it: every problem with file:line:column."""
+    from agentrun.pipeline import load_pipeline
+
+    loaded = load_pipeline(pipeline, _pairs(set_, "--set"))
+    kind = f"workflow {loaded.spec.workflow.type}" if loaded.spec.workflow else (
+        f"{len(loaded.spec.nodes or [])} nodes"
+    )  # fmt: skip
+    console().print(f"{pipeline}: valid ({kind})")
+
+
+def graph(
+    pipeline: Path = typer.Argument(..., help="The pipeline YAML file."),
+    png: Path | None = typer.Option(None, help="Also render a PNG here."),
+) -> None:
+    """Print the pipeline's graph as Mermaid (and render it to PNG, offline)."""
+    from agentrun.pipeline import load_pipeline
+
+    diagram = load_pipeline(pipeline).diagram()
+    console().print(diagram.mermaid(), markup=False, end="")
+    if png is not None:
+        err_console().print(f"wrote {diagram.png(png)}")
+
+
+def schema() -> None:
+    """Print the JSON Schema of pipeline files (agentrun/v1)."""
+    from agentrun.spec import json_schema
+
+    console().print_json(json.dumps(json_schema()))
+
+
+@runs_app.command("ls")
+def runs_ls(ctx: typer.Context) -> None:
+    """List runs, newest first."""
+    from rich.table import Table
+
+    from agentrun.pipeline import RunRecord
+    from agentrun.settings import data_dir
+
+    table = Table("thread", "pipeline", "status", "started")
+    for meta in RunRecord.all(data_dir(state(ctx).data_dir)):
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(meta.get("created", 0)))
+        table.add_row(
+            meta.get("thread_id", "?"), meta.get("pipeline", "?"), meta.get("status", "?"), started
+        )
+    console().print(table)
+
+
+@runs_app.command("show")
+def runs_show(ctx: typer.Context, thread_id: str = typer.Argument(...)) -> None:
+    """Show a run's status, inputs and result."""
+    from agentrun.pipeline import RunRecord
+    from agentrun.settings import data_dir
+
+    record = RunRecord.open(data_dir(state(ctx).data_dir), thread_id)
+    out = console()
+    out.print_json(json.dumps(record.meta))
+    result = record.folder / "result.json"
+    if result.is_file():
+        out.print(result.read_text(encoding="utf-8"), markup=False)
+    elif record.meta.get("status") != "done":
+        out.print(f"not finished; resume with: agentrun resume {thread_id}")

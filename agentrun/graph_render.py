@@ -1,0 +1,156 @@
+"""Drawing a pipeline: Mermaid text, and a PNG rendered offline with matplotlib.
+
+A `workflow:` pipeline is drawn as its workflow's own LangGraph graph; a custom pipeline as its
+nodes and edges (conditional edges dashed and labelled with their condition).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agentrun.pipeline import Pipeline
+
+START, END = "__start__", "__end__"
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str
+    target: str
+    label: str = ""
+    conditional: bool = False
+
+
+@dataclass
+class Diagram:
+    title: str
+    nodes: list[str]
+    edges: list[Edge] = field(default_factory=list)
+
+    def mermaid(self) -> str:
+        lines = ["flowchart TD"]
+        for node in self.nodes:
+            shape = (
+                f"{_id(node)}([{_label(node)}])" if node in (START, END) else f"{_id(node)}[{node}]"
+            )
+            lines.append(f"    {shape}")
+        for edge in self.edges:
+            arrow = "-.->" if edge.conditional else "-->"
+            label = f"|{edge.label.replace('|', '/')}|" if edge.label else ""
+            lines.append(f"    {_id(edge.source)} {arrow}{label} {_id(edge.target)}")
+        return "\n".join(lines) + "\n"
+
+    def layers(self) -> dict[str, int]:
+        """Longest-path layering from the start (back edges of loops ignored)."""
+        outgoing: dict[str, list[str]] = defaultdict(list)
+        for edge in self.edges:
+            outgoing[edge.source].append(edge.target)
+        depth = {START: 0}
+
+        def visit(node: str, path: set[str]) -> None:
+            for target in outgoing.get(node, []):
+                if target in path:
+                    continue  # a loop back: does not push the layer down
+                if depth.get(target, -1) < depth[node] + 1:
+                    depth[target] = depth[node] + 1
+                    visit(target, path | {target})
+
+        visit(START, {START})
+        bottom = max(depth.values(), default=0) + 1
+        return {node: depth.get(node, bottom) for node in self.nodes}
+
+    def png(self, path: Path) -> Path:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+        layers = self.layers()
+        rows: dict[int, list[str]] = defaultdict(list)
+        for node in self.nodes:
+            rows[layers[node]].append(node)
+        width = max(len(r) for r in rows.values())
+        position = {
+            node: ((index + 0.5) * width / len(row), -layer)
+            for layer, row in rows.items()
+            for index, node in enumerate(row)
+        }
+        figure, axes = plt.subplots(figsize=(max(4.0, 2.6 * width), max(3.0, 1.3 * len(rows))))
+        for edge in self.edges:
+            (x1, y1), (x2, y2) = position[edge.source], position[edge.target]
+            bend = 0.35 if y2 >= y1 else 0.0
+            arrow = FancyArrowPatch(
+                (x1, y1 - 0.18), (x2, y2 + 0.18), arrowstyle="-|>", mutation_scale=14,
+                linestyle="--" if edge.conditional else "-", color="#444444",
+                connectionstyle=f"arc3,rad={bend}",
+            )  # fmt: skip
+            axes.add_patch(arrow)
+            if edge.label:
+                axes.text(
+                    (x1 + x2) / 2 + 0.08,
+                    (y1 + y2) / 2,
+                    edge.label[:40],
+                    fontsize=7,
+                    color="#884400",
+                )
+        for node, (x, y) in position.items():
+            terminal = node in (START, END)
+            box = FancyBboxPatch(
+                (x - 0.9, y - 0.18), 1.8, 0.36, boxstyle="round,pad=0.02",
+                facecolor="#eeeeee" if terminal else "#dbe9ff", edgecolor="#335599",
+            )  # fmt: skip
+            axes.add_patch(box)
+            axes.text(x, y, _label(node), ha="center", va="center", fontsize=9)
+        axes.set_xlim(-0.2, width + 0.2)
+        axes.set_ylim(-len(rows) + 0.4, 0.6)
+        axes.set_title(self.title, fontsize=10)
+        axes.axis("off")
+        figure.tight_layout()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(path, dpi=120)
+        plt.close(figure)
+        return path
+
+
+def _id(node: str) -> str:
+    return {"__start__": "start_", "__end__": "end_"}.get(node, node.replace("-", "_"))
+
+
+def _label(node: str) -> str:
+    return {"__start__": "start", "__end__": "end"}.get(node, node)
+
+
+def diagram_of(pipeline: Pipeline) -> Diagram:
+    spec = pipeline.spec
+    if spec.workflow is not None:
+        from agentrun.graphs.registry import entry_for
+
+        entry = entry_for(spec.workflow)
+        module = importlib.import_module(entry.module)
+        graph = module.build_graph(spec.workflow.config).compile().get_graph()
+        edges = [
+            Edge(e.source, e.target, str(e.data or ""), bool(e.conditional)) for e in graph.edges
+        ]
+        return Diagram(f"{spec.name} ({entry.name})", list(graph.nodes), edges)
+    from agentrun.pipeline_checks import graph_nodes, start_node
+
+    ids = [node.id for node in graph_nodes(spec)]
+    edges = [Edge(START, start_node(spec))]
+    with_edges = set()
+    for edge in spec.edges:
+        with_edges.add(edge.from_)
+        if edge.to is not None:
+            edges.append(Edge(edge.from_, edge.to))
+            continue
+        for branch in edge.switch or []:
+            edges.append(Edge(edge.from_, branch.to, branch.when or "otherwise", True))
+        if all(branch.when is not None for branch in edge.switch or []):
+            edges.append(Edge(edge.from_, END, "no branch", True))
+    edges.extend(Edge(node, END) for node in ids if node not in with_edges)
+    return Diagram(spec.name, [START, *ids, END], edges)

@@ -1,0 +1,329 @@
+"""Checks a pipeline must pass before it runs, beyond its schema.
+
+References resolve (models, nodes, tools, workflow inputs, `inputs.x` and `state.y` in
+templates), every node is reachable from the start, every loop has an exit, and every template
+and expression uses only allowed constructs. Each problem names the file, line and column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from jinja2 import nodes as jinja_nodes
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from agentrun import templates
+from agentrun.graphs.registry import WORKFLOWS, entry_for
+from agentrun.spec import NodeSpec, PipelineSpec
+from agentrun.spec_loader import PathKey, SourceMap
+from agentrun.tools.registry import TOOLS
+
+MODEL_FIELDS = ("model", "manager_model", "judge_model")
+
+
+def workflow_node_id(spec: PipelineSpec) -> str:
+    """The single step of a `workflow:` pipeline is called `result`."""
+    return "result"
+
+
+def graph_nodes(spec: PipelineSpec) -> list[NodeSpec]:
+    """The steps of the pipeline; a `workflow:` pipeline is one `result` step."""
+    if spec.nodes is not None:
+        return spec.nodes
+    return [NodeSpec(id=workflow_node_id(spec), workflow=spec.workflow)]
+
+
+def successors(spec: PipelineSpec) -> dict[str, list[str]]:
+    graph: dict[str, list[str]] = {node.id: [] for node in graph_nodes(spec)}
+    for edge in spec.edges:
+        targets = [edge.to] if edge.to else [b.to for b in edge.switch or []]
+        graph.setdefault(edge.from_, []).extend(t for t in targets if t)
+    return graph
+
+
+def start_node(spec: PipelineSpec) -> str:
+    return spec.start or graph_nodes(spec)[0].id
+
+
+class _Checker:
+    def __init__(self, spec: PipelineSpec, source: SourceMap, base_dir: Path) -> None:
+        self.spec = spec
+        self.source = source
+        self.base_dir = base_dir
+        self.problems: list[str] = []
+        self.node_ids = [node.id for node in graph_nodes(spec)]
+
+    def report(self, path: PathKey, message: str, line_offset: int = 0) -> None:
+        location = self.source.locate(list(path))
+        if location is not None and line_offset:
+            where = f"{self.source.file}:{location.line + line_offset}"
+        else:
+            where = self.source.where(location)
+        self.problems.append(f"{where}: {message}")
+
+    # --- references --------------------------------------------------------------------------
+
+    def models(self) -> None:
+        for alias, model in self.spec.models.items():
+            if model.api_key is not None:
+                message = "API keys do not belong in files; set api_key_env to the variable's name"
+                self.report(("models", alias, "api_key"), message)
+            if model.replies and not (self.base_dir / model.replies).is_file():
+                message = f"replies file {model.replies!r} not found next to the pipeline"
+                self.report(("models", alias, "replies"), f"{message} ({self.base_dir})")
+            for fallback in model.fallbacks:
+                self._model_ref(("models", alias, "fallbacks"), fallback)
+
+    def _model_ref(self, path: PathKey, name: str) -> None:
+        if name in self.spec.models or "/" in name:
+            return
+        known = ", ".join(sorted(self.spec.models)) or "none"
+        self.report(path, f"unknown model {name!r}: not an alias in `models` ({known}) and not a "
+                    "LiteLLM name like openai/gpt-4o-mini")  # fmt: skip
+
+    def node_refs(self) -> None:
+        seen: set[str] = set()
+        for index, node in enumerate(graph_nodes(self.spec)):
+            path: PathKey = ("nodes", index) if self.spec.nodes is not None else ("workflow",)
+            if node.id in seen:
+                self.report((*path, "id"), f"duplicate node id {node.id!r}")
+            seen.add(node.id)
+            if node.agent is not None:
+                self._model_ref((*path, "agent", "model"), node.agent.model)
+                if node.agent.output is not None:
+                    self._output_schema((*path, "agent", "output"), node.agent.output)
+            if node.tool is not None:
+                self._tool(path, node)
+            if node.workflow is not None:
+                self._workflow(path if self.spec.nodes is not None else ("workflow",), node)
+        for field in ("start",):
+            value = getattr(self.spec, field)
+            if value is not None and value not in self.node_ids:
+                self.report((field,), f"unknown node {value!r}; nodes: {', '.join(self.node_ids)}")
+        outgoing: set[str] = set()
+        for index, edge in enumerate(self.spec.edges):
+            if edge.from_ not in self.node_ids:
+                self.report(("edges", index, "from"), f"unknown node {edge.from_!r}; "
+                            f"nodes: {', '.join(self.node_ids)}")  # fmt: skip
+            if edge.from_ in outgoing:
+                self.report(("edges", index, "from"), f"node {edge.from_!r} already has an "
+                            "outgoing edge; use one edge with `switch` to branch")  # fmt: skip
+            outgoing.add(edge.from_)
+            targets = [(("edges", index, "to"), edge.to)] if edge.to else [
+                (("edges", index, "switch", i, "to"), b.to) for i, b in enumerate(edge.switch or [])
+            ]  # fmt: skip
+            for target_path, target in targets:
+                if target not in self.node_ids:
+                    self.report(
+                        target_path, f"unknown node {target!r}; nodes: {', '.join(self.node_ids)}"
+                    )
+            for branch_index, branch in enumerate(edge.switch or []):
+                if branch.when is not None:
+                    self._expression(("edges", index, "switch", branch_index, "when"), branch.when)
+
+    def _output_schema(self, path: PathKey, schema: dict[str, Any]) -> None:
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as exc:
+            self.report(path, f"not a valid JSON Schema: {exc.message}")
+            return
+        if schema.get("type") != "object":
+            self.report(path, "a structured output must be a JSON Schema of `type: object`")
+
+    def _tool(self, path: PathKey, node: NodeSpec) -> None:
+        assert node.tool is not None
+        tool = TOOLS.get(node.tool.name)
+        if tool is None:
+            self.report((*path, "tool", "name"), f"unknown tool {node.tool.name!r}; "
+                        f"tools: {', '.join(sorted(TOOLS))}")  # fmt: skip
+            return
+        allowed = list(tool.args.model_fields)
+        for name in node.tool.args:
+            if name not in allowed:
+                self.report((*path, "tool", "args", name), f"tool {tool.name} has no argument "
+                            f"{name!r}; arguments: {', '.join(allowed)}")  # fmt: skip
+        required = [n for n, f in tool.args.model_fields.items() if f.is_required()]
+        for name in required:
+            if name not in node.tool.args:
+                self.report((*path, "tool", "args"), f"tool {tool.name} needs argument {name!r}")
+
+    def _workflow(self, path: PathKey, node: NodeSpec) -> None:
+        step = node.workflow
+        assert step is not None
+        entry = entry_for(step)
+        base = (*path, "workflow") if self.spec.nodes is not None else path
+        for name in step.inputs:
+            if name not in entry.inputs:
+                self.report((*base, "inputs", name), f"workflow {entry.name} has no input "
+                            f"{name!r}; inputs: {', '.join(entry.inputs)}")  # fmt: skip
+        for name in entry.required_inputs:
+            if name not in step.inputs:
+                self.report((*base, "inputs"), f"workflow {entry.name} needs input {name!r}")
+        for field in MODEL_FIELDS:
+            value = getattr(step.config, field, None)
+            if isinstance(value, str) and field in step.config.model_fields_set:
+                self._model_ref((*base, "config", field), value)
+
+    # --- graph shape -------------------------------------------------------------------------
+
+    def reachability(self) -> None:
+        graph = successors(self.spec)
+        start = start_node(self.spec)
+        if start not in graph:
+            return
+        seen, stack = {start}, [start]
+        while stack:
+            for nxt in graph.get(stack.pop(), []):
+                if nxt in graph and nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        for index, node in enumerate(graph_nodes(self.spec)):
+            if node.id not in seen:
+                self.report(("nodes", index, "id"), f"node {node.id!r} is unreachable from "
+                            f"{start!r}; connect it with an edge or remove it")  # fmt: skip
+
+    def loops(self) -> None:
+        graph = successors(self.spec)
+        conditional = {edge.from_ for edge in self.spec.edges if edge.switch}
+        for component in _strongly_connected(graph):
+            looping = len(component) > 1 or any(n in graph.get(n, []) for n in component)
+            if not looping:
+                continue
+            leaves = any(
+                target not in component
+                for node in component
+                if node in conditional
+                for target in graph.get(node, [])
+            )
+            if not leaves:
+                cycle = " -> ".join(sorted(component))
+                index = self.node_ids.index(sorted(component)[0])
+                self.report(("nodes", index, "id"), f"loop {cycle} has no exit: add a `switch` "
+                            "branch that leaves the loop")  # fmt: skip
+
+    # --- templates ---------------------------------------------------------------------------
+
+    def template_sites(self) -> Iterator[tuple[PathKey, str, bool, set[str]]]:
+        """(path, source, is_expression, extra names) of every template in the spec."""
+        for index, node in enumerate(graph_nodes(self.spec)):
+            base: PathKey = ("nodes", index) if self.spec.nodes is not None else ("workflow",)
+            extra = {"item"} if node.for_each else set()
+            if node.for_each:
+                yield (*base, "for_each"), node.for_each, True, set()
+            if node.agent is not None:
+                if node.agent.system:
+                    yield (*base, "agent", "system"), node.agent.system, False, extra
+                yield (*base, "agent", "prompt"), node.agent.prompt, False, extra
+            if node.tool is not None:
+                for name, value in node.tool.args.items():
+                    if isinstance(value, str):
+                        yield (*base, "tool", "args", name), value, False, extra
+            if node.workflow is not None:
+                wf_base = (*base, "workflow") if self.spec.nodes is not None else base
+                for name, value in node.workflow.inputs.items():
+                    yield (*wf_base, "inputs", name), value, False, extra
+        for name, value in self.spec.outputs.items():
+            yield ("outputs", name), value, False, {"result"}
+
+    def templates(self) -> None:
+        for path, source, is_expression, extra in self.template_sites():
+            name = ".".join(str(p) for p in path)
+            problems = (
+                templates.check_expression(source) if is_expression else templates.check(source)
+            )
+            offset = self._block_offset(path)
+            for problem in problems:
+                message = f"template {name} line {problem.line}: {problem.message}"
+                self.report(path, message, line_offset=offset + problem.line - 1)
+            if not problems:
+                self._names(
+                    path, name, source if not is_expression else "{{ " + source + " }}", extra
+                )
+
+    def _expression(self, path: PathKey, source: str) -> None:
+        for problem in templates.check_expression(source):
+            self.report(path, f"expression {'.'.join(map(str, path))}: {problem.message}")
+
+    def _block_offset(self, path: PathKey) -> int:
+        location = self.source.locate(list(path))
+        return 1 if location is not None and location.block else 0
+
+    def _names(self, path: PathKey, name: str, source: str, extra: set[str]) -> None:
+        allowed = {"inputs", "state", "visits", *extra}
+        tree = templates.environment().parse(source)
+        for variable in templates.variables(source) - allowed:
+            self.report(path, f"template {name}: unknown variable {variable!r}; templates see "
+                        f"{', '.join(sorted(allowed))}")  # fmt: skip
+        for node in tree.find_all(jinja_nodes.Getattr):
+            if not isinstance(node.node, jinja_nodes.Name):
+                continue
+            if node.node.name == "inputs" and node.attr not in self.spec.inputs:
+                known = ", ".join(self.spec.inputs) or "none declared"
+                self.report(path, f"template {name}: unknown input {node.attr!r}; inputs: {known}")
+            if node.node.name in ("state", "visits") and node.attr not in self.node_ids:
+                self.report(path, f"template {name}: unknown node {node.attr!r} in state; "
+                            f"nodes: {', '.join(self.node_ids)}")  # fmt: skip
+
+
+def _strongly_connected(graph: dict[str, list[str]]) -> list[set[str]]:
+    """Tarjan's algorithm (iterative): the strongly connected components of `graph`."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    components: list[set[str]] = []
+    counter = 0
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(graph.get(root, [])))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in graph:
+                    continue
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(graph.get(child, []))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                component: set[str] = set()
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.add(member)
+                    if member == node:
+                        break
+                components.append(component)
+    return components
+
+
+def check(spec: PipelineSpec, source: SourceMap, base_dir: Path) -> list[str]:
+    """Every problem with the pipeline, as `file:line:column: message` lines."""
+    checker = _Checker(spec, source, base_dir)
+    checker.models()
+    checker.node_refs()
+    checker.reachability()
+    checker.loops()
+    checker.templates()
+    return checker.problems
+
+
+__all__ = ["WORKFLOWS", "check", "graph_nodes", "start_node", "successors"]

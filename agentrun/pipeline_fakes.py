@@ -1,0 +1,85 @@
+"""Scripted replies for the `fake/` models of a pipeline, read from a replies file.
+
+A replies file is YAML: either a list of strings (used in order, the last one repeated), or a
+list of rules `{when: <regex>, reply: <text>, model: <fake name, optional>}` tried in order
+against the prompt (the first rule without `when` is the fallback). Rules make a fake pipeline
+deterministic whatever the order of its calls, which resumed runs rely on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from agentrun.agents.messages import Message, text_of
+from agentrun.errors import SpecError
+from agentrun.spec import ModelSpec
+
+
+@dataclass(frozen=True)
+class Rule:
+    reply: str
+    when: re.Pattern[str] | None = None
+
+
+@dataclass
+class Script:
+    rules: list[Rule]
+    sequence: list[str]
+    position: int = 0
+
+    def answer(self, prompt: str) -> str:
+        if self.sequence:
+            reply = self.sequence[min(self.position, len(self.sequence) - 1)]
+            self.position += 1
+            return reply
+        for rule in self.rules:
+            if rule.when is None or rule.when.search(prompt):
+                return rule.reply
+        return "NONE"
+
+
+def _script(path: Path) -> Script:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise SpecError(f"{path}: cannot read replies: {exc}") from exc
+    if not isinstance(data, list) or not data:
+        raise SpecError(f"{path}: replies must be a non-empty list (strings or rules)")
+    if all(isinstance(item, str) for item in data):
+        return Script(rules=[], sequence=list(data))
+    rules = []
+    for index, item in enumerate(data):
+        if not isinstance(item, dict) or "reply" not in item or set(item) - {"when", "reply"}:
+            raise SpecError(f"{path}: item {index}: expected {{when: <regex>, reply: <text>}}")
+        try:
+            pattern = re.compile(str(item["when"]), re.S) if item.get("when") else None
+        except re.error as exc:
+            raise SpecError(f"{path}: item {index}: bad regex: {exc}") from exc
+        rules.append(Rule(reply=str(item["reply"]), when=pattern))
+    return Script(rules=rules, sequence=[])
+
+
+class FakeReplies:
+    """A scripted model's reply function that routes by fake model name."""
+
+    def __init__(self, scripts: Mapping[str, Script]) -> None:
+        self.scripts = dict(scripts)
+
+    @classmethod
+    def from_models(cls, models: Mapping[str, ModelSpec], base_dir: Path) -> FakeReplies:
+        scripts = {}
+        for model in models.values():
+            name = model.model.split("/", 1)[1]
+            scripts[name] = (
+                _script(base_dir / model.replies) if model.replies else Script([Rule("ok")], [])
+            )
+        return cls(scripts)
+
+    def __call__(self, messages: list[Message], model: str = "") -> str:
+        script = self.scripts.get(model) or next(iter(self.scripts.values()))
+        return script.answer(text_of(messages))

@@ -1,0 +1,283 @@
+"""A validated pipeline spec compiled into a LangGraph graph.
+
+Each spec node becomes one graph node that renders its templates against `inputs` and the
+results so far (`state.<node id>`), then runs its action: a model call (checkpointed task), a
+registered tool, or a built-in workflow (which runs its own resumable graph). `for_each` fans a
+node out over a list with a concurrency limit and joins the results into a list. Edges are
+sequential or conditional (`switch`), and `max_visits` bounds loops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, TypedDict
+
+from jsonschema import Draft202012Validator
+from langgraph.graph import END, START, StateGraph
+from pydantic import BaseModel, RootModel, model_validator
+
+from agentrun import templates
+from agentrun.agents.ledger import Usage
+from agentrun.agents.messages import Message
+from agentrun.errors import RunFailedError, UsageError
+from agentrun.graphs import runtime
+from agentrun.graphs.registry import entry_for
+from agentrun.graphs.runtime import WorkflowContext, add_usage, context, usage_of, usage_update
+from agentrun.pipeline_checks import graph_nodes, start_node
+from agentrun.spec import AgentSpec, NodeSpec, PipelineSpec
+from agentrun.tools.registry import TOOLS, ToolCall
+
+#: Keys of a workflow's result that stay in the store rather than in graph state.
+HEAVY_RESULT_KEYS = ("prompts",)
+
+
+def merge_results(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
+    return {**(left or {}), **(right or {})}
+
+
+def count_visits(left: dict[str, int] | None, right: dict[str, int] | None) -> dict[str, int]:
+    total = dict(left or {})
+    for name, count in (right or {}).items():
+        total[name] = total.get(name, 0) + count
+    return total
+
+
+class PipelineState(TypedDict, total=False):
+    inputs: dict[str, Any]
+    results: Annotated[dict[str, Any], merge_results]
+    visits: Annotated[dict[str, int], count_visits]
+    usage: Annotated[dict[str, Any], add_usage]
+
+
+def output_model(schema: dict[str, Any], name: str) -> type[BaseModel]:
+    """A pydantic model that validates replies against a spec's JSON Schema (and sends it)."""
+    validator = Draft202012Validator(schema)
+
+    class Output(RootModel[Any]):
+        @model_validator(mode="after")
+        def _matches_schema(self) -> Output:
+            errors = sorted(validator.iter_errors(self.root), key=lambda e: list(e.path))
+            if errors:
+                first = errors[0]
+                where = "/".join(str(p) for p in first.path) or "(root)"
+                raise ValueError(f"{where}: {first.message}")
+            return self
+
+        @classmethod
+        def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            return schema
+
+    Output.__name__ = Output.__qualname__ = name
+    return Output
+
+
+def _render_value(value: Any, variables: Mapping[str, Any], name: str) -> Any:
+    if isinstance(value, str):
+        return templates.render(value, variables, name=name)
+    if isinstance(value, dict):
+        return {k: _render_value(v, variables, f"{name}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_render_value(v, variables, f"{name}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+class PipelineGraph:
+    """Builds the graph of a spec; `base_dir` resolves relative paths (files, replies)."""
+
+    def __init__(self, spec: PipelineSpec, base_dir: Path, thread_id: str) -> None:
+        self.spec = spec
+        self.base_dir = base_dir
+        self.thread_id = thread_id
+
+    def variables(
+        self, state: PipelineState, item: Any = None, has_item: bool = False
+    ) -> dict[str, Any]:
+        results = state.get("results") or {}
+        variables: dict[str, Any] = {
+            "inputs": state.get("inputs") or {},
+            "state": results,
+            "visits": {node.id: 0 for node in graph_nodes(self.spec)} | (state.get("visits") or {}),
+        }
+        if has_item:
+            variables["item"] = item
+        return variables
+
+    # --- actions -----------------------------------------------------------------------------
+
+    def _model_options(self, agent: AgentSpec) -> dict[str, Any]:
+        model = self.spec.models.get(agent.model)
+        temperature = agent.temperature if agent.temperature is not None else (
+            model.temperature if model else 0.0
+        )  # fmt: skip
+        options: dict[str, Any] = {"temperature": temperature}
+        if agent.max_tokens:
+            options["max_tokens"] = agent.max_tokens
+        return options
+
+    async def _agent(
+        self, node: NodeSpec, variables: dict[str, Any], label: str
+    ) -> tuple[Any, Usage]:
+        agent = node.agent
+        assert agent is not None
+        messages: list[Message] = []
+        if agent.system:
+            system = templates.render(agent.system, variables, name=f"{node.id}.agent.system")
+            messages.append({"role": "system", "content": system})
+        prompt = templates.render(agent.prompt, variables, name=f"{node.id}.agent.prompt")
+        messages.append({"role": "user", "content": prompt})
+        options = self._model_options(agent)
+        if agent.output is None:
+            completion = await runtime.complete(agent.model, messages, node=label, **options)
+            return completion.text, usage_of(completion)
+        output = output_model(agent.output, f"{node.id}_output")
+        reply = await runtime.structured(agent.model, messages, output, node=label, **options)
+        if reply.value is None:
+            raise RunFailedError(f"node {node.id}: {reply.error}")
+        return reply.value.root, reply.usage  # type: ignore[attr-defined]
+
+    async def _tool(self, node: NodeSpec, variables: dict[str, Any]) -> tuple[Any, Usage]:
+        spec = node.tool
+        assert spec is not None
+        tool = TOOLS[spec.name]
+        rendered = _render_value(spec.args, variables, f"{node.id}.tool.args")
+        try:
+            args = tool.args.model_validate(rendered)
+        except ValueError as exc:
+            raise UsageError(f"node {node.id}: arguments of {spec.name}: {exc}") from exc
+        result = await tool.run(args, ToolCall(context(), self.base_dir))
+        return result, Usage()
+
+    async def _workflow(
+        self, node: NodeSpec, variables: dict[str, Any], label: str
+    ) -> tuple[Any, Usage]:
+        step = node.workflow
+        assert step is not None
+        entry = entry_for(step)
+        inputs = {
+            name: templates.render(value, variables, name=f"{node.id}.workflow.inputs.{name}")
+            for name, value in step.inputs.items()
+        }
+        config = step.config
+        if "model" not in config.model_fields_set and "default" in self.spec.models:
+            config = config.model_copy(update={"model": "default"})
+        ctx = context()
+        thread_id = f"{self.thread_id}-{re.sub(r'[^A-Za-z0-9_-]+', '-', label).strip('-')}"
+        options = {
+            "config": config, "gateway": ctx.gateway, "store": ctx.store,
+            "checkpointer": ctx.checkpointer, "namespace": ctx.namespace,
+        }  # fmt: skip
+        if ctx.checkpointer is not None and await _has_checkpoint(ctx.checkpointer, thread_id):
+            result = await entry.resumer()(thread_id, **options)
+        else:
+            result = await entry.runner()(**inputs, thread_id=thread_id, **options)
+        data = result.model_dump(mode="json")
+        usage = Usage.from_dict(data.get("usage"))
+        return {k: v for k, v in data.items() if k not in HEAVY_RESULT_KEYS}, usage
+
+    async def _act(
+        self, node: NodeSpec, variables: dict[str, Any], label: str
+    ) -> tuple[Any, Usage]:
+        if node.agent is not None:
+            return await self._agent(node, variables, label)
+        if node.tool is not None:
+            return await self._tool(node, variables)
+        return await self._workflow(node, variables, label)
+
+    # --- graph -------------------------------------------------------------------------------
+
+    def _node_function(self, node: NodeSpec) -> Any:
+        async def run(state: PipelineState) -> dict[str, Any]:
+            visits = (state.get("visits") or {}).get(node.id, 0)
+            if visits >= node.max_visits:
+                raise RunFailedError(
+                    f"node {node.id} ran {visits} times (max_visits); the loop did not end"
+                )
+            if node.for_each is None:
+                value, usage = await self._act(node, self.variables(state), node.id)
+                return {
+                    "results": {node.id: value},
+                    "visits": {node.id: 1},
+                    "usage": usage_update(usage),
+                }
+            items = templates.evaluate(
+                node.for_each, self.variables(state), name=f"{node.id}.for_each"
+            )
+            if not isinstance(items, list | tuple):
+                raise RunFailedError(
+                    f"node {node.id}: for_each gave {type(items).__name__}, expected a list"
+                )
+            gate = asyncio.Semaphore(node.concurrency)
+
+            async def one(index: int, item: Any) -> tuple[Any, Usage]:
+                async with gate:
+                    variables = self.variables(state, item, has_item=True)
+                    return await self._act(node, variables, f"{node.id}[{index}]")
+
+            done = await asyncio.gather(*(one(i, item) for i, item in enumerate(items)))
+            return {
+                "results": {node.id: [value for value, _ in done]},
+                "visits": {node.id: 1},
+                "usage": usage_update(*(usage for _, usage in done)),
+            }
+
+        return run
+
+    def _router(self, node_id: str) -> Any:
+        edge = next(e for e in self.spec.edges if e.from_ == node_id)
+        branches = edge.switch or []
+
+        def route(state: PipelineState) -> str:
+            variables = self.variables(state)
+            for index, branch in enumerate(branches):
+                if branch.when is None or templates.evaluate(
+                    branch.when, variables, name=f"edge {node_id} branch {index}"
+                ):
+                    return branch.to
+            return END
+
+        return route
+
+    def build(self) -> StateGraph[PipelineState, WorkflowContext, Any, Any]:
+        graph: StateGraph[PipelineState, WorkflowContext, Any, Any] = StateGraph(
+            PipelineState, context_schema=WorkflowContext
+        )
+        for node in graph_nodes(self.spec):
+            graph.add_node(node.id, self._node_function(node))
+        graph.add_edge(START, start_node(self.spec))
+        with_edges = set()
+        for edge in self.spec.edges:
+            with_edges.add(edge.from_)
+            if edge.to is not None:
+                graph.add_edge(edge.from_, edge.to)
+            else:
+                targets = [b.to for b in edge.switch or []]
+                graph.add_conditional_edges(edge.from_, self._router(edge.from_), [*targets, END])
+        for node in graph_nodes(self.spec):
+            if node.id not in with_edges:
+                graph.add_edge(node.id, END)
+        return graph
+
+    def outputs(self, state: dict[str, Any]) -> dict[str, Any]:
+        results = state.get("results") or {}
+        variables = {"inputs": state.get("inputs") or {}, "state": results}
+        if self.spec.workflow is not None:
+            variables["result"] = results.get("result")
+        if not self.spec.outputs:
+            return dict(results)
+        return {
+            name: templates.render(source, variables, name=f"outputs.{name}")
+            for name, source in self.spec.outputs.items()
+        }
+
+
+async def _has_checkpoint(checkpointer: Any, thread_id: str) -> bool:
+    saved = await checkpointer.aget_tuple({"configurable": {"thread_id": thread_id}})
+    return saved is not None
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2, default=str)

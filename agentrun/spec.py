@@ -1,0 +1,180 @@
+"""The pipeline spec, version `agentrun/v1`: what a YAML pipeline may say, as pydantic models.
+
+Unknown keys are rejected everywhere, so a misspelt setting is an error instead of being silently
+ignored. A pipeline runs either one built-in `workflow`, or a custom graph of `nodes` joined by
+`edges`. Components are named from registries (workflows, tools) whose errors list the choices;
+YAML never names Python import paths. The JSON Schema that editors use comes from these models.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agentrun.agents.config import ModelConfig
+from agentrun.graphs.registry import WorkflowSpec
+
+SPEC_VERSION = "agentrun/v1"
+NODE_ID = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelSpec(ModelConfig):
+    """A model alias: a LiteLLM name (or `local/smollm2`, or `fake/<name>` for tests)."""
+
+    temperature: float = Field(default=0.0, ge=0)
+    replies: str | None = Field(
+        default=None,
+        description="For fake/ models only: a YAML file of scripted replies (path relative to "
+        "the pipeline file): a list of strings used in order, or rules "
+        "`{when: <regex on the prompt>, reply: <text>}` tried in order.",
+    )
+
+    @model_validator(mode="after")
+    def _replies_only_for_fakes(self) -> ModelSpec:
+        if self.replies is not None and not self.model.startswith("fake/"):
+            raise ValueError("`replies` is only for fake/ models")
+        return self
+
+
+class MemorySpec(_Spec):
+    backend: Literal["chroma", "chroma-server", "memory"] = Field(
+        default="chroma",
+        description="chroma: embedded store under the data directory; chroma-server: a "
+        "`chroma run` server at `url`; memory: in-process, gone when the run ends.",
+    )
+    namespace: str = Field(default="default", pattern=r"^[A-Za-z0-9_.-]+$")
+    url: str | None = Field(default=None, description="chroma-server only: http://host:port")
+
+    @model_validator(mode="after")
+    def _url_for_server(self) -> MemorySpec:
+        if self.backend == "chroma-server" and not self.url:
+            raise ValueError("backend chroma-server needs `url`")
+        return self
+
+
+class InputSpec(_Spec):
+    type: Literal["string", "text", "integer", "number", "boolean", "list"] = Field(
+        default="string", description="`text` is a long string, usually given as @file."
+    )
+    description: str = ""
+    default: Any = None
+    required: bool = True
+
+
+class AgentSpec(_Spec):
+    """One model call: a prompt template, optionally with a structured output."""
+
+    model: str = Field(default="default", description="A model alias from `models`.")
+    system: str | None = Field(default=None, description="Template of the system message.")
+    prompt: str = Field(description="Template of the user message (Jinja, sandboxed).")
+    output: dict[str, Any] | None = Field(
+        default=None,
+        description="JSON Schema of a structured reply (type object); else the reply is text.",
+    )
+    max_tokens: int | None = Field(default=None, gt=0)
+    temperature: float | None = Field(default=None, ge=0)
+
+
+class ToolSpec(_Spec):
+    name: str = Field(description="A registered tool, e.g. memory.search or file.read.")
+    args: dict[str, Any] = Field(
+        default_factory=dict, description="Arguments; string values are templates."
+    )
+
+
+class NodeSpec(_Spec):
+    """A step of a custom graph: exactly one of `agent`, `tool`, `workflow`."""
+
+    id: str = Field(pattern=NODE_ID)
+    agent: AgentSpec | None = None
+    tool: ToolSpec | None = None
+    workflow: WorkflowSpec | None = None
+    for_each: str | None = Field(
+        default=None,
+        description="Fan out: an expression giving a list; the step runs once per item "
+        "(available as `item`), results are joined into a list.",
+    )
+    concurrency: int = Field(default=4, ge=1, le=64, description="Items run at once (for_each).")
+    max_visits: int = Field(
+        default=10, ge=1, le=1000, description="Bound on how often a loop may re-enter this step."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one_action(self) -> NodeSpec:
+        actions = [
+            name for name in ("agent", "tool", "workflow") if getattr(self, name) is not None
+        ]
+        if len(actions) != 1:
+            found = ", ".join(actions) or "none"
+            raise ValueError(f"a node needs exactly one of agent, tool, workflow (found: {found})")
+        return self
+
+
+class Branch(_Spec):
+    when: str | None = Field(
+        default=None, description="A condition on state (expression); omitted = otherwise."
+    )
+    to: str
+
+
+class EdgeSpec(_Spec):
+    """`from` -> `to`, or `from` -> the first `switch` branch whose condition holds."""
+
+    from_: str = Field(alias="from")
+    to: str | None = None
+    switch: list[Branch] | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _to_or_switch(self) -> EdgeSpec:
+        if (self.to is None) == (self.switch is None):
+            raise ValueError("an edge needs exactly one of `to` or `switch`")
+        return self
+
+
+class PipelineSpec(_Spec):
+    version: Literal["agentrun/v1"] = Field(description="Spec version: agentrun/v1.")
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    models: dict[str, ModelSpec] = Field(
+        default_factory=lambda: {"default": ModelSpec(model="local/smollm2")},
+        description="Model aliases; `default` is used where no alias is named.",
+    )
+    memory: MemorySpec = Field(default_factory=MemorySpec)
+    inputs: dict[str, InputSpec] = Field(default_factory=dict)
+    workflow: WorkflowSpec | None = Field(
+        default=None, description="Run one built-in workflow (instead of nodes and edges)."
+    )
+    nodes: list[NodeSpec] | None = None
+    edges: list[EdgeSpec] = Field(default_factory=list)
+    start: str | None = Field(default=None, description="First node (default: the first listed).")
+    outputs: dict[str, str] = Field(
+        default_factory=dict, description="Named results: templates over inputs and state."
+    )
+
+    schema_: Annotated[str | None, Field(alias="$schema")] = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _workflow_or_nodes(self) -> PipelineSpec:
+        if (self.workflow is None) == (self.nodes is None):
+            raise ValueError("a pipeline needs exactly one of `workflow` or `nodes`")
+        if self.workflow is not None and self.edges:
+            raise ValueError("`edges` belong to `nodes`; a `workflow` pipeline has none")
+        return self
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of `agentrun/v1` pipeline files."""
+    schema = PipelineSpec.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://agentrun.dev/schema/agentrun-v1.json"
+    schema["title"] = "agentrun pipeline (agentrun/v1)"
+    return schema

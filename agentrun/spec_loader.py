@@ -1,0 +1,252 @@
+"""Reading a pipeline file safely, keeping where every value came from.
+
+Only plain YAML is accepted: one document, standard tags (no `!!python/...`), no alias bombs,
+UTF-8 text. Every value's line and column are kept, so each problem found later, by pydantic or
+by the pipeline checks, is reported as `file:line:column: what was found, what was expected`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from agentrun.errors import SpecError
+
+MAX_FILE_BYTES = 1_000_000
+#: Nodes a document may expand to once aliases are followed (a billion-laughs guard).
+MAX_EXPANDED_NODES = 50_000
+STANDARD_TAGS = {
+    f"tag:yaml.org,2002:{name}"
+    for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
+}
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Location:
+    line: int
+    column: int
+    block: bool = False  # a `|` or `>` scalar: its text starts on the next line
+
+
+@dataclass
+class Problem:
+    path: PathKey
+    message: str
+    location: Location | None = None
+
+
+@dataclass
+class SourceMap:
+    """Where each value (by its path of keys and indexes) starts in the file."""
+
+    file: str
+    locations: dict[PathKey, Location] = field(default_factory=dict)
+
+    def locate(self, path: typing.Sequence[str | int]) -> Location | None:
+        """The location of `path`, or of its nearest ancestor that the file has."""
+        best = self.locations.get(())
+        current: PathKey = ()
+        for part in path:
+            candidate = (*current, part)
+            if candidate in self.locations:
+                current = candidate
+                best = self.locations[candidate]
+        return best
+
+    def where(self, location: Location | None) -> str:
+        return f"{self.file}:{location.line}:{location.column}" if location else self.file
+
+
+def _mark(node: yaml.Node) -> Location:
+    return Location(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _check_nodes(root: yaml.Node, file: str) -> None:
+    """Refuse non-standard tags and documents that explode when aliases are expanded."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node, depth: int) -> int:
+        if depth > 200:
+            raise SpecError(f"{file}:{_mark(node).line}: nesting deeper than 200 levels")
+        if node.tag not in STANDARD_TAGS:
+            where = _mark(node)
+            raise SpecError(
+                f"{file}:{where.line}:{where.column}: YAML tag {node.tag!r} is not allowed; "
+                "pipelines are plain data (remove the tag)"
+            )
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            total += sum(size(k, depth + 1) + size(v, depth + 1) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(size(item, depth + 1) for item in node.value)
+        sizes[id(node)] = total
+        if total > MAX_EXPANDED_NODES:
+            where = _mark(node)
+            raise SpecError(
+                f"{file}:{where.line}:{where.column}: the document expands to more than "
+                f"{MAX_EXPANDED_NODES} values through aliases; write it out plainly"
+            )
+        return total
+
+    size(root, 0)
+
+
+def _is_block(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.style in ("|", ">")
+
+
+def _map_locations(node: yaml.Node, path: PathKey, locations: dict[PathKey, Location]) -> None:
+    locations.setdefault(path, _mark(node))
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else str(_mark(key))
+            where = _mark(key)
+            locations[(*path, name)] = Location(where.line, where.column, _is_block(value))
+            _map_locations(value, (*path, name), locations)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _map_locations(item, (*path, index), locations)
+
+
+def read_text(path: Path) -> str:
+    """The file's text; clear errors for missing, empty, binary or oversized files."""
+    if not path.is_file():
+        raise SpecError(f"{path}: no such file")
+    data = path.read_bytes()
+    if len(data) > MAX_FILE_BYTES:
+        raise SpecError(
+            f"{path}: {len(data)} bytes, over the {MAX_FILE_BYTES}-byte limit for a spec"
+        )
+    if b"\x00" in data:
+        raise SpecError(f"{path}: binary file (NUL bytes); a pipeline is a YAML text file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
+    if not text.strip():
+        raise SpecError(f"{path}: the file is empty; a pipeline starts with `version: agentrun/v1`")
+    return text
+
+
+def load_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
+    """Parse one YAML document with the safe loader; return the data and its source map."""
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            raise SpecError(f"{file}: the file has no YAML document")
+        _check_nodes(root, file)
+        data = loader.construct_document(root)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
+        raise SpecError(f"{where}: invalid YAML: {exc.problem or exc.context}") from exc
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{file}: invalid YAML: {exc}") from exc
+    finally:
+        loader.dispose()
+    source = SourceMap(file)
+    _map_locations(root, (), source.locations)
+    return data, source
+
+
+# --- pydantic errors as file:line:column messages ----------------------------------------------
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The model classes an annotation may hold (through Optional, list, dict, unions)."""
+    origin = get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        return [m for arg in get_args(annotation) for m in _unwrap(arg)]
+    if origin in (list, tuple, set, dict):
+        args = get_args(annotation)
+        return _unwrap(args[-1]) if args else []
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return []
+
+
+def _model_at(root: type[BaseModel], loc: typing.Sequence[str | int]) -> type[BaseModel] | None:
+    """The model whose fields an error location points into (best effort)."""
+    current: list[type[BaseModel]] = [root]
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        nxt: list[type[BaseModel]] = []
+        for model in current:
+            fields = {(f.alias or name): f for name, f in model.model_fields.items()}
+            fields.update(model.model_fields)
+            if part in fields:
+                nxt.extend(_unwrap(fields[part].annotation))
+        if not nxt:
+            tagged = [m for m in current if _tag_of(m) == part]
+            if tagged:
+                continue
+            narrowed = [m for model in current for m in _unwrap_members(model, part)]
+            nxt = narrowed
+        if not nxt:
+            return current[0] if len(current) == 1 else None
+        current = nxt
+    return current[0] if len(current) == 1 else None
+
+
+def _tag_of(model: type[BaseModel]) -> str | None:
+    field_ = model.model_fields.get("type")
+    args = get_args(field_.annotation) if field_ is not None else ()
+    return str(args[0]) if len(args) == 1 else None
+
+
+def _unwrap_members(model: type[BaseModel], tag: str | int) -> list[type[BaseModel]]:
+    return [model] if _tag_of(model) == tag else []
+
+
+def _field_names(model: type[BaseModel]) -> list[str]:
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def describe(error: Any, root: type[BaseModel]) -> str:
+    """One readable sentence for one pydantic error: what was found and what was expected."""
+    loc = [p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+    where = ".".join(str(p) for p in loc) or "(top level)"
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        parent = _model_at(root, loc[:-1])
+        key = str(loc[-1])
+        if parent is not None:
+            names = _field_names(parent)
+            close = difflib.get_close_matches(key, names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            return f"{where}: unknown key {key!r}; expected one of: {', '.join(names)}{hint}"
+        return f"{where}: unknown key {key!r}"
+    if kind == "missing":
+        return f"{where}: required, but missing"
+    if kind == "union_tag_invalid":
+        return f"{where}: {error['msg']}"
+    found = error.get("input")
+    shown = repr(found) if not isinstance(found, dict | list) else type(found).__name__
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message} (found {shown})"
+
+
+def validation_problems(
+    exc: ValidationError, root: type[BaseModel], source: SourceMap
+) -> list[str]:
+    lines = []
+    for error in exc.errors():
+        location = source.locate([p for p in error["loc"] if isinstance(p, str | int)])
+        lines.append(f"{source.where(location)}: {describe(error, root)}")
+    return lines

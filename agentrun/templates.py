@@ -1,0 +1,157 @@
+"""Prompt templates: Jinja2 in a sandbox, reduced to what prompts need.
+
+Allowed: variables, attribute and item access, `for` and `if`, literals, comparisons and a short
+list of harmless filters and tests. Everything else (calls, dunder or private attributes,
+`import`, `set`, macros, includes, unknown filters) is refused when the spec is validated, with
+the template's name, line and the construct. A variable missing at run time is an error that
+names the template and the variable (undefined values are never rendered as empty).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+from jinja2 import nodes
+from jinja2.sandbox import SandboxedEnvironment
+
+from agentrun.errors import RunFailedError
+
+ALLOWED_FILTERS = frozenset(
+    {
+        "abs", "capitalize", "default", "first", "float", "int", "join", "last", "length",
+        "lower", "replace", "round", "string", "title", "trim", "truncate", "upper", "wordcount",
+        "list", "sort", "unique", "min", "max", "sum", "tojson", "indent", "center", "batch",
+        "slice", "reverse",
+    }
+)  # fmt: skip
+ALLOWED_TESTS = frozenset(
+    {"defined", "undefined", "none", "number", "string", "mapping", "sequence", "boolean",
+     "true", "false", "even", "odd", "divisibleby", "in", "eq", "ne", "lt", "le", "gt", "ge"}
+)  # fmt: skip
+_ALLOWED_NODES = (
+    nodes.Template, nodes.Output, nodes.TemplateData, nodes.Name, nodes.Const, nodes.Getattr,
+    nodes.Getitem, nodes.Slice, nodes.For, nodes.If, nodes.Filter, nodes.Test, nodes.Compare,
+    nodes.Operand, nodes.And, nodes.Or, nodes.Not, nodes.CondExpr, nodes.List, nodes.Tuple,
+    nodes.Dict, nodes.Pair, nodes.Concat, nodes.Add, nodes.Sub, nodes.Mul, nodes.Div,
+    nodes.FloorDiv, nodes.Mod, nodes.Neg, nodes.Pos, nodes.Keyword,
+)  # fmt: skip
+_CONSTRUCT_NAMES = {
+    nodes.Call: "a function or method call",
+    nodes.Macro: "a macro",
+    nodes.CallBlock: "a call block",
+    nodes.Import: "import",
+    nodes.FromImport: "import",
+    nodes.Include: "include",
+    nodes.Extends: "extends",
+    nodes.Assign: "set",
+    nodes.AssignBlock: "set",
+    nodes.FilterBlock: "a filter block",
+    nodes.With: "with",
+    nodes.Block: "block",
+    nodes.Scope: "a scope",
+}
+
+
+@dataclass(frozen=True)
+class TemplateProblem:
+    line: int
+    message: str
+
+
+class _PromptEnvironment(SandboxedEnvironment):
+    """`inputs.items` means the input called `items`, not the dict method of that name."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, Mapping) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
+@functools.cache
+def environment() -> SandboxedEnvironment:
+    env = _PromptEnvironment(
+        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
+    )
+    env.filters = {name: f for name, f in env.filters.items() if name in ALLOWED_FILTERS}
+    env.tests = {name: t for name, t in env.tests.items() if name in ALLOWED_TESTS}
+    env.globals.clear()
+    return env
+
+
+def _walk(node: nodes.Node) -> Iterator[nodes.Node]:
+    yield node
+    for child in node.iter_child_nodes():
+        yield from _walk(child)
+
+
+def check(source: str) -> list[TemplateProblem]:
+    """Every construct the template may not use; empty when it is fine."""
+    try:
+        tree = environment().parse(source)
+    except jinja2.TemplateSyntaxError as exc:
+        return [TemplateProblem(exc.lineno, f"template syntax error: {exc.message}")]
+    problems: list[TemplateProblem] = []
+    for node in _walk(tree):
+        line = getattr(node, "lineno", 1) or 1
+        if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
+            problems.append(
+                TemplateProblem(line, f"attribute {node.attr!r} is private; not allowed")
+            )
+        elif (
+            isinstance(node, nodes.Getitem)
+            and isinstance(node.arg, nodes.Const)
+            and str(node.arg.value).startswith("__")
+        ):
+            problems.append(
+                TemplateProblem(line, f"item {node.arg.value!r} is private; not allowed")
+            )
+        elif isinstance(node, nodes.Filter) and node.name not in ALLOWED_FILTERS:
+            allowed = ", ".join(sorted(ALLOWED_FILTERS))
+            problems.append(
+                TemplateProblem(line, f"filter {node.name!r} is not allowed; allowed: {allowed}")
+            )
+        elif isinstance(node, nodes.Test) and node.name not in ALLOWED_TESTS:
+            problems.append(TemplateProblem(line, f"test {node.name!r} is not allowed"))
+        elif not isinstance(node, _ALLOWED_NODES):
+            construct = next(
+                (name for kind, name in _CONSTRUCT_NAMES.items() if isinstance(node, kind)),
+                type(node).__name__,
+            )
+            problems.append(TemplateProblem(line, f"{construct} is not allowed in templates"))
+    return problems
+
+
+def check_expression(source: str) -> list[TemplateProblem]:
+    """Like `check`, for a bare expression such as a `when:` condition or a `for_each:` list."""
+    return check("{{ " + source + " }}")
+
+
+def variables(source: str) -> set[str]:
+    """Top-level names a template reads (loop variables excluded)."""
+    from jinja2 import meta
+
+    return set(meta.find_undeclared_variables(environment().parse(source)))
+
+
+def render(source: str, context: Mapping[str, Any], *, name: str) -> str:
+    """Render a checked template; a missing variable names the template and the variable."""
+    try:
+        return environment().from_string(source).render(**context)
+    except jinja2.UndefinedError as exc:
+        raise RunFailedError(f"template {name}: {exc.message}; check the names it uses") from exc
+    except jinja2.TemplateError as exc:
+        raise RunFailedError(f"template {name}: {exc}") from exc
+
+
+def evaluate(source: str, context: Mapping[str, Any], *, name: str) -> Any:
+    """Evaluate a checked expression (conditions, fan-out lists) to a Python value."""
+    try:
+        return environment().compile_expression(source, undefined_to_none=False)(**context)
+    except jinja2.UndefinedError as exc:
+        raise RunFailedError(f"expression {name}: {exc.message}; check the names it uses") from exc
+    except jinja2.TemplateError as exc:
+        raise RunFailedError(f"expression {name}: {exc}") from exc

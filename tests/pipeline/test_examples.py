@@ -1,0 +1,70 @@
+"""Every example validates, and runs on scripted models (no model needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agentrun.cli import run as cli
+from agentrun.pipeline import load_pipeline
+
+ROOT = Path(__file__).parents[2]
+EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+DEMO_TEXT = ROOT / "agentrun" / "data" / "demo" / "harbor_town.md"
+#: What each example needs to run on a fake model: extra CLI arguments.
+FAKE_RUNS = {
+    "chain_of_agents.yaml": ["--input", f"document=@{DEMO_TEXT}"],
+    "research_brief.yaml": [],
+}
+
+
+def test_examples_exist_and_declare_the_schema() -> None:
+    assert {p.name for p in EXAMPLES} >= set(FAKE_RUNS)
+    for example in EXAMPLES:
+        first = example.read_text(encoding="utf-8").splitlines()[0]
+        assert first == "# yaml-language-server: $schema=../schema/agentrun-v1.json", example.name
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_example_validates(example: Path) -> None:
+    assert cli(["validate", str(example)]) == 0
+
+
+@pytest.mark.parametrize("name", sorted(FAKE_RUNS))
+def test_example_runs_on_its_scripted_replies(
+    name: str, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stem = name.removesuffix(".yaml")
+    args = [
+        "--data-dir", str(data_dir), "run", str(ROOT / "examples" / name),
+        "--set", f"models.default.model=fake/{stem}",
+        "--set", f"models.default.replies=replies/{stem}.yaml",
+        *FAKE_RUNS[name],
+    ]  # fmt: skip
+    assert cli(args) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "result:" in out and "thread:" in out
+    result_path = Path(
+        next(line for line in out.splitlines() if line.startswith("result:")).split()[1]
+    )
+    assert result_path.is_file()
+    if name == "chain_of_agents.yaml":
+        assert "answer: 1971" in out
+    if name == "research_brief.yaml":
+        assert "brief: Lighthouses guide ships" in out
+
+
+def test_load_pipeline_runs_from_python_without_global_state(data_dir: Path) -> None:
+    import logging
+
+    handlers = list(logging.getLogger().handlers)
+    pipeline = load_pipeline(
+        ROOT / "examples" / "research_brief.yaml",
+        {"models.default.model": "fake/b", "models.default.replies": "replies/research_brief.yaml"},
+    )
+    result = pipeline.run({"topic": "lighthouses"}, data_dir=data_dir)
+    assert result.outputs["brief"] == "Lighthouses guide ships; keepers tend the lamps."
+    assert result.results["plan"]["questions"][0] == "What does a lighthouse keeper do?"
+    assert len(result.results["answers"]) == 2
+    assert logging.getLogger().handlers == handlers

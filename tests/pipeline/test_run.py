@@ -1,0 +1,246 @@
+"""Custom graphs on scripted models: fan-out, branches, bounded loops, tools, inputs, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentrun.agents.testing import scripted_model
+from agentrun.cli import run as cli
+from agentrun.errors import RunFailedError, UsageError
+from agentrun.pipeline import Pipeline
+
+HEAD = "version: agentrun/v1\nname: t\nmodels:\n  default:\n    model: fake/t\n"
+
+
+def pipeline(tmp_path: Path, body: str) -> Pipeline:
+    path = tmp_path / "p.yaml"
+    path.write_text(HEAD + body, encoding="utf-8")
+    return Pipeline.load(path)
+
+
+def test_fan_out_respects_its_concurrency_and_keeps_order(tmp_path: Path, data_dir: Path) -> None:
+    spec = pipeline(
+        tmp_path,
+        """
+inputs:
+  items: {type: list}
+nodes:
+  - id: each
+    for_each: inputs.items
+    concurrency: 2
+    agent:
+      prompt: "echo {{ item }}"
+""",
+    )
+    with scripted_model(lambda m: m[-1]["content"].upper(), delay_s=0.15) as fake:
+        result = spec.run({"items": "[a, b, c, d, e]"}, data_dir=data_dir)
+        calls = list(fake.calls)
+    assert result.results["each"] == ["ECHO A", "ECHO B", "ECHO C", "ECHO D", "ECHO E"]
+    starts = sorted((c.started, +1) for c in calls) + sorted((c.ended, -1) for c in calls)
+    running = peak = 0
+    for _, step in sorted(starts):
+        running += step
+        peak = max(peak, running)
+    assert peak == 2
+
+
+def test_switch_branches_and_bounded_loops(tmp_path: Path, data_dir: Path) -> None:
+    spec = pipeline(
+        tmp_path,
+        """
+nodes:
+  - id: draft
+    agent: {prompt: "draft {{ visits.draft }}"}
+  - id: review
+    agent: {prompt: "review {{ state.draft }}"}
+  - id: publish
+    agent: {prompt: "publish {{ state.draft }}"}
+edges:
+  - from: draft
+    to: review
+  - from: review
+    switch:
+      - when: "state.review == 'redo'"
+        to: draft
+      - to: publish
+""",
+    )
+
+    def model(messages: list[dict[str, Any]]) -> str:
+        text = messages[-1]["content"]
+        if text.startswith("review"):
+            return "ok" if "draft 2" in text else "redo"
+        return text
+
+    with scripted_model(model) as fake:
+        result = spec.run({}, data_dir=data_dir)
+    prompts = [c.messages[-1]["content"] for c in fake.calls]
+    assert prompts == ["draft 0", "review draft 0", "draft 1", "review draft 1", "draft 2",
+                       "review draft 2", "publish draft 2"]  # fmt: skip
+    assert result.results["publish"] == "publish draft 2"
+
+
+def test_a_loop_that_never_ends_stops_at_max_visits(tmp_path: Path, data_dir: Path) -> None:
+    spec = pipeline(
+        tmp_path,
+        """
+nodes:
+  - id: again
+    max_visits: 3
+    agent: {prompt: "try"}
+  - id: done
+    agent: {prompt: "done"}
+edges:
+  - from: again
+    switch:
+      - when: "state.again == 'stop'"
+        to: done
+      - to: again
+""",
+    )
+    with (
+        scripted_model(lambda m: "more") as fake,
+        pytest.raises(RunFailedError, match="ran 3 times"),
+    ):
+        spec.run({}, data_dir=data_dir, cache=False)
+    assert len(fake.calls) == 3
+
+
+def test_structured_output_and_tools(tmp_path: Path, data_dir: Path) -> None:
+    (tmp_path / "notes.txt").write_text("The harbour opened in 1821.", encoding="utf-8")
+    spec = pipeline(
+        tmp_path,
+        """
+memory:
+  backend: memory
+nodes:
+  - id: read
+    tool: {name: file.read, args: {path: notes.txt}}
+  - id: facts
+    agent:
+      prompt: "Extract the year from: {{ state.read }}"
+      output:
+        type: object
+        properties: {year: {type: integer}}
+        required: [year]
+  - id: keep
+    tool: {name: memory.put, args: {key: "y", text: "year {{ state.facts.year }}"}}
+edges:
+  - from: read
+    to: facts
+  - from: facts
+    to: keep
+outputs:
+  year: "{{ state.facts.year }}"
+""",
+    )
+    with scripted_model(['{"year": "soon"}', '{"year": 1821}']) as fake:
+        result = spec.run({}, data_dir=data_dir)
+    assert result.outputs == {"year": "1821"}
+    assert len(fake.calls) == 2  # the invalid reply was re-asked with the schema error
+    assert "year" in fake.calls[1].messages[-1]["content"]
+    assert result.results["keep"] == {"key": "y"}
+
+
+def test_missing_variable_at_run_time_names_template_and_variable(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    spec = pipeline(
+        tmp_path,
+        """
+nodes:
+  - id: a
+    agent:
+      prompt: "{{ state.b.missing_field }}"
+  - id: b
+    agent: {prompt: "b"}
+start: b
+edges:
+  - from: b
+    to: a
+""",
+    )
+    with scripted_model(lambda m: "plain text"), pytest.raises(RunFailedError) as caught:
+        spec.run({}, data_dir=data_dir)
+    assert "a.agent.prompt" in str(caught.value) and "missing_field" in str(caught.value)
+
+
+def test_inputs_are_checked(tmp_path: Path, data_dir: Path) -> None:
+    spec = pipeline(
+        tmp_path,
+        """
+inputs:
+  n: {type: integer}
+  flag: {type: boolean, required: false}
+nodes:
+  - id: a
+    agent: {prompt: "{{ inputs.n + 1 }}"}
+""",
+    )
+    with pytest.raises(UsageError, match="missing input 'n'"):
+        spec.run({}, data_dir=data_dir)
+    with pytest.raises(UsageError, match="'x' is not a valid integer"):
+        spec.run({"n": "x"}, data_dir=data_dir)
+    with pytest.raises(UsageError, match="unknown input 'm'"):
+        spec.run({"n": "1", "m": "2"}, data_dir=data_dir)
+    with scripted_model(lambda m: m[-1]["content"]):
+        assert spec.run({"n": "41"}, data_dir=data_dir).results["a"] == "42"
+
+
+def test_cli_set_and_input_file(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "replies.yaml").write_text("- reply: from the file\n", encoding="utf-8")
+    (tmp_path / "doc.txt").write_text("hello", encoding="utf-8")
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "version: agentrun/v1\nname: t\nmodels:\n  default:\n    model: local/smollm2\n"
+        "inputs:\n  doc: {type: text}\n"
+        "nodes:\n  - id: a\n    agent: {prompt: '{{ inputs.doc }}'}\n",
+        encoding="utf-8",
+    )
+    args = [
+        "--data-dir", str(data_dir), "run", str(path), "--input", f"doc=@{tmp_path / 'doc.txt'}",
+        "--set", "models.default.model=fake/x", "--set", "models.default.replies=replies.yaml",
+    ]  # fmt: skip
+    assert cli(args) == 0
+    assert "a: from the file" in capsys.readouterr().out
+    assert cli([*args[:4], "--set", "nodes.0.agent.max_tokens=none_of_this"]) == 2
+    assert "max_tokens" in capsys.readouterr().err
+    assert cli([*args[:4], "--input", "doc=@/no/such/file"]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_graph_command_prints_mermaid_and_renders_a_png(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from PIL import Image
+
+    root = Path(__file__).parents[2] / "examples"
+    png = tmp_path / "graph.png"
+    assert cli(["graph", str(root / "research_brief.yaml"), "--png", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("flowchart TD")
+    assert "check -.->|'no' in state.check / lower and visits.plan < 2| plan" in out
+    with Image.open(png) as image:
+        assert image.format == "PNG" and image.width > 200 and image.height > 200
+    assert cli(["graph", str(root / "chain_of_agents.yaml"), "--png", str(tmp_path / "w.png")]) == 0
+    out = capsys.readouterr().out
+    assert "worker" in out and "manager" in out
+
+
+def test_runs_ls_and_show(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = pipeline(tmp_path, "nodes:\n  - id: a\n    agent: {prompt: hi}\n")
+    with scripted_model(lambda m: "hello"):
+        result = spec.run({}, data_dir=data_dir, thread_id="run-one")
+    assert result.thread_id == "run-one"
+    assert cli(["--data-dir", str(data_dir), "runs", "ls"]) == 0
+    assert "run-one" in capsys.readouterr().out
+    assert cli(["--data-dir", str(data_dir), "runs", "show", "run-one"]) == 0
+    assert '"status": "done"' in capsys.readouterr().out
+    assert cli(["--data-dir", str(data_dir), "runs", "show", "nope"]) == 2

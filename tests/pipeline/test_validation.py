@@ -1,0 +1,207 @@
+"""Broken specs: each a clear error with file:line, exit code 2, no traceback, and no code run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agentrun.cli import run as cli
+from agentrun.errors import SpecError
+from agentrun.pipeline import load_pipeline
+from agentrun.spec import PipelineSpec, json_schema
+
+HEAD = "version: agentrun/v1\nname: broken\n"
+AGENT = "nodes:\n  - id: a\n    agent:\n      prompt: hi\n"
+
+BROKEN: dict[str, tuple[str, str]] = {
+    "unknown top-level key": (HEAD + "nmae: x\n" + AGENT, ":3:1: nmae: unknown key 'nmae'"),
+    "unknown nested key with a hint": (
+        HEAD + "models:\n  default:\n    modle: local/smollm2\n" + AGENT,
+        "did you mean 'model'?",
+    ),
+    "wrong type": (HEAD + "nodes: abc\n", ":3:"),
+    "wrong nested type": (
+        HEAD + "nodes:\n  - id: a\n    agent:\n      prompt: hi\n      max_tokens: many\n",
+        ":7:",
+    ),
+    "missing version": ("name: x\n" + AGENT, "version: required, but missing"),
+    "wrong version": ("version: agentrun/v9\nname: x\n" + AGENT, "agentrun/v1"),
+    "both workflow and nodes": (
+        HEAD + "workflow:\n  type: chain-of-agents\n  inputs: {document: x}\n" + AGENT,
+        "exactly one of `workflow` or `nodes`",
+    ),
+    "unknown workflow": (HEAD + "workflow:\n  type: telepathy\n", "telepathy"),
+    "edge to a missing node": (
+        HEAD + AGENT + "edges:\n  - from: a\n    to: b\n",
+        ":9:5: unknown node 'b'",
+    ),
+    "unknown model alias": (
+        HEAD + "nodes:\n  - id: a\n    agent:\n      model: gpt\n      prompt: hi\n",
+        "unknown model 'gpt'",
+    ),
+    "unknown state reference": (
+        HEAD + "nodes:\n  - id: a\n    agent:\n      prompt: '{{ state.zzz }}'\n",
+        "unknown node 'zzz' in state",
+    ),
+    "unknown input reference": (
+        HEAD + "nodes:\n  - id: a\n    agent:\n      prompt: '{{ inputs.topic }}'\n",
+        "unknown input 'topic'",
+    ),
+    "unreachable node": (
+        HEAD + AGENT + "  - id: lost\n    agent:\n      prompt: hi\n",
+        "node 'lost' is unreachable",
+    ),
+    "loop without exit": (
+        HEAD + AGENT + "  - id: b\n    agent:\n      prompt: hi\n"
+        "edges:\n  - from: a\n    to: b\n  - from: b\n    to: a\n",
+        "loop a -> b has no exit",
+    ),
+    "duplicate node id": (
+        HEAD + AGENT + "  - id: a\n    agent:\n      prompt: hi\n",
+        "duplicate node id",
+    ),
+    "unknown tool": (
+        HEAD + "nodes:\n  - id: a\n    tool:\n      name: shell.exec\n",
+        "unknown tool 'shell.exec'",
+    ),
+    "unknown tool argument": (
+        HEAD
+        + "nodes:\n  - id: a\n    tool:\n      name: file.read\n      args: {path: x, mode: w}\n",
+        "has no argument 'mode'",
+    ),
+    "output schema not an object": (
+        HEAD + "nodes:\n  - id: a\n    agent:\n      prompt: hi\n      output: {type: string}\n",
+        "type: object",
+    ),
+    "invalid YAML": (HEAD + "nodes: [a, b\n", "invalid YAML"),
+    "python object tag": (
+        HEAD + "name2: !!python/object/apply:os.system ['touch {marker}']\n" + AGENT,
+        "YAML tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed",
+    ),
+    "python name tag": (HEAD + "x: !!python/name:os.system\n" + AGENT, "is not allowed"),
+    "alias bomb": (
+        'a: &a ["x","x","x","x","x","x","x","x","x","x"]\n'
+        "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+        "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+        "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+        "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+        "f: [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\n",
+        "expands to more than",
+    ),
+    "template call": (
+        HEAD
+        + "nodes:\n  - id: a\n    agent:\n      prompt: |\n        ok\n        {{ range(10) }}\n",
+        ":8: template nodes.0.agent.prompt line 2: a function or method call is not allowed",
+    ),
+    "template dunder": (
+        HEAD + 'nodes:\n  - id: a\n    agent:\n      prompt: "{{ inputs.__class__ }}"\n',
+        "attribute '__class__' is private",
+    ),
+    "template import": (
+        HEAD + "nodes:\n  - id: a\n    agent:\n      prompt: \"{% import 'os' as os %}\"\n",
+        "import is not allowed",
+    ),
+    "template set": (
+        HEAD + "nodes:\n  - id: a\n    agent:\n      prompt: '{% set x = 1 %}{{ x }}'\n",
+        "set is not allowed",
+    ),
+    "template macro": (
+        HEAD + "nodes:\n  - id: a\n    agent:\n      prompt: '{% macro m() %}x{% endmacro %}'\n",
+        "a macro is not allowed",
+    ),
+    "template unknown filter": (
+        HEAD + "nodes:\n  - id: a\n    agent:\n      prompt: \"{{ 'x' | attr('upper') }}\"\n",
+        "filter 'attr' is not allowed",
+    ),
+    "condition with a call": (
+        HEAD + AGENT + "  - id: b\n    agent:\n      prompt: hi\n"
+        "edges:\n  - from: a\n    switch:\n      - when: state.a.upper()\n        to: b\n",
+        "a function or method call is not allowed",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_broken_specs_are_clear_errors_with_exit_code_2(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    marker = tmp_path / "pwned"
+    text, expected = BROKEN[case]
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(text.replace("{marker}", str(marker)), encoding="utf-8")
+    assert cli(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err
+    assert expected in " ".join(err.split())
+    assert "Traceback" not in err
+    assert not marker.exists()
+    with pytest.raises(SpecError):
+        load_pipeline(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "the file is empty"),
+        (b"   \n\n", "the file is empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary file"),
+        ("version: agentrun/v1\nname: caf\xe9\n".encode("latin-1"), "not UTF-8"),
+    ],
+)
+def test_empty_binary_and_non_utf8_files(
+    content: bytes, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "pipeline.yaml"
+    path.write_bytes(content)
+    assert cli(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+
+
+def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["validate", str(tmp_path / "nope.yaml")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(
+        HEAD + "nodes:\n  - id: a\n    agent:\n      model: nope\n      prompt: '{{ state.q }}'\n"
+        "  - id: b\n    agent:\n      prompt: hi\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(SpecError) as caught:
+        load_pipeline(path)
+    message = str(caught.value)
+    assert "3 problems" in message
+    assert "unknown model 'nope'" in message and "unknown node 'q'" in message
+    assert "'b' is unreachable" in message
+
+
+def test_json_schema_is_valid_and_matches_the_shipped_file() -> None:
+    from jsonschema import Draft202012Validator
+
+    schema = json_schema()
+    Draft202012Validator.check_schema(schema)
+    shipped = Path(__file__).parents[2] / "schema" / "agentrun-v1.json"
+    assert json.loads(shipped.read_text(encoding="utf-8")) == schema, (
+        "run: agentrun schema > schema/agentrun-v1.json"
+    )
+    assert "chain-of-agents" in json.dumps(schema)
+
+
+def test_schema_command_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["schema"]) == 0
+    assert json.loads(capsys.readouterr().out)["title"].startswith("agentrun pipeline")
+
+
+def test_spec_yaml_spec_round_trip() -> None:
+    import yaml
+
+    for example in sorted((Path(__file__).parents[2] / "examples").glob("*.yaml")):
+        spec = load_pipeline(example).spec
+        dumped = yaml.safe_dump(spec.model_dump(mode="json", by_alias=True, exclude_none=True))
+        again = PipelineSpec.model_validate(yaml.safe_load(dumped))
+        assert again == spec, example.name
