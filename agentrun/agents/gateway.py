@@ -9,51 +9,34 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
-from tenacity.wait import wait_base, wait_exponential_jitter
+from tenacity import AsyncRetrying, stop_after_attempt
 
 from agentrun.agents import _litellm as lx
-from agentrun.agents import structured
+from agentrun.agents import retry, structured
 from agentrun.agents.cache import CachedReply, request_key, response_cache
-from agentrun.agents.config import (
-    LOCAL_MODEL,
-    GatewayConfig,
-    ModelConfig,
-    RetryPolicy,
-    StructuredMode,
-)
+from agentrun.agents.config import LOCAL_MODEL, GatewayConfig, ModelConfig, StructuredMode
+from agentrun.agents.failures import public_error
 from agentrun.agents.ledger import CallRecord, Ledger, current_node, current_run
 from agentrun.agents.limits import ModelLimits
 from agentrun.agents.local import LocalServer, acquire, release
 from agentrun.agents.messages import Message, normalize_messages
-from agentrun.agents.tokens import (
-    LocalTokenizer,
-    estimate_messages_cl100k,
-    estimate_text_cl100k,
-)
+from agentrun.agents.portal import Portal
+from agentrun.agents.tokens import LocalTokenizer, estimate_messages_cl100k, estimate_text_cl100k
 from agentrun.errors import (
-    AuthenticationFailedError,
     ConfigError,
-    ContextLengthError,
-    EndpointUnreachableError,
     MissingAPIKeyError,
-    ModelCallError,
-    ModelError,
-    RetryAfterTooLongError,
     StructuredOutputError,
     UnknownModelError,
 )
 from agentrun.logs import get_logger
 
 T = TypeVar("T", bound=BaseModel)
-R = TypeVar("R")
 
 log = get_logger("gateway")
 
@@ -75,108 +58,6 @@ class Completion:
     retries: int = 0
     cache_hit: bool = False
     fallbacks: int = 0
-
-
-class _RetryAfterTooLong(Exception):
-    def __init__(self, delay_s: float, cause: BaseException) -> None:
-        super().__init__(f"retry after {delay_s:g} s")
-        self.delay_s = delay_s
-        self.cause = cause
-
-
-class _WaitRetryAfter(wait_base):
-    """Honour a Retry-After header; otherwise tenacity's exponential backoff with jitter and a cap.
-
-    The model's first try runs outside tenacity, so tenacity's attempt k is the model's try
-    k + 1: `after_first` is the wait before tenacity's first attempt, `__call__` the later ones.
-    """
-
-    def __init__(self, policy: RetryPolicy) -> None:
-        self.first = wait_exponential_jitter(
-            multiplier=policy.initial_backoff_s, max=policy.max_backoff_s, jitter=policy.jitter_s
-        )
-        self.later = wait_exponential_jitter(
-            multiplier=2 * policy.initial_backoff_s,
-            max=policy.max_backoff_s,
-            jitter=policy.jitter_s,
-        )
-
-    @staticmethod
-    def _retry_after(retry_state: RetryCallState) -> float | None:
-        outcome = retry_state.outcome
-        error = outcome.exception() if outcome is not None and outcome.failed else None
-        return lx.retry_after_seconds(error) if error is not None else None
-
-    def after_first(self, error: BaseException, retry_state: RetryCallState) -> float:
-        retry_after = lx.retry_after_seconds(error)
-        return retry_after if retry_after is not None else float(self.first(retry_state))
-
-    def __call__(self, retry_state: RetryCallState) -> float:
-        retry_after = self._retry_after(retry_state)
-        return retry_after if retry_after is not None else float(self.later(retry_state))
-
-
-def _sleep_before_first(
-    error: BaseException, wait: Any, model: str
-) -> Callable[[RetryCallState], Awaitable[None]]:
-    """Tenacity `before` hook: the wait after the bare first attempt failed."""
-
-    async def before(state: RetryCallState) -> None:
-        if state.attempt_number == 1:
-            delay = wait.after_first(error, state)
-            _log_retry(model, 1, delay, error)
-            await asyncio.sleep(delay)
-
-    return before
-
-
-def _log_retry(model: str, attempt: int, wait_s: float, error: BaseException | None) -> None:
-    log.warning(
-        "model_retry",
-        model=model,
-        attempt=attempt,
-        wait_s=round(wait_s, 3),
-        error=_short(error) if error else None,
-    )
-
-
-def _short(exc: BaseException, limit: int = 300) -> str:
-    text = str(exc).replace("litellm.", "").strip().splitlines()
-    first = text[0] if text else type(exc).__name__
-    return first[:limit]
-
-
-class _Portal:
-    """A private event loop on a daemon thread, so the sync API works anywhere."""
-
-    def __init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._lock = threading.Lock()
-
-    def run(self, coro: Awaitable[R]) -> R:
-        with self._lock:
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                threading.Thread(
-                    target=loop.run_forever, name="agentrun-gateway", daemon=True
-                ).start()
-                self._loop = loop
-        future = asyncio.run_coroutine_threadsafe(_awaited(coro), self._loop)
-        try:
-            return future.result()
-        except KeyboardInterrupt:
-            future.cancel()
-            raise
-
-    def close(self) -> None:
-        with self._lock:
-            if self._loop is not None:
-                self._loop.call_soon_threadsafe(self._loop.stop)
-                self._loop = None
-
-
-async def _awaited(awaitable: Awaitable[R]) -> R:
-    return await awaitable
 
 
 class Gateway:
@@ -208,7 +89,7 @@ class Gateway:
         self._retry_templates: dict[str, AsyncRetrying] = {}
         self._local: LocalServer | None = None
         self._local_tokenizer: LocalTokenizer | None = None
-        self._portal = _Portal()
+        self._portal = Portal()
         self._closed = False
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -574,23 +455,23 @@ class Gateway:
                     "model_fallback",
                     from_model=last_name,
                     to_model=name,
-                    reason=_short(last_error or Exception()),
+                    reason=retry.short(last_error),
                 )
             try:
                 response, retries = await self._with_retries(
                     name, config, request, timeout_s, on_text
                 )
                 return response, name, retries, position
-            except _RetryAfterTooLong as exc:
+            except retry.RetryAfterTooLong as exc:
                 last_error, last_name = exc, name
             except Exception as exc:
                 if lx.is_context_window_error(exc):
                     context_exceeded_at = self._window_or_zero(config)
                 elif not lx.is_retryable(exc):
-                    raise self._as_error(name, config, exc) from exc
+                    raise self._public_error(name, config, exc) from exc
                 last_error, last_name = exc, name
         assert last_error is not None
-        raise self._as_error(last_name, self.resolve(last_name), last_error) from last_error
+        raise self._public_error(last_name, self.resolve(last_name), last_error) from last_error
 
     def _window_or_zero(self, config: ModelConfig) -> int:
         try:
@@ -605,25 +486,6 @@ class Gateway:
     def _window_larger(self, config: ModelConfig, than: int) -> bool:
         window = self._window_or_zero(config)
         return window == 0 or window > than
-
-    def _retrying(self, name: str) -> AsyncRetrying:
-        """The tenacity policy for one model (built once; copied per call)."""
-        template = self._retry_templates.get(name)
-        if template is None:
-
-            def before_sleep(state: RetryCallState) -> None:
-                error = state.outcome.exception() if state.outcome else None
-                _log_retry(name, state.attempt_number + 1, state.upcoming_sleep, error)
-
-            template = AsyncRetrying(
-                stop=stop_after_attempt(self.config.retry.max_attempts),
-                wait=_WaitRetryAfter(self.config.retry),
-                retry=retry_if_exception(lx.is_retryable),
-                before_sleep=before_sleep,
-                reraise=True,
-            )
-            self._retry_templates[name] = template
-        return template
 
     async def _with_retries(
         self,
@@ -651,23 +513,20 @@ class Gateway:
             if not lx.is_retryable(exc) or policy.max_attempts < 2:
                 raise
             first_error = exc
-        self._refuse_long_retry_after(first_error)
-        retrying = self._retrying(name).copy(
+        retry.refuse_long_retry_after(first_error, policy)
+        template = self._retry_templates.get(name) or retry.template(name, policy)
+        self._retry_templates[name] = template
+        retrying = template.copy(
             stop=stop_after_attempt(policy.max_attempts - 1),
-            before=_sleep_before_first(first_error, self._retrying(name).wait, name),
+            before=retry.sleep_before_first(first_error, template.wait, name),
         )
-        async for retry in retrying:
-            with retry:
-                return await attempt(), retry.retry_state.attempt_number
-            outcome = retry.retry_state.outcome
+        async for again in retrying:
+            with again:
+                return await attempt(), again.retry_state.attempt_number
+            outcome = again.retry_state.outcome
             if outcome is not None and outcome.failed:
-                self._refuse_long_retry_after(outcome.exception())
+                retry.refuse_long_retry_after(outcome.exception(), policy)
         raise AssertionError("unreachable: tenacity reraises the last error")
-
-    def _refuse_long_retry_after(self, error: BaseException | None) -> None:
-        delay = lx.retry_after_seconds(error) if error is not None else None
-        if error is not None and delay is not None and delay > self.config.retry.max_retry_after_s:
-            raise _RetryAfterTooLong(delay, error) from error
 
     async def _send(
         self,
@@ -720,41 +579,9 @@ class Gateway:
                 on_text(delta)
         return litellm.stream_chunk_builder(chunks, messages=params["messages"])
 
-    def _as_error(self, name: str, config: ModelConfig, exc: BaseException) -> Exception:
-        """One clear, public error for a failure that retries and fallbacks did not cure."""
-        if isinstance(exc, ModelError | ModelCallError):
-            return exc
-        if isinstance(exc, _RetryAfterTooLong):
-            return RetryAfterTooLongError(name, exc.delay_s, self.config.retry.max_retry_after_s)
-        where = config.api_base or (
-            "the embedded server" if config.model == LOCAL_MODEL else "the provider"
-        )
-        if lx.is_context_window_error(exc):
-            return ContextLengthError(
-                name,
-                "the prompt does not fit the context window; shorten the input, use a "
-                "chunking workflow (chain-of-agents), or add a fallback with a larger window "
-                f"({_short(exc, 200)})",
-            )
-        if lx.is_auth_error(exc):
-            return AuthenticationFailedError(
-                name, f"{where} rejected the credentials; check the API key ({_short(exc, 200)})"
-            )
-        if lx.is_connection_error(exc):
-            return EndpointUnreachableError(
-                name,
-                f"nothing answered at {where} after {self.config.retry.max_attempts} attempts; "
-                "start the server or fix api_base",
-            )
-        if lx.status_code(exc) == 404:
-            return UnknownModelError(
-                name, f"{where} does not serve this model ({_short(exc, 200)})"
-            )
-        if lx.is_retryable(exc):
-            return ModelCallError(
-                name, f"gave up after {self.config.retry.max_attempts} attempts: {_short(exc)}"
-            )
-        return ModelCallError(name, f"the request was rejected: {_short(exc)}")
+    def _public_error(self, name: str, config: ModelConfig, exc: BaseException) -> Exception:
+        policy = self.config.retry
+        return public_error(name, config, exc, policy.max_attempts, policy.max_retry_after_s)
 
     # --- structured output -------------------------------------------------------------------
 

@@ -1,0 +1,51 @@
+"""Turning what LiteLLM raised into one clear, public agentrun error."""
+
+from __future__ import annotations
+
+from agentrun.agents import _litellm as lx
+from agentrun.agents.config import LOCAL_MODEL, ModelConfig
+from agentrun.agents.retry import RetryAfterTooLong, short
+from agentrun.errors import (
+    AuthenticationFailedError,
+    ContextLengthError,
+    EndpointUnreachableError,
+    ModelCallError,
+    ModelError,
+    RetryAfterTooLongError,
+    UnknownModelError,
+)
+
+
+def public_error(
+    name: str, config: ModelConfig, exc: BaseException, attempts: int, max_retry_after_s: float
+) -> Exception:
+    """The error a caller sees for a failure that retries and fallbacks did not cure."""
+    if isinstance(exc, ModelError | ModelCallError):
+        return exc
+    if isinstance(exc, RetryAfterTooLong):
+        return RetryAfterTooLongError(name, exc.delay_s, max_retry_after_s)
+    where = config.api_base or (
+        "the embedded server" if config.model == LOCAL_MODEL else "the provider"
+    )
+    if lx.is_context_window_error(exc):
+        return ContextLengthError(
+            name,
+            "the prompt does not fit the context window; shorten the input, use a "
+            "chunking workflow (chain-of-agents), or add a fallback with a larger window "
+            f"({short(exc, 200)})",
+        )
+    if lx.is_auth_error(exc):
+        return AuthenticationFailedError(
+            name, f"{where} rejected the credentials; check the API key ({short(exc, 200)})"
+        )
+    if lx.is_connection_error(exc):
+        return EndpointUnreachableError(
+            name,
+            f"nothing answered at {where} after {attempts} attempts; "
+            "start the server or fix api_base",
+        )
+    if lx.status_code(exc) == 404:
+        return UnknownModelError(name, f"{where} does not serve this model ({short(exc, 200)})")
+    if lx.is_retryable(exc):
+        return ModelCallError(name, f"gave up after {attempts} attempts: {short(exc)}")
+    return ModelCallError(name, f"the request was rejected: {short(exc)}")
