@@ -54,7 +54,7 @@ def root(
 
 
 def _register() -> None:
-    from agentrun.cli import cache, demo, eval, models, pipeline
+    from agentrun.cli import cache, demo, eval, memory, models, pipeline
 
     for command in (
         pipeline.run,
@@ -67,6 +67,7 @@ def _register() -> None:
     app.add_typer(pipeline.runs_app, name="runs")
     app.add_typer(models.app, name="models")
     app.add_typer(cache.app, name="cache")
+    app.add_typer(memory.app, name="memory")
     app.command("demo")(demo.demo)
     eval.register()
     app.add_typer(eval.app, name="eval")

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentrun.agents.gateway import Gateway
 from agentrun.errors import UsageError
-from agentrun.memory.records import DocumentChunk, chunk_key
+from agentrun.memory.records import INGEST_CHUNK_TOKENS, DocumentChunk, chunk_key, split_name
 from agentrun.tools.text import split_text
 
 
@@ -35,7 +35,7 @@ class StoredDocument:
     """A document already in the store, named by its id (as `agentrun memory ingest` prints)."""
 
     doc_id: str
-    split: str = "ingest"
+    split: str = split_name(INGEST_CHUNK_TOKENS)
 
 
 Document = str | StoredDocument

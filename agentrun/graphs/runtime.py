@@ -16,7 +16,6 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -200,18 +199,6 @@ async def recorded_prompts(ctx: WorkflowContext) -> list[dict[str, Any]]:
 # --- checkpointers and running -------------------------------------------------------------------
 
 
-@asynccontextmanager
-async def default_checkpointer(data_dir: Path) -> AsyncIterator[BaseCheckpointSaver[Any]]:
-    """SQLite checkpoints under the data directory (one file for every run)."""
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
-    from agentrun.settings import private_dir
-
-    path = private_dir(data_dir) / "checkpoints.sqlite"
-    async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
-        yield saver
-
-
 def new_thread_id() -> str:
     return uuid.uuid4().hex[:12]
 
@@ -232,6 +219,7 @@ async def resources(
 ) -> AsyncIterator[RunResources]:
     """What a run needs, defaulted from the data directory; only what it made is closed after."""
     from agentrun.memory import default_store
+    from agentrun.memory.checkpoint import checkpointer as default_checkpointer
     from agentrun.settings import data_dir as resolve_data_dir
 
     root = resolve_data_dir(data_dir)
@@ -298,7 +286,11 @@ async def session(
     stream_text: bool = False,
 ) -> AsyncIterator[Session]:
     """Everything a workflow's `arun` needs, defaulted and closed as in `resources`."""
+    from agentrun.memory.scoped import ScopedStore, scoped
+
     async with resources(gateway, store, checkpointer, data_dir) as res:
+        if not isinstance(res.store, ScopedStore):
+            res.store = scoped(res.store, namespace)
         ctx = WorkflowContext(
             res.gateway, res.store, namespace, run_id=thread_id,
             checkpointer=res.checkpointer, stream_text=stream_text,

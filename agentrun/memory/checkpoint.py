@@ -1,0 +1,91 @@
+"""Checkpointers of durable runs: SQLite under the data directory, or Postgres.
+
+Every graph compiles with one of these, so each step (and each model call, run as a LangGraph
+task) is recorded as it finishes and a killed run resumes where it stopped. Postgres suits
+several machines sharing runs; it needs the optional extra `pip install "agentrun[postgres]"`.
+`AGENTRUN_CHECKPOINT_URL=postgresql://...` makes `checkpointer()` choose it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+
+from agentrun.errors import ConfigError
+
+CHECKPOINT_URL_ENV = "AGENTRUN_CHECKPOINT_URL"
+SQLITE_FILE = "checkpoints.sqlite"
+POSTGRES_HINT = 'pip install "agentrun[postgres]"'
+
+
+@asynccontextmanager
+async def sqlite_checkpointer(
+    data_dir: str | os.PathLike[str] | None = None,
+) -> AsyncIterator[BaseCheckpointSaver[Any]]:
+    """SQLite checkpoints in `<data dir>/checkpoints.sqlite` (one file for every run)."""
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    from agentrun.settings import data_dir as resolve_data_dir
+    from agentrun.settings import private_dir
+
+    path = private_dir(resolve_data_dir(data_dir)) / SQLITE_FILE
+    async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
+        yield saver
+
+
+@asynccontextmanager
+async def postgres_checkpointer(url: str) -> AsyncIterator[BaseCheckpointSaver[Any]]:
+    """Checkpoints in a Postgres database (tables are created on first use)."""
+    try:
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    except ImportError as exc:
+        raise ConfigError(
+            f"Postgres checkpoints need langgraph-checkpoint-postgres: {POSTGRES_HINT}"
+        ) from exc
+    try:
+        manager = AsyncPostgresSaver.from_conn_string(url)
+        saver = await manager.__aenter__()
+    except Exception as exc:
+        raise ConfigError(
+            f"cannot connect to the checkpoint database {_redacted(url)}: "
+            f"{type(exc).__name__}: {exc}; check {CHECKPOINT_URL_ENV} and that the server runs"
+        ) from exc
+    try:
+        await saver.setup()
+        yield saver
+    finally:
+        await manager.__aexit__(None, None, None)
+
+
+def _redacted(url: str) -> str:
+    """The url without its password, for messages."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@asynccontextmanager
+async def checkpointer(
+    data_dir: str | os.PathLike[str] | None = None, url: str | None = None
+) -> AsyncIterator[BaseCheckpointSaver[Any]]:
+    """Postgres when `url` (or `AGENTRUN_CHECKPOINT_URL`) is a postgres:// url, else SQLite."""
+    url = url or os.environ.get(CHECKPOINT_URL_ENV)
+    if url and url.startswith(("postgres://", "postgresql://")):
+        async with postgres_checkpointer(url) as saver:
+            yield saver
+    elif url:
+        raise ConfigError(
+            f"{CHECKPOINT_URL_ENV}={_redacted(url)} is not a postgres:// url; unset it to keep "
+            "checkpoints in SQLite under the data directory"
+        )
+    else:
+        async with sqlite_checkpointer(data_dir) as saver:
+            yield saver
