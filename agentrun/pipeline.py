@@ -14,8 +14,8 @@ import json
 import os
 import shutil
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Iterator, Mapping
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,23 +141,21 @@ class Pipeline:
         with scripted_model(replies):
             yield
 
-    @asynccontextmanager
-    async def _store(self, data_dir: Path) -> AsyncIterator[Any]:
-        memory = self.spec.memory
-        if memory.backend == "memory":
-            from langgraph.store.memory import InMemoryStore
+    @contextlib.contextmanager
+    def _store(self, data_dir: Path) -> Iterator[Any]:
+        """The store `memory.backend` names: embedded chroma, a chroma server, or in-process."""
+        from agentrun import memory
 
-            yield InMemoryStore()
-            return
-        from agentrun import memory as memory_module
-
-        opener = getattr(memory_module, "open_store", None)
-        if opener is not None:
-            with opener(memory.backend, data_dir=data_dir, url=memory.url) as store:
+        spec = self.spec.memory
+        if spec.backend == "memory":
+            yield memory.in_memory_store(memory.default_embedder())
+        elif spec.backend == "chroma-server":
+            assert spec.url is not None
+            with memory.ChromaStore.http(spec.url, memory.default_embedder()) as store:
                 yield store
-            return
-        with memory_module.default_store(data_dir) as store:
-            yield store
+        else:
+            with memory.default_store(data_dir) as store:
+                yield store
 
     # --- running -----------------------------------------------------------------------------
 
@@ -247,7 +245,7 @@ class Pipeline:
                         gateway = Gateway(self.gateway_config(), data_dir=record.root, cache=cache)
                         await stack.enter_async_context(gateway)
                     if store is None:
-                        store = await stack.enter_async_context(self._store(record.root))
+                        store = stack.enter_context(self._store(record.root))
                     async with runtime.session(
                         thread_id=record.thread_id, gateway=gateway, store=store,
                         checkpointer=checkpointer, namespace=(self.spec.memory.namespace,),
