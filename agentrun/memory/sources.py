@@ -1,9 +1,9 @@
 """Input files for ingestion: which ones, how they decode, and their text as a stream.
 
-Text and Markdown are decoded as UTF-8 first, then with an encoding the file declares (a byte
-order mark, or `coding:` / `charset=` / `encoding=` in its first lines), else refused with an
-error naming the file. PDF text comes from pypdf, page by page. Each problem is an
-`InputFileError` for that one file, so a caller can report it and go on with the others.
+Text and Markdown are decoded as UTF-8 first, then with an encoding the file declares (see
+`agentrun.tools.files`), else refused with an error naming the file. PDF text comes from pypdf,
+page by page. Each problem is an `InputFileError` for that one file, so a caller can report it
+and go on with the others.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentrun.errors import InputFileError
+from agentrun.tools.files import bom_encoding, declared_encoding
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".rst", ".text"})
 PDF_SUFFIXES = frozenset({".pdf"})
@@ -23,16 +24,6 @@ SUPPORTED_SUFFIXES = TEXT_SUFFIXES | PDF_SUFFIXES
 BLOCK_BYTES = 1 << 20
 HEAD_BYTES = 1 << 16
 
-_BOMS = (  # longest first: the UTF-32 LE mark starts with the UTF-16 LE one
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-_DECLARATION = re.compile(
-    rb"""(?:coding[:=]\s*|charset\s*=\s*["']?|encoding\s*=\s*["'])([-\w.]+)""", re.IGNORECASE
-)
 _PARAGRAPH_END = re.compile(r"\n[ \t]*\n\s*")
 
 
@@ -86,18 +77,6 @@ def collect(paths: Iterable[str | Path]) -> tuple[list[Path], list[Skipped], lis
     return files, skipped, missing
 
 
-def _declared_encoding(head: bytes) -> str | None:
-    first_lines = b"\n".join(head.splitlines()[:5])[:2048]
-    found = _DECLARATION.search(first_lines)
-    if found is None:
-        return None
-    name = found.group(1).decode("ascii", "replace")
-    try:
-        return codecs.lookup(name).name
-    except LookupError:
-        return None
-
-
 def _decoded_blocks(path: Path, encoding: str) -> Iterator[str]:
     decoder = codecs.getincrementaldecoder(encoding)("strict")
     with path.open("rb") as handle:
@@ -121,13 +100,13 @@ def _measure(path: Path, encoding: str) -> tuple[str, int, bool]:
 def _open_text(path: Path, size: int) -> SourceFile:
     with path.open("rb") as handle:
         head = handle.read(HEAD_BYTES)
-    bom = next((name for mark, name in _BOMS if head.startswith(mark)), None)
+    bom = bom_encoding(head)
     if bom is None and b"\x00" in head:
         raise InputFileError(
             str(path), "binary file (it contains NUL bytes); only text, Markdown and PDF ingest"
         )
     candidates = [bom] if bom else ["utf-8"]
-    declared = None if bom else _declared_encoding(head)
+    declared = None if bom else declared_encoding(head)
     if declared and declared != "utf-8":
         candidates.append(declared)
     error: UnicodeDecodeError | None = None

@@ -13,8 +13,10 @@ from pathlib import Path
 
 from agentrun.errors import InputFileError
 
-_DECLARATION = re.compile(rb"""(?:coding[:=]\s*|encoding=["']|charset=["']?)([-\w.]+)""", re.I)
-_BOMS = (
+_DECLARATION = re.compile(
+    rb"""(?:coding[:=]\s*|charset\s*=\s*["']?|encoding\s*=\s*["'])([-\w.]+)""", re.IGNORECASE
+)
+_BOMS = (  # longest first: the UTF-32 LE mark starts with the UTF-16 LE one
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
     (codecs.BOM_UTF8, "utf-8-sig"),
@@ -23,11 +25,18 @@ _BOMS = (
 )
 
 
+def bom_encoding(head: bytes) -> str | None:
+    """The encoding a byte-order mark at the start of `head` names, if any."""
+    return next((name for bom, name in _BOMS if head.startswith(bom)), None)
+
+
 def declared_encoding(head: bytes) -> str | None:
-    for bom, name in _BOMS:
-        if head.startswith(bom):
-            return name
-    found = _DECLARATION.search(head[:1024])
+    """A byte-order mark's encoding, else one declared in the first lines, if Python knows it."""
+    bom = bom_encoding(head)
+    if bom is not None:
+        return bom
+    first_lines = b"\n".join(head.splitlines()[:5])[:2048]
+    found = _DECLARATION.search(first_lines)
     if found is None:
         return None
     name = found.group(1).decode("ascii", "replace")
