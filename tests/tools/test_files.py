@@ -42,6 +42,6 @@ def test_text_is_decoded(data: bytes, expected: str, tmp_path: Path) -> None:
 def test_undecodable_files_name_the_file(data: bytes, message: str, tmp_path: Path) -> None:
     path = tmp_path / "doc.bin"
     path.write_bytes(data)
-    with pytest.raises(InputFileError, match="doc.bin") as caught:
+    with pytest.raises(InputFileError, match=r"doc\.bin") as caught:
         read_text_file(path)
     assert message in str(caught.value)
