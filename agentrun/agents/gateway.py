@@ -545,21 +545,21 @@ class Gateway:
             "max_retries": 0,
         }
         is_local = config.model == LOCAL_MODEL
-        if is_local:
-            server = self.local_server
-            params["api_base"] = await asyncio.to_thread(server.ensure_started)
-            params["model"] = "openai/smollm2"
-            params["api_key"] = "local"
-        else:
+        if not is_local:
             params["model"] = config.model
             params.update({k: v for k, v in self._credentials(name, config).items() if v})
         try:
+            if is_local:
+                params["api_base"] = await asyncio.to_thread(self.local_server.ensure_started)
+                params["model"] = "openai/smollm2"
+                params["api_key"] = "local"
             if on_text is None:
                 return await litellm.acompletion(**params)
             return await self._stream(litellm, params, on_text)
         except asyncio.CancelledError:
             if is_local:
-                # llama.cpp keeps generating for a vanished client: stop it, do not leave it busy.
+                # llama.cpp keeps generating for a vanished client (and a server still starting
+                # would come up unwanted): stop it, do not leave it busy.
                 await asyncio.shield(asyncio.to_thread(self.local_server.stop))
             raise
         except Exception as exc:

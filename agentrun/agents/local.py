@@ -2,7 +2,8 @@
 
 `LocalServer` starts `python -m llama_cpp.server` on a free port, waits until it answers, and
 stops it on `stop()`, at interpreter exit, or when a call to it is cancelled (llama.cpp keeps
-generating for a client that went away). Servers are shared: gateways in one process that ask for
+generating for a client that went away). A small supervisor (`_watchdog`) also stops it if this
+process is killed outright. Servers are shared: gateways in one process that ask for
 the same model file and settings reuse one process, counted by reference.
 """
 
@@ -92,6 +93,7 @@ class LocalServer:
     def _command(self, gguf: str, port: int) -> list[str]:
         threads = self.config.n_threads or max(1, min(os.cpu_count() or 1, 4))
         return [
+            sys.executable, "-m", "agentrun.agents._watchdog", str(os.getpid()),
             sys.executable, "-m", "llama_cpp.server",
             "--model", gguf, "--model_alias", MODEL_ALIAS,
             "--host", "127.0.0.1", "--port", str(port),

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from agentrun.agents import Gateway, LocalModelConfig
@@ -65,10 +71,14 @@ async def test_cancelled_local_call_stops_the_busy_server(data_dir: Path) -> Non
     call = asyncio.create_task(
         gateway.acomplete("local/smollm2", "Write a very long story about ships.", max_tokens=2000)
     )
-    for _ in range(300):  # wait until the server is up and the request is in flight
-        if gateway._local is not None and gateway.local_server.is_running():
-            break
-        await asyncio.sleep(0.1)
+    async with httpx.AsyncClient() as client:
+        for _ in range(600):  # wait until the server answers, so the request is in flight
+            if gateway._local is not None and gateway.local_server.port is not None:
+                url = f"http://127.0.0.1:{gateway.local_server.port}/v1/models"
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(url, timeout=1)).status_code == 200:
+                        break
+            await asyncio.sleep(0.1)
     pid = gateway.local_server.pid
     await asyncio.sleep(1.0)
     call.cancel()
@@ -76,3 +86,24 @@ async def test_cancelled_local_call_stops_the_busy_server(data_dir: Path) -> Non
         await call
     assert pid is not None and not pid_alive(pid)
     await gateway.aclose()
+
+
+def test_the_server_dies_with_a_killed_parent(tmp_path: Path) -> None:
+    """SIGKILL skips atexit: the supervisor must still stop the llama.cpp server."""
+    code = (
+        "import sys; from agentrun.agents.local import LocalServer; "
+        "from agentrun.agents import LocalModelConfig; "
+        "s = LocalServer(LocalModelConfig()); s.ensure_started(); "
+        "print(s.pid, flush=True); import time; time.sleep(600)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    supervisor = int(parent.stdout.readline())
+    server = int(Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()[0])
+    assert pid_alive(server)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    while pid_alive(server) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not pid_alive(server)
