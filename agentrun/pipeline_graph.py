@@ -173,7 +173,7 @@ class PipelineGraph:
         if ctx.checkpointer is not None and await _has_checkpoint(ctx.checkpointer, thread_id):
             result = await entry.resumer()(thread_id, **options)
         else:
-            result = await entry.runner()(**inputs, thread_id=thread_id, **options)
+            result = await entry.runner()(**entry.arguments(inputs), thread_id=thread_id, **options)
         data = result.model_dump(mode="json")
         usage = Usage.from_dict(data.get("usage"))
         return {k: v for k, v in data.items() if k not in HEAVY_RESULT_KEYS}, usage

@@ -150,6 +150,10 @@ class Gateway:
         self._resolved[name] = resolved
         return resolved
 
+    def is_local(self, name: str) -> bool:
+        """Whether a model name or alias is the embedded model (workflows size prompts for it)."""
+        return self.resolve(name).model == LOCAL_MODEL
+
     def _check_routable(self, name: str, config: ModelConfig) -> None:
         try:
             lx.litellm().get_llm_provider(config.model, api_base=config.api_base)

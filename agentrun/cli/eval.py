@@ -9,3 +9,7 @@ app = typer.Typer(help="Run evaluations and write JSON + PNG reports.", no_args_
 
 def register() -> None:
     """Add each eval's command; the modules import their heavy parts inside the command."""
+    from agentrun.cli import eval_long_doc_qa, eval_retrieve_then_reason
+
+    app.command("long-doc-qa")(eval_long_doc_qa.command)
+    app.command("retrieve-then-reason")(eval_retrieve_then_reason.command)

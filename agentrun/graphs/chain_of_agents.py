@@ -190,7 +190,7 @@ def plan_chunk_tokens(gateway: Gateway, config: ChainOfAgentsConfig, query: str 
             f"output ({output}); use a model with a larger window or "
             "lower cu_tokens / worker_max_tokens"
         )
-    default = min(budget, config.local_chunk_cap) if config.model == LOCAL_MODEL else budget
+    default = min(budget, config.local_chunk_cap) if gateway.is_local(config.model) else budget
     return min(config.chunk_tokens or default, budget)
 
 

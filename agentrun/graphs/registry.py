@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from agentrun.graphs.chain_of_agents import ChainOfAgentsConfig
+from agentrun.graphs.retrieve_then_reason.models import RetrieveThenReasonConfig
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class WorkflowEntry:
     required_inputs: tuple[str, ...]
     optional_inputs: tuple[str, ...] = ()
     description: str = ""
+    #: Pipeline input name -> the keyword of `arun` it is passed as, where they differ.
+    keywords: tuple[tuple[str, str], ...] = ()
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -36,6 +39,11 @@ class WorkflowEntry:
 
     def resumer(self) -> Callable[..., Awaitable[BaseModel]]:
         return importlib.import_module(self.module).aresume  # type: ignore[no-any-return]
+
+    def arguments(self, inputs: dict[str, object]) -> dict[str, object]:
+        """Pipeline inputs as keyword arguments of `arun`."""
+        renamed = dict(self.keywords)
+        return {renamed.get(name, name): value for name, value in inputs.items()}
 
 
 WORKFLOWS: dict[str, WorkflowEntry] = {}
@@ -53,6 +61,19 @@ register(
         required_inputs=("document",),
         optional_inputs=("query",),
         description="Workers read a long document in order; a manager answers (or summarizes).",
+    )
+)
+
+
+register(
+    WorkflowEntry(
+        name="retrieve-then-reason",
+        module="agentrun.graphs.retrieve_then_reason",
+        config=RetrieveThenReasonConfig,
+        required_inputs=("context", "query"),
+        description="Extract supporting quotes, verify each against the source, then answer "
+        "from the verified facts only (or abstain).",
+        keywords=(("context", "context_in"),),
     )
 )
 

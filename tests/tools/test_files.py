@@ -35,7 +35,8 @@ def test_text_is_decoded(data: bytes, expected: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ("Café".encode("latin-1"), "not UTF-8 (byte 3) and no encoding declared"),
+        ("Café".encode("latin-1"), "is not UTF-8 (byte 0xe9 at offset 3) and declares no encoding"),
+        (b"# coding: klingon\nCaf\xe9", "its encoding 'klingon' (as the file declares) is unknown"),
         (b"\x89PNG\r\n\x1a\n\x00\x00", "binary file"),
     ],
 )

@@ -1,0 +1,166 @@
+"""What each stage is told, and how a proposed quote is found in its source."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from agentrun.agents import roles
+from agentrun.agents.messages import Message
+from agentrun.graphs.retrieve_then_reason.models import Fact, Proposal
+from agentrun.memory.records import DocumentChunk
+from agentrun.tools.quotes import QuoteSpan, content_words, locate, match_sentence, sentences
+
+#: A fuzzy threshold no score reaches: exact and normalized matches only.
+STRICT = 101.0
+
+# --- prompts -----------------------------------------------------------------------------------
+
+
+def extraction_messages(prompting: str, query: str, chunk: str, source: int) -> list[Message]:
+    if prompting == "answer-span":
+        return [
+            {"role": "system", "content": "You answer questions from the text you are given."},
+            {
+                "role": "user",
+                "content": f"Text:\n{chunk}\n\nQuestion: {query}\n"
+                "If the text answers the question, reply with the answer in a few words copied "
+                f"from the text. If it does not, reply {roles.NONE}.",
+            },
+        ]
+    ask = (
+        "List the sentences of the passage needed to answer the question, each copied exactly, "
+        "character for character, with the passage id. If none helps, return an empty list."
+        if prompting == "structured"
+        else "Copy the sentences of the passage that help answer the question, word for word, "
+        f'one per line, each starting with "- ". If no sentence helps, reply {roles.NONE}.'
+    )
+    return [
+        {"role": "system", "content": "You find the sentences of a text that answer a question."},
+        {"role": "user", "content": f"Passage c{source}:\n{chunk}\n\nQuestion: {query}\n{ask}"},
+    ]
+
+
+def reask_message(prompting: str, missing: list[str], source: int) -> Message:
+    if prompting == "answer-span":
+        content = (
+            f'The words "{missing[0]}" do not appear in the text. Reply with the answer copied '
+            f"exactly from the text, or {roles.NONE} if the text does not answer the question."
+        )
+    else:
+        listed = "\n".join(f'- "{quote}"' for quote in missing)
+        content = (
+            f"These quotes are not in passage c{source}:\n{listed}\n"
+            "Copy each supporting sentence exactly as it is written in the passage, or leave it "
+            "out" + (f"; reply {roles.NONE} if none is left." if prompting == "quotes" else ".")
+        )
+    return {"role": "user", "content": content}
+
+
+def render_facts(facts: list[Fact]) -> str:
+    return "\n".join(f"[{fact.id}] {fact.text}" for fact in facts)
+
+
+def reasoning_messages(prompting: str, query: str, facts: str, text: str) -> list[Message]:
+    """Stage 2 (and direct answering, with `facts` empty)."""
+    source = "facts" if facts else "text"
+    if prompting != "structured":
+        material = f"{facts}\n\nText:\n{text}" if facts and text else facts or text
+        return roles.answerer(query, material, context_name=source.capitalize())
+    parts = ([f"Facts:\n{facts}"] if facts else []) + ([f"Text:\n{text}"] if text else [])
+    cite = "Give the ids of the facts you used and one sentence saying why. " if facts else ""
+    return [
+        {"role": "system", "content": f"You answer questions from the {source} given, only."},
+        {
+            "role": "user",
+            "content": "\n\n".join(parts) + f"\n\nQuestion: {query}\nAnswer from the {source} "
+            f"only, in a few words. {cite}If the {source} do not answer the question, set "
+            "answer to null and say why.",
+        },
+    ]
+
+
+# --- verification ------------------------------------------------------------------------------
+
+
+def _shift(span: QuoteSpan, offset: int) -> QuoteSpan:
+    return dataclasses.replace(span, start=span.start + offset, end=span.end + offset)
+
+
+def locate_quote(
+    document: str, chunk: DocumentChunk, quote: str, threshold: float
+) -> tuple[QuoteSpan, bool] | None:
+    """A quote's span in document offsets, and whether it leaves its chunk; None if not found.
+
+    Exact and normalized matches are tried in the chunk, then in the whole document (so a quote
+    across a chunk boundary is kept whole); only then fuzzy matches, the better of chunk and
+    document winning (ties go to the chunk).
+    """
+    strict = locate(chunk.text, quote, fuzzy_threshold=STRICT)
+    if strict is not None:
+        return _shift(strict, chunk.start), False
+    found = locate(document, quote, fuzzy_threshold=STRICT)
+    if found is None:
+        near = locate(chunk.text, quote, fuzzy_threshold=threshold)
+        far = locate(document, quote, fuzzy_threshold=threshold)
+        if near is not None and (far is None or near.score >= far.score):
+            return _shift(near, chunk.start), False
+        found = far
+    if found is None:
+        return None
+    return found, not (chunk.start <= found.start and found.end <= chunk.end)
+
+
+def locate_answer_sentence(
+    chunk: DocumentChunk, answer: str, query: str, threshold: float
+) -> QuoteSpan | None:
+    """The chunk's sentence that contains the answer words and shares most words with the
+    question (document offsets), or None when the words are not in the chunk."""
+    wanted = content_words(query)
+    best: tuple[int, int, int, QuoteSpan] | None = None
+    for start, end in sentences(chunk.text):
+        found = locate(chunk.text[start:end], answer, fuzzy_threshold=threshold)
+        if found is None:
+            continue
+        score = len(content_words(chunk.text[start:end]) & wanted)
+        if best is None or score > best[0]:
+            best = (score, start, end, found)
+    if best is None:
+        found = locate(chunk.text, answer, fuzzy_threshold=threshold)
+        if found is None:
+            return None
+        bounds = [(s, e) for s, e in sentences(chunk.text) if s < found.end and e > found.start]
+        start = min([found.start, *(s for s, _ in bounds)])
+        end = max([found.end, *(e for _, e in bounds)])
+        best = (0, start, end, found)
+    _, start, end, found = best
+    text = chunk.text[start:end]
+    return QuoteSpan(chunk.start + start, chunk.start + end, text, found.match, found.score)
+
+
+def map_paraphrases(
+    chunk: DocumentChunk, texts: list[str], known: set[tuple[int | None, int | None]]
+) -> list[Proposal]:
+    """For models that cannot copy: each text that restates a sentence of its chunk
+    (`agentrun.tools.quotes.match_sentence`) becomes that sentence, verbatim, unless known."""
+    mapped: list[Proposal] = []
+    seen = set(known)
+    for text in texts:
+        span = match_sentence(chunk.text, text)
+        if span is None:
+            continue
+        start, end = chunk.start + span.start, chunk.start + span.end
+        if (start, end) in seen:
+            continue
+        seen.add((start, end))
+        mapped.append(
+            Proposal(
+                chunk=chunk.index,
+                text=text,
+                found=True,
+                stage="paraphrase",
+                start=start,
+                end=end,
+                match="paraphrase",
+            )
+        )
+    return mapped

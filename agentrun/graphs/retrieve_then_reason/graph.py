@@ -1,0 +1,576 @@
+"""The retrieve-then-reason graph, its budgets and its entry points (see the package doc)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import operator
+import os
+from collections.abc import Awaitable, Iterable
+from pathlib import Path
+from typing import Annotated, Any, TypedDict, TypeVar
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.store.base import BaseStore
+
+from agentrun.agents import roles, structured
+from agentrun.agents.gateway import Gateway
+from agentrun.agents.ledger import Usage
+from agentrun.agents.messages import Message
+from agentrun.errors import ConfigError, InputFileError, UsageError
+from agentrun.graphs import long_doc, runtime
+from agentrun.graphs.long_doc import PreparedDocument, StoredDocument, normalize_answer
+from agentrun.graphs.retrieve_then_reason.evidence import (
+    extraction_messages,
+    locate_answer_sentence,
+    locate_quote,
+    map_paraphrases,
+    reask_message,
+    reasoning_messages,
+    render_facts,
+)
+from agentrun.graphs.retrieve_then_reason.models import (
+    Extraction,
+    ExtractionStats,
+    Fact,
+    Proposal,
+    ReasonedAnswer,
+    RetrieveThenReasonConfig,
+    RetrieveThenReasonResult,
+    Stage,
+)
+from agentrun.graphs.runtime import (
+    DEFAULT_NAMESPACE,
+    EventHandler,
+    WorkflowContext,
+    add_usage,
+    context,
+    usage_of,
+    usage_update,
+)
+from agentrun.memory.records import DocumentChunk
+from agentrun.tools.files import read_text_file as read_source
+from agentrun.tools.quotes import QuoteSpan
+
+SAFETY_TOKENS = 32
+MIN_CHUNK_TOKENS = 64
+#: Room for the re-ask instruction that names the quotes not found.
+REASK_TOKENS = 160
+
+Context = str | Path | StoredDocument
+T = TypeVar("T")
+
+
+async def gather_or_cancel(coroutines: Iterable[Awaitable[T]]) -> list[T]:
+    """Like `asyncio.gather`, but when one fails the others are cancelled, not left running."""
+    tasks = [asyncio.ensure_future(c) for c in coroutines]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+# --- graph -------------------------------------------------------------------------------------
+
+
+class RtrState(TypedDict, total=False):
+    query: str
+    doc: dict[str, Any]
+    beyond_window: bool
+    budget: int
+    candidates: list[int]
+    retrieval: str
+    replies: dict[str, str]
+    proposals: list[dict[str, Any]]
+    recovered: int
+    paraphrased: int
+    answer: str | None
+    reason: str
+    facts: list[dict[str, Any]]
+    cited: list[int]
+    citations_inferred: bool
+    warnings: Annotated[list[str], operator.add]
+    usage: Annotated[dict[str, Any], add_usage]
+
+
+async def _document(state: RtrState) -> str:
+    ctx = context()
+    doc = state["doc"]
+    return await long_doc.load_text(
+        ctx.store, ctx.namespace, StoredDocument(str(doc["doc_id"]), str(doc["split"]))
+    )
+
+
+async def _chunk(state: RtrState, index: int) -> DocumentChunk:
+    ctx = context()
+    return await long_doc.load_chunk(ctx.store, ctx.namespace, state["doc"], index)
+
+
+def _candidates_from_text(reply: str, prompting: str) -> list[str]:
+    if prompting == "structured":
+        value = Extraction.model_validate_json(reply) if reply else Extraction()
+        return [fact.quote for fact in value.facts if fact.quote.strip()]
+    if prompting == "answer-span":
+        answer = roles.parse_answer(reply)
+        return [answer] if answer else []
+    return roles.parse_quotes(reply)
+
+
+def build_graph(
+    config: RetrieveThenReasonConfig,
+) -> StateGraph[RtrState, WorkflowContext, Any, Any]:
+    """retrieve -> extract -> reask -> reason (direct: retrieve -> reason)."""
+    prompting = config.resolved_prompting
+
+    async def ask(messages: list[Message], node: str) -> tuple[str, Usage, str | None]:
+        """One extraction call; returns the reply as text (JSON for structured output)."""
+        if prompting == "structured":
+            reply = await runtime.structured(
+                config.model, messages, Extraction, node=node,
+                max_tokens=config.extract_max_tokens, temperature=config.temperature,
+            )  # fmt: skip
+            text = reply.value.model_dump_json() if reply.value is not None else ""
+            return text, reply.usage, reply.error
+        completion = await runtime.complete(
+            config.model, messages, node=node,
+            max_tokens=config.extract_max_tokens, temperature=config.temperature,
+        )  # fmt: skip
+        return completion.text, usage_of(completion), None
+
+    def verify(
+        document: str, chunk: DocumentChunk, texts: list[str], query: str, stage: Stage
+    ) -> list[Proposal]:
+        proposals = []
+        for text in texts:
+            found: tuple[QuoteSpan, bool] | None
+            if prompting == "answer-span":
+                span = locate_answer_sentence(chunk, text, query, config.fuzzy_threshold)
+                found = (span, False) if span else None
+            else:
+                found = locate_quote(document, chunk, text, config.fuzzy_threshold)
+            proposal = Proposal(chunk=chunk.index, text=text, found=found is not None, stage=stage)
+            if found is not None:
+                span, spans = found
+                located = {"start": span.start, "end": span.end, "match": span.match}
+                proposal = proposal.model_copy(update={**located, "spans_chunks": spans})
+            proposals.append(proposal)
+        return proposals
+
+    async def retrieve(state: RtrState) -> dict[str, Any]:
+        ctx = context()
+        doc, query = state["doc"], state["query"]
+        everything = list(range(int(doc["chunk_count"])))
+        order, retrieval, warnings = everything, "all", []
+        if state["beyond_window"]:
+            hits = await ctx.store.asearch(
+                long_doc.chunks_ns(ctx.namespace), query=query,
+                filter={"doc_id": doc["doc_id"], "split": doc["split"]},
+                limit=len(everything) if config.method == "direct" else config.top_k,
+            )  # fmt: skip
+            if hits and all(hit.score is not None for hit in hits):
+                order, retrieval = [int(hit.value["index"]) for hit in hits], "semantic"
+            else:
+                retrieval = "all-chunks-no-index"
+                warnings.append(
+                    "the store has no search index, so chunks could not be ranked: "
+                    f"read all {len(everything)} chunks in source order"
+                )
+        if config.method != "direct":
+            return {"candidates": sorted(order), "retrieval": retrieval, "warnings": warnings}
+        chosen, used = [], 0
+        for index in order:
+            tokens = (await _chunk(state, index)).tokens
+            if used + tokens <= state["budget"]:
+                chosen.append(index)
+                used += tokens
+        if len(chosen) < len(everything):
+            warnings.append(
+                f"direct answering read {len(chosen)} of {len(everything)} chunks "
+                f"({used} of {doc['tokens']} tokens) to fit the window"
+            )
+        return {"candidates": sorted(chosen), "retrieval": retrieval, "warnings": warnings}
+
+    async def extract(state: RtrState) -> dict[str, Any]:
+        query = state["query"]
+        document = await _document(state)
+        limit = asyncio.Semaphore(config.concurrency)
+        chunks = [await _chunk(state, index) for index in state["candidates"]]
+
+        async def one(chunk: DocumentChunk) -> tuple[str, list[Proposal], Usage, str | None]:
+            messages = extraction_messages(prompting, query, chunk.text, chunk.index)
+            # Waiters resume in the order they queued, so calls are made in chunk order (a
+            # resumed run matches recorded calls by their order).
+            async with limit:
+                reply, usage, error = await ask(messages, f"extract[{chunk.index}]")
+            texts = _candidates_from_text(reply, prompting)
+            return reply, verify(document, chunk, texts, query, "extract"), usage, error
+
+        results = await gather_or_cancel(one(chunk) for chunk in chunks)
+        warnings = [
+            f"chunk {i}: no valid extraction ({r[3]})"
+            for i, r in zip(state["candidates"], results, strict=True)
+            if r[3]
+        ]
+        return {
+            "replies": {str(i): r[0] for i, r in zip(state["candidates"], results, strict=True)},
+            "proposals": [p.model_dump() for r in results for p in r[1]],
+            "warnings": warnings,
+            "usage": usage_update(*(r[2] for r in results)),
+        }
+
+    async def reask(state: RtrState) -> dict[str, Any]:
+        """Re-ask once per chunk for its quotes not found; then, if on, map what is still
+        missing to the chunk's sentences it restates. Counts what each step won back."""
+        proposals = [Proposal.model_validate(p) for p in state["proposals"]]
+        missing: dict[int, list[str]] = {}
+        for proposal in proposals:
+            if not proposal.found:
+                missing.setdefault(proposal.chunk, []).append(proposal.text)
+        if config.method != "verified" or not missing:
+            return {"recovered": 0, "paraphrased": 0}
+        query = state["query"]
+        document = await _document(state)
+        known = {(p.start, p.end) for p in proposals if p.found}
+        chunks = {index: await _chunk(state, index) for index in sorted(missing)}
+
+        async def one(index: int, quotes: list[str]) -> tuple[list[Proposal], Usage]:
+            if not config.reask:
+                return [], Usage()
+            chunk = chunks[index]
+            messages = [
+                *extraction_messages(prompting, query, chunk.text, index),
+                {"role": "assistant", "content": state["replies"][str(index)]},
+                reask_message(prompting, quotes, index),
+            ]
+            reply, usage, _ = await ask(messages, f"reask[{index}]")
+            texts = _candidates_from_text(reply, prompting)
+            return verify(document, chunk, texts, query, "reask"), usage
+
+        results = await gather_or_cancel(one(i, q) for i, q in sorted(missing.items()))
+        added: list[Proposal] = []
+        recovered = paraphrased = 0
+        for (index, quotes), (again, _) in zip(sorted(missing.items()), results, strict=True):
+            new = {(p.start, p.end) for p in again if p.found} - known
+            known |= new
+            won = min(len(quotes), len(new))
+            recovered += won
+            added += again
+            if won < len(quotes) and config.paraphrases:
+                texts = [*quotes, *(p.text for p in again if not p.found)]
+                mapped = map_paraphrases(chunks[index], texts, known)
+                known |= {(p.start, p.end) for p in mapped}
+                paraphrased += min(len(quotes) - won, len(mapped))
+                added += mapped
+        return {
+            "proposals": [*state["proposals"], *(p.model_dump() for p in added)],
+            "recovered": recovered,
+            "paraphrased": paraphrased,
+            "usage": usage_update(*(r[1] for r in results)),
+        }
+
+    def facts_of(state: RtrState) -> list[Fact]:
+        proposals = [Proposal.model_validate(p) for p in state.get("proposals", [])]
+        if config.method == "unverified":
+            raw = [p for p in proposals if p.stage == "extract"]
+            unique = list({p.text: p for p in raw}.values())
+            return [Fact(id=i + 1, source=p.chunk, text=p.text) for i, p in enumerate(unique)]
+        spans: dict[tuple[int, int], Proposal] = {}
+        for p in proposals:
+            if p.found and p.start is not None and p.end is not None:
+                spans.setdefault((p.start, p.end), p)
+        document_facts = []
+        for i, ((start, end), p) in enumerate(sorted(spans.items())):
+            fact = Fact(id=i + 1, source=p.chunk, text="", start=start, end=end, match=p.match)
+            document_facts.append(
+                fact.model_copy(update={"stage": p.stage, "spans_chunks": p.spans_chunks})
+            )
+        return document_facts
+
+    async def reason(state: RtrState) -> dict[str, Any]:
+        ctx = context()
+        query = state["query"]
+        facts = facts_of(state)
+        if facts and facts[0].start is not None:
+            document = await _document(state)
+            facts = [f.model_copy(update={"text": document[f.start : f.end]}) for f in facts]
+        if config.method != "direct" and not facts:
+            proposed = len(state.get("proposals", []))
+            why = (
+                f"none of the {proposed} quoted facts could be found in the context"
+                if proposed
+                else f"no supporting fact was found in the {len(state['candidates'])} chunk(s) read"
+            )
+            return {"answer": None, "reason": why, "facts": [], "cited": []}
+        count = ctx.gateway.text_counter(config.reasoner)
+        warnings: list[str] = []
+        kept = len(facts)
+        while len(facts) > 1 and count(render_facts(facts)) > state["budget"]:
+            facts = facts[:-1]
+        if len(facts) < kept:
+            warnings.append(f"{kept - len(facts)} facts beyond the reasoner's window were left out")
+        text = ""
+        if config.method == "direct" or config.reason_over == "facts+context":
+            room = state["budget"] - (count(render_facts(facts)) if facts else 0)
+            pieces, used = [], 0
+            for index in state["candidates"]:
+                chunk = await _chunk(state, index)
+                if used + chunk.tokens <= room:
+                    pieces.append(chunk.text)
+                    used += chunk.tokens
+            text = "\n\n".join(pieces)
+        messages = reasoning_messages(prompting, query, render_facts(facts), text)
+        update: dict[str, Any] = {"facts": [f.model_dump() for f in facts], "warnings": warnings}
+        if prompting == "structured":
+            reply = await runtime.structured(
+                config.reasoner, messages, ReasonedAnswer, node="reason",
+                max_tokens=config.answer_max_tokens, temperature=config.temperature,
+            )  # fmt: skip
+            update["usage"] = usage_update(reply.usage)
+            if reply.value is None:
+                return {**update, "answer": None, "reason": f"no valid answer: {reply.error}"}
+            ids = {f.id for f in facts}
+            cited = [i for i in reply.value.facts if i in ids]
+            if len(cited) < len(reply.value.facts):
+                warnings.append("the reasoner cited fact ids that do not exist; they were ignored")
+            answer = reply.value.answer.strip() if reply.value.answer else None
+            return {**update, "answer": answer or None, "reason": reply.value.reason,
+                    "cited": cited}  # fmt: skip
+        completion = await runtime.complete(
+            config.reasoner, messages, node="reason",
+            max_tokens=config.answer_max_tokens, temperature=config.temperature,
+        )  # fmt: skip
+        answer = roles.parse_answer(completion.text)
+        said = normalize_answer(answer or "")
+        cited = [f.id for f in facts if said and said in normalize_answer(f.text)]
+        source = "text" if config.method == "direct" else "facts"
+        reason = (
+            f"the {source} do not answer the question"
+            if answer is None
+            else f"answered from the {source}"
+        )
+        return {**update, "usage": usage_update(usage_of(completion)), "answer": answer,
+                "reason": reason, "cited": cited, "citations_inferred": bool(facts)}  # fmt: skip
+
+    graph: StateGraph[RtrState, WorkflowContext, Any, Any] = StateGraph(
+        RtrState, context_schema=WorkflowContext
+    )
+    graph.add_node("retrieve", retrieve)
+    graph.add_node("reason", reason)
+    graph.add_edge(START, "retrieve")
+    if config.method == "direct":
+        graph.add_edge("retrieve", "reason")
+    else:
+        graph.add_node("extract", extract)
+        graph.add_node("reask", reask)
+        graph.add_edge("retrieve", "extract")
+        graph.add_edge("extract", "reask")
+        graph.add_edge("reask", "reason")
+    graph.add_edge("reason", END)
+    return graph
+
+
+NODES = ("retrieve", "extract", "reask", "reason")
+
+
+# --- budgets -----------------------------------------------------------------------------------
+
+
+def plan_chunk_tokens(gateway: Gateway, config: RetrieveThenReasonConfig, query: str) -> int:
+    """Chunk size that leaves room in the extraction prompt for the re-ask conversation."""
+    prompting = config.resolved_prompting
+    window = gateway.context_window(config.model)
+    query_tokens = gateway.count_text(config.model, query)
+    if query_tokens >= window:
+        raise UsageError(
+            f"the question is {query_tokens} tokens, longer than the {window}-token window of "
+            f"{config.model}; shorten it"
+        )
+    overhead = gateway.count_tokens(config.model, extraction_messages(prompting, query, "", 0))
+    if prompting == "structured":
+        overhead += gateway.count_text(config.model, structured.instruction(Extraction))
+    budget = window - overhead - 2 * config.extract_max_tokens - REASK_TOKENS - SAFETY_TOKENS
+    if budget < MIN_CHUNK_TOKENS:
+        raise ConfigError(
+            f"the {window}-token window of {config.model} leaves {budget} tokens per chunk after "
+            f"the prompt ({overhead}), the re-ask room and output ({config.extract_max_tokens} "
+            "twice); use a model with a larger window or lower extract_max_tokens"
+        )
+    cap = config.chunk_tokens or (
+        config.local_chunk_cap if gateway.is_local(config.model) else config.chunk_cap
+    )
+    return min(cap, budget)
+
+
+def reasoning_budget(gateway: Gateway, config: RetrieveThenReasonConfig, query: str) -> int:
+    """Tokens of facts and text that fit the reasoning prompt."""
+    prompting = config.resolved_prompting
+    window = gateway.context_window(config.reasoner)
+    overhead = gateway.count_tokens(config.reasoner, reasoning_messages(prompting, query, "x", "x"))
+    if prompting == "structured":
+        overhead += gateway.count_text(config.reasoner, structured.instruction(ReasonedAnswer))
+    budget = window - overhead - config.answer_max_tokens - SAFETY_TOKENS
+    if budget < MIN_CHUNK_TOKENS:
+        raise ConfigError(
+            f"the {window}-token window of {config.reasoner} leaves {budget} tokens for facts; "
+            "use a model with a larger window"
+        )
+    return budget
+
+
+# --- entry points ------------------------------------------------------------------------------
+
+
+async def _text_of(
+    res: runtime.RunResources, namespace: tuple[str, ...], ctx_in: Context, encoding: str | None
+) -> str:
+    if isinstance(ctx_in, Path):
+        text = read_source(ctx_in, encoding=encoding)
+        if not text.strip():
+            raise InputFileError(str(ctx_in), "is empty; pass a file with text")
+        return text
+    if isinstance(ctx_in, StoredDocument):
+        return await long_doc.load_text(res.store, namespace, ctx_in)
+    return ctx_in
+
+
+async def result_from_state(
+    state: dict[str, Any], ctx: WorkflowContext, config: RetrieveThenReasonConfig,
+    doc: PreparedDocument, chunk_tokens: int, thread_id: str,
+) -> RetrieveThenReasonResult:  # fmt: skip
+    proposals = [Proposal.model_validate(p) for p in state.get("proposals", [])]
+    first = [p for p in proposals if p.stage == "extract"]
+    facts = [Fact.model_validate(f) for f in state.get("facts", [])]
+    not_found = sum(not p.found for p in first)
+    recovered = int(state.get("recovered", 0))
+    paraphrased = int(state.get("paraphrased", 0))
+    verified = config.method == "verified"
+    stats = ExtractionStats(
+        proposed=len(first), not_found=not_found,
+        reasked=not_found if verified and config.reask else 0,
+        recovered=recovered, paraphrased=paraphrased,
+        dropped=not_found - recovered - paraphrased if verified else 0, kept=len(facts),
+    )  # fmt: skip
+    return RetrieveThenReasonResult(
+        method=config.method,
+        prompting=config.resolved_prompting,
+        answer=state.get("answer"),
+        reason=str(state.get("reason", "")),
+        query=str(state["query"]),
+        thread_id=thread_id,
+        doc_id=doc.doc_id,
+        chunk_count=doc.chunk_count,
+        chunk_tokens=chunk_tokens,
+        document_tokens=doc.tokens,
+        retrieval=str(state.get("retrieval", "")),
+        chunks_read=list(state.get("candidates", [])),
+        facts=facts,
+        cited=list(state.get("cited", [])),
+        citations_inferred=bool(state.get("citations_inferred", False)),
+        proposals=proposals,
+        stats=stats,
+        prompts=await runtime.recorded_prompts(ctx),
+        usage=Usage.from_dict(state.get("usage")).to_dict(),
+        warnings=list(state.get("warnings", [])),
+    )
+
+
+async def arun(
+    context_in: Context,
+    query: str,
+    *,
+    config: RetrieveThenReasonConfig | None = None,
+    gateway: Gateway | None = None,
+    store: BaseStore | None = None,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
+    namespace: tuple[str, ...] = DEFAULT_NAMESPACE,
+    thread_id: str | None = None,
+    on_event: EventHandler | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    encoding: str | None = None,
+) -> RetrieveThenReasonResult:
+    """Answer `query` from `context_in` (a text, a `Path` to a text file, or a stored document)
+    with facts verified against it. A file is read as UTF-8, else in `encoding` or the one it
+    declares."""
+    config = config or RetrieveThenReasonConfig()
+    if not query or not query.strip():
+        raise UsageError("the question is empty; pass the question to answer")
+    thread_id = thread_id or runtime.new_thread_id()
+    async with runtime.session(
+        thread_id=thread_id, gateway=gateway, store=store, checkpointer=checkpointer,
+        namespace=namespace, data_dir=data_dir,
+    ) as run:  # fmt: skip
+        config = config.resolved(run.gateway.is_local(config.model))
+        text = await _text_of(run.resources, namespace, context_in, encoding)
+        if not text.strip():
+            raise UsageError("the context is empty, so no fact can be found; pass a text")
+        chunk_tokens = plan_chunk_tokens(run.gateway, config, query)
+        budget = reasoning_budget(run.gateway, config, query)
+        window = run.gateway.context_window(config.model)
+        beyond = run.gateway.count_text(config.model, text) > window
+        source = str(context_in) if isinstance(context_in, Path) else "context"
+        doc = await long_doc.prepare_document(
+            run.gateway, run.store, namespace, text, model=config.model,
+            chunk_tokens=chunk_tokens, source=source, index=beyond,
+        )  # fmt: skip
+        initial: RtrState = {
+            "query": query,
+            "doc": dataclasses.asdict(doc),
+            "beyond_window": beyond,
+            "budget": budget,
+        }
+        state = await run.run(build_graph(config), initial, on_event=on_event, node_names=NODES)
+        return await result_from_state(state, run.ctx, config, doc, chunk_tokens, thread_id)
+
+
+async def aresume(
+    thread_id: str,
+    *,
+    config: RetrieveThenReasonConfig | None = None,
+    gateway: Gateway | None = None,
+    store: BaseStore | None = None,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
+    namespace: tuple[str, ...] = DEFAULT_NAMESPACE,
+    on_event: EventHandler | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+) -> RetrieveThenReasonResult:
+    """Continue a failed or killed run from its last checkpoint (same config and store)."""
+    config = config or RetrieveThenReasonConfig()
+    async with runtime.session(
+        thread_id=thread_id, gateway=gateway, store=store, checkpointer=checkpointer,
+        namespace=namespace, data_dir=data_dir,
+    ) as run:  # fmt: skip
+        config = config.resolved(run.gateway.is_local(config.model))
+        graph = build_graph(config)
+        doc = PreparedDocument(**(await run.saved(graph))["doc"])
+        state = await run.run(graph, None, on_event=on_event, node_names=NODES)
+        chunk_tokens = int(doc.split.rsplit("-", 1)[1])
+        return await result_from_state(state, run.ctx, config, doc, chunk_tokens, thread_id)
+
+
+def run(context_in: Context, query: str, **options: Any) -> RetrieveThenReasonResult:
+    """Sync twin of `arun`."""
+    return runtime.run_sync(arun(context_in, query, **options))
+
+
+def resume(thread_id: str, **options: Any) -> RetrieveThenReasonResult:
+    """Sync twin of `aresume`."""
+    return runtime.run_sync(aresume(thread_id, **options))
+
+
+async def store_can_search(store: BaseStore, namespace: tuple[str, ...] = ("evals",)) -> bool:
+    """Whether the store ranks by meaning (it has an embedder): probed with one tiny record."""
+    probe = (*namespace, "search-probe")
+    try:
+        await store.aput(probe, "probe", {"text": "a probe for semantic search"}, index=["text"])
+        hits = await store.asearch(probe, query="semantic search probe", limit=1)
+    except Exception:
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            await store.adelete(probe, "probe")
+    return bool(hits) and hits[0].score is not None

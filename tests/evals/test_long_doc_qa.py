@@ -1,0 +1,181 @@
+"""The eval runner on a scripted oracle: reports and plots written, resume, failures, the CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph.store.memory import InMemoryStore
+
+from agentrun.agents import Gateway, GatewayConfig, RetryPolicy
+from agentrun.agents import _litellm as lx
+from agentrun.agents.testing import scripted_model
+from agentrun.cli import run as cli
+from agentrun.errors import ConfigError, EndpointUnreachableError, UsageError
+from agentrun.evals import report
+from agentrun.evals.datasets import QAItem
+from agentrun.evals.long_doc_qa import EvalSettings, arun_eval, parse_length
+from agentrun.evals.synthetic import generate
+
+LENGTHS = [400, 900]
+QUESTION = re.compile(r"Question: (.*)")
+
+
+class Oracle:
+    """Answers like a perfect reader of whatever text its prompt shows (or NONE); raises
+    `failure` once, for the item `fail_once`."""
+
+    def __init__(
+        self, items: list[QAItem], fail_once: str | None = None, failure: Exception | None = None
+    ) -> None:
+        self.by_question = {item.question: item for item in items}
+        self.fail_once = fail_once
+        self.failure = failure or RuntimeError("provider fell over")
+
+    def __call__(self, messages: list[dict[str, Any]]) -> str:
+        prompt = str(messages[-1]["content"])
+        found = QUESTION.search(prompt)
+        assert found is not None
+        item = self.by_question[found.group(1).strip()]
+        if item.id == self.fail_once:
+            self.fail_once = None
+            raise self.failure
+        body = prompt[: found.start()]
+        if body.startswith("Passage c"):
+            quotes = [e.text for e in item.evidence if e.text in body]
+            return json.dumps({"facts": [{"source": "c0", "quote": q} for q in quotes]})
+        answer = item.gold if item.gold and item.gold in body else None
+        if body.startswith(("Facts:", "Text:")):
+            return json.dumps({"answer": answer, "facts": [1] if answer else [], "reason": "-"})
+        return answer or "NONE"
+
+
+def settings(**options: Any) -> EvalSettings:
+    options.setdefault("strategies", ["vanilla", "rag", "rtr", "direct"])
+    return EvalSettings(model="fake/m", lengths=LENGTHS, questions=3, seed=5, **options)
+
+
+async def run_eval(
+    out: Path,
+    data_dir: Path,
+    oracle_fail: str | None = None,
+    failure: Exception | None = None,
+    **options: Any,
+) -> tuple[dict[str, Any], int]:
+    config = GatewayConfig(retry=RetryPolicy(max_attempts=1))
+    oracle: list[Oracle] = []
+    async with Gateway(config, data_dir=data_dir, cache=False) as gateway:
+        with scripted_model(lambda messages: oracle[0](messages)) as fake:
+            items = generate(LENGTHS, 3, seed=5, count=gateway.text_counter("fake/m"))
+            oracle.append(Oracle(items, oracle_fail, failure))
+            result = await arun_eval(
+                settings(**options), out, gateway=gateway, store=InMemoryStore()
+            )
+    return result, len(fake.calls)
+
+
+async def test_the_eval_writes_its_report_and_plot(tmp_path: Path, data_dir: Path) -> None:
+    out = tmp_path / "eval"
+    result, calls = await run_eval(out, data_dir)
+    saved = json.loads((out / report.REPORT_FILE).read_text(encoding="utf-8"))
+    assert saved["summary"] == result["summary"]
+    assert (out / report.PLOT_FILE).read_bytes().startswith(b"\x89PNG")
+    assert set(saved["summary"]) == {"vanilla", "rtr", "direct"}
+    assert "no search index" in saved["failed_strategies"]["rag"]
+    assert saved["kinds"] == {"single": 2, "multi_hop": 2, "absent": 2}
+    for strategy in ("vanilla", "rtr", "direct"):  # a perfect reader scores perfectly
+        assert saved["summary"][strategy]["em"] == 1.0
+        assert saved["summary"][strategy]["abstention_accuracy"] == 1.0
+        assert set(saved["by_length"][strategy]) == {"400", "900"}
+    evidence = saved["summary"]["rtr"]["evidence"]
+    assert evidence["gold_facts"] == 6 and evidence["gold_recall_verified"] == 1.0
+    assert evidence["hallucinated_rate"] == 0.0
+    rows = report.ResultLog(out).read()
+    assert len(rows) == 18 and calls > 0
+    assert all(row["usage"]["prompt_tokens"] > 0 for row in rows)
+
+
+async def test_a_crashed_eval_keeps_finished_items_and_continues(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    out = tmp_path / "eval"
+    target = "gen-s5-900-001-multi_hop"  # the fifth item
+    with pytest.raises(EndpointUnreachableError):  # the provider is down: the eval stops
+        await run_eval(out, data_dir, oracle_fail=target, strategies=["vanilla"])
+    assert [row["item_id"] for row in report.ResultLog(out).read()] == [
+        "gen-s5-400-000-single", "gen-s5-400-001-multi_hop", "gen-s5-400-002-absent",
+        "gen-s5-900-000-single",
+    ]  # fmt: skip
+    second, calls = await run_eval(out, data_dir, strategies=["vanilla"])
+    assert calls == 2  # only the items not finished before the crash
+    assert second["summary"]["vanilla"]["scored"] == 6 and second["summary"]["vanilla"]["em"] == 1
+
+    third, calls = await run_eval(out, data_dir, strategies=["vanilla"])
+    assert calls == 0 and third["summary"] == second["summary"]
+
+
+async def test_an_item_the_provider_rejects_is_recorded_then_retried(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    out = tmp_path / "eval"
+    target = "gen-s5-900-001-multi_hop"
+    rejected = lx.litellm().BadRequestError(message="bad input", model="m", llm_provider="fake")
+    first, _ = await run_eval(
+        out, data_dir, oracle_fail=target, failure=rejected, strategies=["vanilla"]
+    )
+    assert first["summary"]["vanilla"]["errors"] == 1
+    assert first["summary"]["vanilla"]["scored"] == 5  # the error is not scored as abstention
+    (failed,) = [row for row in report.ResultLog(out).read() if row["error"]]
+    assert failed["item_id"] == target and "request was rejected" in failed["error"]
+
+    second, calls = await run_eval(out, data_dir, strategies=["vanilla"])
+    assert calls == 1 and second["summary"]["vanilla"]["errors"] == 0
+
+
+async def test_a_cut_off_last_line_is_ignored(tmp_path: Path, data_dir: Path) -> None:
+    out = tmp_path / "eval"
+    out.mkdir()
+    (out / report.RESULTS_FILE).write_text('{"strategy": "vanilla", "item_id": "gen-s5', "utf-8")
+    result, calls = await run_eval(out, data_dir, strategies=["vanilla"])
+    assert calls == 6 and result["summary"]["vanilla"]["scored"] == 6
+
+
+async def test_only_strategies_that_cannot_run_is_a_config_error(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    with pytest.raises(ConfigError, match="rag: the memory store"):
+        await run_eval(tmp_path / "eval", data_dir, strategies=["rag"])
+
+
+def test_settings_and_lengths_are_checked() -> None:
+    assert [parse_length(x) for x in ("4k", "128K", "3000")] == [4096, 131072, 3000]
+    with pytest.raises(UsageError, match="not a token count"):
+        parse_length("lots")
+    with pytest.raises(ValueError, match="unknown strategies"):
+        EvalSettings(strategies=["coa", "magic"])
+
+
+def test_the_cli_runs_an_eval_and_prints_a_table(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gateway = Gateway(data_dir=data_dir)
+    out = tmp_path / "cli-eval"
+    args = ["eval", "retrieve-then-reason", "--model", "fake/m", "--lengths", "400",
+            "-n", "2", "--seed", "5", "--out-dir", str(out)]  # fmt: skip
+    oracle: list[Oracle] = []
+    with scripted_model(lambda messages: oracle[0](messages)):
+        oracle.append(Oracle(generate([400], 2, seed=5, count=gateway.text_counter("fake/m"))))
+        assert cli(args) == 0
+    captured = capsys.readouterr()
+    assert "rtr-unverified" in captured.out and "recall" in captured.out
+    assert "[6/6]" in captured.err
+    assert json.loads((out / "report.json").read_text("utf-8"))["eval"] == "retrieve-then-reason"
+
+    bad = ["eval", "long-doc-qa", "--strategies", "coa,magic", "--out-dir", str(out)]
+    assert cli(bad) == 2
+    assert "unknown strategies" in capsys.readouterr().err
+    assert cli(["eval", "long-doc-qa", "--lengths", "4k,huge"]) == 2
+    assert "not a token count" in capsys.readouterr().err

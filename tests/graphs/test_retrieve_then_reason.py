@@ -1,0 +1,377 @@
+"""Retrieve-then-reason on scripted models: verification, re-ask, offsets, abstention, methods."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.store.memory import InMemoryStore
+
+from agentrun.agents import Gateway, GatewayConfig, RetryPolicy
+from agentrun.agents.testing import scripted_model
+from agentrun.errors import AgentrunError, UsageError
+from agentrun.graphs import retrieve_then_reason as rtr
+from agentrun.tools.text import split_text
+
+QUESTION = "Who kept the Saltmere light in 1890?"
+KEEPER = "The keeper of the Saltmere light in 1890 was Maren Holt."
+INVENTED = "Maren Holt was awarded a silver medal by the king in 1895."
+PASSAGE = re.compile(r"Passage c(\d+):")
+
+Messages = list[dict[str, Any]]
+
+
+def document(paragraphs: int = 12, fact_at: int = 2) -> str:
+    body = [
+        f"Entry {i}. The tide tables for week {i} were posted at the harbour office. "
+        f"Boats {i} and {i + 1} left before dawn and came back with herring."
+        for i in range(paragraphs)
+    ]
+    body.insert(fact_at, KEEPER)
+    return "\n\n".join(body)
+
+
+def config(**options: Any) -> rtr.RetrieveThenReasonConfig:
+    options.setdefault("chunk_tokens", 80)
+    return rtr.RetrieveThenReasonConfig(
+        model="fake/m", extract_max_tokens=96, answer_max_tokens=32, **options
+    )
+
+
+async def run(
+    text: str | Path, data_dir: Path, encoding: str | None = None, **options: Any
+) -> rtr.RetrieveThenReasonResult:
+    async with Gateway(data_dir=data_dir, cache=False) as gateway:
+        return await rtr.arun(
+            text, QUESTION, config=config(**options), gateway=gateway,
+            store=InMemoryStore(), checkpointer=InMemorySaver(), encoding=encoding,
+        )  # fmt: skip
+
+
+def chunks_of(text: str, data_dir: Path, chunk_tokens: int = 80) -> list[str]:
+    gateway = Gateway(data_dir=data_dir)
+    return [c.text for c in split_text(text, chunk_tokens, gateway.text_counter("fake/m"))]
+
+
+def last_user(messages: Messages) -> str:
+    return str(messages[-1]["content"])
+
+
+def extraction(*quotes: str, source: str = "c0") -> str:
+    return json.dumps({"facts": [{"source": source, "quote": q} for q in quotes]})
+
+
+def reasoned(answer: str | None, facts: list[int], reason: str = "it says so") -> str:
+    return json.dumps({"answer": answer, "facts": facts, "reason": reason})
+
+
+async def test_found_quotes_are_kept_with_offsets_and_invented_ones_reasked_then_dropped(
+    data_dir: Path,
+) -> None:
+    text = document()
+    altered = "  THE KEEPER of the saltmere   light in 1890\nwas maren holt. "
+
+    def model(messages: Messages) -> str:
+        prompt = last_user(messages)
+        if prompt.startswith("These quotes are not in passage"):
+            return extraction(INVENTED)  # insists: still not found, dropped
+        if prompt.startswith("Facts:"):
+            return reasoned("Maren Holt", [2])
+        found = PASSAGE.search(prompt)
+        assert found is not None
+        if int(found.group(1)) == 0:
+            return extraction(spanning)
+        if int(found.group(1)) == holder:
+            return extraction(KEEPER, altered, INVENTED, source=f"c{holder}")
+        return extraction()
+
+    with scripted_model(model, context_window=1024) as fake:
+        chunks = chunks_of(text, data_dir)
+        assert len(chunks) >= 3
+        holder = next(i for i, c in enumerate(chunks) if KEEPER in c)
+        # Across the boundary of chunks 0 and 1: the end of one, the start of the next (the
+        # model joins them with a space; the source has a paragraph break there).
+        start = chunks[0].rstrip().rfind(". ") + 2
+        end = len(chunks[0]) + chunks[1].index(". ") + 1
+        source_span = text[start:end]
+        spanning = " ".join(source_span.split())
+        assert not any(spanning in c for c in chunks) and "\n\n" in source_span
+        result = await run(text, data_dir)
+
+    kept = {fact.text: fact for fact in result.facts}
+    assert set(kept) == {KEEPER, source_span}
+    assert (kept[source_span].start, kept[source_span].end) == (start, end)
+    for fact in result.facts:
+        assert fact.start is not None and fact.end is not None
+        assert text[fact.start : fact.end] == fact.text
+    assert kept[source_span].spans_chunks and not kept[KEEPER].spans_chunks
+    assert {p.match for p in result.proposals if p.text == altered} == {"normalized"}
+    assert result.stats.model_dump() == {
+        "proposed": 4, "not_found": 1, "reasked": 1, "recovered": 0, "paraphrased": 0,
+        "dropped": 1, "kept": 2,
+    }  # fmt: skip
+    reasks = [c for c in fake.calls if last_user(c.messages).startswith("These quotes")]
+    assert len(reasks) == 1 and INVENTED in last_user(reasks[0].messages)
+    reasoning = last_user(fake.calls[-1].messages)
+    assert KEEPER in reasoning and INVENTED not in reasoning
+    assert result.answer == "Maren Holt"
+    assert result.cited == [kept[KEEPER].id] == [2]
+    assert result.retrieval == "all" and result.chunks_read == list(range(len(chunks)))
+
+
+async def test_a_reasked_quote_that_is_found_counts_as_recovered(data_dir: Path) -> None:
+    def model(messages: Messages) -> str:
+        prompt = last_user(messages)
+        if prompt.startswith("These quotes"):
+            return extraction(KEEPER)
+        if prompt.startswith("Facts:"):
+            return reasoned("Maren Holt", [1])
+        return extraction(INVENTED) if KEEPER in prompt else extraction()
+
+    with scripted_model(model, context_window=1024):
+        result = await run(document(), data_dir)
+    assert result.stats.recovered == 1 and result.stats.dropped == 0
+    assert [(f.text, f.stage) for f in result.facts] == [(KEEPER, "reask")]
+    assert result.answer == "Maren Holt"
+
+
+async def test_paraphrases_map_to_the_sentence_they_restate_only_when_asked(
+    data_dir: Path,
+) -> None:
+    restated = "Maren Holt was the keeper of the Saltmere light in 1890."
+
+    def model(messages: Messages) -> str:
+        prompt = last_user(messages)
+        if prompt.startswith("Facts:"):
+            return "Maren Holt"
+        if KEEPER in prompt or prompt.startswith("These quotes"):
+            return f"- {restated}\n- {INVENTED}"  # cannot copy: restates, and invents
+        return "NONE"
+
+    with scripted_model(model, context_window=1024) as fake:
+        mapped = await run(document(), data_dir, prompting="quotes", map_paraphrases=True)
+        strict = await run(document(), data_dir, prompting="quotes")
+    assert [(f.text, f.stage, f.match) for f in mapped.facts] == [
+        (KEEPER, "paraphrase", "paraphrase")
+    ]
+    assert mapped.stats.not_found == 2 and mapped.stats.paraphrased == 1
+    assert mapped.stats.dropped == 1  # the invented medal matches no sentence
+    assert mapped.answer == "Maren Holt" and mapped.cited == [1]
+    assert strict.facts == [] and strict.answer is None  # off by default for hosted models
+    assert strict.stats.dropped == 2
+    assert fake.calls  # both runs went through the model
+
+
+async def test_offsets_are_right_on_cjk_emoji_and_combining_marks(data_dir: Path) -> None:
+    text = (
+        "東京タワーは1958年に完成した。 The café 🍮 served crème brûlée on Sundays.\n\n"
+        "Decomposed: the cafe\u0301 by the quay stayed open all night. "
+        "Ｆｕｌｌｗｉｄｔｈ letters name the ferry ＳＡＬＴＷＲＥＮ."
+    )
+    quotes = {  # what the model wrote -> the source text it must map to
+        "東京タワーは1958年に完成した。": "東京タワーは1958年に完成した。",
+        "THE CAFÉ 🍮 SERVED CRÈME BRÛLÉE ON SUNDAYS.": (
+            "The café 🍮 served crème brûlée on Sundays."
+        ),
+        "the café by the quay stayed open": "the cafe\u0301 by the quay stayed open",
+        "fullwidth letters name the ferry saltwren": (
+            "Ｆｕｌｌｗｉｄｔｈ letters name the ferry ＳＡＬＴＷＲＥＮ"
+        ),
+    }
+
+    def model(messages: Messages) -> str:
+        prompt = last_user(messages)
+        if prompt.startswith("Facts:"):
+            return "Maren Holt"
+        return "\n".join(f"- {quote}" for quote in quotes)
+
+    with scripted_model(model, context_window=1024):
+        result = await run(text, data_dir, prompting="quotes", chunk_tokens=400)
+    assert result.chunk_count == 1
+    assert sorted(f.text for f in result.facts) == sorted(quotes.values())
+    for fact in result.facts:
+        assert fact.start is not None and fact.end is not None
+        assert text[fact.start : fact.end] == fact.text
+    assert result.stats.not_found == 0
+    assert result.citations_inferred  # plain-text prompting: citations are inferred
+
+
+async def test_nothing_verifiable_abstains_without_a_reasoning_call(data_dir: Path) -> None:
+    def invents(messages: Messages) -> str:
+        prompt = last_user(messages)
+        assert not prompt.startswith("Facts:"), "no reasoning call without verified facts"
+        return extraction(INVENTED)
+
+    with scripted_model(invents, context_window=1024) as fake:
+        result = await run(document(3), data_dir, chunk_tokens=400)
+    assert result.answer is None
+    assert "could be found" in result.reason
+    assert result.facts == [] and result.stats.dropped == result.stats.proposed == 1
+    assert len(fake.calls) == 2  # one extraction, one re-ask
+
+    with scripted_model(lambda m: extraction(), context_window=1024) as fake:
+        result = await run(document(3), data_dir, chunk_tokens=400)
+    assert result.answer is None and "no supporting fact" in result.reason
+    assert len(fake.calls) == 1
+
+
+async def test_a_question_the_facts_do_not_answer_abstains_with_the_reason(data_dir: Path) -> None:
+    def model(messages: Messages) -> str:
+        if last_user(messages).startswith("Facts:"):
+            return reasoned(None, [], "the facts name the keeper, not the builder")
+        return extraction(KEEPER) if KEEPER in last_user(messages) else extraction()
+
+    with scripted_model(model, context_window=1024):
+        result = await run(document(3), data_dir, chunk_tokens=400)
+    assert result.answer is None
+    assert result.reason == "the facts name the keeper, not the builder"
+
+
+async def test_answer_span_prompting_locates_the_supporting_sentence(data_dir: Path) -> None:
+    def model(messages: Messages) -> str:
+        prompt = last_user(messages)
+        if prompt.startswith("The words"):
+            return "NONE"
+        if prompt.startswith("Facts:"):
+            return "Answer: Maren Holt"
+        if KEEPER in prompt:
+            return "maren holt"
+        return "Captain Ahab"  # not in these chunks: re-asked once, then dropped
+
+    with scripted_model(model, context_window=1024) as fake:
+        result = await run(document(), data_dir, prompting="answer-span")
+    assert [f.text for f in result.facts] == [KEEPER]
+    fact = result.facts[0]
+    assert document()[fact.start : fact.end] == KEEPER  # type: ignore[misc]
+    assert result.answer == "Maren Holt" and result.cited == [fact.id]
+    reasks = [c for c in fake.calls if last_user(c.messages).startswith("The words")]
+    assert len(reasks) == result.chunk_count - 1 == result.stats.dropped
+    assert '"Captain Ahab"' in last_user(reasks[0].messages)
+
+
+async def test_unverified_reasons_over_raw_quotes_and_direct_reads_the_text(data_dir: Path) -> None:
+    def model(messages: Messages) -> str:
+        prompt = last_user(messages)
+        if prompt.startswith(("Facts:", "Text:")):
+            return reasoned("Maren Holt", [])
+        return extraction(INVENTED) if KEEPER in prompt else extraction()
+
+    with scripted_model(model, context_window=1024) as fake:
+        result = await run(document(), data_dir, method="unverified")
+    assert INVENTED in last_user(fake.calls[-1].messages)
+    assert not any(last_user(c.messages).startswith("These quotes") for c in fake.calls)
+    assert result.stats.not_found == 1 and result.stats.dropped == 0
+    assert [f.text for f in result.facts] == [INVENTED]
+
+    with scripted_model(model, context_window=1024) as fake:
+        result = await run(document(), data_dir, method="direct")
+    assert len(fake.calls) == 1
+    assert KEEPER in last_user(fake.calls[0].messages)
+    assert result.answer == "Maren Holt" and result.proposals == []
+
+
+def _embed(texts: list[str]) -> list[list[float]]:
+    """A tiny deterministic bag-of-words embedding, enough to rank chunks by shared words."""
+    vectors = []
+    for text in texts:
+        vector = [0.0] * 64
+        for word in re.findall(r"[a-z]+", text.lower()):
+            vector[sum(map(ord, word)) % 64] += 1.0
+        vectors.append(vector)
+    return vectors
+
+
+async def test_beyond_the_window_chunks_are_retrieved_or_all_read(data_dir: Path) -> None:
+    text = document(40, 30)
+
+    def model(messages: Messages) -> str:
+        if last_user(messages).startswith("Facts:"):
+            return reasoned("Maren Holt", [1])
+        return extraction(KEEPER) if KEEPER in last_user(messages) else extraction()
+
+    indexed = InMemoryStore(index={"embed": _embed, "dims": 64, "fields": ["text"]})
+    with scripted_model(model, context_window=700) as fake:
+        async with Gateway(data_dir=data_dir, cache=False) as gateway:
+            searched = await rtr.arun(
+                text, QUESTION, config=config(top_k=2), gateway=gateway, store=indexed,
+                checkpointer=InMemorySaver(),
+            )  # fmt: skip
+        assert searched.retrieval == "semantic"
+        assert len(searched.chunks_read) == 2 < searched.chunk_count
+        assert searched.answer == "Maren Holt"
+        calls = len(fake.calls)
+        plain = await run(text, data_dir, top_k=2)
+    assert plain.retrieval == "all-chunks-no-index"
+    assert plain.chunks_read == list(range(plain.chunk_count))
+    assert len(fake.calls) - calls == plain.chunk_count + 1
+    assert any("no search index" in w for w in plain.warnings)
+
+
+async def test_resume_after_a_crash_resends_no_recorded_call(data_dir: Path) -> None:
+    state = {"crashed": False}
+
+    def flaky(messages: Messages) -> str:
+        prompt = last_user(messages)
+        if prompt.startswith("Facts:"):
+            if not state["crashed"]:
+                state["crashed"] = True
+                raise RuntimeError("reasoner crashed")
+            return reasoned("Maren Holt", [1])
+        return extraction(KEEPER) if KEEPER in prompt else extraction()
+
+    store, saver = InMemoryStore(), InMemorySaver()
+    gateway_config = GatewayConfig(retry=RetryPolicy(max_attempts=1))
+    with scripted_model(flaky) as fake:
+        async with Gateway(gateway_config, data_dir=data_dir, cache=False) as gateway:
+            options: dict[str, Any] = {"gateway": gateway, "store": store, "checkpointer": saver}
+            with pytest.raises(AgentrunError):
+                await rtr.arun(document(), QUESTION, config=config(), thread_id="t1", **options)
+            before = len(fake.calls)
+            result = await rtr.aresume("t1", config=config(), **options)
+    assert len(fake.calls) == before + 1  # only the reasoning call again
+    assert result.answer == "Maren Holt"
+    assert result.usage["model_calls"] == result.chunk_count + 1
+
+
+async def test_bad_input_has_stated_behaviour(data_dir: Path, tmp_path: Path) -> None:
+    with scripted_model(lambda m: extraction(), context_window=1024):
+        with pytest.raises(UsageError, match="context is empty"):
+            await run(" \n\n ", data_dir)
+        with pytest.raises(UsageError, match="question is empty"):
+            async with Gateway(data_dir=data_dir) as gateway:
+                await rtr.arun(document(), "  ", config=config(), gateway=gateway,
+                               store=InMemoryStore(), checkpointer=InMemorySaver())  # fmt: skip
+        empty = tmp_path / "empty.txt"
+        empty.write_bytes(b"")
+        with pytest.raises(UsageError, match=r"empty\.txt: is empty"):
+            await run(empty, data_dir)
+        latin = tmp_path / "keeper.txt"
+        latin.write_bytes(f"{KEEPER} Caf\u00e9 on the quay.".encode("latin-1"))
+        with pytest.raises(UsageError, match=r"keeper\.txt: is not UTF-8"):
+            await run(latin, data_dir)
+        result = await run(latin, data_dir, encoding="latin-1")
+    assert result.answer is None  # the model quoted nothing: abstains, saying why
+    assert "no supporting fact" in result.reason
+
+
+def test_files_are_read_as_utf8_then_as_declared_else_rejected(tmp_path: Path) -> None:
+    text = "Crème brûlée at the café in Saltmere."
+    (tmp_path / "utf8.txt").write_text(text, encoding="utf-8")
+    (tmp_path / "bom16.txt").write_text(text, encoding="utf-16")
+    (tmp_path / "declared.txt").write_bytes(f"# coding: latin-1\n{text}".encode("latin-1"))
+    (tmp_path / "plain.txt").write_bytes(text.encode("latin-1"))
+    (tmp_path / "unknown.txt").write_bytes(f"# coding: klingon\n{text}".encode("latin-1"))
+    assert rtr.read_source(tmp_path / "utf8.txt") == text
+    assert rtr.read_source(tmp_path / "bom16.txt") == text
+    assert rtr.read_source(tmp_path / "declared.txt").endswith(text)
+    assert rtr.read_source(tmp_path / "plain.txt", encoding="latin-1") == text
+    with pytest.raises(UsageError, match=r"plain\.txt: is not UTF-8 \(byte 0xe8 at offset 2\)"):
+        rtr.read_source(tmp_path / "plain.txt")
+    with pytest.raises(UsageError, match=r"unknown\.txt: its encoding 'klingon' \(as the file"):
+        rtr.read_source(tmp_path / "unknown.txt")
+    with pytest.raises(UsageError, match=r"missing\.txt: no such file"):
+        rtr.read_source(tmp_path / "missing.txt")
