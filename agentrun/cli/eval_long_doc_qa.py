@@ -123,7 +123,8 @@ def render_summary(result: dict[str, Any]) -> None:
     summaries = list(result["summary"].values())
     show_cost = any(row["cost_usd"] for row in summaries)
     show_errors = any(row["errors"] for row in summaries)
-    columns = ["strategy", "len", "n", "EM", "F1", "abst", "tok in", "tok out", "calls", "s/item"]
+    columns = ["strategy", "len", "n", "EM", "F1", "has", "abst", "tok in", "tok out", "calls"]
+    columns += ["s/item"]
     columns += ["cost $"] * show_cost + ["errors"] * show_errors
     rows: list[list[str]] = []
     for strategy, lengths in result["by_length"].items():
@@ -135,6 +136,7 @@ def render_summary(result: dict[str, Any]) -> None:
                 str(row["scored"]),
                 _fmt(row["em"]),
                 _fmt(row["f1"]),
+                _fmt(row.get("contains")),
                 _fmt(row["abstention_accuracy"]),
                 _count(row["prompt_tokens"]),
                 _count(row["completion_tokens"]),

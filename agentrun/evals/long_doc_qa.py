@@ -123,6 +123,7 @@ def score_row(
         "answer": answer,
         "em": metrics.exact_match(answer, item.answers),
         "f1": round(metrics.f1_score(answer, item.answers), 4),
+        "contains": metrics.contains_answer(answer, item.answers),
         "abstention_correct": metrics.abstention_correct(answer, item.answers),
         "usage": outcome.usage if outcome else {},
         "wall_s": round(wall_s, 3),

@@ -1,4 +1,5 @@
-"""Scores of question answering: exact match, token F1 (SQuAD-style) and abstention.
+"""Scores of question answering: exact match, token F1 (SQuAD-style), answer containment and
+abstention.
 
 An answer of None means the system abstained; a question whose gold list is empty has no answer
 in its context, so abstaining is the right reply and any answer is wrong. Text is compared after
@@ -25,6 +26,18 @@ def exact_match(prediction: str | None, golds: Sequence[str]) -> float:
         return float(not golds and prediction is None)
     predicted = normalize_answer(prediction)
     return float(any(predicted == normalize_answer(gold) for gold in golds))
+
+
+def contains_answer(prediction: str | None, golds: Sequence[str]) -> float:
+    """1.0 when a normalized gold answer appears, as whole words, in the normalized prediction.
+
+    Lenient on purpose: small models answer in sentences ("The bridge opened in 1971."), which
+    exact match scores 0 however right they are. Abstention scores as in exact match.
+    """
+    if not golds or prediction is None:
+        return float(not golds and prediction is None)
+    predicted = f" {normalize_answer(prediction)} "
+    return float(any(f" {normalize_answer(gold)} " in predicted for gold in golds if gold.strip()))
 
 
 def _token_f1(prediction: str, gold: str) -> float:
@@ -95,6 +108,7 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "errors": len(rows) - len(done),
         "em": _mean(row["em"] for row in done),
         "f1": _mean(row["f1"] for row in done),
+        "contains": _mean(row.get("contains", 0.0) for row in done),
         "abstention_accuracy": _mean(float(row["abstention_correct"]) for row in done),
         "abstained_when_absent": _mean(float(row["answer"] is None) for row in absent),
         "abstained_when_present": _mean(float(row["answer"] is None) for row in present),

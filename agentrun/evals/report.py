@@ -90,7 +90,7 @@ def plot_accuracy(
     by_length: Mapping[str, Mapping[str, Mapping[str, Any]]],
     path: Path,
     *,
-    metrics: Sequence[str] = ("em", "f1"),
+    metrics: Sequence[str] = ("em", "f1", "contains"),
     title: str = "Accuracy against context length",
 ) -> Path:
     """One panel per metric, one line per strategy; x is the context length (log scale)."""

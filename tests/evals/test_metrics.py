@@ -79,3 +79,19 @@ def test_evidence_summary() -> None:
     assert summary["hallucinated_rate"] == 0.5
     assert summary["reask_recovery_rate"] == 0.5
     assert summary["gold_recall_raw"] == 0.5 and summary["gold_recall_verified"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("prediction", "golds", "expected"),
+    [
+        ("The Wend Bridge was opened in 1971.", ["1971"], 1.0),
+        ("It opened in 19711.", ["1971"], 0.0),
+        ("Daniel Ashby led the crew", ["Daniel Ashby"], 1.0),
+        ("Ashby", ["Daniel Ashby"], 0.0),
+        (None, [], 1.0),
+        ("1971", [], 0.0),
+        (None, ["1971"], 0.0),
+    ],
+)
+def test_contains_answer(prediction: str | None, golds: list[str], expected: float) -> None:
+    assert metrics.contains_answer(prediction, golds) == expected
