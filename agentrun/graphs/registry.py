@@ -8,7 +8,7 @@ valid ones.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
 
@@ -40,7 +40,7 @@ class WorkflowEntry:
     def resumer(self) -> Callable[..., Awaitable[BaseModel]]:
         return importlib.import_module(self.module).aresume  # type: ignore[no-any-return]
 
-    def arguments(self, inputs: dict[str, object]) -> dict[str, object]:
+    def arguments(self, inputs: Mapping[str, object]) -> dict[str, object]:
         """Pipeline inputs as keyword arguments of `arun`."""
         renamed = dict(self.keywords)
         return {renamed.get(name, name): value for name, value in inputs.items()}

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from agentrun.agents import Gateway, LocalModelConfig
@@ -68,19 +66,17 @@ def test_a_model_file_that_does_not_load_is_a_clear_error(tmp_path: Path) -> Non
 
 async def test_cancelled_local_call_stops_the_busy_server(data_dir: Path) -> None:
     gateway = Gateway(data_dir=data_dir, cache=False)
+    streaming = asyncio.Event()
     call = asyncio.create_task(
-        gateway.acomplete("local/smollm2", "Write a very long story about ships.", max_tokens=2000)
-    )
-    async with httpx.AsyncClient() as client:
-        for _ in range(600):  # wait until the server answers, so the request is in flight
-            if gateway._local is not None and gateway.local_server.port is not None:
-                url = f"http://127.0.0.1:{gateway.local_server.port}/v1/models"
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(url, timeout=1)).status_code == 200:
-                        break
-            await asyncio.sleep(0.1)
+        gateway.acomplete(
+            "local/smollm2", "Write a very long story about ships.", max_tokens=2000,
+            on_text=lambda _text: streaming.set(),
+        )
+    )  # fmt: skip
+    # Cancel once tokens arrive, so the server is busy generating when the client goes away.
+    await asyncio.wait_for(streaming.wait(), 60)
     pid = gateway.local_server.pid
-    await asyncio.sleep(1.0)
+    assert not call.done()
     call.cancel()
     with pytest.raises(asyncio.CancelledError):
         await call

@@ -10,7 +10,10 @@ from agentrun.agents import roles
 @pytest.mark.parametrize(
     ("reply", "quotes"),
     [
-        ('- "The bridge opened in 1971."\n- It cost £2m.', ["The bridge opened in 1971.", "It cost £2m."]),
+        (
+            '- "The bridge opened in 1971."\n- It cost £2m.',
+            ["The bridge opened in 1971.", "It cost £2m."],
+        ),
         ("1) First.\n2) Second.", ["First.", "Second."]),
         ("The bridge opened in 1971.", ["The bridge opened in 1971."]),
         ("NONE", []),

@@ -44,7 +44,9 @@ def config(**options: Any) -> coa.ChainOfAgentsConfig:
     return coa.ChainOfAgentsConfig(model="fake/m", cu_tokens=128, worker_max_tokens=64, **options)
 
 
-async def run(doc: str, fake: ScriptedModel, data_dir: Path, **options: Any) -> coa.ChainOfAgentsResult:
+async def run(
+    doc: str, fake: ScriptedModel, data_dir: Path, **options: Any
+) -> coa.ChainOfAgentsResult:
     async with Gateway(data_dir=data_dir, cache=False) as gateway:
         return await coa.arun(
             doc, QUESTION, config=config(**options), gateway=gateway,
@@ -55,7 +57,9 @@ async def run(doc: str, fake: ScriptedModel, data_dir: Path, **options: Any) -> 
 async def test_workers_read_in_order_and_the_manager_answers(data_dir: Path) -> None:
     with scripted_model(worker_or_manager, context_window=1024) as fake:
         result = await run(document(), fake, data_dir)
-    parts = [int(m.group(1)) for call in fake.calls if (m := PART.search(call.messages[-1]["content"]))]
+    parts = [
+        int(m.group(1)) for call in fake.calls if (m := PART.search(call.messages[-1]["content"]))
+    ]
     assert result.chunk_count >= 4
     assert parts == list(range(1, result.chunk_count + 1))
     assert result.answer == "4471"
@@ -156,8 +160,9 @@ async def test_bad_input(data_dir: Path) -> None:
             async with Gateway(data_dir=data_dir) as gateway:
                 await coa.arun(FACT, "why " * 1200, config=config(), gateway=gateway,
                                store=InMemoryStore(), checkpointer=InMemorySaver())  # fmt: skip
-    with scripted_model(worker_or_manager, context_window=300), pytest.raises(
-        ConfigError, match="window of fake/m leaves"
+    with (
+        scripted_model(worker_or_manager, context_window=300),
+        pytest.raises(ConfigError, match="window of fake/m leaves"),
     ):
         await run(document(), fake, data_dir)
 

@@ -16,6 +16,7 @@ DEMO_TEXT = ROOT / "agentrun" / "data" / "demo" / "harbor_town.md"
 FAKE_RUNS = {
     "chain_of_agents.yaml": ["--input", f"document=@{DEMO_TEXT}"],
     "research_brief.yaml": [],
+    "retrieve_then_reason.yaml": ["--input", f"context=@{DEMO_TEXT}"],
 }
 
 
@@ -53,6 +54,8 @@ def test_example_runs_on_its_scripted_replies(
         assert "answer: 1971" in out
     if name == "research_brief.yaml":
         assert "brief: Lighthouses guide ships" in out
+    if name == "retrieve_then_reason.yaml":
+        assert "answer: Daniel Ashby" in out and "facts: 1 verified facts" in out
 
 
 def test_load_pipeline_runs_from_python_without_global_state(data_dir: Path) -> None:
