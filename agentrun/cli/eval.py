@@ -13,3 +13,7 @@ def register() -> None:
 
     app.command("long-doc-qa")(eval_long_doc_qa.command)
     app.command("retrieve-then-reason")(eval_retrieve_then_reason.command)
+
+    from agentrun.cli import eval_longbench_write
+
+    app.command("longbench-write")(eval_longbench_write.command)

@@ -1,0 +1,121 @@
+"""`agentrun eval longbench-write`: length (S_l) and quality (S_q) of long generation, AgentWrite
+against a single call on the same model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from agentrun.cli._common import console, err_console, state
+
+if TYPE_CHECKING:
+    from agentrun.evals.longbench_write import LongBenchWriteSettings
+
+SYSTEMS_HELP = "Comma-separated: agentwrite, agentwrite-parallel, single (the baseline)."
+
+
+def make_settings(**options: Any) -> LongBenchWriteSettings:
+    """Settings from command-line values; invalid ones are a one-line usage error."""
+    from pydantic import ValidationError
+
+    from agentrun.errors import UsageError
+    from agentrun.evals.longbench_write import LongBenchWriteSettings
+
+    options["systems"] = [s.strip() for s in options["systems"].split(",") if s.strip()]
+    try:
+        return LongBenchWriteSettings(**options)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"][:1])
+        raise UsageError(f"--{field.replace('_', '-')}: {first['msg']}") from None
+
+
+def render(report: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"LongBench-Write: {report['settings']['model']}")
+    for name in ("system", "bucket", "n", "S_l", "S_q", "S", "words/required", "tokens in",
+                 "tokens out", "calls", "s/item", "errors"):  # fmt: skip
+        table.add_column(name, justify="left" if name in ("system", "bucket") else "right")
+    for system, buckets in report["by_bucket"].items():
+        for label, row in {**buckets, "all": report["summary"][system]}.items():
+            table.add_row(
+                system, label, str(row["n"]),
+                *(_fmt(row[k]) for k in ("s_l", "s_q", "s", "words_over_required")),
+                str(row["prompt_tokens"]), str(row["completion_tokens"]),
+                str(row["model_calls"]), _fmt(row["mean_wall_s"]), str(row["errors"]),
+            )  # fmt: skip
+    console().print(table)
+
+
+def _fmt(value: Any) -> str:
+    return "-" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+def command(
+    ctx: typer.Context,
+    model: str = typer.Option("local/smollm2", help="Any LiteLLM model name, or local/smollm2."),
+    subset: str = typer.Option("en", help="en (60 prompts), zh (60) or all (120)."),
+    sample: int | None = typer.Option(
+        None, "--sample", "-n", help="Prompts to draw, spread across the length buckets."
+    ),
+    seed: int = typer.Option(0, help="Seed of the sample."),
+    max_length: int | None = typer.Option(
+        None, help="Skip prompts that require more words than this (for slow models)."
+    ),
+    systems: str = typer.Option("agentwrite,single", help=SYSTEMS_HELP),
+    judge_model: str | None = typer.Option(
+        None, help="A model that rates quality (S_q); without one S_q is not computed."
+    ),
+    baseline_max_tokens: int | None = typer.Option(
+        None, help="Cap on the single call's output tokens (default: what the window leaves)."
+    ),
+    concurrency: int = typer.Option(1, help="Items written at once (per-model limits apply)."),
+    out_dir: Path | None = typer.Option(
+        None,
+        help="Output directory (default <data dir>/evals/longbench-write-<model>-<subset>...; "
+        "the same options continue the same run).",
+    ),
+    cache: bool = typer.Option(
+        False, help="Reuse cached replies (off by default, so tokens and time are measured)."
+    ),
+) -> None:
+    """LongBench-Write: S_l per length bucket (and S_q with a judge), AgentWrite vs one call."""
+    from agentrun.agents import Gateway
+    from agentrun.evals.longbench_write import NO_JUDGE, arun_eval, default_out_dir
+    from agentrun.graphs.runtime import run_sync
+    from agentrun.settings import data_dir as resolve_data_dir
+
+    settings = make_settings(
+        model=model, subset=subset, sample=sample, seed=seed, max_length=max_length,
+        systems=systems, judge_model=judge_model, baseline_max_tokens=baseline_max_tokens,
+        concurrency=concurrency,
+    )  # fmt: skip
+    root = resolve_data_dir(state(ctx).data_dir)
+    out = out_dir or default_out_dir(root, settings)
+    errors = err_console()
+    errors.print(f"writing to {out} (the same command continues an interrupted run)", markup=False)
+    if not settings.judge_model:
+        errors.print(NO_JUDGE, markup=False, style="yellow")
+
+    def progress(row: dict[str, Any], done: int, total: int) -> None:
+        outcome = (
+            f"error: {row['error']}"
+            if row["error"]
+            else f"{row['words']}/{row['required']} words S_l={row['s_l']:.1f}"
+            + (f" S_q={row['s_q']:.1f}" if row.get("s_q") is not None else "")
+        )
+        errors.print(
+            f"[{done}/{total}] {row['system']} {row['item_id']}: {outcome} {row['wall_s']:.0f} s",
+            markup=False,
+        )
+
+    async def main() -> dict[str, Any]:
+        async with Gateway(data_dir=root, cache=cache) as gateway:
+            return await arun_eval(settings, out, gateway=gateway, on_row=progress)
+
+    report = run_sync(main())
+    render(report)
+    console().print(f"report: {out / 'report.json'}\nplot:   {out / 'length_scores.png'}")

@@ -1,0 +1,191 @@
+"""Writing one AgentWrite section: a bounded prompt that fits the window, max_tokens from the
+section's word budget, then extension or trimming until the section is within tolerance.
+
+Replies are cleaned before counting: a sentence cut off by max_tokens is dropped, and so are
+sentences that repeat earlier ones (small models loop until max_tokens), so the count reflects
+text worth keeping.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from agentrun.agents.gateway import Gateway
+from agentrun.agents.ledger import Usage
+from agentrun.agents.messages import Message
+from agentrun.errors import ContextLengthError
+from agentrun.graphs import agent_write_prompts as prompts
+from agentrun.graphs import runtime
+from agentrun.graphs.agent_write_plan import Plan
+from agentrun.graphs.runtime import context, usage_of
+from agentrun.tools import words as w
+from agentrun.tools.words import Language
+
+if TYPE_CHECKING:
+    from agentrun.graphs.agent_write import AgentWriteConfig
+
+#: Tokens kept free in every prompt for tokenizer disagreements and chat formatting.
+SAFETY_TOKENS = 32
+#: A call with less room than this for its output is not worth sending.
+MIN_OUTPUT_TOKENS = 64
+
+
+def room(gateway: Gateway, model: str, messages: list[Message]) -> int:
+    """Output tokens the window leaves after these messages."""
+    return gateway.context_window(model) - gateway.count_tokens(model, messages) - SAFETY_TOKENS
+
+
+@dataclass
+class Draft:
+    """A section being written, and what was done to it."""
+
+    text: str = ""
+    extensions: int = 0
+    condensed: bool = False
+    trimmed: bool = False
+    repeats_dropped: int = 0
+
+
+def _clean(text: str, finish_reason: str | None, seen: set[str] | None, draft: Draft) -> str:
+    """A reply's usable text: without a sentence cut off by max_tokens, and (unless `seen` is
+    None) without sentences that repeat earlier ones."""
+    if finish_reason == "length":
+        text = w.drop_unfinished_sentence(text)
+    if seen is not None:
+        text, dropped = w.drop_repeated_sentences(text, seen)
+        draft.repeats_dropped += dropped
+    return text.strip()
+
+
+def _strip_heading(text: str, title: str) -> str:
+    """Drop a heading line the model wrote itself (the document adds its own)."""
+    first, sep, rest = text.partition("\n")
+    line = first.strip().lstrip("#").strip().strip("*").strip()
+    if sep and (first.lstrip().startswith("#") or (title and line.startswith(title))):
+        return rest.strip()
+    return text
+
+
+class SectionWriter:
+    """Writes one section: bounded prompt, max_tokens from its budget, then extend or trim."""
+
+    def __init__(
+        self, config: AgentWriteConfig, plan: Plan, index: int, *,
+        instruction: str, language: Language, ratio: float,
+    ) -> None:  # fmt: skip
+        self.config = config
+        self.plan = plan
+        self.section = plan.sections[index]
+        self.ratio = ratio
+        self.gateway = context().gateway
+        self.usage = Usage()
+        self.task = prompts.SectionTask(
+            instruction=instruction, language=language, index=index,
+            count=len(plan.sections), point=self.section.point, words=self.section.words,
+            headings=config.headings and len(plan.sections) > 1,
+        )  # fmt: skip
+
+    def tokens_for(self, words: int) -> int:
+        return math.ceil(words * self.ratio * self.config.headroom) + 16
+
+    def _fit(self, summary: str | None, previous: str | None) -> tuple[list[Message], int]:
+        """The fullest prompt that leaves room for the section (shrinking plan, then the
+        previous section, then the summary), and its max_tokens."""
+        model, sections, language = self.config.model, self.plan.sections, self.task.language
+        wanted = self.tokens_for(self.section.words)
+        previous_cap = self.config.previous_words
+        levels = [
+            (None, previous_cap, summary),
+            (self.task.index, previous_cap, summary),
+            (self.task.index, previous_cap // 4, summary),
+            (self.task.index, 0, w.tail_words(summary or "", self.config.summary_words // 2)),
+        ]
+        best: tuple[list[Message], int] | None = None
+        for around, cap, summary_text in levels:
+            tail = w.tail_words(previous, cap) if previous and cap else None
+            plan_text = prompts.render_plan(sections, language, around)
+            messages = prompts.write(
+                self.task, plan_text, summary_text if summary is not None else None, tail
+            )
+            left = room(self.gateway, model, messages)
+            if left >= wanted:
+                return messages, wanted
+            if best is None or left > best[1]:
+                best = (messages, left)
+        assert best is not None
+        if best[1] < MIN_OUTPUT_TOKENS:
+            raise ContextLengthError(
+                model,
+                f"section {self.task.index + 1}'s prompt leaves {best[1]} tokens for output in "
+                f"the {self.gateway.context_window(model)}-token window; shorten the "
+                "instruction or use a model with a larger window",
+            )
+        return best
+
+    async def _call(self, messages: list[Message], node: str, words: int) -> tuple[str, str | None]:
+        max_tokens = min(self.tokens_for(words), room(self.gateway, self.config.model, messages))
+        if max_tokens < MIN_OUTPUT_TOKENS:
+            raise ContextLengthError(self.config.model, f"no room left for {node}'s output")
+        completion = await runtime.complete(
+            self.config.model, messages, node=node, max_tokens=max_tokens,
+            temperature=self.config.temperature,
+        )  # fmt: skip
+        self.usage += usage_of(completion)
+        return completion.text, completion.finish_reason
+
+    async def write(self, summary: str | None, previous: str | None) -> Draft:
+        k, budget, tolerance = self.task.index, self.section.words, self.config.tolerance
+        seen: set[str] | None = set() if self.config.drop_repeats else None
+        if previous and seen is not None:
+            w.drop_repeated_sentences(previous, seen)
+        draft = Draft()
+        messages, max_tokens = self._fit(summary, previous)
+        completion = await runtime.complete(
+            self.config.model, messages, node=f"write[{k}]", max_tokens=max_tokens,
+            temperature=self.config.temperature,
+        )  # fmt: skip
+        self.usage += usage_of(completion)
+        text = completion.text
+        if self.task.count > 1:
+            text = _strip_heading(text.strip(), self.section.title)
+        draft.text = _clean(text, completion.finish_reason, seen, draft)
+        low, high = budget * (1 - tolerance), budget * (1 + tolerance)
+        for _ in range(self.config.fix_attempts):
+            words = w.count_words(draft.text)
+            if words < low:
+                more = budget - words
+                tail = w.tail_words(draft.text, 200)
+                reply, finish = await self._call(
+                    prompts.extend(self.task, tail, more), f"extend[{k}]", more
+                )
+                piece = _clean(reply, finish, seen, draft)
+                draft.extensions += 1
+                if w.count_words(piece) == 0:
+                    break
+                draft.text = w.join_text(draft.text, piece)
+            elif words > high and self.config.trim == "model":
+                reply, finish = await self._call(
+                    prompts.condense(self.task, draft.text), f"condense[{k}]", budget
+                )
+                shorter = _clean(reply, finish, set() if seen is not None else None, draft)
+                if low <= w.count_words(shorter) < words:
+                    draft.text, draft.condensed = shorter, True
+                break
+            else:
+                break
+        if w.count_words(draft.text) > high:
+            draft.text, draft.trimmed = w.trim_to_words(draft.text, budget, tolerance), True
+        return draft
+
+    async def summarize(self, previous_summary: str, text: str) -> str:
+        words = self.config.summary_words
+        if self.config.summary == "extractive":
+            first = next(iter(w.sentences(text)), "")
+            return w.tail_words(w.join_text(previous_summary, first), words)
+        messages = prompts.summarize(previous_summary, text, words, self.task.language)
+        reply, finish = await self._call(messages, f"summary[{self.task.index}]", words)
+        if finish == "length":
+            reply = w.drop_unfinished_sentence(reply)
+        return w.trim_to_words(reply.strip(), words + words // 2)

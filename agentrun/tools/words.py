@@ -1,0 +1,247 @@
+"""Word counts the LongBench-Write way, lengths asked for in an instruction, and sentence cuts.
+
+LongBench-Write counts every CJK character `[\\u4e00-\\u9fff]` as one word and every run of ASCII
+letters `\\b[a-zA-Z]+\\b` as one word (digits and punctuation count for nothing), so one
+function serves English and Chinese. Length control needs three more things from the same
+definition: the length an instruction asks for, the LongBench-Write length score, and cutting a
+text to a word budget at sentence boundaries.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+CJK_CHAR = re.compile(r"[\u4e00-\u9fff]")
+ENGLISH_WORD = re.compile(r"\b[a-zA-Z]+\b")
+_WORD = re.compile(r"[\u4e00-\u9fff]|\b[a-zA-Z]+\b")
+
+Language = Literal["en", "zh"]
+
+
+def count_words(text: str) -> int:
+    """CJK characters plus English words: LongBench-Write's length measure."""
+    return len(CJK_CHAR.findall(text)) + len(ENGLISH_WORD.findall(text))
+
+
+def language_of(text: str) -> Language:
+    """`zh` when CJK characters outnumber English words, else `en`."""
+    return "zh" if len(CJK_CHAR.findall(text)) > len(ENGLISH_WORD.findall(text)) else "en"
+
+
+def length_score(required: int, produced: int) -> float:
+    """LongBench-Write's S_l in [0, 100]: over-length costs a third as fast as under-length."""
+    if required <= 0:
+        raise ValueError(f"required length must be positive, got {required}")
+    if produced <= 0:
+        return 0.0
+    if produced > required:
+        return 100.0 * max(0.0, 1.0 - (produced / required - 1.0) / 3.0)
+    return 100.0 * max(0.0, 1.0 - (required / produced - 1.0) / 2.0)
+
+
+# --- sentences ---------------------------------------------------------------------------------
+
+# A sentence ends after . ! ? (plus closing quotes/brackets) before whitespace, after a Chinese
+# full stop (no space follows those), or at a line break.
+_BOUNDARY = re.compile(
+    r"""[.!?…]+["'”’)\]]*(?=\s|$)\s*|[。！？；]+[”’」』）]*\s*|\n+\s*""",
+)
+
+
+def sentences(text: str) -> list[str]:
+    """The text split into sentences; each piece keeps its trailing space so `"".join` is exact."""
+    pieces: list[str] = []
+    start = 0
+    for match in _BOUNDARY.finditer(text):
+        end = match.end()
+        if end > start:
+            pieces.append(text[start:end])
+            start = end
+    if start < len(text):
+        pieces.append(text[start:])
+    return pieces
+
+
+def _normalized(sentence: str) -> str:
+    """Letters only: `Section 3: Tea` and `Section 4: Tea` are the same loop."""
+    return " ".join(re.findall(r"[^\W\d_]+", sentence.lower()))
+
+
+def drop_repeated_sentences(text: str, seen: set[str] | None = None) -> tuple[str, int]:
+    """The text without sentences that repeat an earlier one word for word, numbers aside (small
+    models loop until max_tokens); `seen` carries sentences from earlier text. Returns (text,
+    dropped)."""
+    seen = set() if seen is None else seen
+    kept: list[str] = []
+    dropped = 0
+    for sentence in sentences(text):
+        key = _normalized(sentence)
+        if count_words(sentence) >= 4 and key in seen:
+            dropped += 1
+            continue
+        seen.add(key)
+        kept.append(sentence)
+    return "".join(kept), dropped
+
+
+def drop_unfinished_sentence(text: str) -> str:
+    """The text without its last sentence when that one was cut off (a reply stopped by
+    max_tokens); unchanged when nothing complete would remain."""
+    pieces = sentences(text)
+    if len(pieces) < 2 or _BOUNDARY.search(pieces[-1]):
+        return text
+    return "".join(pieces[:-1])
+
+
+def cut_at_word(text: str, limit: int) -> str:
+    """The prefix of `text` that holds its first `limit` words."""
+    if limit <= 0:
+        return ""
+    for index, match in enumerate(_WORD.finditer(text), start=1):
+        if index == limit:
+            return text[: match.end()]
+    return text
+
+
+def trim_to_words(text: str, budget: int, tolerance: float = 0.0) -> str:
+    """Cut `text` to about `budget` words, at a sentence boundary when one lands within
+    `tolerance` below the budget; otherwise at the budget's last word (a last resort for
+    texts without sentence ends)."""
+    if count_words(text) <= budget:
+        return text
+    kept = ""
+    total = 0
+    for sentence in sentences(text):
+        words = count_words(sentence)
+        if total + words > budget:
+            break
+        kept += sentence
+        total += words
+    if total >= math.floor(budget * (1 - tolerance)) and total > 0:
+        return kept.rstrip()
+    return cut_at_word(text, budget).rstrip()
+
+
+def tail_words(text: str, limit: int) -> str:
+    """The last whole sentences of `text` that fit in `limit` words (for bounded context)."""
+    if count_words(text) <= limit:
+        return text
+    kept: list[str] = []
+    total = 0
+    for sentence in reversed(sentences(text)):
+        words = count_words(sentence)
+        if total + words > limit:
+            break
+        kept.append(sentence)
+        total += words
+    if not kept:
+        return ""
+    return "".join(reversed(kept)).strip()
+
+
+def join_text(left: str, right: str) -> str:
+    """Append a continuation: no space between CJK text, one space or newline otherwise."""
+    left, right = left.rstrip(), right.strip()
+    if not left or not right:
+        return left or right
+    if CJK_CHAR.match(right[0]) or CJK_CHAR.match(left[-1]) or left[-1] in "。！？；”」":
+        return left + right
+    return f"{left} {right}"
+
+
+# --- lengths asked for in an instruction -------------------------------------------------------
+
+_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"两": 2}
+_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000}
+_NUMBER = r"\d[\d,]*(?:\.\d+)?|[零一二两三四五六七八九十百千万]+"
+_EN_LENGTH = re.compile(
+    r"(?:(?P<low>\d[\d,]*)\s*(?:-|–|to)\s*)?(?P<n>\d[\d,]*)\s*(?:-|\s)?\s*words?\b", re.IGNORECASE
+)
+_ZH_LENGTH = re.compile(
+    rf"(?:(?P<low>{_NUMBER})\s*(?:至|到|-|~|～)\s*)?(?P<n>{_NUMBER})\s*(?P<wan>万)?\s*[字词]"
+)
+
+
+def chinese_number(text: str) -> int | None:
+    """`两千` -> 2000, `一万五千` -> 15000, `八百` -> 800; None when it is not a number."""
+    total, section, digit = 0, 0, 0
+    seen = False
+    for char in text:
+        if char in _DIGITS:
+            digit = _DIGITS[char]
+            seen = True
+        elif char in _UNITS:
+            unit = _UNITS[char]
+            if unit == 10_000:
+                total += (section + digit) * unit
+                section = 0
+            else:
+                section += (digit or 1) * unit
+            digit = 0
+            seen = True
+        else:
+            return None
+    return total + section + digit if seen else None
+
+
+def _number(text: str) -> float | None:
+    if text[0].isdigit():
+        return float(text.replace(",", ""))
+    value = chinese_number(text)
+    return float(value) if value is not None else None
+
+
+@dataclass(frozen=True)
+class LengthRequest:
+    words: int
+    quote: str
+
+
+def requested_length(instruction: str) -> LengthRequest | None:
+    """The length an instruction asks for (`2000 words`, `100-word`, `5000字`, `两千字`,
+    `1.5万字`; of a range, the upper end), or None when it names none."""
+    found: list[LengthRequest] = []
+    for match in _EN_LENGTH.finditer(instruction):
+        value = _number(match.group("n"))
+        if value and value >= MIN_REQUESTED_WORDS:
+            found.append(LengthRequest(int(value), match.group(0).strip()))
+    for match in _ZH_LENGTH.finditer(instruction):
+        value = _number(match.group("n"))
+        scale = 10_000 if match.group("wan") else 1
+        if value and value * scale >= MIN_REQUESTED_WORDS:
+            found.append(LengthRequest(int(value * scale), match.group(0).strip()))
+    return max(found, key=lambda request: request.words) if found else None
+
+
+# Lengths assumed for instructions that name none, by the kind of text they ask for (first
+# match wins). English keywords match whole words (with a plural s).
+_DEFAULT_LENGTHS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (5000, ("novel", "thesis", "dissertation", "book", "小说", "论文")),
+    (
+        1500,
+        ("essay", "article", "report", "story", "paper", "文章", "报告", "故事", "作文", "综述"),
+    ),
+    (800, ("letter", "speech", "blog", "review", "proposal", "信件", "封信", "演讲", "博客")),
+    (300, ("tweet", "poem", "email", "abstract", "summary", "推文", "诗", "邮件", "摘要")),
+)
+#: Numbers below this are not lengths (`十字路口` is a crossroads, not ten characters).
+MIN_REQUESTED_WORDS = 20
+
+
+def _mentions(text: str, keyword: str) -> bool:
+    if keyword.isascii():
+        return re.search(rf"\b{re.escape(keyword)}s?\b", text) is not None
+    return keyword in text
+
+
+def default_length(instruction: str, fallback: int) -> tuple[int, str]:
+    """A length for an instruction that names none, and why it was chosen."""
+    lowered = instruction.lower()
+    for words, keywords in _DEFAULT_LENGTHS:
+        for keyword in keywords:
+            if _mentions(lowered, keyword):
+                return words, f"the instruction asks for a {keyword!r}"
+    return fallback, "the configured default length"

@@ -1,0 +1,199 @@
+"""The LongBench-Write eval on scripted models: data, scores, report, re-runs, judge, CLI."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentrun.agents import Gateway, GatewayConfig
+from agentrun.agents.testing import scripted_model
+from agentrun.cli import run as cli
+from agentrun.evals import longbench_write as lbw
+from tests.graphs.test_agent_write import FAST, Writer
+
+BASELINE_WORDS = 460  # what a small model writes in one call, whatever it is asked for
+
+
+class EvalWriter(Writer):
+    """AgentWrite prompts get what they ask for; a bare LongBench prompt gets 460 words."""
+
+    def __call__(self, messages: list[dict[str, Any]]) -> str:
+        prompt = messages[-1]["content"]
+        bare = len(messages) == 1 and messages[0]["role"] == "user"
+        if bare and "Summary so far" not in prompt and "section topics" not in prompt:
+            return self.prose(BASELINE_WORDS)
+        return super().__call__(messages)
+
+
+def settings(**options: Any) -> lbw.LongBenchWriteSettings:
+    base: dict[str, Any] = {"model": "fake/writer", "sample": 4, "max_length": 3000}
+    return lbw.LongBenchWriteSettings(**{**base, **options})
+
+
+async def evaluate(data_dir: Path, out: Path, **options: Any) -> dict[str, Any]:
+    async with Gateway(GatewayConfig(retry=FAST), data_dir=data_dir, cache=False) as gateway:
+        return await lbw.arun_eval(settings(**options), out, gateway=gateway)
+
+
+# --- data and scores -----------------------------------------------------------------------------
+
+
+def test_the_prompts_ship_with_their_license_and_buckets() -> None:
+    everything, english = lbw.load_prompts("all"), lbw.load_prompts("en")
+    assert len(everything) == 120 and len(english) == 60 and len(lbw.load_prompts("zh")) == 60
+    buckets = Counter(lbw.bucket_of(item.length) for item in everything)
+    assert buckets == {"[0,500)": 26, "[500,2000)": 36, "[2000,4000)": 31, "[4000,20000]": 27}
+    assert len({item.id for item in everything}) == 120
+    folder = lbw.data_dir()
+    assert "Apache License" in folder.joinpath("LICENSE.txt").read_text("utf-8")
+    assert "THUDM/LongWriter" in folder.joinpath("README.md").read_text("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("required", "produced", "score"),
+    [(1000, 1000, 100.0), (1000, 500, 50.0), (1000, 2500, 50.0), (1000, 0, 0.0),
+     (500, 125, 0.0), (500, 2000, 0.0), (2000, 2600, 90.0), (2000, 1600, 87.5)],
+)  # fmt: skip
+def test_length_scores_of_rows_follow_the_formula(
+    required: int, produced: int, score: float
+) -> None:
+    item = lbw.WritingPrompt("lbw-x", "p", "t", required, "en", True)
+    written = lbw.Written(" ".join(["word"] * produced), {}, {}, [])
+    row = lbw.score_row(settings(), "single", item, written, 1.0, None)
+    assert row["words"] == produced
+    assert row["s_l"] == pytest.approx(score)
+
+
+def test_quality_scores_map_ratings_to_0_100() -> None:
+    ratings = dict.fromkeys(lbw.DIMENSIONS, 5)
+    assert lbw.quality_score(ratings) == 100
+    ratings.update(relevance=1, accuracy=3)
+    assert lbw.quality_score(ratings) == pytest.approx((0 + 50 + 4 * 100) / 6)
+    summary = lbw.summarize([{"s_l": 80.0, "s_q": 60.0, "words": 10, "required": 10,
+                              "wall_s": 1.0, "usage": {}}])  # fmt: skip
+    assert summary["s"] == 70.0
+
+
+def test_samples_spread_across_buckets_and_repeat_with_the_seed() -> None:
+    items = lbw.load_prompts("en")
+    sample = lbw.sample_prompts(items, 12, seed=3)
+    assert Counter(lbw.bucket_of(i.length) for i in sample) == dict.fromkeys(
+        ["[0,500)", "[500,2000)", "[2000,4000)", "[4000,20000]"], 3
+    )
+    assert sample == lbw.sample_prompts(items, 12, seed=3)
+    assert sample != lbw.sample_prompts(items, 12, seed=4)
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+
+async def test_agentwrite_and_the_single_call_share_one_report(data_dir: Path) -> None:
+    out = data_dir / "lbw"
+    with scripted_model(EvalWriter(1.0)):
+        report = await evaluate(data_dir, out)
+    rows = [json.loads(line) for line in (out / lbw.RESULTS_FILE).read_text().splitlines()]
+    assert Counter(row["system"] for row in rows) == {"agentwrite": 4, "single": 4}
+    assert all(row["error"] is None and row["text"] for row in rows)
+    assert report["quality"] == lbw.NO_JUDGE
+    agent, single = report["summary"]["agentwrite"], report["summary"]["single"]
+    assert agent["s_q"] is None and agent["s"] is None
+    assert agent["s_l"] > 90 > single["s_l"]
+    expected_single = (
+        sum(
+            lbw.length_score(row["required"], BASELINE_WORDS)
+            for row in rows
+            if row["system"] == "single"
+        )
+        / 4
+    )
+    assert single["s_l"] == pytest.approx(expected_single, abs=0.01)
+    assert set(report["by_bucket"]["agentwrite"]) <= {"[0,500)", "[500,2000)", "[2000,4000)"}
+    saved = json.loads((out / lbw.REPORT_FILE).read_text())
+    assert saved["summary"] == report["summary"]
+    assert (out / lbw.PLOT_FILE).read_bytes().startswith(b"\x89PNG")
+
+
+async def test_a_re_run_sends_nothing_for_finished_items(data_dir: Path) -> None:
+    out = data_dir / "lbw"
+    with scripted_model(EvalWriter(1.0)):
+        first = await evaluate(data_dir, out)
+    with scripted_model(EvalWriter(1.0)) as fake:
+        second = await evaluate(data_dir, out)
+    assert fake.calls == []
+    assert second["summary"] == first["summary"]
+
+
+async def test_a_half_written_item_continues_from_its_checkpoint(data_dir: Path) -> None:
+    out = data_dir / "lbw"
+    options: dict[str, Any] = {"systems": ["agentwrite"], "sample": 2, "seed": 1}  # 200 and 1200
+    crashing = EvalWriter(1.0)
+    crashing.fail_on = lambda prompt: "Now write section 2 of" in prompt
+    with scripted_model(crashing):
+        first = await evaluate(data_dir, out, **options)
+    assert first["summary"]["agentwrite"]["errors"] == 1
+    failed = [json.loads(line) for line in (out / lbw.RESULTS_FILE).read_text().splitlines()]
+    assert [row["item_id"] for row in failed if row["error"]] == ["lbw-051"]
+    assert all(row["text"] is None for row in failed if row["error"])
+
+    with scripted_model(EvalWriter(1.0)) as fake:
+        second = await evaluate(data_dir, out, **options)
+    prompts = [c.messages[-1]["content"] for c in fake.calls]
+    assert any("Now write section 2 of" in p for p in prompts)
+    assert not any("Now write section 1 of" in p or "JSON schema" in p for p in prompts)
+    assert second["summary"]["agentwrite"]["errors"] == 0
+    assert second["summary"]["agentwrite"]["n"] == 2
+
+
+async def test_a_judge_scores_quality_also_for_rows_written_before(data_dir: Path) -> None:
+    out = data_dir / "lbw"
+    with scripted_model(EvalWriter(1.0)):
+        await evaluate(data_dir, out, sample=2)
+
+    scores = {"relevance": 5, "accuracy": 4, "coherence": 4, "clarity": 5,
+              "breadth_and_depth": 3, "reading_experience": 3}  # fmt: skip
+    with (
+        scripted_model([json.dumps(scores)], provider="judge", repeat_last=True) as judge,
+        scripted_model(EvalWriter(1.0)) as writer,
+    ):
+        report = await evaluate(data_dir, out, sample=2, judge_model="judge/grader")
+    assert writer.calls == []
+    assert len(judge.calls) == 4
+    assert "Rate the response" in judge.calls[0].messages[-1]["content"]
+    agent = report["summary"]["agentwrite"]
+    assert agent["s_q"] == pytest.approx(lbw.quality_score(scores))
+    assert agent["s"] == pytest.approx((agent["s_l"] + agent["s_q"]) / 2, abs=0.01)
+    assert report["quality"] == "judged by judge/grader"
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+
+def test_the_command_writes_a_report_and_says_s_q_needs_a_judge(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with scripted_model(EvalWriter(1.0)):
+        code = cli(["eval", "longbench-write", "--model", "fake/writer", "-n", "2",
+                    "--max-length", "500"])  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "no judge model configured" in captured.err
+    out = data_dir / "evals" / "longbench-write-fake_writer-en-n2-seed0-max500"
+    assert json.loads((out / "report.json").read_text())["summary"]["agentwrite"]["n"] == 2
+    assert "S_l" in captured.out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--subset", "fr"], "--subset"), (["--systems", "magic"], "--systems"),
+     (["--sample", "0"], "--sample")],
+)  # fmt: skip
+def test_bad_options_are_one_line_usage_errors(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli(["eval", "longbench-write", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

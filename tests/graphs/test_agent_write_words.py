@@ -1,0 +1,176 @@
+"""AgentWrite's pure parts: LongBench-Write word counts, requested lengths, sentence cuts, plans."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agentrun.graphs.agent_write_plan import (
+    OutlineDraft,
+    SectionBounds,
+    SectionDraft,
+    allocate,
+    fallback_plan,
+    outline_problems,
+    parse_point_lines,
+    plan_from_draft,
+)
+from agentrun.tools import words as w
+
+BOUNDS = SectionBounds(min_words=200, max_words=1000, preferred_words=500)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Hello, world!", 2),
+        ("It's 2024 and e-mail works.", 6),  # It, s, and, e, mail, works; digits count for nothing
+        ("灯塔照亮了大海。", 7),
+        ("我爱 Python 和 AI！", 5),
+        ("全角，标点。不算", 6),
+        ("", 0),
+    ],
+)
+def test_words_are_counted_the_longbench_write_way(text: str, expected: int) -> None:
+    assert w.count_words(text) == expected
+
+
+def test_language_follows_the_majority_of_words() -> None:
+    assert w.language_of("请写一篇关于AI的文章") == "zh"
+    assert w.language_of("Write about 北京 in English please") == "en"
+
+
+@pytest.mark.parametrize(
+    ("instruction", "words"),
+    [
+        ("Write a 100-word blog post", 100),
+        ("an essay of at least 6,000 words long", 6000),
+        ("Write 10000-word essay", 10000),
+        ("请写一篇不少于2000字的心得", 2000),
+        ("字数要求100至200字", 200),
+        ("扩写为两千字", 2000),
+        ("写一篇八百字的作文", 800),
+        ("一篇1.5万字的报告", 15000),
+        ("写一篇300词的英语作文", 300),
+        ("走到十字路口", None),
+        ("Write a poem about the sea", None),
+    ],
+)
+def test_requested_lengths_are_read_from_instructions(instruction: str, words: int | None) -> None:
+    found = w.requested_length(instruction)
+    assert (found.words if found else None) == words
+
+
+def test_default_lengths_follow_the_kind_of_text() -> None:
+    assert w.default_length("Write a story about a fox", 1000)[0] == 1500
+    assert w.default_length("Write a poem about history", 1000)[0] == 300
+    assert w.default_length("Describe Facebook", 1000) == (1000, "the configured default length")
+    assert w.default_length("写一部小说", 1000)[0] == 5000
+
+
+def test_length_score_matches_the_formula() -> None:
+    assert w.length_score(1000, 1000) == 100
+    assert w.length_score(1000, 0) == 0
+    assert w.length_score(1000, 500) == pytest.approx(50.0)  # 1 - (2 - 1) / 2
+    assert w.length_score(1000, 250) == 0  # 1 - (4 - 1) / 2 < 0
+    assert w.length_score(1000, 2500) == pytest.approx(50.0)  # 1 - (2.5 - 1) / 3
+    assert w.length_score(1000, 4000) == 0
+    assert w.length_score(300, 330) == pytest.approx(100 * (1 - 0.1 / 3))
+    with pytest.raises(ValueError, match="positive"):
+        w.length_score(0, 10)
+
+
+def test_sentences_split_english_and_chinese_exactly() -> None:
+    text = 'He said "go." Then left! 第三句。第四句？\nLast one without an end'
+    pieces = w.sentences(text)
+    assert "".join(pieces) == text
+    assert pieces == [
+        'He said "go." ',
+        "Then left! ",
+        "第三句。",
+        "第四句？\n",
+        "Last one without an end",
+    ]
+
+
+def test_trimming_cuts_at_sentence_ends_within_tolerance() -> None:
+    text = "One two three four. Five six seven eight. Nine ten eleven twelve."
+    assert w.trim_to_words(text, 9, 0.2) == "One two three four. Five six seven eight."
+    assert w.trim_to_words(text, 20, 0.2) == text
+    # no sentence end near the budget: cut at the budget's last word
+    assert w.trim_to_words("a b c d e f g h i j k l", 5, 0.2) == "a b c d e"
+
+
+def test_repeated_sentences_are_dropped_and_cut_sentences_too() -> None:
+    looping = (
+        "The sea was calm that day. The sea was calm that day. Boats came in. The sea was calm"
+    )
+    text, dropped = w.drop_repeated_sentences(looping)
+    assert dropped == 1 and text == "The sea was calm that day. Boats came in. The sea was calm"
+    assert w.drop_unfinished_sentence(text) == "The sea was calm that day. Boats came in. "
+    headings = "## Part 3: The old lamps\n## Part 4: The old lamps\nThe end came."
+    assert w.drop_repeated_sentences(headings) == ("## Part 3: The old lamps\nThe end came.", 1)
+
+
+def test_continuations_join_without_spaces_in_chinese() -> None:
+    assert w.join_text("灯塔亮了。", "大海很静。") == "灯塔亮了。大海很静。"
+    assert (
+        w.join_text("The lamp was lit.", "The sea was calm.")
+        == "The lamp was lit. The sea was calm."
+    )
+
+
+@given(
+    st.lists(st.integers(min_value=-50, max_value=5000), min_size=2, max_size=30),
+    st.integers(min_value=400, max_value=20000),
+)
+def test_budgets_always_sum_to_the_target(weights: list[int], target: int) -> None:
+    budgets = allocate([float(x) for x in weights], target, 200, 1000)
+    assert sum(budgets) == target
+    if len(weights) * 200 <= target <= len(weights) * 1000:
+        assert all(199 <= b <= 1001 for b in budgets)
+
+
+def test_outline_problems_name_what_is_wrong() -> None:
+    draft = OutlineDraft(
+        sections=[
+            SectionDraft(point="What the section covers, in one or two sentences.", words=500),
+            SectionDraft(point="Point", words=500),
+            SectionDraft(point="The keepers of the northern coast", words=500),
+            SectionDraft(point="The keepers of the northern coast!", words=500),
+        ]
+    )
+    problems = outline_problems(draft, "Write 2000 words on lighthouses.", 2000, BOUNDS)
+    assert problems == [
+        "section 1 copies the instructions instead of a main point",
+        "section 2 has no real main point ('Point')",
+        "sections 3 and 4 have the same main point",
+    ]
+    too_few = OutlineDraft(sections=[SectionDraft(point="All about the keepers here", words=9)])
+    assert outline_problems(too_few, "x", 5000, BOUNDS) == [
+        "it has 1 sections; a 5000-word piece needs 5 to 25"
+    ]
+    plan = plan_from_draft(too_few, 900, BOUNDS)
+    assert [s.words for s in plan.sections] == [900]
+
+
+def test_point_lines_are_parsed_from_plain_lists() -> None:
+    reply = (
+        "1. Section 1: Introduction to the history of tea\n"
+        "- The first section: tea in ancient China and its rituals\n"
+        "2. The origins of tea in China\n"
+        "Point\n"
+        "第三部分：茶叶传入欧洲的过程\n"
+    )
+    pairs = parse_point_lines(reply, "Write about tea.")
+    assert pairs == [
+        ("", "Introduction to the history of tea"),
+        ("", "tea in ancient China and its rituals"),
+        ("", "The origins of tea in China"),
+        ("", "茶叶传入欧洲的过程"),
+    ]
+    plan = fallback_plan(2500, 5, "en", pairs[:2])
+    assert [s.point for s in plan.sections][:2] == [p for _, p in pairs[:2]]
+    assert plan.sections[-1].point.startswith("Closing")
+    assert sum(s.words for s in plan.sections) == 2500
