@@ -14,6 +14,10 @@ def register() -> None:
     app.command("long-doc-qa")(eval_long_doc_qa.command)
     app.command("retrieve-then-reason")(eval_retrieve_then_reason.command)
 
+    from agentrun.cli import eval_navigation
+
+    app.command("navigation")(eval_navigation.command)
+
     from agentrun.cli import eval_longbench_write
 
     app.command("longbench-write")(eval_longbench_write.command)

@@ -1,0 +1,348 @@
+"""The navigation eval: PReP vs the ReAct baseline on seeded city tasks, or tour navigation.
+
+City tasks report SR, SPL (= mean S*l/max(l, p)) and tokens, overall, by shortest-path length
+and by landmark visibility (the share of a shortest path's nodes that see a landmark the goal is
+described from). Tour tasks report goal-frame accuracy and SR. Each finished episode is appended
+to `episodes.jsonl` at once, tagged with the settings' fingerprint, and skipped on a re-run; an
+interrupted episode continues from its checkpoint (its thread id derives from the same
+fingerprint). Reports: `navigation.json` and `navigation.png` (+ one episode map).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agentrun.agents.config import LOCAL_MODEL
+from agentrun.agents.gateway import Gateway
+from agentrun.errors import UsageError
+from agentrun.graphs import runtime
+from agentrun.graphs.navigation import NavigationConfig, Strategy
+from agentrun.tools.city import City, CityConfig, EpisodeOutcome, path_visibility, summarize
+
+STRATEGIES: tuple[Strategy, ...] = ("prep", "react")
+EPISODES_FILE = "episodes.jsonl"
+REPORT_JSON = "navigation.json"
+REPORT_PNG = "navigation.png"
+VISIBILITY_BUCKETS = (("none", 0.0, 0.0), ("low", 0.0, 1 / 3), ("mid", 1 / 3, 2 / 3),
+                      ("high", 2 / 3, 1.0))  # fmt: skip
+
+EpisodeCallback = Callable[[dict[str, Any]], None]
+
+
+class NavigationEvalConfig(BaseModel):
+    """What one eval run measures; its fingerprint keys the saved episodes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: Literal["city", "tour"] = "city"
+    model: str = LOCAL_MODEL
+    strategies: list[Strategy] = Field(default_factory=lambda: list(STRATEGIES))
+    perception: Literal["text", "image"] = "text"
+    seed: int = 0
+    tasks: int = Field(default=20, ge=1)
+    min_hops: int = Field(default=10, ge=1)
+    max_hops: int = Field(default=50, ge=1)
+    bearing_noise_deg: float = Field(default=0.0, ge=0)
+    distance_noise: float = Field(default=0.0, ge=0)
+    occlusion: float = Field(default=0.2, ge=0, le=1)
+    visibility_m: float = Field(default=600.0, gt=0)
+    tour_radius_m: float = Field(default=300.0, gt=0)
+
+    @model_validator(mode="after")
+    def _hops_in_order(self) -> NavigationEvalConfig:
+        if self.min_hops > self.max_hops:
+            raise ValueError(f"min_hops {self.min_hops} is above max_hops {self.max_hops}")
+        if not self.strategies:
+            raise ValueError("name at least one strategy: prep, react")
+        return self
+
+    def city(self) -> CityConfig:
+        return CityConfig(
+            seed=self.seed, occlusion=self.occlusion, visibility_m=self.visibility_m,
+            bearing_noise_deg=self.bearing_noise_deg, distance_noise=self.distance_noise,
+        )  # fmt: skip
+
+    def fingerprint(self) -> str:
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+# --- saved episodes ------------------------------------------------------------------------------
+
+
+def load_episodes(out_dir: Path, fingerprint: str) -> dict[str, dict[str, Any]]:
+    """Finished episodes of these settings, by key (lines of other settings are kept, unread)."""
+    path = out_dir / EPISODES_FILE
+    if not path.exists():
+        return {}
+    done: dict[str, dict[str, Any]] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UsageError(
+                f"{path}:{number}: not a JSON line ({exc.msg}); remove the line to re-run it"
+            ) from exc
+        if record.get("fingerprint") == fingerprint:
+            done[record["key"]] = record
+    return done
+
+
+def _prepare(out: Path, fingerprint: str) -> dict[str, dict[str, Any]]:
+    out.mkdir(parents=True, exist_ok=True)
+    return load_episodes(out, fingerprint)
+
+
+def _append(out_dir: Path, record: dict[str, Any]) -> None:
+    with (out_dir / EPISODES_FILE).open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+# --- aggregation -------------------------------------------------------------------------------
+
+
+def hop_buckets(min_hops: int, max_hops: int, count: int = 4) -> list[tuple[int, int]]:
+    """Up to `count` contiguous hop ranges covering min..max."""
+    width = max(1, -(-(max_hops - min_hops + 1) // count))
+    return [(low, min(low + width - 1, max_hops)) for low in range(min_hops, max_hops + 1, width)]
+
+
+def visibility_bucket(share: float) -> str:
+    if share <= 0:
+        return "none"
+    return next(name for name, low, high in VISIBILITY_BUCKETS[1:] if low < share <= high)
+
+
+def _outcome(record: dict[str, Any]) -> EpisodeOutcome:
+    usage = record.get("usage", {})
+    return EpisodeOutcome(
+        task_id=record["task_id"], success=record["success"],
+        shortest_hops=record["shortest_hops"], steps=record["steps"],
+        prompt_tokens=int(usage.get("prompt_tokens", 0)),
+        completion_tokens=int(usage.get("completion_tokens", 0)),
+    )  # fmt: skip
+
+
+def city_summary(records: Sequence[dict[str, Any]], config: NavigationEvalConfig) -> dict[str, Any]:
+    """Per strategy: overall, by hops and by visibility; plus fallbacks per decision."""
+    summary: dict[str, Any] = {}
+    for strategy in config.strategies:
+        mine = [r for r in records if r["strategy"] == strategy]
+        overall = summarize([_outcome(r) for r in mine])
+        decisions = sum(r.get("decisions", 0) for r in mine)
+        overall["fallbacks"] = sum(r.get("fallbacks", 0) for r in mine)
+        overall["decisions"] = decisions
+        overall["loops"] = sum(r.get("loops", 0) for r in mine)
+        by_hops = {
+            f"{low}-{high}": summarize(
+                [_outcome(r) for r in mine if low <= r["shortest_hops"] <= high]
+            )
+            for low, high in hop_buckets(config.min_hops, config.max_hops)
+        }
+        by_visibility = {
+            name: summarize([_outcome(r) for r in mine if r["visibility_bucket"] == name])
+            for name, _, _ in VISIBILITY_BUCKETS
+        }
+        summary[strategy] = {"overall": overall, "by_hops": by_hops, "by_visibility": by_visibility}
+    return summary
+
+
+def tour_summary(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    count = len(records) or 1
+    return {
+        "episodes": len(records),
+        "goal_frame_accuracy": sum(r["frame_correct"] for r in records) / count,
+        "sr": sum(r["success"] for r in records) / count,
+        "fallbacks": sum(r["fallback"] for r in records),
+        "mean_tokens": sum(
+            r["usage"].get("prompt_tokens", 0) + r["usage"].get("completion_tokens", 0)
+            for r in records
+        ) / count,
+    }  # fmt: skip
+
+
+# --- plots ---------------------------------------------------------------------------------------
+
+
+def plot_city(summary: dict[str, Any], out: Path, title: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(2, 2, figsize=(11, 7), dpi=100)
+    strategies = list(summary)
+    width = 0.8 / max(1, len(strategies))
+    for row, grouping in enumerate(("by_hops", "by_visibility")):
+        for col, metric in enumerate(("sr", "spl")):
+            axis = axes[row][col]
+            labels = list(summary[strategies[0]][grouping]) if strategies else []
+            for k, strategy in enumerate(strategies):
+                values = [summary[strategy][grouping][label][metric] for label in labels]
+                positions = [i + k * width for i in range(len(labels))]
+                axis.bar(positions, values, width=width, label=strategy)
+            axis.set_xticks([i + width * (len(strategies) - 1) / 2 for i in range(len(labels))])
+            counts = [summary[strategies[0]][grouping][label]["episodes"] for label in labels]
+            axis.set_xticklabels([f"{lab}\n(n={c})" for lab, c in zip(labels, counts, strict=True)])
+            axis.set_ylim(0, 1.05)
+            axis.set_title(f"{metric.upper()} {grouping.replace('_', ' ')}", fontsize=10)
+            axis.legend(fontsize=8)
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    figure.savefig(out)
+    plt.close(figure)
+    return out
+
+
+def plot_tour(summary: dict[str, Any], out: Path, title: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(5, 4), dpi=100)
+    axis.bar(["goal-frame accuracy", "SR"], [summary["goal_frame_accuracy"], summary["sr"]])
+    axis.set_ylim(0, 1.05)
+    axis.set_title(title, fontsize=9)
+    figure.tight_layout()
+    figure.savefig(out)
+    plt.close(figure)
+    return out
+
+
+# --- running -------------------------------------------------------------------------------------
+
+
+async def arun_eval(
+    config: NavigationEvalConfig,
+    out_dir: str | os.PathLike[str],
+    *,
+    gateway: Gateway | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    on_episode: EpisodeCallback | None = None,
+) -> dict[str, Any]:
+    """Run (or finish) the eval; return the report that was written to `out_dir`."""
+    out = Path(out_dir)
+    fingerprint = config.fingerprint()
+    done = _prepare(out, fingerprint)
+    async with runtime.resources(gateway, None, None, data_dir) as res:
+        if config.task == "city":
+            await _run_city(config, out, fingerprint, done, res, on_episode)
+        else:
+            await _run_tours(config, out, fingerprint, done, res, on_episode)
+    return write_report(config, out)
+
+
+async def _run_city(
+    config: NavigationEvalConfig, out: Path, fingerprint: str,
+    done: dict[str, dict[str, Any]], res: runtime.RunResources,
+    on_episode: EpisodeCallback | None,
+) -> None:  # fmt: skip
+    from agentrun.graphs import navigation
+    from agentrun.tools.city import sample_tasks
+
+    tasks = sample_tasks(config.city(), config.tasks, seed=config.seed,
+                         min_hops=config.min_hops, max_hops=config.max_hops)  # fmt: skip
+    # Task by task, every strategy on it: a partial run still compares strategies pairwise.
+    for task in tasks:
+        for strategy in config.strategies:
+            nav = NavigationConfig(
+                strategy=strategy, model=config.model, perception=config.perception
+            )
+            key = f"{strategy}-{task.task_id}"
+            if key in done:
+                continue
+            result = await navigation.arun(
+                task, config=nav, gateway=res.gateway, store=res.store,
+                checkpointer=res.checkpointer, thread_id=f"nav-{fingerprint}-{key}",
+            )  # fmt: skip
+            share = path_visibility(task)
+            record = {
+                "key": key, "fingerprint": fingerprint, **result.model_dump(mode="json"),
+                "visibility": share, "visibility_bucket": visibility_bucket(share),
+            }  # fmt: skip
+            _append(out, record)
+            done[key] = record
+            if on_episode:
+                on_episode(record)
+
+
+async def _run_tours(
+    config: NavigationEvalConfig, out: Path, fingerprint: str,
+    done: dict[str, dict[str, Any]], res: runtime.RunResources,
+    on_episode: EpisodeCallback | None,
+) -> None:  # fmt: skip
+    from agentrun.graphs import tour_navigation
+    from agentrun.tools.tour import sample_tour_tasks
+
+    tasks = sample_tour_tasks(config.city(), config.tasks, seed=config.seed,
+                              radius_m=config.tour_radius_m)  # fmt: skip
+    frames: Literal["captions", "images"] = "images" if config.perception == "image" else "captions"
+    tour_config = tour_navigation.TourConfig(model=config.model, frames=frames)
+    for task in tasks:
+        key = f"tour-{task.task_id}"
+        if key in done:
+            continue
+        result = await tour_navigation.arun(
+            task, config=tour_config, gateway=res.gateway, store=res.store,
+            checkpointer=res.checkpointer, thread_id=f"nav-{fingerprint}-{key}",
+        )  # fmt: skip
+        record = {"key": key, "fingerprint": fingerprint, **result.model_dump(mode="json")}
+        _append(out, record)
+        done[key] = record
+        if on_episode:
+            on_episode(record)
+
+
+def write_report(config: NavigationEvalConfig, out: Path) -> dict[str, Any]:
+    """Summarize the saved episodes of these settings into JSON and PNG."""
+    fingerprint = config.fingerprint()
+    records = sorted(load_episodes(out, fingerprint).values(), key=lambda r: r["key"])
+    city = City.build(config.city())
+    report: dict[str, Any] = {
+        "config": config.model_dump(mode="json"),
+        "fingerprint": fingerprint,
+        "city": {"nodes": city.size, "landmarks": len(city.landmarks)},
+    }
+    noise = f"noise {config.bearing_noise_deg:g}°/{config.distance_noise:g}"
+    title = f"{config.model}, seed {config.seed}, {len(records)} episodes, {noise}"
+    if config.task == "city":
+        report["summary"] = city_summary(records, config)
+        report["plot"] = str(plot_city(report["summary"], out / REPORT_PNG, title))
+        report["episode_plot"] = _plot_first_episode(config, records, out)
+    else:
+        report["summary"] = tour_summary(records)
+        report["plot"] = str(plot_tour(report["summary"], out / REPORT_PNG, title))
+    report["episodes"] = records
+    (out / REPORT_JSON).write_text(json.dumps(report, indent=2), encoding="utf-8")
+    return report
+
+
+def _plot_first_episode(
+    config: NavigationEvalConfig, records: Sequence[dict[str, Any]], out: Path
+) -> str | None:
+    from agentrun.tools.city import replay, sample_tasks
+    from agentrun.tools.city_render import episode_png
+
+    if not records:
+        return None
+    tasks = sample_tasks(config.city(), 1, seed=config.seed,
+                         min_hops=config.min_hops, max_hops=config.max_hops)  # fmt: skip
+    task = tasks[0]
+    paths: dict[str, Sequence[int]] = {
+        r["strategy"]: replay(task, r["actions"]) for r in records if r["task_id"] == task.task_id
+    }
+    if not paths:
+        return None
+    return str(episode_png(task, paths, out / "navigation-episode.png"))

@@ -1,0 +1,480 @@
+"""Perceive, Reflect, and Plan (PReP): reach a goal described only relative to landmarks.
+
+Each environment step runs perceive -> estimate -> memory -> reflect -> plan -> act, every one a
+checkpointed graph step (Zeng et al., 2024):
+
+- perceive: landmarks with bearing and distance, from the text observation (exact, or noisy if
+  the simulator says so) or read off the image observation by a VLM; exits (odometry) always come
+  from the text;
+- estimate: one goal estimate per seen reference landmark, cur->goal = cur->L + L->goal, kept in
+  egocentric coordinates (start at (0, 0), dead reckoning);
+- memory: the egocentric visit grid and trajectory live in state; episodic experiences go to the
+  shared store as `Experience` records and come back by similarity to the current perception;
+- reflect: all estimates combined with outliers dropped; loop detection on the grid;
+- plan: keep or revise a direction-level plan, rank exits (toward the goal, unvisited first, never
+  straight back), and let the model choose one listed direction; an unparseable reply falls back
+  to the best-ranked exit and is counted;
+- act: step the environment.
+
+The numbers are code; the model makes the choice. `strategy="react"` is the ReAct-style baseline:
+the model sees the instruction, its whole trajectory so far (one short line per step, appended,
+so a local server reuses the prompt prefix) and the observation, and picks an exit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import operator
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypedDict
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.store.base import BaseStore
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentrun.agents.config import LOCAL_MODEL
+from agentrun.agents.gateway import Gateway
+from agentrun.agents.ledger import Usage
+from agentrun.graphs import navigation_prompts as prompts
+from agentrun.graphs import runtime
+from agentrun.graphs.runtime import (
+    DEFAULT_NAMESPACE,
+    EventHandler,
+    WorkflowContext,
+    add_usage,
+    context,
+    usage_of,
+    usage_update,
+)
+from agentrun.memory.records import Experience
+from agentrun.tools import wayfinding as wf
+from agentrun.tools.city import DIRECTIONS, CityEnvironment, CityTask, spl
+from agentrun.tools.environment import Environment
+
+Strategy = Literal["prep", "react"]
+
+
+class NavigationConfig(BaseModel):
+    """Settings of a navigation run (PReP or the ReAct baseline)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: Strategy = "prep"
+    model: str = LOCAL_MODEL
+    perception: Literal["text", "image"] = Field(
+        default="text", description="text: parse the observation; image: a VLM reads the map."
+    )
+    vlm_model: str | None = Field(default=None, description="Reads images; defaults to `model`.")
+    decision_max_tokens: int = Field(default=16, gt=0)
+    perception_max_tokens: int = Field(default=160, gt=0)
+    temperature: float = Field(default=0.0, ge=0)
+    history: int = Field(default=10, ge=0, description="PReP: recent moves shown to the model.")
+    experiences: int = Field(default=3, ge=0, description="Similar experiences retrieved.")
+    loop_window: int = Field(default=12, ge=3)
+    replan_shift_m: float = Field(default=80.0, gt=0, description="Goal shift that revises.")
+    summarize_every: int = Field(
+        default=0, ge=0, description="Model summary of the trajectory every N steps (0: off)."
+    )
+
+    @property
+    def vlm(self) -> str:
+        return self.vlm_model or self.model
+
+
+class NavigationResult(BaseModel):
+    strategy: str
+    task_id: str
+    thread_id: str
+    success: bool
+    steps: int
+    shortest_hops: int
+    step_limit: int
+    spl: float
+    actions: list[str]
+    goal_estimate: list[float] | None = None
+    fallbacks: int = Field(default=0, description="Unparseable model replies replaced by code.")
+    decisions: int = Field(default=0, description="Steps where the model chose among exits.")
+    plan_revisions: int = 0
+    loops: int = 0
+    usage: dict[str, Any] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
+
+
+@dataclass
+class NavigationContext(WorkflowContext):
+    """The run context plus the environment (rebuilt from state on resume by replaying)."""
+
+    environment: Environment[CityTask] | None = None
+    applied: list[str] | None = None
+
+
+class NavState(TypedDict, total=False):
+    task: dict[str, Any]
+    actions: list[str]
+    done: bool
+    success: bool
+    observation: str
+    perception: dict[str, Any]
+    heading: float
+    positions: list[list[float]]
+    estimates: list[dict[str, Any]]
+    goal: list[float] | None
+    loop: bool
+    legs: list[dict[str, Any]]
+    plan_goal: list[float] | None
+    plan_note: str
+    experiences: list[str]
+    summary: str
+    choice: str
+    history: list[str]
+    fallbacks: Annotated[int, operator.add]
+    decisions: Annotated[int, operator.add]
+    plan_revisions: Annotated[int, operator.add]
+    loops: Annotated[int, operator.add]
+    outliers: int
+    usage: Annotated[dict[str, Any], add_usage]
+    warnings: Annotated[list[str], operator.add]
+
+
+# --- state helpers ---------------------------------------------------------------------------
+
+
+def navigation_context() -> NavigationContext:
+    ctx = context()
+    if not isinstance(ctx, NavigationContext) or ctx.environment is None:
+        raise TypeError("navigation graphs run with a NavigationContext holding an environment")
+    return ctx
+
+
+def _task(state: NavState) -> CityTask:
+    return CityTask.model_validate(state["task"])
+
+
+def _environment(state: NavState) -> Environment[CityTask]:
+    """The environment in the state's position: reset and replayed if this process is behind."""
+    ctx = navigation_context()
+    env = ctx.environment
+    assert env is not None
+    actions = list(state.get("actions", []))
+    if ctx.applied != actions:
+        env.reset(_task(state))
+        for action in actions:
+            env.step(action)
+        ctx.applied = actions
+    return env
+
+
+def _perception(state: NavState) -> wf.Perception:
+    data = state["perception"]
+    return wf.Perception(
+        tuple(wf.Sighting(**s) for s in data["landmarks"]),
+        tuple(wf.ExitView(**e) for e in data["exits"]),
+    )
+
+
+def _position(state: NavState) -> tuple[float, float]:
+    x, y = state["positions"][-1]
+    return x, y
+
+
+def _legs(state: NavState) -> list[wf.Leg]:
+    return [wf.Leg(**leg) for leg in state.get("legs", [])]
+
+
+def _asdicts(items: Sequence[Any]) -> list[dict[str, Any]]:
+    return [dataclasses.asdict(item) for item in items]
+
+
+async def _decide(
+    config: NavigationConfig, messages: list[dict[str, Any]], allowed: Sequence[str], node: str
+) -> tuple[str, bool, Usage]:
+    """Ask for one direction; (choice, parsed?, usage). Unparseable -> the first allowed."""
+    completion = await runtime.complete(
+        config.model, messages, node=node,
+        max_tokens=config.decision_max_tokens, temperature=config.temperature,
+    )  # fmt: skip
+    choice = wf.parse_direction(completion.text, allowed)
+    if choice is None:
+        return allowed[0], False, usage_of(completion)
+    return choice, True, usage_of(completion)
+
+
+# --- graph -----------------------------------------------------------------------------------
+
+
+def build_graph(config: NavigationConfig) -> StateGraph[NavState, NavigationContext, Any, Any]:
+    """PReP: perceive -> estimate -> memory -> reflect -> plan -> act, looping until done.
+    ReAct: perceive -> decide -> act."""
+
+    async def perceive(state: NavState) -> dict[str, Any]:
+        env = _environment(state)
+        allowed = set(env.available_actions())
+        update: dict[str, Any] = {}
+        if config.perception == "text":
+            observation = env.observe("text")
+            perception = wf.parse_observation(observation.text)
+            landmarks = list(perception.landmarks)
+        else:
+            observation = env.observe("image")
+            assert observation.image is not None
+            completion = await runtime.complete(
+                config.vlm, prompts.perceive_image(observation.image, state.get("heading", 0.0)),
+                node="perceive", max_tokens=config.perception_max_tokens,
+                temperature=config.temperature,
+            )  # fmt: skip
+            landmarks = wf.parse_landmarks(completion.text)
+            update["usage"] = usage_update(usage_of(completion))
+        exits = [ex for ex in wf.parse_exits(observation.text) if ex.direction in allowed]
+        perceived = {"landmarks": _asdicts(landmarks), "exits": _asdicts(exits)}
+        return {**update, "observation": observation.text, "perception": perceived}
+
+    async def estimate(state: NavState) -> dict[str, Any]:
+        references = wf.parse_goal(_task(state).instruction)
+        found = wf.estimate_goal(
+            _position(state), _perception(state).landmarks, references, len(state["actions"])
+        )
+        return {"estimates": [*state.get("estimates", []), *_asdicts(found)]}
+
+    async def memory(state: NavState) -> dict[str, Any]:
+        if config.experiences == 0:
+            return {"experiences": []}
+        ctx = navigation_context()
+        namespace = ctx.ns("runs", ctx.run_id, "experiences")
+        query = prompts.describe_perception(_perception(state))
+        if getattr(ctx.store, "index_config", None):
+            items = await ctx.store.asearch(namespace, query=query, limit=config.experiences)
+        else:
+            everything = await ctx.store.asearch(namespace, limit=1_000_000)
+            items = sorted(everything, key=lambda item: item.key)[-config.experiences :]
+        found = [Experience.from_value(item.value) for item in items]
+        return {"experiences": [f"{e.state} You went {e.action}: {e.outcome}" for e in found]}
+
+    async def reflect(state: NavState) -> dict[str, Any]:
+        estimates = [wf.GoalEstimate(**e) for e in state.get("estimates", [])]
+        goal, outliers = wf.reflect_goal(estimates)
+        loop = wf.loop_detected(state["positions"], window=config.loop_window)
+        update: dict[str, Any] = {
+            "goal": list(goal) if goal else None, "outliers": outliers,
+            "loop": loop, "loops": int(loop),
+        }  # fmt: skip
+        step = len(state["actions"])
+        if config.summarize_every and step and step % config.summarize_every == 0:
+            recent = state.get("history", [])[-config.history :]
+            completion = await runtime.complete(
+                config.model, prompts.summarize_trajectory(recent), node="reflect",
+                max_tokens=48, temperature=config.temperature,
+            )  # fmt: skip
+            update["summary"] = completion.text.strip()[:300]
+            update["usage"] = usage_update(usage_of(completion))
+        return update
+
+    async def plan(state: NavState) -> dict[str, Any]:
+        position = _position(state)
+        goal = state.get("goal")
+        legs, plan_goal = _legs(state), state.get("plan_goal")
+        revised, note = False, "kept"
+        if goal is not None:  # head for the reflected estimate; the legs say how, by street
+            if plan_goal is None or math.dist(goal, plan_goal) > config.replan_shift_m or not legs:
+                legs, plan_goal = wf.plan_legs(position, goal), goal
+                revised, note = True, "revised: new goal estimate"
+            elif state.get("loop"):
+                legs, revised, note = wf.plan_legs(position, goal), True, "revised: loop"
+            target = wf.bearing_to(goal[0] - position[0], goal[1] - position[1])
+        else:  # explore away from where it has been, re-aimed every step
+            explore = wf.explore_direction(state["positions"], state.get("heading", 0.0))
+            if not legs or legs[0].direction != explore or state.get("loop"):
+                legs, revised = [wf.Leg(explore, 300.0)], True
+                note = "revised: loop" if state.get("loop") else "revised: explore"
+            target = DIRECTIONS.index(explore) * 45.0
+        previous = state["positions"][-2] if len(state["positions"]) > 1 else None
+        visits = wf.visit_counts(state["positions"])
+        options = wf.rank_options(_perception(state), position, previous, target, visits)
+        update: dict[str, Any] = {
+            "legs": _asdicts(legs), "plan_goal": plan_goal, "plan_note": note,
+            "plan_revisions": int(revised),
+        }  # fmt: skip
+        if len(options) == 1:  # forced move: nothing to decide
+            return {**update, "choice": options[0].direction}
+        messages = prompts.prep_decision(
+            _task(state).instruction, goal, position, legs, note, bool(state.get("loop")),
+            state.get("actions", [])[-config.history :], state.get("experiences", []),
+            state.get("summary", ""), options,
+        )  # fmt: skip
+        choice, parsed, usage = await _decide(
+            config, messages, [o.direction for o in options], "plan"
+        )
+        return {**update, "choice": choice, "fallbacks": int(not parsed), "decisions": 1,
+                "usage": usage_update(usage)}  # fmt: skip
+
+    async def decide(state: NavState) -> dict[str, Any]:
+        allowed = [ex["direction"] for ex in state["perception"]["exits"]]
+        messages = prompts.react_decision(
+            _task(state).instruction, state["observation"], state.get("history", []), allowed
+        )
+        choice, parsed, usage = await _decide(config, messages, allowed, "decide")
+        return {"choice": choice, "fallbacks": int(not parsed), "decisions": 1,
+                "usage": usage_update(usage)}  # fmt: skip
+
+    async def act(state: NavState) -> dict[str, Any]:
+        ctx = navigation_context()
+        env = _environment(state)
+        choice = state["choice"]
+        before = _perception(state)
+        exit_view = next(ex for ex in before.exits if ex.direction == choice)
+        result = env.step(choice)
+        actions = [*state.get("actions", []), choice]
+        ctx.applied = list(actions)
+        moved = wf.vector(exit_view.bearing, exit_view.length)
+        x, y = _position(state)
+        arrival = [x + moved[0], y + moved[1]]
+        revisit = wf.visit_counts(state["positions"]).get(wf.cell_of(arrival), 0)
+        outcome = (
+            "reached the goal" if result.success
+            else f"walked {exit_view.length:.0f} m to a {'visited' if revisit else 'new'} place"
+        )  # fmt: skip
+        seen = prompts.describe_perception(before)
+        experience = Experience(
+            text=f"{seen} Went {choice}.", place=wf.cell_of((x, y)), state=seen,
+            action=choice, outcome=outcome,
+        )  # fmt: skip
+        index: list[str] | None = ["text"] if getattr(ctx.store, "index_config", None) else None
+        await ctx.store.aput(
+            ctx.ns("runs", ctx.run_id, "experiences"), f"{len(actions):06d}",
+            experience.to_value(), index=index,
+        )  # fmt: skip
+        return {
+            "actions": actions, "done": result.done, "success": result.success,
+            "positions": [*state["positions"], arrival], "heading": exit_view.bearing,
+            "legs": _asdicts(wf.advance_legs(_legs(state), moved)),
+            "history": [
+                *state.get("history", []),
+                f"{prompts.describe_landmarks(before)}; went {choice}; {outcome}.",
+            ],
+        }  # fmt: skip
+
+    def after_act(state: NavState) -> str:
+        return END if state.get("done") else "perceive"
+
+    graph: StateGraph[NavState, NavigationContext, Any, Any] = StateGraph(
+        NavState, context_schema=NavigationContext
+    )
+    graph.add_node("perceive", perceive)
+    graph.add_node("act", act)
+    if config.strategy == "prep":
+        for name, node in (("estimate", estimate), ("memory", memory), ("reflect", reflect),
+                           ("plan", plan)):  # fmt: skip
+            graph.add_node(name, node)
+        for a, b in (("perceive", "estimate"), ("estimate", "memory"), ("memory", "reflect"),
+                     ("reflect", "plan"), ("plan", "act")):  # fmt: skip
+            graph.add_edge(a, b)
+    else:
+        graph.add_node("decide", decide)
+        graph.add_edge("perceive", "decide")
+        graph.add_edge("decide", "act")
+    graph.add_edge(START, "perceive")
+    graph.add_conditional_edges("act", after_act, ["perceive", END])
+    return graph
+
+
+def result_from_state(
+    state: dict[str, Any], config: NavigationConfig, thread_id: str
+) -> NavigationResult:
+    task = CityTask.model_validate(state["task"])
+    success, steps = bool(state.get("success")), len(state.get("actions", []))
+    goal = state.get("goal")
+    return NavigationResult(
+        strategy=config.strategy, task_id=task.task_id, thread_id=thread_id, success=success,
+        steps=steps, shortest_hops=task.shortest_hops, step_limit=task.step_limit,
+        spl=spl(success, task.shortest_hops, steps), actions=list(state.get("actions", [])),
+        goal_estimate=list(goal) if goal else None, fallbacks=int(state.get("fallbacks", 0)),
+        decisions=int(state.get("decisions", 0)),
+        plan_revisions=int(state.get("plan_revisions", 0)), loops=int(state.get("loops", 0)),
+        usage=Usage.from_dict(state.get("usage")).to_dict(),
+        warnings=list(state.get("warnings", [])),
+    )  # fmt: skip
+
+
+# --- entry points ------------------------------------------------------------------------------
+
+
+def initial_state(task: CityTask) -> NavState:
+    done = task.start == task.goal
+    return {
+        "task": task.model_dump(mode="json"), "actions": [], "done": done, "success": done,
+        "positions": [[0.0, 0.0]], "heading": 0.0, "estimates": [], "legs": [], "history": [],
+    }  # fmt: skip
+
+
+async def arun(
+    task: CityTask,
+    *,
+    config: NavigationConfig | None = None,
+    environment: Environment[CityTask] | None = None,
+    gateway: Gateway | None = None,
+    store: BaseStore | None = None,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
+    namespace: tuple[str, ...] = DEFAULT_NAMESPACE,
+    thread_id: str | None = None,
+    on_event: EventHandler | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+) -> NavigationResult:
+    """Navigate one task to the end (success or the step limit). `environment` defaults to the
+    city simulator of `task.city`; a `thread_id` that has a checkpoint is continued."""
+    config = config or NavigationConfig()
+    thread_id = thread_id or runtime.new_thread_id()
+    async with runtime.resources(gateway, store, checkpointer, data_dir) as res:
+        ctx = NavigationContext(
+            res.gateway, res.store, namespace, run_id=thread_id,
+            environment=environment or CityEnvironment(),
+        )  # fmt: skip
+        if task.start == task.goal:
+            return result_from_state(dict(initial_state(task)), config, thread_id)
+        app = build_graph(config).compile(checkpointer=res.checkpointer, store=res.store)
+        snapshot = await app.aget_state({"configurable": {"thread_id": thread_id}})
+        graph_input = None if snapshot.values else initial_state(task)
+        state = await runtime.stream_graph(
+            app, graph_input, thread_id=thread_id, ctx=ctx, on_event=on_event, node_names=("act",)
+        )
+        return result_from_state(state, config, thread_id)
+
+
+async def aresume(
+    thread_id: str,
+    *,
+    config: NavigationConfig | None = None,
+    environment: Environment[CityTask] | None = None,
+    gateway: Gateway | None = None,
+    store: BaseStore | None = None,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
+    namespace: tuple[str, ...] = DEFAULT_NAMESPACE,
+    on_event: EventHandler | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+) -> NavigationResult:
+    """Continue a failed or killed episode from its last checkpoint (same config and store);
+    the environment is brought to the saved position by replaying the recorded actions."""
+    config = config or NavigationConfig()
+    async with runtime.resources(gateway, store, checkpointer, data_dir) as res:
+        ctx = NavigationContext(
+            res.gateway, res.store, namespace, run_id=thread_id,
+            environment=environment or CityEnvironment(),
+        )  # fmt: skip
+        app = build_graph(config).compile(checkpointer=res.checkpointer, store=res.store)
+        await runtime.saved_state(app, thread_id)
+        state = await runtime.stream_graph(
+            app, None, thread_id=thread_id, ctx=ctx, on_event=on_event, node_names=("act",)
+        )
+        return result_from_state(state, config, thread_id)
+
+
+def run(task: CityTask, **options: Any) -> NavigationResult:
+    """Sync twin of `arun`."""
+    return runtime.run_sync(arun(task, **options))
+
+
+def resume(thread_id: str, **options: Any) -> NavigationResult:
+    """Sync twin of `aresume`."""
+    return runtime.run_sync(aresume(thread_id, **options))

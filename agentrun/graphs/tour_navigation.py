@@ -1,0 +1,214 @@
+"""Tour navigation (Mobility VLA): a model picks the goal frame, a graph executor walks there.
+
+Offline, the task's demonstration tour becomes a topological graph (`agentrun.tools.tour`).
+Online: localize the current view to a frame (deterministic matching), ask the model for the goal
+frame given every frame's caption (and map image, for a VLM) and the instruction, then follow the
+graph's shortest path in the environment. Each of the three is a checkpointed graph step; an
+unparseable frame number falls back to staying at the current frame, and is counted.
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+import re
+from typing import Annotated, Any, Literal, TypedDict
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.store.base import BaseStore
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentrun.agents.config import LOCAL_MODEL
+from agentrun.agents.gateway import Gateway
+from agentrun.agents.ledger import Usage
+from agentrun.agents.messages import Image, Message, system
+from agentrun.graphs import runtime
+from agentrun.graphs.navigation import NavigationContext, navigation_context
+from agentrun.graphs.runtime import (
+    DEFAULT_NAMESPACE,
+    EventHandler,
+    add_usage,
+    usage_of,
+    usage_update,
+)
+from agentrun.tools.city import CityEnvironment, CityTask
+from agentrun.tools.city_render import local_map_png
+from agentrun.tools.environment import Environment
+from agentrun.tools.tour import Tour, TourTask
+
+_NUMBER = re.compile(r"\d+")
+
+
+class TourConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = LOCAL_MODEL
+    frames: Literal["captions", "images"] = Field(
+        default="captions", description="images: each frame's map image too (needs a VLM)."
+    )
+    max_tokens: int = Field(default=8, gt=0)
+    temperature: float = Field(default=0.0, ge=0)
+
+
+class TourResult(BaseModel):
+    task_id: str
+    thread_id: str
+    instruction: str
+    start_frame: int
+    chosen_frame: int
+    goal_frames: list[int]
+    frame_correct: bool
+    success: bool
+    steps: int
+    fallback: bool = Field(description="The reply named no frame; the agent stayed put.")
+    usage: dict[str, Any] = Field(default_factory=dict)
+
+
+class TourState(TypedDict, total=False):
+    task: dict[str, Any]
+    start_frame: int
+    chosen_frame: int
+    fallback: bool
+    actions: list[str]
+    success: bool
+    usage: Annotated[dict[str, Any], add_usage]
+    warnings: Annotated[list[str], operator.add]
+
+
+def choose_messages(tour: Tour, current: int, instruction: str, images: bool) -> list[Message]:
+    """Every frame labelled 'Frame i', the current frame, the instruction; ask for a number."""
+    parts: list[Any] = [{"type": "text", "text": "A tour of the neighbourhood, frame by frame:"}]
+    for frame in tour.frames:
+        parts.append({"type": "text", "text": f"Frame {frame.index}: {frame.caption}"})
+        if images:
+            png = local_map_png(tour.city, frame.node, frame.heading)
+            parts.append(Image(png, mime_type="image/png").to_part())
+    parts.append(
+        {
+            "type": "text",
+            "text": f"You are at frame {current}.\nInstruction: {instruction}\n"
+            "Which frame is the place to go? Reply with the frame number only.",
+        }
+    )
+    if not images:
+        text = "\n".join(part["text"] for part in parts)
+        return [
+            system("You guide a robot using a recorded tour."),
+            {"role": "user", "content": text},
+        ]
+    return [system("You guide a robot using a recorded tour."), {"role": "user", "content": parts}]
+
+
+def parse_frame(reply: str, count: int) -> int | None:
+    for match in _NUMBER.finditer(reply):
+        value = int(match.group())
+        if 0 <= value < count:
+            return value
+    return None
+
+
+def build_graph(config: TourConfig) -> StateGraph[TourState, NavigationContext, Any, Any]:
+    """localize -> choose -> execute."""
+
+    def task_of(state: TourState) -> TourTask:
+        return TourTask.model_validate(state["task"])
+
+    async def localize(state: TourState) -> dict[str, Any]:
+        task = task_of(state)
+        env = navigation_context().environment
+        assert env is not None
+        observation = env.reset(task.city_task())
+        return {"start_frame": task.tour().localize(observation.text)}
+
+    async def choose(state: TourState) -> dict[str, Any]:
+        task = task_of(state)
+        tour = task.tour()
+        messages = choose_messages(
+            tour, state["start_frame"], task.instruction, config.frames == "images"
+        )
+        completion = await runtime.complete(
+            config.model, messages, node="choose",
+            max_tokens=config.max_tokens, temperature=config.temperature,
+        )  # fmt: skip
+        frame = parse_frame(completion.text, len(tour.frames))
+        return {
+            "chosen_frame": state["start_frame"] if frame is None else frame,
+            "fallback": frame is None,
+            "usage": usage_update(usage_of(completion)),
+        }
+
+    async def execute(state: TourState) -> dict[str, Any]:
+        task = task_of(state)
+        env = navigation_context().environment
+        assert env is not None
+        env.reset(task.city_task())
+        actions: list[str] = []
+        success = False
+        for move in task.tour().route(state["start_frame"], state["chosen_frame"]):
+            result = env.step(move)
+            actions.append(move)
+            success = result.success
+            if result.done:
+                break
+        return {"actions": actions, "success": success}
+
+    graph: StateGraph[TourState, NavigationContext, Any, Any] = StateGraph(
+        TourState, context_schema=NavigationContext
+    )
+    graph.add_node("localize", localize)
+    graph.add_node("choose", choose)
+    graph.add_node("execute", execute)
+    graph.add_edge(START, "localize")
+    graph.add_edge("localize", "choose")
+    graph.add_edge("choose", "execute")
+    graph.add_edge("execute", END)
+    return graph
+
+
+def result_from_state(state: dict[str, Any], thread_id: str) -> TourResult:
+    task = TourTask.model_validate(state["task"])
+    goals = task.goal_frames()
+    chosen = int(state["chosen_frame"])
+    return TourResult(
+        task_id=task.task_id, thread_id=thread_id, instruction=task.instruction,
+        start_frame=int(state["start_frame"]), chosen_frame=chosen, goal_frames=goals,
+        frame_correct=chosen in goals, success=bool(state.get("success")),
+        steps=len(state.get("actions", [])), fallback=bool(state.get("fallback")),
+        usage=Usage.from_dict(state.get("usage")).to_dict(),
+    )  # fmt: skip
+
+
+async def arun(
+    task: TourTask,
+    *,
+    config: TourConfig | None = None,
+    environment: Environment[CityTask] | None = None,
+    gateway: Gateway | None = None,
+    store: BaseStore | None = None,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
+    namespace: tuple[str, ...] = DEFAULT_NAMESPACE,
+    thread_id: str | None = None,
+    on_event: EventHandler | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+) -> TourResult:
+    """Follow `task.instruction` using the task's tour; resumable by `thread_id` like the rest."""
+    config = config or TourConfig()
+    thread_id = thread_id or runtime.new_thread_id()
+    async with runtime.resources(gateway, store, checkpointer, data_dir) as res:
+        ctx = NavigationContext(
+            res.gateway, res.store, namespace, run_id=thread_id,
+            environment=environment or CityEnvironment(),
+        )  # fmt: skip
+        app = build_graph(config).compile(checkpointer=res.checkpointer, store=res.store)
+        snapshot = await app.aget_state({"configurable": {"thread_id": thread_id}})
+        graph_input = None if snapshot.values else {"task": task.model_dump(mode="json")}
+        state = await runtime.stream_graph(
+            app, graph_input, thread_id=thread_id, ctx=ctx, on_event=on_event
+        )
+        return result_from_state(state, thread_id)
+
+
+def run(task: TourTask, **options: Any) -> TourResult:
+    """Sync twin of `arun`."""
+    return runtime.run_sync(arun(task, **options))

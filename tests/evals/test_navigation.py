@@ -1,0 +1,127 @@
+"""The navigation eval: reports by hops and visibility, resumable runs, tours, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from agentrun.agents import Gateway
+from agentrun.agents.messages import Message, text_of
+from agentrun.agents.testing import scripted_model
+from agentrun.cli import run as cli
+from agentrun.evals.navigation import (
+    EPISODES_FILE,
+    NavigationEvalConfig,
+    arun_eval,
+    hop_buckets,
+    visibility_bucket,
+)
+
+SMALL = {"tasks": 3, "min_hops": 5, "max_hops": 8, "seed": 3, "model": "fake/eval"}
+
+
+def first_listed(messages: list[Message]) -> str:
+    text = text_of(messages)
+    if "best first:" in text:
+        return re.findall(r"^\d+\. ([a-z\-]+) \(", text, flags=re.MULTILINE)[0]
+    return text.split("Directions you can take: ")[1].split(",")[0].split(".")[0]
+
+
+async def test_the_city_eval_reports_both_strategies_by_hops_and_visibility(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    config = NavigationEvalConfig(**SMALL)
+    async with Gateway(data_dir=data_dir, cache=False) as gateway:
+        with scripted_model(first_listed) as model:
+            report = await arun_eval(config, tmp_path, gateway=gateway, data_dir=data_dir)
+    assert len(report["episodes"]) == 6 and model.calls
+    for strategy in ("prep", "react"):
+        parts = report["summary"][strategy]
+        assert parts["overall"]["episodes"] == 3
+        assert 0 <= parts["overall"]["spl"] <= parts["overall"]["sr"] <= 1
+        assert sum(b["episodes"] for b in parts["by_hops"].values()) == 3
+        assert sum(b["episodes"] for b in parts["by_visibility"].values()) == 3
+        assert parts["overall"]["mean_tokens"] > 0
+    saved = json.loads((tmp_path / "navigation.json").read_text())
+    assert saved["summary"] == report["summary"]
+    assert (tmp_path / "navigation.png").read_bytes().startswith(b"\x89PNG")
+    assert (tmp_path / "navigation-episode.png").exists()
+
+
+async def test_a_rerun_keeps_finished_episodes_and_the_same_seed_gives_the_same_metrics(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    config = NavigationEvalConfig(**SMALL, strategies=["prep"])
+    async with Gateway(data_dir=data_dir, cache=False) as gateway:
+        with scripted_model(first_listed):
+            first = await arun_eval(config, tmp_path / "a", gateway=gateway, data_dir=data_dir)
+        lines = (tmp_path / "a" / EPISODES_FILE).read_text().splitlines()
+        with scripted_model([]) as idle:  # any model call would exhaust the empty script
+            again = await arun_eval(config, tmp_path / "a", gateway=gateway, data_dir=data_dir)
+        assert idle.calls == []
+        assert (tmp_path / "a" / EPISODES_FILE).read_text().splitlines() == lines
+        with scripted_model(first_listed):
+            elsewhere = await arun_eval(config, tmp_path / "b", gateway=gateway, data_dir=data_dir)
+    assert again["summary"] == first["summary"]
+    strip = [{k: v for k, v in e.items() if k not in ("usage",)} for e in first["episodes"]]
+    assert [{k: v for k, v in e.items() if k != "usage"} for e in elsewhere["episodes"]] == strip
+
+
+async def test_a_partial_run_continues_where_it_stopped(tmp_path: Path, data_dir: Path) -> None:
+    config = NavigationEvalConfig(**SMALL, strategies=["react"])
+    async with Gateway(data_dir=data_dir, cache=False) as gateway:
+        calls = 0
+
+        def dies_midway(messages: list[Message]) -> str | BaseException:
+            nonlocal calls
+            calls += 1
+            return first_listed(messages) if calls <= 20 else ValueError("killed")
+
+        with scripted_model(dies_midway), pytest.raises(Exception):  # noqa: B017
+            await arun_eval(config, tmp_path, gateway=gateway, data_dir=data_dir)
+        finished = (tmp_path / EPISODES_FILE).read_text().splitlines()
+        assert 1 <= len(finished) < 3
+        with scripted_model(first_listed) as model:
+            report = await arun_eval(config, tmp_path, gateway=gateway, data_dir=data_dir)
+    steps = sum(e["steps"] for e in report["episodes"])
+    assert len(report["episodes"]) == 3
+    assert len(model.calls) == steps - 20  # recorded calls of the broken episode are not re-sent
+
+
+async def test_the_tour_eval_reports_goal_frame_accuracy_and_sr(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    config = NavigationEvalConfig(task="tour", tasks=2, seed=4, model="fake/eval")
+    async with Gateway(data_dir=data_dir, cache=False) as gateway:
+        with scripted_model(["Frame 0"] * 2):
+            report = await arun_eval(config, tmp_path, gateway=gateway, data_dir=data_dir)
+    summary = report["summary"]
+    assert summary["episodes"] == 2
+    expected = sum(0 in e["goal_frames"] for e in report["episodes"]) / 2
+    assert summary["goal_frame_accuracy"] == expected
+    assert summary["sr"] == sum(e["success"] for e in report["episodes"]) / 2
+    assert (tmp_path / "navigation.png").exists()
+
+
+def test_buckets() -> None:
+    assert hop_buckets(10, 20) == [(10, 12), (13, 15), (16, 18), (19, 20)]
+    assert hop_buckets(3, 3) == [(3, 3)]
+    assert [visibility_bucket(v) for v in (0, 0.2, 0.5, 1.0)] == ["none", "low", "mid", "high"]
+
+
+def test_the_cli_runs_the_eval_and_rejects_bad_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["eval", "navigation", "--model", "fake/eval", "-n", "2", "--min-hops", "4",
+            "--max-hops", "6", "--strategies", "prep", "--out-dir", str(tmp_path)]  # fmt: skip
+    with scripted_model(first_listed):
+        assert cli(args) == 0
+    out = capsys.readouterr().out
+    assert "prep" in out and "SPL" in out and "navigation.json" in out
+    bad = cli(["eval", "navigation", "--min-hops", "9", "--max-hops", "3"])
+    assert bad == 2
+    assert "min_hops 9 is above max_hops 3" in capsys.readouterr().err
+    assert cli(["eval", "navigation", "--strategies", "cot"]) == 2

@@ -1,0 +1,88 @@
+"""Tour navigation on scripted models: the goal frame comes from the model, the walk from code."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.store.memory import InMemoryStore
+
+from agentrun.agents import Gateway
+from agentrun.agents.messages import Message, text_of
+from agentrun.agents.testing import scripted_model
+from agentrun.graphs import tour_navigation
+from agentrun.graphs.tour_navigation import TourConfig, parse_frame
+from agentrun.tools.city import CityConfig
+from agentrun.tools.tour import TourTask, sample_tour_tasks
+
+TASK = sample_tour_tasks(CityConfig(seed=5), 1, seed=5)[0]
+
+
+def closest_frame(messages: list[Message]) -> str:
+    """What a good model does: the frame whose caption puts the landmark nearest."""
+    text = text_of(messages)
+    landmark = re.search(r"Go to the (.+?)\.", text)
+    assert landmark is not None
+    best: tuple[float, int] | None = None
+    for number, caption in re.findall(r"Frame (\d+): (.*)", text):
+        hit = re.search(re.escape(landmark.group(1)) + r" (\d+) m", caption)
+        if hit and (best is None or float(hit.group(1)) < best[0]):
+            best = (float(hit.group(1)), int(number))
+    assert best is not None
+    return f"Frame {best[1]}"
+
+
+@pytest.fixture
+def gateway(data_dir: Path) -> Iterator[Gateway]:
+    with Gateway(data_dir=data_dir, cache=False) as gw:
+        yield gw
+
+
+async def run(gateway: Gateway, task: TourTask = TASK, **options: Any) -> Any:
+    return await tour_navigation.arun(
+        task, config=TourConfig(model="fake/tour", **options), gateway=gateway,
+        store=InMemoryStore(), checkpointer=InMemorySaver(),
+    )  # fmt: skip
+
+
+async def test_the_chosen_goal_frame_is_walked_to(gateway: Gateway) -> None:
+    with scripted_model(closest_frame) as model:
+        result = await run(gateway)
+    assert len(model.calls) == 1
+    assert result.frame_correct and result.success and result.steps >= TASK.shortest_hops
+    assert not result.fallback and result.usage["prompt_tokens"] > 0
+    prompt = text_of(model.calls[0].messages)
+    assert prompt.count("Frame ") == len(TASK.tour().frames)
+    assert f"You are at frame {result.start_frame}." in prompt
+    assert TASK.tour().frames[result.start_frame].node == TASK.start
+
+
+async def test_a_wrong_frame_fails_and_an_unreadable_reply_stays_put(gateway: Gateway) -> None:
+    wrong = next(f.index for f in TASK.tour().frames if f.node not in (TASK.goal, TASK.start))
+    with scripted_model([f"{wrong}"]):
+        result = await run(gateway)
+    assert result.chosen_frame == wrong and not result.frame_correct and not result.success
+    with scripted_model(["I do not know."]):
+        lost = await run(gateway)
+    assert lost.fallback and lost.steps == 0 and not lost.success
+    assert lost.chosen_frame == lost.start_frame
+
+
+async def test_image_frames_send_one_image_part_per_frame(gateway: Gateway) -> None:
+    with scripted_model(closest_frame) as model:
+        result = await run(gateway, frames="images")
+    parts = model.calls[0].messages[-1]["content"]
+    images = [p for p in parts if p["type"] == "image_url"]
+    assert len(images) == len(TASK.tour().frames)
+    assert all(p["image_url"]["url"].startswith("data:image/png;base64,") for p in images)
+    assert result.frame_correct
+
+
+def test_frame_numbers_parse_within_range() -> None:
+    assert parse_frame("Frame 12.", 20) == 12
+    assert parse_frame("I think 99, no, 7", 20) == 7
+    assert parse_frame("none", 20) is None
