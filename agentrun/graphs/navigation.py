@@ -52,7 +52,7 @@ from agentrun.graphs.runtime import (
 )
 from agentrun.memory.records import Experience
 from agentrun.tools import wayfinding as wf
-from agentrun.tools.city import DIRECTIONS, CityEnvironment, CityTask, spl
+from agentrun.tools.city import DIRECTIONS, CityConfig, CityEnvironment, CityTask, sample_tasks, spl
 from agentrun.tools.environment import Environment
 
 Strategy = Literal["prep", "react"]
@@ -468,6 +468,22 @@ async def aresume(
             app, None, thread_id=thread_id, ctx=ctx, on_event=on_event, node_names=("act",)
         )
         return result_from_state(state, config, thread_id)
+
+
+async def arun_sampled(
+    *,
+    city_seed: int = 0,
+    task_seed: int = 0,
+    min_hops: int = 10,
+    max_hops: int = 50,
+    **options: Any,
+) -> NavigationResult:
+    """Navigate the first task sampled from the city of `city_seed` (what a pipeline runs): the
+    same seeds give the same city and task. `options` are those of `arun`."""
+    task = sample_tasks(
+        CityConfig(seed=city_seed), 1, seed=task_seed, min_hops=min_hops, max_hops=max_hops
+    )[0]
+    return await arun(task, **options)
 
 
 def run(task: CityTask, **options: Any) -> NavigationResult:

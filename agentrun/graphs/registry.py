@@ -14,7 +14,10 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from agentrun.errors import UsageError
+from agentrun.graphs.agent_write import AgentWriteConfig
 from agentrun.graphs.chain_of_agents import ChainOfAgentsConfig
+from agentrun.graphs.navigation import NavigationConfig
 from agentrun.graphs.retrieve_then_reason.models import RetrieveThenReasonConfig
 
 
@@ -28,6 +31,10 @@ class WorkflowEntry:
     description: str = ""
     #: Pipeline input name -> the keyword of `arun` it is passed as, where they differ.
     keywords: tuple[tuple[str, str], ...] = ()
+    #: Inputs that are not text: rendered templates are converted to these types.
+    integer_inputs: tuple[str, ...] = ()
+    #: The module's entry point, when it is not `arun` (it takes the same keywords).
+    runner_name: str = "arun"
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -35,15 +42,29 @@ class WorkflowEntry:
 
     def runner(self) -> Callable[..., Awaitable[BaseModel]]:
         """The workflow's `arun(*inputs, config=..., gateway=..., store=..., ...)`."""
-        return importlib.import_module(self.module).arun  # type: ignore[no-any-return]
+        return getattr(importlib.import_module(self.module), self.runner_name)  # type: ignore[no-any-return]
 
     def resumer(self) -> Callable[..., Awaitable[BaseModel]]:
         return importlib.import_module(self.module).aresume  # type: ignore[no-any-return]
 
     def arguments(self, inputs: Mapping[str, object]) -> dict[str, object]:
-        """Pipeline inputs as keyword arguments of `arun`."""
+        """Pipeline inputs as keyword arguments of `arun` (integers converted, blanks dropped)."""
         renamed = dict(self.keywords)
-        return {renamed.get(name, name): value for name, value in inputs.items()}
+        arguments: dict[str, object] = {}
+        for name, value in inputs.items():
+            if name in self.integer_inputs:
+                text = str(value).strip()
+                if not text or text == "None":
+                    continue  # an optional number left empty: the workflow's default
+                try:
+                    value = int(text)
+                except ValueError:
+                    raise UsageError(
+                        f"workflow {self.name}: input {name!r} must be a whole number, got "
+                        f"{text[:40]!r}; fix the template or the value passed with --input"
+                    ) from None
+            arguments[renamed.get(name, name)] = value
+        return arguments
 
 
 WORKFLOWS: dict[str, WorkflowEntry] = {}
@@ -78,12 +99,42 @@ register(
 )
 
 
+register(
+    WorkflowEntry(
+        name="agent-write",
+        module="agentrun.graphs.agent_write",
+        config=AgentWriteConfig,
+        required_inputs=("instruction",),
+        optional_inputs=("target_words",),
+        description="Plan sections with word budgets, then write them one by one (AgentWrite): "
+        "long texts that hit the requested length.",
+        integer_inputs=("target_words",),
+    )
+)
+
+
+register(
+    WorkflowEntry(
+        name="navigation",
+        module="agentrun.graphs.navigation",
+        config=NavigationConfig,
+        required_inputs=(),
+        optional_inputs=("city_seed", "task_seed", "min_hops", "max_hops"),
+        description="Perceive, reflect and plan (PReP) through a seeded city simulator to a goal "
+        "described only relative to landmarks; one sampled task per run.",
+        integer_inputs=("city_seed", "task_seed", "min_hops", "max_hops"),
+        runner_name="arun_sampled",
+    )
+)
+
+
 def _step_model(entry: WorkflowEntry) -> type[BaseModel]:
     """The spec model of one workflow step: its type tag, config and input templates."""
     title = "".join(part.capitalize() for part in entry.name.split("-")) + "Step"
-    inputs_doc = ", ".join(entry.required_inputs) + (
-        f" (optional: {', '.join(entry.optional_inputs)})" if entry.optional_inputs else ""
-    )
+    parts = [", ".join(entry.required_inputs)] if entry.required_inputs else []
+    if entry.optional_inputs:
+        parts.append(f"optional: {', '.join(entry.optional_inputs)}")
+    inputs_doc = "; ".join(parts)
     model: type[BaseModel] = create_model(
         title,
         __config__=ConfigDict(extra="forbid"),

@@ -17,6 +17,13 @@ FAKE_RUNS = {
     "chain_of_agents.yaml": ["--input", f"document=@{DEMO_TEXT}"],
     "research_brief.yaml": [],
     "retrieve_then_reason.yaml": ["--input", f"context=@{DEMO_TEXT}"],
+    "agent_write.yaml": [
+        "--input",
+        "target_words=500",
+        "--set",
+        "workflow.config.section_words=250",
+    ],
+    "navigation.yaml": [],
 }
 
 
@@ -56,6 +63,11 @@ def test_example_runs_on_its_scripted_replies(
         assert "brief: Lighthouses guide ships" in out
     if name == "retrieve_then_reason.yaml":
         assert "answer: Daniel Ashby" in out and "facts: 1 verified facts" in out
+    if name == "agent_write.yaml":
+        assert "## Fires on the shore" in out and "## Lenses and keepers" in out
+        assert "for a target of 500" in out and "plan: 2 sections (model plan)" in out
+    if name == "navigation.yaml":  # the replies always take the first-ranked direction
+        assert "outcome: reached the goal" in out
 
 
 def test_load_pipeline_runs_from_python_without_global_state(data_dir: Path) -> None:
