@@ -33,7 +33,7 @@ from typing import Annotated, Any, Literal, TypedDict
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
-from langgraph.store.base import BaseStore
+from langgraph.store.base import BaseStore, Item
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentrun.agents.config import LOCAL_MODEL
@@ -51,6 +51,7 @@ from agentrun.graphs.runtime import (
     usage_update,
 )
 from agentrun.memory.records import Experience
+from agentrun.memory.scoped import searches_by_meaning
 from agentrun.tools import wayfinding as wf
 from agentrun.tools.city import DIRECTIONS, CityConfig, CityEnvironment, CityTask, sample_tasks, spl
 from agentrun.tools.environment import Environment
@@ -245,11 +246,14 @@ def build_graph(config: NavigationConfig) -> StateGraph[NavState, NavigationCont
         ctx = navigation_context()
         namespace = ctx.ns("runs", ctx.run_id, "experiences")
         query = prompts.describe_perception(_perception(state))
-        if getattr(ctx.store, "index_config", None):
+        items: Sequence[Item]
+        if searches_by_meaning(ctx.store):
             items = await ctx.store.asearch(namespace, query=query, limit=config.experiences)
-        else:
-            everything = await ctx.store.asearch(namespace, limit=1_000_000)
-            items = sorted(everything, key=lambda item: item.key)[-config.experiences :]
+        else:  # the most recent ones: keys are step numbers
+            step = len(state["actions"])
+            keys = [f"{i:06d}" for i in range(max(1, step - config.experiences + 1), step + 1)]
+            found_items = [await ctx.store.aget(namespace, key) for key in keys]
+            items = [item for item in found_items if item is not None]
         found = [Experience.from_value(item.value) for item in items]
         return {"experiences": [f"{e.state} You went {e.action}: {e.outcome}" for e in found]}
 
@@ -341,7 +345,7 @@ def build_graph(config: NavigationConfig) -> StateGraph[NavState, NavigationCont
             text=f"{seen} Went {choice}.", place=wf.cell_of((x, y)), state=seen,
             action=choice, outcome=outcome,
         )  # fmt: skip
-        index: list[str] | None = ["text"] if getattr(ctx.store, "index_config", None) else None
+        index: list[str] | None = ["text"] if searches_by_meaning(ctx.store) else None
         await ctx.store.aput(
             ctx.ns("runs", ctx.run_id, "experiences"), f"{len(actions):06d}",
             experience.to_value(), index=index,

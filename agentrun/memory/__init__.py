@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 # Light, and `scoped` is also the name of its module: bind the function eagerly.
-from agentrun.memory.scoped import ScopedStore, scoped
+from agentrun.memory.scoped import ScopedStore, scoped, searches_by_meaning
 
 if TYPE_CHECKING:
     from agentrun.memory.embedders import Embedder
@@ -80,4 +80,5 @@ __all__ = [
     "default_store",
     "in_memory_store",
     "scoped",
+    "searches_by_meaning",
 ]

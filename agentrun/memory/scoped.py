@@ -69,3 +69,13 @@ class ScopedStore(BaseStore):
 def scoped(store: BaseStore, prefix: tuple[str, ...]) -> ScopedStore:
     """The store a workflow under `prefix` (e.g. `("pipeline", "user")`) receives."""
     return ScopedStore(store, prefix)
+
+
+def searches_by_meaning(store: BaseStore) -> bool:
+    """Whether `store` embeds indexed fields, so `search(query=...)` ranks by meaning (the
+    chromadb store always does; LangGraph's `InMemoryStore` only with an `index`)."""
+    while isinstance(store, ScopedStore):
+        store = store.store
+    return getattr(store, "embedder", None) is not None or bool(
+        getattr(store, "index_config", None)
+    )
