@@ -12,6 +12,15 @@ from agentrun.agents import Gateway, GatewayConfig, LocalModelConfig, ModelConfi
 from agentrun.agents.fake_server import FakeOpenAIServer
 
 FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff_s=0.01, max_backoff_s=0.05, jitter_s=0.0)
+#: Seconds a real-model test may take unless it sets its own `timeout` mark: each should finish
+#: in about a minute; the margin is for slower or busier machines.
+REAL_MODEL_TIMEOUT_S = 180
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("real_model") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(REAL_MODEL_TIMEOUT_S))
 
 
 @pytest.fixture(autouse=True)
