@@ -3,8 +3,14 @@
 A quote is located by, in order: exact match; match under Unicode compatibility normalization
 (NFKC-equivalent), case folding and whitespace collapsing; then fuzzy alignment above a
 threshold. Every match is mapped back to the original text: `source[span.start:span.end]` is the
-kept quote, which may differ from what the model wrote. `match_sentence` goes one step further
-for models that cannot copy at all: it maps a restatement to the source sentence it restates.
+kept quote, which may differ from what the model wrote. A match never cuts a character or a word:
+it is widened to whole grapheme clusters (a letter with its combining marks, an emoji with its
+ZWJ sequence, variation selector or skin tone, a flag's pair of regional indicators) and, in
+scripts written with spaces, to whole words ("founded in 17" keeps "founded in 1761"); it is
+never widened across characters of scripts written without spaces (Han, kana, Thai...), where
+any character boundary may be a word boundary. Among several exact or normalized occurrences the
+first one that needs no widening wins. `match_sentence` goes one step further for models that
+cannot copy at all: it maps a restatement to the source sentence it restates.
 """
 
 from __future__ import annotations
@@ -26,6 +32,10 @@ MIN_FUZZY_LENGTH = 12
 
 @dataclass(frozen=True)
 class QuoteSpan:
+    """A located quote: `source[start:end] == text`. `match` is `exact` when `text` is the quote
+    as written, `normalized` when it was found after normalization or widened to whole words or
+    characters, `fuzzy` or `paraphrase` when the model's words differ from the source."""
+
     start: int
     end: int
     text: str
@@ -63,15 +73,137 @@ def _folded(text: str) -> tuple[str, list[int]]:
     return "".join(chars), origin
 
 
-def _span(source: str, origin: list[int], start: int, end: int) -> tuple[int, int]:
-    """Original [start, end) for normalized [start, end), widened to whole characters."""
-    first = origin[start]
-    last = origin[end - 1]
-    stop = last + 1
-    # Keep combining marks that follow the last character (they belong to it).
-    while stop < len(source) and unicodedata.combining(source[stop]):
-        stop += 1
-    return first, stop
+# --- grapheme clusters and words ----------------------------------------------------------------
+
+_ZWJ = "\u200d"
+#: Hangul jamo classes for the cluster rules of UAX #29 (decomposed Korean).
+_L, _V, _T, _LV, _LVT = "L", "V", "T", "LV", "LVT"
+#: Scripts written without spaces between words: a boundary between two of their characters may
+#: be a word boundary, so matches are never widened across them.
+_UNSPACED = (
+    (0x0E00, 0x0EFF),  # Thai, Lao
+    (0x1000, 0x109F),  # Myanmar
+    (0x1780, 0x17FF),  # Khmer
+    (0x2E80, 0x2FDF),  # CJK radicals
+    (0x3005, 0x3007),  # 々〆〇
+    (0x3040, 0x30FF),  # Hiragana, Katakana
+    (0x31F0, 0x31FF),  # Katakana extensions
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0xFF66, 0xFF9F),  # half-width Katakana
+    (0x20000, 0x3FFFF),  # CJK extensions B and later
+)
+
+
+def _extends(char: str) -> bool:
+    """Whether `char` attaches to the character before it (Extend / SpacingMark / ZWJ)."""
+    code = ord(char)
+    return (
+        unicodedata.category(char) in ("Mn", "Me", "Mc")
+        or char == _ZWJ
+        or 0xFE00 <= code <= 0xFE0F  # variation selectors
+        or 0xE0100 <= code <= 0xE01EF
+        or 0x1F3FB <= code <= 0x1F3FF  # emoji skin tones
+        or 0xE0020 <= code <= 0xE007F  # emoji tag sequences
+    )
+
+
+def _hangul(char: str) -> str | None:
+    code = ord(char)
+    if 0x1100 <= code <= 0x115F or 0xA960 <= code <= 0xA97C:
+        return _L
+    if 0x1160 <= code <= 0x11A7 or 0xD7B0 <= code <= 0xD7C6:
+        return _V
+    if 0x11A8 <= code <= 0x11FF or 0xD7CB <= code <= 0xD7FB:
+        return _T
+    if 0xAC00 <= code <= 0xD7A3:
+        return _LV if (code - 0xAC00) % 28 == 0 else _LVT
+    return None
+
+
+def _regional(char: str) -> bool:
+    return 0x1F1E6 <= ord(char) <= 0x1F1FF
+
+
+def _is_boundary(text: str, index: int) -> bool:
+    """Whether `text` may be cut at `index` without splitting a grapheme cluster."""
+    if index <= 0 or index >= len(text):
+        return True
+    before, char = text[index - 1], text[index]
+    if before == "\r" and char == "\n":
+        return False
+    if before in "\r\n" or char in "\r\n":
+        return True
+    if _extends(char) or before == _ZWJ:
+        return False
+    if _regional(before) and _regional(char):
+        run = 0  # regional indicators pair up from the start of their run
+        while index - run - 1 >= 0 and _regional(text[index - run - 1]):
+            run += 1
+        return run % 2 == 0
+    left, right = _hangul(before), _hangul(char)
+    return not (
+        (left == _L and right in (_L, _V, _LV, _LVT))
+        or (left in (_LV, _V) and right in (_V, _T))
+        or (left in (_LVT, _T) and right == _T)
+    )
+
+
+def grapheme_boundaries(text: str) -> list[int]:
+    """Offsets where `text` may be cut without splitting a user-perceived character (0 and
+    len(text) included): the cluster rules of UAX #29 that matter for quoting."""
+    return [index for index in range(len(text) + 1) if _is_boundary(text, index)]
+
+
+def _unspaced(char: str) -> bool:
+    code = ord(char)
+    return any(low <= code <= high for low, high in _UNSPACED)
+
+
+def _inside_word(source: str, index: int) -> bool:
+    """Whether a cut at `index` (a cluster boundary) would split a word of a script written
+    with spaces; judged on the base characters of the clusters either side."""
+    if index <= 0 or index >= len(source):
+        return False
+    base = index - 1
+    while base > 0 and _extends(source[base]):
+        base -= 1
+    left, right = source[base], source[index]
+    if _unspaced(left) or _unspaced(right):
+        return False
+    return left.isalnum() and right.isalnum()
+
+
+def _widen(source: str, start: int, end: int) -> tuple[int, int]:
+    """[start, end) grown to whole grapheme clusters and, where words are spaced, whole words."""
+    while start > 0 and not (_is_boundary(source, start) and not _inside_word(source, start)):
+        start -= 1
+    while end < len(source) and not (_is_boundary(source, end) and not _inside_word(source, end)):
+        end += 1
+    return start, end
+
+
+def _span(origin: list[int], start: int, end: int) -> tuple[int, int]:
+    """Original [start, end) of normalized [start, end) (whole source characters)."""
+    return origin[start], origin[end - 1] + 1
+
+
+def _occurrences(haystack: str, needle: str, limit: int = 1000) -> list[int]:
+    found: list[int] = []
+    position = haystack.find(needle)
+    while position != -1 and len(found) < limit:
+        found.append(position)
+        position = haystack.find(needle, position + 1)
+    return found
+
+
+def _best_span(spans: list[tuple[int, int]], source: str) -> tuple[int, int, bool]:
+    """The first span that cuts nothing, else the first one widened; and whether it was."""
+    for start, end in spans:
+        if _widen(source, start, end) == (start, end):
+            return start, end, False
+    return (*_widen(source, *spans[0]), True)
 
 
 def locate(source: str, quote: str, *, fuzzy_threshold: float = 90.0) -> QuoteSpan | None:
@@ -79,16 +211,19 @@ def locate(source: str, quote: str, *, fuzzy_threshold: float = 90.0) -> QuoteSp
     needle = quote.strip()
     if not needle or not source:
         return None
-    exact = source.find(needle)
-    if exact != -1:
-        return QuoteSpan(exact, exact + len(needle), needle, "exact", 100.0)
+    exact = _occurrences(source, needle)
+    if exact:
+        start, end, widened = _best_span([(i, i + len(needle)) for i in exact], source)
+        kind: MatchKind = "normalized" if widened else "exact"
+        return QuoteSpan(start, end, source[start:end], kind, 100.0)
     folded_source, origin = _folded(source)
     folded_quote, _ = _folded(needle)
     if not folded_quote:
         return None
-    position = folded_source.find(folded_quote)
-    if position != -1:
-        start, end = _span(source, origin, position, position + len(folded_quote))
+    positions = _occurrences(folded_source, folded_quote)
+    if positions:
+        spans = [_span(origin, i, i + len(folded_quote)) for i in positions]
+        start, end, _ = _best_span(spans, source)
         return QuoteSpan(start, end, source[start:end], "normalized", 100.0)
     if len(folded_quote) < MIN_FUZZY_LENGTH or len(folded_quote) > len(folded_source):
         return None
@@ -97,19 +232,8 @@ def locate(source: str, quote: str, *, fuzzy_threshold: float = 90.0) -> QuoteSp
         return None
     if alignment.dest_end <= alignment.dest_start:
         return None
-    start, end = _widen_to_words(
-        source, *_span(source, origin, alignment.dest_start, alignment.dest_end)
-    )
+    start, end = _widen(source, *_span(origin, alignment.dest_start, alignment.dest_end))
     return QuoteSpan(start, end, source[start:end], "fuzzy", float(alignment.score))
-
-
-def _widen_to_words(source: str, start: int, end: int) -> tuple[int, int]:
-    """A fuzzy alignment may cut a word; extend the span to whole words."""
-    while start > 0 and source[start - 1].isalnum() and source[start].isalnum():
-        start -= 1
-    while end < len(source) and source[end - 1].isalnum() and source[end].isalnum():
-        end += 1
-    return start, end
 
 
 _SENTENCE = re.compile(r"[^.!?。！？\n]+(?:[.!?。！？]+[\"'”’)\]]*|$)")

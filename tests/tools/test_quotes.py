@@ -60,3 +60,57 @@ def test_a_restatement_maps_to_the_sentence_it_restates() -> None:
     assert source[span.start : span.end] == span.text
     assert span.text.startswith("The Wend Bridge was designed")
     assert match_sentence(source, "Cats and dogs lived in the lighthouse.") is None
+
+
+@pytest.mark.parametrize(
+    ("source", "quote", "expected"),
+    [
+        # Latin, Cyrillic, digits: a match is widened to whole words.
+        ("The mill was founded in 1761 by Orla.", "founded in 17", "founded in 1761"),
+        ("The glassblower left early.", "The glass", "The glassblower"),
+        ("Москва стоит на реке.", "Москв", "Москва"),
+        ("She bought an iPhone在北京", "an iPh", "an iPhone"),
+        # Grapheme clusters: combining marks, ZWJ sequences, variation selectors, skin tones,
+        # flags (pairs of regional indicators).
+        ("Cafe\u0301 Noir opened in May.", "Cafe", "Cafe\u0301"),
+        ("Our team 👩\u200d🔬 won the prize.", "team 👩", "team 👩\u200d🔬"),
+        ("Family 👨\u200d👩\u200d👧 photo.", "Family 👨\u200d👩", "Family 👨\u200d👩\u200d👧"),
+        ("I ❤\ufe0f tea.", "I ❤", "I ❤\ufe0f"),
+        ("Thumbs 👍🏽 up.", "Thumbs 👍", "Thumbs 👍🏽"),
+        ("Flags 🇫🇷🇩🇪 flew.", "Flags 🇫🇷🇩", "Flags 🇫🇷🇩🇪"),
+        # Scripts without spaces: never widened across their characters.
+        ("東京タワーは1958年に完成した。", "タワーは1958", "タワーは1958"),
+        ("東京タワーは1958年に完成した。", "は195", "は1958"),
+        ("東京タワーは1958年に完成した。", "京タワ", "京タワ"),
+        ("ภาษาไทยง่าย", "ภาษา", "ภาษา"),
+    ],
+)
+def test_matches_never_cut_words_or_characters(source: str, quote: str, expected: str) -> None:
+    span = locate(source, quote)
+    assert span is not None
+    assert source[span.start : span.end] == span.text == expected
+    assert span.match == ("exact" if quote == expected else "normalized")
+
+
+def test_a_whole_word_occurrence_is_preferred_to_widening() -> None:
+    source = "The glassblower left. Later the glass broke."
+    span = locate(source, "the glass")
+    assert span is not None and span.match == "exact"
+    assert source[span.start : span.end] == "the glass" and span.start > 20
+
+
+def test_normalized_matches_keep_whole_clusters() -> None:
+    source = "Le CAFE\u0301 de la gare 👩\u200d🔬 ouvre."
+    span = locate(source, "le café de la gare 👩")
+    assert span is not None and span.match == "normalized"
+    assert span.text == source[span.start : span.end] == "Le CAFE\u0301 de la gare 👩\u200d🔬"
+
+
+def test_grapheme_boundaries() -> None:
+    from agentrun.tools.quotes import grapheme_boundaries
+
+    assert grapheme_boundaries("e\u0301x") == [0, 2, 3]
+    assert grapheme_boundaries("a🇫🇷🇩🇪b") == [0, 1, 3, 5, 6]
+    assert grapheme_boundaries("👩\u200d🔬!") == [0, 3, 4]
+    assert grapheme_boundaries("\u1100\u1161\u11a8가") == [0, 3, 4]  # decomposed Hangul
+    assert grapheme_boundaries("") == [0]
