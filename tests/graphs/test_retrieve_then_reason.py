@@ -123,18 +123,30 @@ async def test_found_quotes_are_kept_with_offsets_and_invented_ones_reasked_then
     assert result.retrieval == "all" and result.chunks_read == list(range(len(chunks)))
 
 
-async def test_a_reasked_quote_that_is_found_counts_as_recovered(data_dir: Path) -> None:
+MISQUOTE = "Marten Holtz kept the light in 1890."  # KEEPER, misremembered: not locatable
+
+
+@pytest.mark.parametrize(
+    ("first", "recovered"),
+    [(MISQUOTE, 1), (INVENTED, 0)],
+    ids=["misquote-replaced", "invented-then-another-fact"],
+)
+async def test_only_a_reask_quote_that_replaces_a_missing_one_counts_as_recovered(
+    first: str, recovered: int, data_dir: Path
+) -> None:
     def model(messages: Messages) -> str:
         prompt = last_user(messages)
         if prompt.startswith("These quotes"):
             return extraction(KEEPER)
         if prompt.startswith("Facts:"):
             return reasoned("Maren Holt", [1])
-        return extraction(INVENTED) if KEEPER in prompt else extraction()
+        return extraction(first) if KEEPER in prompt else extraction()
 
     with scripted_model(model, context_window=1024):
         result = await run(document(), data_dir)
-    assert result.stats.recovered == 1 and result.stats.dropped == 0
+    assert result.stats.not_found == 1
+    assert result.stats.recovered == recovered and result.stats.dropped == 1 - recovered
+    # Either way the re-ask's sentence is in the source, so it is a fact the reasoner sees.
     assert [(f.text, f.stage) for f in result.facts] == [(KEEPER, "reask")]
     assert result.answer == "Maren Holt"
 
@@ -209,9 +221,26 @@ async def test_nothing_verifiable_abstains_without_a_reasoning_call(data_dir: Pa
     with scripted_model(invents, context_window=1024) as fake:
         result = await run(document(3), data_dir, chunk_tokens=400)
     assert result.answer is None
-    assert "could be found" in result.reason
+    assert result.reason == (
+        "the quoted fact was not found in the context, nor what the re-ask quoted instead"
+    )
     assert result.facts == [] and result.stats.dropped == result.stats.proposed == 1
     assert len(fake.calls) == 2  # one extraction, one re-ask
+
+    second = "The lighthouse was painted green in 1901."
+    with scripted_model(
+        lambda m: (
+            extraction(INVENTED, second)
+            if "Passage" in last_user(m)
+            else extraction(
+                "Maren Holt sailed to Norway.", "Maren Holt had a dog.", "The light was blue."
+            )
+        ),
+        context_window=1024,
+    ):
+        result = await run(document(3), data_dir, chunk_tokens=400)
+    assert len(result.proposals) == 5  # 2 first, 3 in the re-ask
+    assert result.reason.startswith("none of the 2 quoted facts could be found")
 
     with scripted_model(lambda m: extraction(), context_window=1024) as fake:
         result = await run(document(3), data_dir, chunk_tokens=400)

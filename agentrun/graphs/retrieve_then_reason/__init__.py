@@ -4,10 +4,13 @@ Stage 1 asks the model for the facts that support an answer, as quotes with thei
 every quote is located in its source (`agentrun.tools.quotes.locate`: exact, then Unicode NFKC /
 case / whitespace normalized, then fuzzy above `fuzzy_threshold`, always mapped back to the
 original text), so a kept fact is `document[start:end]`, verbatim. A quote that cannot be found
-is re-asked once, naming it; if it is still not found it is dropped and counted. Stage 2 answers
+is re-asked once, naming it; it counts as `recovered` only when a new quote of the re-ask, found
+in the source, restates it (shares at least half of its content words, misspellings allowed):
+another new sentence is kept as a fact but recovers nothing. A quote still not found is dropped
+and counted. Stage 2 answers
 from the verified facts only (`reason_over="facts+context"` adds the text read) and cites them
 by id. When no fact could be verified the run abstains (`answer=None`) without a second call and
-says why.
+says why (how many quotes the first extraction proposed, and that the re-ask found none either).
 
 - Where quotes are checked: against their chunk first, then against the whole document. A
   quote that runs across a chunk boundary (or that the model recalled from another part of the

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from rapidfuzz import fuzz
+
 from agentrun.agents import roles
 from agentrun.agents.messages import Message
 from agentrun.graphs.retrieve_then_reason.models import Fact, Proposal
@@ -164,3 +166,33 @@ def map_paraphrases(
             )
         )
     return mapped
+
+
+#: Two words are the same word, misspelt, at this rapidfuzz ratio or above.
+SAME_WORD_RATIO = 85.0
+
+
+def _shares_words(missing: str, found: str) -> bool:
+    """Whether `found` (source text) restates `missing`: at least half of the content words of
+    `missing` occur in it, allowing for misspellings."""
+    wanted, there = content_words(missing), content_words(found)
+    if not wanted:
+        return False
+    shared = sum(
+        word in there or any(fuzz.ratio(word, other) >= SAME_WORD_RATIO for other in there)
+        for word in wanted
+    )
+    return 2 * shared >= len(wanted)
+
+
+def replaced(missing: list[str], found: list[str]) -> list[tuple[str, str]]:
+    """Pairs (quote not found, new source text) where the re-ask's new text replaces that quote;
+    each used once. A new sentence about something else recovers nothing: it is a new fact."""
+    pairs: list[tuple[str, str]] = []
+    unused = list(found)
+    for quote in missing:
+        match = next((text for text in unused if _shares_words(quote, text)), None)
+        if match is not None:
+            unused.remove(match)
+            pairs.append((quote, match))
+    return pairs

@@ -30,6 +30,7 @@ from agentrun.graphs.retrieve_then_reason.evidence import (
     reask_message,
     reasoning_messages,
     render_facts,
+    replaced,
 )
 from agentrun.graphs.retrieve_then_reason.models import (
     Extraction,
@@ -119,6 +120,20 @@ def _candidates_from_text(reply: str, prompting: str) -> list[str]:
         answer = roles.parse_answer(reply)
         return [answer] if answer else []
     return roles.parse_quotes(reply)
+
+
+def abstention_reason(state: RtrState) -> str:
+    """Why nothing could be reasoned on: the first extraction's quotes (re-asks not counted as
+    more quotes) were all not found, or none was proposed."""
+    proposals = [Proposal.model_validate(p) for p in state.get("proposals", [])]
+    proposed = sum(p.stage == "extract" for p in proposals)
+    reasked = any(p.stage == "reask" for p in proposals)
+    if not proposed:
+        return f"no supporting fact was found in the {len(state['candidates'])} chunk(s) read"
+    which = "the quoted fact" if proposed == 1 else f"none of the {proposed} quoted facts"
+    verb = "was not found" if proposed == 1 else "could be found"
+    again = ", nor what the re-ask quoted instead" if reasked else ""
+    return f"{which} {verb} in the context{again}"
 
 
 def build_graph(
@@ -255,9 +270,14 @@ def build_graph(
         added: list[Proposal] = []
         recovered = paraphrased = 0
         for (index, quotes), (again, _) in zip(sorted(missing.items()), results, strict=True):
-            new = {(p.start, p.end) for p in again if p.found} - known
-            known |= new
-            won = min(len(quotes), len(new))
+            new = {
+                (p.start, p.end): document[p.start : p.end]
+                for p in again
+                if p.found and p.start is not None and p.end is not None
+                and (p.start, p.end) not in known
+            }  # fmt: skip
+            known |= set(new)
+            won = len(replaced(quotes, list(new.values())))
             recovered += won
             added += again
             if won < len(quotes) and config.paraphrases:
@@ -299,12 +319,7 @@ def build_graph(
             document = await _document(state)
             facts = [f.model_copy(update={"text": document[f.start : f.end]}) for f in facts]
         if config.method != "direct" and not facts:
-            proposed = len(state.get("proposals", []))
-            why = (
-                f"none of the {proposed} quoted facts could be found in the context"
-                if proposed
-                else f"no supporting fact was found in the {len(state['candidates'])} chunk(s) read"
-            )
+            why = abstention_reason(state)
             return {"answer": None, "reason": why, "facts": [], "cited": []}
         count = ctx.gateway.text_counter(config.reasoner)
         warnings: list[str] = []
