@@ -175,6 +175,12 @@ def _inside_word(source: str, index: int) -> bool:
     return left.isalnum() and right.isalnum()
 
 
+def word_boundaries(text: str) -> list[int]:
+    """Grapheme boundaries that do not split a word of a script written with spaces (between
+    any two characters of Han, kana, Thai... text, which has no spaces)."""
+    return [i for i in grapheme_boundaries(text) if not _inside_word(text, i)]
+
+
 def _widen(source: str, start: int, end: int) -> tuple[int, int]:
     """[start, end) grown to whole grapheme clusters and, where words are spaced, whole words."""
     while start > 0 and not (_is_boundary(source, start) and not _inside_word(source, start)):

@@ -114,3 +114,11 @@ def test_grapheme_boundaries() -> None:
     assert grapheme_boundaries("👩\u200d🔬!") == [0, 3, 4]
     assert grapheme_boundaries("\u1100\u1161\u11a8가") == [0, 3, 4]  # decomposed Hangul
     assert grapheme_boundaries("") == [0]
+
+
+def test_word_boundaries_split_unspaced_scripts_between_characters_only() -> None:
+    from agentrun.tools.quotes import word_boundaries
+
+    assert word_boundaries("ab cd") == [0, 2, 3, 5]
+    assert word_boundaries("東京は1958年") == [0, 1, 2, 3, 7, 8]
+    assert word_boundaries("cafe\u0301 ok") == [0, 5, 6, 8]
