@@ -85,6 +85,9 @@ async def _chain_of_agents(
         "chunk_tokens": result.chunk_tokens,
         "document_tokens": result.document_tokens,
         "dropped_quotes": result.dropped_quotes,
+        "restated_quotes": result.restated_quotes,
+        "evicted_quotes": result.evicted_quotes,
+        "truncated_quotes": result.truncated_quotes,
     }
     return Outcome(result.answer, result.usage, result.warnings, details)
 

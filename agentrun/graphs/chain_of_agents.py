@@ -2,12 +2,22 @@
 (CU) to the next; a manager answers from the last CU alone (Zhang et al., 2024).
 
 Small models lose facts when they paraphrase, so the default CU format is `evidence`: sentences
-taken verbatim from the chunk, each verified against it (a quote the model altered is mapped back
-to the source sentence it restates; one that matches nothing is dropped and counted). `free` is
-the paper's free-form running summary, and summarization (no query) always uses it. Several
-reading orders can run at once (multi-path), judged by a model or a vote. Each worker step is a
-graph step with a checkpoint after it, and each model call is a checkpointed task, so a resumed
-run continues mid-chain without re-sending calls.
+taken verbatim from the chunk, each verified against it. A quote the model altered (fuzzy match)
+or restated is mapped back to the source text it restates and counted as `restated_quotes`; one
+that matches nothing is dropped and counted as `dropped_quotes`. `free` is the paper's free-form
+running summary, and summarization (no query) always uses it.
+
+An evidence unit is held to `cu_tokens` (the worker budget reserves that much for it): when new
+quotes push it over, the oldest quotes are evicted first, counted as `evicted_quotes` and
+reported once per run in `warnings` with the fix (raise `cu_tokens`). A single quote longer than
+the whole budget is never allowed to empty the unit: it is cut at the last sentence end that
+fits, else the last word boundary (else the last character), keeping `chunk[start:end] == text`,
+and counted as `truncated_quotes` (truncating keeps the prompt budget, which a whole over-long
+quote would break).
+
+Several reading orders can run at once (multi-path), judged by a model or a vote. Each worker
+step is a graph step with a checkpoint after it, and each model call is a checkpointed task, so a
+resumed run continues mid-chain without re-sending calls.
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ import dataclasses
 import operator
 import os
 import random
+import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypedDict
 
@@ -42,7 +53,10 @@ from agentrun.graphs.runtime import (
     usage_of,
     usage_update,
 )
-from agentrun.tools.quotes import locate, match_sentence
+from agentrun.logs import get_logger
+from agentrun.tools.quotes import grapheme_boundaries, locate, match_sentence, word_boundaries
+
+log = get_logger("chain_of_agents")
 
 #: Tokens kept free in every prompt for tokenizer disagreements and chat formatting.
 SAFETY_TOKENS = 32
@@ -96,10 +110,14 @@ class ChainOfAgentsConfig(BaseModel):
 
 
 class Quote(BaseModel):
+    """A verified quote: `chunk_text[start:end] == text` (a prefix of the source sentence when
+    `truncated`)."""
+
     text: str
     chunk: int
     start: int
     end: int
+    truncated: bool = False
 
 
 class CommunicationUnit(BaseModel):
@@ -137,7 +155,16 @@ class ChainOfAgentsResult(BaseModel):
     paths: list[PathResult] = Field(default_factory=list)
     prompts: list[dict[str, Any]] = Field(default_factory=list)
     usage: dict[str, Any] = Field(default_factory=dict)
-    dropped_quotes: int = 0
+    dropped_quotes: int = Field(default=0, description="Quotes that matched nothing (invented).")
+    restated_quotes: int = Field(
+        default=0, description="Quotes not written verbatim, kept as the source text they restate."
+    )
+    evicted_quotes: int = Field(
+        default=0, description="Verified quotes evicted (oldest first) to fit cu_tokens."
+    )
+    truncated_quotes: int = Field(
+        default=0, description="Quotes longer than cu_tokens, cut to fit."
+    )
     warnings: list[str] = Field(default_factory=list)
 
 
@@ -219,6 +246,9 @@ class ChainState(TypedDict, total=False):
     answers: list[str | None]
     chosen: int
     dropped_quotes: Annotated[int, operator.add]
+    restated_quotes: Annotated[int, operator.add]
+    evicted_quotes: Annotated[int, operator.add]
+    truncated_quotes: Annotated[int, operator.add]
     warnings: Annotated[list[str], operator.add]
     usage: Annotated[dict[str, Any], add_usage]
 
@@ -235,36 +265,101 @@ async def _store_unit(
     )
 
 
-def _trim(unit: CommunicationUnit, budget: int, count: Callable[[str], int]) -> CommunicationUnit:
-    """Drop the oldest quotes until the rendered unit fits its budget."""
-    while unit.quotes and count(unit.render()) > budget:
-        unit = unit.model_copy(update={"quotes": unit.quotes[1:]})
-    return unit
+@dataclasses.dataclass(frozen=True)
+class QuoteCounts:
+    """What happened to one worker's quotes (summed over the run)."""
+
+    dropped: int = 0
+    restated: int = 0
+    evicted: int = 0
+    truncated: int = 0
+
+    def update(self) -> dict[str, int]:
+        return {
+            "dropped_quotes": self.dropped,
+            "restated_quotes": self.restated,
+            "evicted_quotes": self.evicted,
+            "truncated_quotes": self.truncated,
+        }
+
+
+_SENTENCE_END = re.compile(r"[.!?。！？][\"'”’)\]]*(?=\s|$)|[。！？]")
+
+
+def _cut_points(text: str) -> list[list[int]]:
+    """Where a quote may be cut, best kind first: after a sentence end, at a word boundary
+    (between any two characters where words are not spaced), at any grapheme boundary."""
+    ends = [m.end() for m in _SENTENCE_END.finditer(text) if m.end() < len(text)]
+    return [ends, word_boundaries(text)[1:-1], grapheme_boundaries(text)[1:-1]]
+
+
+def _truncate(quote: Quote, fits: Callable[[Quote], bool]) -> Quote | None:
+    """The longest prefix of `quote` that `fits`, cut at the best kind of point that allows one."""
+    for points in _cut_points(quote.text):
+        best: Quote | None = None
+        low, high = 0, len(points) - 1
+        while low <= high:  # prefixes grow with the cut point: binary search the last that fits
+            middle = (low + high) // 2
+            text = quote.text[: points[middle]].rstrip()
+            cut = quote.model_copy(
+                update={"text": text, "end": quote.start + len(text), "truncated": True}
+            )
+            if text and fits(cut):
+                best, low = cut, middle + 1
+            else:
+                high = middle - 1
+        if best is not None:
+            return best
+    return None
+
+
+def _trim(
+    unit: CommunicationUnit, budget: int, count: Callable[[str], int]
+) -> tuple[CommunicationUnit, int, int]:
+    """Evict the oldest quotes until the rendered unit fits its budget; a last quote that is
+    alone over budget is truncated rather than evicted. Returns the unit, how many quotes were
+    evicted and how many truncated."""
+
+    def fits(quotes: list[Quote]) -> bool:
+        return count(unit.model_copy(update={"quotes": quotes}).render()) <= budget
+
+    quotes = unit.quotes
+    evicted = 0
+    while len(quotes) > 1 and not fits(quotes):
+        quotes, evicted = quotes[1:], evicted + 1
+    truncated = 0
+    if quotes and not fits(quotes):
+        cut = _truncate(quotes[0], lambda quote: fits([quote]))
+        quotes, truncated = ([cut], 1) if cut is not None else ([], 0)
+        evicted += cut is None
+    return unit.model_copy(update={"quotes": quotes}), evicted, truncated
 
 
 def verify_quotes(
     candidates: list[str], chunk_index: int, text: str, previous: CommunicationUnit
-) -> tuple[list[Quote], int]:
-    """Quotes found in the chunk (verbatim, with offsets), new ones appended; and how many of
-    the candidates matched nothing and were dropped."""
+) -> tuple[list[Quote], int, int]:
+    """Quotes found in the chunk (verbatim, with offsets), new ones appended; how many of the
+    candidates matched nothing and were dropped; and how many were not written verbatim
+    (a fuzzy match or a restatement, kept as the source text they restate)."""
     known = {quote.text for quote in previous.quotes}
     quotes = list(previous.quotes)
-    dropped = 0
+    dropped = restated = 0
     for candidate in candidates:
         span = locate(text, candidate) or match_sentence(text, candidate)
         if span is None:
             dropped += 1
             continue
+        restated += span.match in ("fuzzy", "paraphrase")
         if span.text not in known:
             known.add(span.text)
             quotes.append(Quote(text=span.text, chunk=chunk_index, start=span.start, end=span.end))
-    return quotes, dropped
+    return quotes, dropped, restated
 
 
 async def _evidence_step(
     config: ChainOfAgentsConfig, query: str, previous: CommunicationUnit,
     chunk_index: int, text: str, position: str, node: str,
-) -> tuple[CommunicationUnit, int, Usage]:  # fmt: skip
+) -> tuple[CommunicationUnit, QuoteCounts, Usage]:  # fmt: skip
     ctx = context()
     messages = roles.evidence_worker(query, previous.render(), text, position)
     completion = await runtime.complete(
@@ -272,11 +367,30 @@ async def _evidence_step(
         max_tokens=config.worker_max_tokens, temperature=config.temperature,
     )  # fmt: skip
     candidates = roles.parse_quotes(completion.text)
-    quotes, dropped = verify_quotes(candidates, chunk_index, text, previous)
-    unit = _trim(
+    quotes, dropped, restated = verify_quotes(candidates, chunk_index, text, previous)
+    unit, evicted, truncated = _trim(
         CommunicationUnit(quotes=quotes), config.cu_tokens, ctx.gateway.text_counter(config.model)
     )
-    return unit, dropped, usage_of(completion)
+    return unit, QuoteCounts(dropped, restated, evicted, truncated), usage_of(completion)
+
+
+def evidence_warnings(config: ChainOfAgentsConfig, state: ChainState) -> list[str]:
+    """The run's one warning about evidence the unit budget cost (logged as well)."""
+    evicted, truncated = state.get("evicted_quotes", 0), state.get("truncated_quotes", 0)
+    if not evicted and not truncated:
+        return []
+    paths = len(state["orders"])
+    lost = [f"{evicted} verified quotes were evicted (oldest first)"] if evicted else []
+    lost += [f"{truncated} quotes longer than the unit were cut"] if truncated else []
+    message = (
+        f"{' and '.join(lost)} to keep the communication unit within cu_tokens="
+        f"{config.cu_tokens}" + (f" (over {paths} paths)" if paths > 1 else "")
+        + "; raise cu_tokens to keep more evidence"
+    )  # fmt: skip
+    log.warning(
+        "evidence_evicted", evicted=evicted, truncated=truncated, cu_tokens=config.cu_tokens
+    )
+    return [message]
 
 
 def build_graph(config: ChainOfAgentsConfig) -> StateGraph[ChainState, WorkflowContext, Any, Any]:
@@ -287,7 +401,7 @@ def build_graph(config: ChainOfAgentsConfig) -> StateGraph[ChainState, WorkflowC
         step = state["step"]
         total = len(state["orders"][0])
 
-        async def advance(path: int, order: list[int]) -> tuple[dict[str, Any], int, Usage]:
+        async def advance(path: int, order: list[int]) -> tuple[dict[str, Any], QuoteCounts, Usage]:
             chunk_index = order[step]
             chunk = await long_doc.load_chunk(ctx.store, ctx.namespace, state["doc"], chunk_index)
             position = f"part {step + 1} of {total}"
@@ -295,7 +409,7 @@ def build_graph(config: ChainOfAgentsConfig) -> StateGraph[ChainState, WorkflowC
             query = state.get("query")
             previous = CommunicationUnit.model_validate(state["units"][path])
             if query is not None and uses_evidence(config, query):
-                unit, dropped, usage = await _evidence_step(
+                unit, counts, usage = await _evidence_step(
                     config, query, previous, chunk_index, chunk.text, position, node
                 )
             else:
@@ -305,15 +419,16 @@ def build_graph(config: ChainOfAgentsConfig) -> StateGraph[ChainState, WorkflowC
                     max_tokens=config.cu_tokens, temperature=config.temperature,
                 )  # fmt: skip
                 unit = CommunicationUnit(note=completion.text.strip())
-                dropped, usage = 0, usage_of(completion)
+                counts, usage = QuoteCounts(), usage_of(completion)
             await _store_unit(ctx.store, ctx, path, step, unit.render())
-            return unit.model_dump(), dropped, usage
+            return unit.model_dump(), counts, usage
 
         results = await asyncio.gather(*(advance(p, o) for p, o in enumerate(state["orders"])))
+        counts = [r[1].update() for r in results]
         return {
             "step": step + 1,
             "units": [r[0] for r in results],
-            "dropped_quotes": sum(r[1] for r in results),
+            **{key: sum(c[key] for c in counts) for key in counts[0]},
             "usage": usage_update(*(r[2] for r in results)),
         }
 
@@ -336,7 +451,11 @@ def build_graph(config: ChainOfAgentsConfig) -> StateGraph[ChainState, WorkflowC
             return text, usage_of(completion)
 
         results = await asyncio.gather(*(answer(unit) for unit in state["units"]))
-        return {"answers": [r[0] for r in results], "usage": usage_update(*(r[1] for r in results))}
+        return {
+            "answers": [r[0] for r in results],
+            "usage": usage_update(*(r[1] for r in results)),
+            "warnings": evidence_warnings(config, state),
+        }
 
     async def select(state: ChainState) -> dict[str, Any]:
         answers = state["answers"]
@@ -410,6 +529,9 @@ async def result_from_state(
         prompts=await runtime.recorded_prompts(ctx),
         usage=Usage.from_dict(state.get("usage")).to_dict(),
         dropped_quotes=int(state.get("dropped_quotes", 0)),
+        restated_quotes=int(state.get("restated_quotes", 0)),
+        evicted_quotes=int(state.get("evicted_quotes", 0)),
+        truncated_quotes=int(state.get("truncated_quotes", 0)),
         warnings=list(state.get("warnings", [])),
     )
 

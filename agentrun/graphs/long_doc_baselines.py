@@ -181,10 +181,10 @@ def build_hierarchical(
 ) -> StateGraph[BaselineState, WorkflowContext, Any, Any]:
     """Leaf units per chunk, merged level by level until the manager can see them all."""
 
-    async def leaf(index: int, text: str, query: str | None) -> tuple[str, Usage]:
-        messages = roles.summary_worker(query, "", text, f"part {index + 1}")
+    async def leaf(text: str, query: str | None, position: str, node: str) -> tuple[str, Usage]:
+        messages = roles.summary_worker(query, "", text, position)
         completion = await runtime.complete(
-            config.model, messages, node=f"leaf[{index}]",
+            config.model, messages, node=node,
             max_tokens=config.cu_tokens, temperature=config.temperature,
         )  # fmt: skip
         return completion.text.strip(), usage_of(completion)
@@ -193,28 +193,36 @@ def build_hierarchical(
         ctx = context()
         query = state.get("query")
         texts = await _chunks(state)
-        results = await asyncio.gather(*(leaf(i, t, query) for i, t in enumerate(texts)))
+        total = len(texts)
+        results = await asyncio.gather(
+            *(leaf(t, query, f"part {i + 1} of {total}", f"leaf[{i}]") for i, t in enumerate(texts))
+        )
         units = [r[0] for r in results]
+        spans = [(i, i) for i in range(total)]  # the parts each unit summarizes
         usages = [r[1] for r in results]
         count = ctx.gateway.text_counter(config.manager)
         level = 0
         while count("\n\n".join(units)) > manager_budget and len(units) > 1:
-            groups: list[list[str]] = [[]]
-            for unit in units:
-                if groups[-1] and count("\n\n".join([*groups[-1], unit])) > manager_budget // 2:
+            groups: list[list[int]] = [[]]
+            for i, unit in enumerate(units):
+                joined = "\n\n".join([*(units[j] for j in groups[-1]), unit])
+                if groups[-1] and count(joined) > manager_budget // 2:
                     groups.append([])
-                groups[-1].append(unit)
+                groups[-1].append(i)
             if len(groups) == len(units):  # no two units fit together: merge pairs
-                groups = [units[i : i + 2] for i in range(0, len(units), 2)]
+                groups = [list(range(i, min(i + 2, len(units)))) for i in range(0, len(units), 2)]
+            level += 1
+            spans = [(spans[g[0]][0], spans[g[-1]][1]) for g in groups]
+            jobs = [
+                ("\n\n".join(units[j] for j in group), f"summaries of parts {a + 1}-{b + 1} of "
+                 f"{total}", f"merge[{level}][{i}]")
+                for i, (group, (a, b)) in enumerate(zip(groups, spans, strict=True))
+            ]  # fmt: skip
             merged = await asyncio.gather(
-                *(
-                    leaf(10_000 * (level + 1) + i, "\n\n".join(g), query)
-                    for i, g in enumerate(groups)
-                )
+                *(leaf(text, query, pos, node) for text, pos, node in jobs)
             )
             units = [m[0] for m in merged]
             usages.extend(m[1] for m in merged)
-            level += 1
         result, usage = await _answer(config, query, "\n\n".join(units), "manager")
         return {"answer": result, "units": units, "usage": usage_update(*usages, usage)}
 

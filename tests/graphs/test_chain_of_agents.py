@@ -1,4 +1,5 @@
-"""Chain of agents on scripted models: order, budgets, manager input, multi-path, resume."""
+"""Chain of agents on scripted models: order, budgets, manager input, multi-path, resume,
+evidence accounting, baselines, summarization and stored documents."""
 
 from __future__ import annotations
 
@@ -10,10 +11,15 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 
-from agentrun.agents import Gateway, GatewayConfig, RetryPolicy
+from agentrun.agents import Gateway, GatewayConfig, ModelConfig, RetryPolicy
 from agentrun.agents.testing import ScriptedModel, scripted_model
 from agentrun.errors import AgentrunError, ConfigError, UsageError
 from agentrun.graphs import chain_of_agents as coa
+from agentrun.graphs import long_doc_baselines
+from agentrun.graphs.long_doc import StoredDocument
+from agentrun.memory.embedders import FakeEmbedder
+from agentrun.memory.ingest import Ingester
+from agentrun.memory.inmemory import in_memory_store
 
 FACT = "The vault code is 4471, kept by Ines Moreau."
 QUESTION = "What is the vault code?"
@@ -41,7 +47,8 @@ def worker_or_manager(messages: list[dict[str, Any]]) -> str:
 
 
 def config(**options: Any) -> coa.ChainOfAgentsConfig:
-    return coa.ChainOfAgentsConfig(model="fake/m", cu_tokens=128, worker_max_tokens=64, **options)
+    options = {"model": "fake/m", "cu_tokens": 128, "worker_max_tokens": 64, **options}
+    return coa.ChainOfAgentsConfig(**options)
 
 
 async def run(
@@ -54,14 +61,42 @@ async def run(
         )  # fmt: skip
 
 
-async def test_workers_read_in_order_and_the_manager_answers(data_dir: Path) -> None:
-    with scripted_model(worker_or_manager, context_window=1024) as fake:
-        result = await run(document(), fake, data_dir)
-    parts = [
-        int(m.group(1)) for call in fake.calls if (m := PART.search(call.messages[-1]["content"]))
+def chunk_text(prompt: str) -> str:
+    """The chunk a worker prompt shows (not the evidence or summary passed on)."""
+    found = re.search(
+        r"(?:Text|Source text) \(part \d+ of \d+\):\n(.*?)\n\n(?:Question|Summary of)", prompt, re.S
+    )
+    assert found is not None, prompt
+    return found.group(1)
+
+
+def first_entry(prompt: str) -> int:
+    """The number of the first entry in a worker prompt's chunk."""
+    return int(re.findall(r"Entry (\d+)\.", chunk_text(prompt))[0])
+
+
+def entries_read(calls: list[Any]) -> list[list[int]]:
+    """The entry numbers of the chunk each worker read, in call order."""
+    prompts = [str(c.messages[-1]["content"]) for c in calls]
+    return [
+        [int(n) for n in re.findall(r"Entry (\d+)\.", chunk_text(p))]
+        for p in prompts
+        if PART.search(p) or p.startswith("Source text (")
     ]
-    assert result.chunk_count >= 4
-    assert parts == list(range(1, result.chunk_count + 1))
+
+
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+async def test_workers_read_the_chunks_in_order_and_the_manager_answers(
+    direction: str, data_dir: Path
+) -> None:
+    with scripted_model(worker_or_manager, context_window=1024) as fake:
+        result = await run(document(), fake, data_dir, direction=direction)
+    read = entries_read(fake.calls)
+    assert result.chunk_count >= 4 and len(read) == result.chunk_count
+    assert all(read), "every chunk holds entries"
+    in_source_order = read if direction == "forward" else read[::-1]
+    # Every entry read exactly once, and the chunks in reading order.
+    assert [n for chunk in in_source_order for n in chunk] == list(range(60))
     assert result.answer == "4471"
     assert FACT in result.communication_units[-1]
     assert result.dropped_quotes == 1  # the invented sentence about paint
@@ -78,13 +113,33 @@ async def test_no_prompt_exceeds_the_window(data_dir: Path) -> None:
             assert prompt + int(call.params["max_tokens"]) <= 700
 
 
-async def test_the_manager_sees_only_the_last_unit(data_dir: Path) -> None:
-    with scripted_model(worker_or_manager, context_window=1024) as fake:
-        result = await run(document(), fake, data_dir)
-    manager = fake.calls[-1].messages[-1]["content"]
-    assert manager.startswith("Evidence:")
-    assert result.communication_units[-1] in manager
-    assert "tide tables" not in manager  # no chunk text, only the unit
+@pytest.mark.parametrize("cu_format", ["evidence", "free"])
+async def test_the_manager_sees_only_the_last_unit(cu_format: str, data_dir: Path) -> None:
+    """Every worker writes a unit of its own (a quote of its chunk's first entry, or a summary
+    naming its part); units differ, so a manager shown any earlier one would be caught."""
+
+    def model(messages: list[dict[str, Any]]) -> str:
+        text = messages[-1]["content"]
+        if text.startswith(("Evidence:", "Notes on")):
+            return "4471"
+        first = first_entry(text)
+        if cu_format == "free":
+            return f"summary of the part starting at entry {first}"
+        return f"- The tide tables for week {first} were posted at the harbour office."
+
+    with scripted_model(model, context_window=1024) as fake:
+        result = await run(document(), fake, data_dir, cu_format=cu_format, cu_tokens=64)
+    units = result.communication_units
+    assert len(units) == result.chunk_count >= 4
+    manager = str(fake.calls[-1].messages[-1]["content"])
+    shown = re.search(r"Evidence:\n(.*?)\n\nQuestion:", manager, re.S)
+    assert shown is not None and shown.group(1) == units[-1]
+    earlier = {line for unit in units[:-1] for line in unit.splitlines()} - set(
+        units[-1].splitlines()
+    )
+    assert earlier, "the earlier units hold something the last does not"
+    assert not any(line in manager for line in earlier)
+    assert "Boats" not in manager  # no chunk text either
 
 
 async def test_paths_run_concurrently_and_vote(data_dir: Path) -> None:
@@ -188,3 +243,250 @@ async def test_baselines_run_from_the_same_config(strategy: str, data_dir: Path)
         manager = fake.calls[-1].messages[-1]["content"]
         assert manager.count("notes:") == len(result.communication_units) >= 2
         assert result.answer == "4471"
+
+
+def first_entry_quoter(messages: list[dict[str, Any]]) -> str:
+    """Quotes one distinct sentence of every chunk, and answers 4471 from any evidence."""
+    text = messages[-1]["content"]
+    if text.startswith("Evidence:"):
+        return "4471"
+    return f"- The tide tables for week {first_entry(text)} were posted at the harbour office."
+
+
+async def test_evicted_quotes_are_counted_and_warned_about_once(data_dir: Path) -> None:
+    with scripted_model(first_entry_quoter, context_window=1024) as fake:
+        result = await run(document(), fake, data_dir, cu_tokens=64)
+    kept = result.communication_units[-1].splitlines()
+    assert 1 <= len(kept) < result.chunk_count  # one verified quote per chunk, not all fit
+    assert result.evicted_quotes == result.chunk_count - len(kept)
+    assert result.dropped_quotes == result.truncated_quotes == 0
+    warnings = [w for w in result.warnings if "cu_tokens" in w]
+    assert len(warnings) == 1
+    assert f"{result.evicted_quotes} verified quotes were evicted" in warnings[0]
+    assert "raise cu_tokens" in warnings[0]
+
+
+async def test_nothing_is_evicted_or_warned_when_the_unit_has_room(data_dir: Path) -> None:
+    with scripted_model(first_entry_quoter, context_window=2048) as fake:
+        result = await run(document(), fake, data_dir, cu_tokens=1024)
+    assert len(result.communication_units[-1].splitlines()) == result.chunk_count
+    assert result.evicted_quotes == 0 and not result.warnings
+
+
+async def test_a_quote_longer_than_the_unit_is_cut_at_a_sentence_end(data_dir: Path) -> None:
+    long_quote = " ".join(
+        [FACT]
+        + [f"The tide tables for week {i} were posted at the harbour office." for i in range(12)]
+    )
+
+    def model(messages: list[dict[str, Any]]) -> str:
+        text = messages[-1]["content"]
+        if text.startswith("Evidence:"):
+            return "4471" if "4471" in text else "NONE"
+        return f"- {long_quote}"  # the whole paragraph as one quote
+
+    with scripted_model(model, context_window=1024) as fake:
+        result = await run(long_quote, fake, data_dir, cu_tokens=64)
+    unit = result.communication_units[-1]
+    assert unit.startswith(f'- "{FACT}') and unit.endswith('."')  # a whole-sentence prefix
+    quoted = unit[3:-1]
+    assert long_quote.startswith(quoted) and len(quoted) < len(long_quote)
+    assert result.truncated_quotes == 1 and result.evicted_quotes == 0
+    assert result.answer == "4471"  # the evidence survived
+    assert any("cut" in w and "cu_tokens=64" in w for w in result.warnings)
+
+
+def test_trimming_evicts_oldest_first_and_cuts_a_lone_long_quote() -> None:
+    def count(text: str) -> int:
+        return len(text.split())
+
+    quotes = [coa.Quote(text=f"q{i} a b c", chunk=i, start=0, end=8) for i in range(4)]
+    unit, evicted, truncated = coa._trim(coa.CommunicationUnit(quotes=quotes), 10, count)
+    assert [q.text for q in unit.quotes] == ["q2 a b c", "q3 a b c"]
+    assert (evicted, truncated) == (2, 0)
+
+    text = "First one here. Second sentence is longer than that. Third."
+    long = coa.Quote(text=text, chunk=0, start=10, end=10 + len(text))
+    unit, evicted, truncated = coa._trim(coa.CommunicationUnit(quotes=[quotes[0], long]), 6, count)
+    (cut,) = unit.quotes
+    assert cut.text == "First one here." and cut.truncated
+    assert (cut.start, cut.end) == (10, 10 + len("First one here."))
+    assert (evicted, truncated) == (1, 1)
+    unit, _, _ = coa._trim(coa.CommunicationUnit(quotes=[long]), 3, count)
+    assert unit.quotes[0].text == "First one"  # no sentence fits: the last word gap that does
+    cjk = coa.Quote(text="東京タワーは1958年に完成した", chunk=0, start=0, end=15)
+    unit, _, _ = coa._trim(coa.CommunicationUnit(quotes=[cjk]), 12, len)
+    assert unit.quotes[0].text == "東京タワーは"  # no spaces: cut between characters, not in 1958
+
+
+async def test_restated_quotes_are_counted_apart_from_invented_ones(data_dir: Path) -> None:
+    def model(messages: list[dict[str, Any]]) -> str:
+        text = messages[-1]["content"]
+        if text.startswith("Evidence:"):
+            return "4471" if "4471" in text else "NONE"
+        if FACT in chunk_text(text):
+            return (
+                "- The vault's code was 4471, held by Ines Moreau.\n"  # a restatement
+                "- The vault was painted green in 1902."  # invented
+            )
+        return "NONE"
+
+    with scripted_model(model, context_window=1024) as fake:
+        result = await run(document(), fake, data_dir)
+    assert FACT in result.communication_units[-1]  # kept as the sentence it restates
+    assert result.restated_quotes == 1 and result.dropped_quotes == 1
+    assert result.answer == "4471"
+
+
+async def test_rag_reads_the_most_similar_chunks_in_source_order(data_dir: Path) -> None:
+
+    def model(messages: list[dict[str, Any]]) -> str:
+        text = messages[-1]["content"]
+        return "4471" if "4471" in text else "NONE"
+
+    with scripted_model(model, context_window=1024) as fake:
+        async with Gateway(data_dir=data_dir, cache=False) as gateway:
+            store = in_memory_store()
+            options = {"strategy": "rag", "rag_top_k": 3}
+            result = await coa.arun(
+                document(120, 80), QUESTION, config=config(**options), gateway=gateway,
+                store=store, checkpointer=InMemorySaver(),
+            )  # fmt: skip
+            with pytest.raises(UsageError, match="rag strategy needs a query"):
+                await coa.arun(
+                    document(120, 80), None, config=config(**options), gateway=gateway,
+                    store=store, checkpointer=InMemorySaver(),
+                )  # fmt: skip
+    assert len(fake.calls) == 1 and result.answer == "4471"
+    (read,) = result.communication_units
+    prompt = fake.calls[0].messages[-1]["content"]
+    assert read in prompt and FACT in read  # the fact's chunk ranked among the top 3
+    chunks = read.split("\n\n")
+    assert len(chunks) < 121  # far from the whole document
+    entries = [int(n) for n in re.findall(r"Entry (\d+)\.", read)]
+    assert entries == sorted(entries)  # in source order, whatever the ranking
+    assert result.chunk_count > 3 and result.chunk_tokens <= long_doc_baselines.RAG_CHUNK_TOKENS
+
+
+async def test_multi_path_judge_picks_the_path_it_names(data_dir: Path) -> None:
+    late = "The vault code was changed to 9902 in the spring."
+
+    def model(messages: list[dict[str, Any]]) -> str:
+        text = str(messages[-1]["content"])
+        if "Candidates:" in text:
+            return next(line[0] for line in text.splitlines() if "9902" in line)
+        if text.startswith("Evidence:"):  # answers from the last quote it was given
+            codes = re.findall(r"\b(4471|9902)\b", text.split("Question:")[0])
+            return codes[-1] if codes else "NONE"
+        chunk = chunk_text(text)
+        return "\n".join(f"- {s}" for s in (FACT, late) if s in chunk) or "NONE"
+
+    body = document(60, 5).replace("Entry 50.", f"{late}\n\nEntry 50.")
+    with scripted_model(model, context_window=1024) as fake:
+        result = await run(body, fake, data_dir, paths=2, selector="judge")
+    answers = [p.answer for p in result.paths]
+    assert sorted(answers, key=str) == ["4471", "9902"]  # the two orders disagree
+    judge = [c for c in fake.calls if "Candidates:" in c.messages[-1]["content"]]
+    assert len(judge) == 1
+    assert result.answer == "9902" and result.chosen_path == answers.index("9902")
+    assert result.communication_units == result.paths[result.chosen_path].communication_units
+
+    with scripted_model(
+        lambda m: "no idea" if "Candidates:" in m[-1]["content"] else model(m),
+        context_window=1024,
+    ) as fake:
+        voted = await run(body, fake, data_dir, paths=2, selector="judge")
+    assert voted.chosen_path == 0 and "not a candidate number" in voted.warnings[0]
+
+
+async def test_summarization_uses_running_summaries_and_the_last_one(data_dir: Path) -> None:
+    def model(messages: list[dict[str, Any]]) -> str:
+        text = messages[-1]["content"]
+        if text.startswith("Notes on a long document:"):
+            return "The harbour posted tide tables; a vault code was kept."
+        return f"notes up to entry {first_entry(text)}"
+
+    with scripted_model(model, context_window=1024) as fake:
+        async with Gateway(data_dir=data_dir, cache=False) as gateway:
+            result = await coa.arun(
+                document(), None, config=config(), gateway=gateway,
+                store=InMemoryStore(), checkpointer=InMemorySaver(),
+            )  # fmt: skip
+    prompts = [str(c.messages[-1]["content"]) for c in fake.calls]
+    workers, manager = prompts[:-1], prompts[-1]
+    assert len(workers) == result.chunk_count >= 4
+    assert all("Question:" not in p and p.startswith("Source text (") for p in workers)
+    for previous, prompt in zip(result.communication_units, workers[1:], strict=False):
+        assert f"Summary of the previous source text:\n{previous}\n" in prompt
+    assert manager.startswith("Notes on a long document:")
+    assert result.communication_units[-1] in manager
+    assert not any(unit in manager for unit in result.communication_units[:-1])
+    assert result.query is None
+    assert result.answer == "The harbour posted tide tables; a vault code was kept."
+    assert int(fake.calls[-1].params["max_tokens"]) == 4 * config().answer_max_tokens
+
+
+async def test_a_stored_document_is_read_by_its_id(tmp_path: Path, data_dir: Path) -> None:
+
+    path = tmp_path / "harbour.md"
+    path.write_text(document(), encoding="utf-8")
+    store = in_memory_store()
+    (outcome,) = await Ingester(store, FakeEmbedder()).ingest([path])
+    assert outcome.doc_id
+    with scripted_model(worker_or_manager, context_window=1024) as fake:
+        async with Gateway(data_dir=data_dir, cache=False) as gateway:
+            result = await coa.arun(
+                StoredDocument(outcome.doc_id), QUESTION, config=config(), gateway=gateway,
+                store=store, checkpointer=InMemorySaver(),
+            )  # fmt: skip
+            with pytest.raises(UsageError, match=r"'nope' .* is not in the store"):
+                await coa.arun(
+                    StoredDocument("nope"), QUESTION, config=config(), gateway=gateway,
+                    store=store, checkpointer=InMemorySaver(),
+                )  # fmt: skip
+    assert result.answer == "4471"
+    read = entries_read(fake.calls)
+    assert [n for chunk in read for n in chunk] == list(range(60))  # the whole text, once
+
+
+def test_local_models_get_a_default_chunk_cap_of_2048(data_dir: Path) -> None:
+
+    big = 32_768
+    models = {"big-local": ModelConfig(model="local/smollm2", context_window=big)}
+    with scripted_model(worker_or_manager, context_window=big):
+        gateway = Gateway(GatewayConfig(models=models), data_dir=data_dir)
+        assert gateway.is_local("big-local") and not gateway.is_local("fake/m")
+        hosted = coa.plan_chunk_tokens(gateway, config(), QUESTION)
+        local = coa.plan_chunk_tokens(gateway, config(model="big-local"), QUESTION)
+        chosen = coa.plan_chunk_tokens(
+            gateway, config(model="big-local", chunk_tokens=4000), QUESTION
+        )
+        capped = coa.plan_chunk_tokens(
+            gateway, config(model="big-local", local_chunk_cap=512), QUESTION
+        )
+    assert hosted > 2048  # the whole budget: window minus prompt, unit and output
+    assert local == 2048 and chosen == 4000 and capped == 512
+
+
+async def test_hierarchical_merges_say_which_parts_they_summarize(data_dir: Path) -> None:
+    def model(messages: list[dict[str, Any]]) -> str:
+        text = messages[-1]["content"]
+        if text.startswith("Evidence:"):
+            return "4471" if "4471" in text else "NONE"
+        return "notes: " + " ".join(["tides"] * 150) + (" code 4471" if "4471" in text else "")
+
+    with scripted_model(model, context_window=1024) as fake:
+        result = await run(document(), fake, data_dir, strategy="hierarchical")
+    labels = [
+        found.group(1)
+        for c in fake.calls
+        if (found := re.match(r"Source text \((.*?)\):", c.messages[-1]["content"]))
+    ]
+    leaves = [label for label in labels if label.startswith("part ")]
+    merges = [label for label in labels if label.startswith("summaries")]
+    n = len(leaves)
+    assert leaves == [f"part {i} of {n}" for i in range(1, n + 1)]
+    assert merges and all(re.fullmatch(rf"summaries of parts \d+-\d+ of {n}", m) for m in merges)
+    spans = [tuple(map(int, re.findall(r"\d+", m)[:2])) for m in merges]
+    assert spans[0][0] == 1 and max(b for _, b in spans) == n  # the merges cover every part
+    assert result.answer == "4471"
