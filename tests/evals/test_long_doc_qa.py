@@ -44,6 +44,12 @@ class Oracle:
             self.fail_once = None
             raise self.failure
         body = prompt[: found.start()]
+        if body.startswith("Evidence found so far:"):  # a chain-of-agents evidence worker
+            chunk = body.split("\nText (", 1)[1]
+            quotes = [e.text for e in item.evidence if e.text in chunk]
+            return "\n".join(f"- {q}" for q in quotes) or "NONE"
+        if body.startswith("Source text ("):  # a summarizing worker: keeps every fact it saw
+            return " ".join(e.text for e in item.evidence if e.text in body) or "Nothing relevant."
         if body.startswith("Passage c"):
             quotes = [e.text for e in item.evidence if e.text in body]
             return json.dumps({"facts": [{"source": "c0", "quote": q} for q in quotes]})
@@ -63,12 +69,14 @@ async def run_eval(
     data_dir: Path,
     oracle_fail: str | None = None,
     failure: Exception | None = None,
+    context_window: int = 8192,
     **options: Any,
 ) -> tuple[dict[str, Any], int]:
     config = GatewayConfig(retry=RetryPolicy(max_attempts=1))
     oracle: list[Oracle] = []
     async with Gateway(config, data_dir=data_dir, cache=False) as gateway:
-        with scripted_model(lambda messages: oracle[0](messages)) as fake:
+        script = scripted_model(lambda messages: oracle[0](messages), context_window=context_window)
+        with script as fake:
             items = generate(LENGTHS, 3, seed=5, count=gateway.text_counter("fake/m"))
             oracle.append(Oracle(items, oracle_fail, failure))
             result = await arun_eval(
@@ -96,6 +104,37 @@ async def test_the_eval_writes_its_report_and_plot(tmp_path: Path, data_dir: Pat
     rows = report.ResultLog(out).read()
     assert len(rows) == 18 and calls > 0
     assert all(row["usage"]["prompt_tokens"] > 0 for row in rows)
+
+
+async def test_chain_of_agents_strategies_run_through_the_eval(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """A small window splits each document into several chunks; a perfect reader then scores
+    perfectly through every chain-of-agents strategy, so each is wired to its own workflow."""
+    out = tmp_path / "eval"
+    strategies = ["coa", "coa-free", "merge", "hierarchical"]
+    result, calls = await run_eval(out, data_dir, strategies=strategies, context_window=1100)
+    assert set(result["summary"]) == set(strategies) and not result["failed_strategies"]
+    rows = report.ResultLog(out).read()
+    assert len(rows) == 4 * 6 and not any(row["error"] for row in rows)
+    assert calls == sum(row["usage"]["model_calls"] for row in rows)  # every call accounted for
+    for strategy in strategies:
+        summary = result["summary"][strategy]
+        assert summary["em"] == 1.0 and summary["abstention_accuracy"] == 1.0, strategy
+        assert set(result["by_length"][strategy]) == {"400", "900"}
+        mine = [row for row in rows if row["strategy"] == strategy]
+        assert max(row["details"]["chunks"] for row in mine) >= 2, strategy
+    coa_rows = [row for row in rows if row["strategy"] == "coa"]
+    assert all(row["details"]["dropped_quotes"] == 0 for row in coa_rows)
+    assert all(row["details"]["evicted_quotes"] == 0 for row in coa_rows)
+    for strategy, extra in (("coa", 1), ("coa-free", 1), ("merge", 0), ("hierarchical", 1)):
+        row = next(
+            r for r in rows
+            if r["strategy"] == strategy and r["kind"] == "single" and r["target_tokens"] == 900
+        )  # fmt: skip
+        # coa: a worker per chunk, then the manager; merge: one answer per chunk, no manager;
+        # hierarchical: a leaf per chunk (no merge level needed here), then the manager.
+        assert row["usage"]["model_calls"] == row["details"]["chunks"] + extra, strategy
 
 
 async def test_a_crashed_eval_keeps_finished_items_and_continues(
