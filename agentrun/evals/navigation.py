@@ -4,8 +4,10 @@ City tasks report SR, SPL (= mean S*l/max(l, p)) and tokens, overall, by shortes
 and by landmark visibility (the share of a shortest path's nodes that see a landmark the goal is
 described from). Tour tasks report goal-frame accuracy and SR. Each finished episode is appended
 to `episodes.jsonl` at once, tagged with the settings' fingerprint, and skipped on a re-run; an
-interrupted episode continues from its checkpoint (its thread id derives from the same
-fingerprint). Reports: `navigation.json` and `navigation.png` (+ one episode map).
+interrupted episode continues from its checkpoint. Thread ids combine the fingerprint with a
+run id kept in the output directory (`run-id`): re-running into the same directory continues,
+while a new directory is a fresh run, never one answered from an older run's checkpoints in the
+shared data directory. Reports: `navigation.json` and `navigation.png` (+ one episode map).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +31,7 @@ from agentrun.tools.city import City, CityConfig, EpisodeOutcome, path_visibilit
 
 STRATEGIES: tuple[Strategy, ...] = ("prep", "react")
 EPISODES_FILE = "episodes.jsonl"
+RUN_ID_FILE = "run-id"
 REPORT_JSON = "navigation.json"
 REPORT_PNG = "navigation.png"
 VISIBILITY_BUCKETS = (("none", 0.0, 0.0), ("low", 0.0, 1 / 3), ("mid", 1 / 3, 2 / 3),
@@ -97,9 +101,25 @@ def load_episodes(out_dir: Path, fingerprint: str) -> dict[str, dict[str, Any]]:
     return done
 
 
-def _prepare(out: Path, fingerprint: str) -> dict[str, dict[str, Any]]:
+def run_id(out_dir: Path) -> str:
+    """The id of the run this directory holds, made on first use (it prefixes thread ids)."""
+    path = out_dir / RUN_ID_FILE
+    if path.exists():
+        value = path.read_text(encoding="utf-8").strip()
+        if not re.fullmatch(r"[0-9a-f]{12}", value):
+            raise UsageError(
+                f"{path}: not a run id ({value[:40]!r}); delete the file to start over"
+            )
+        return value
+    value = runtime.new_thread_id()
+    path.write_text(value + "\n", encoding="utf-8")
+    return value
+
+
+def _prepare(out: Path, fingerprint: str) -> tuple[str, dict[str, dict[str, Any]]]:
+    """The thread-id prefix of this run (fresh in a new directory) and its finished episodes."""
     out.mkdir(parents=True, exist_ok=True)
-    return load_episodes(out, fingerprint)
+    return f"nav-{run_id(out)}-{fingerprint}", load_episodes(out, fingerprint)
 
 
 def _append(out_dir: Path, record: dict[str, Any]) -> None:
@@ -235,23 +255,22 @@ async def arun_eval(
     """Run (or finish) the eval; return the report that was written to `out_dir`."""
     out = Path(out_dir)
     fingerprint = config.fingerprint()
-    done = _prepare(out, fingerprint)
+    prefix, done = _prepare(out, fingerprint)
     async with runtime.resources(gateway, None, None, data_dir) as res:
-        if config.task == "city":
-            await _run_city(config, out, fingerprint, done, res, on_episode)
-        else:
-            await _run_tours(config, out, fingerprint, done, res, on_episode)
+        run = _run_city if config.task == "city" else _run_tours
+        await run(config, out, (fingerprint, prefix), done, res, on_episode)
     return write_report(config, out)
 
 
 async def _run_city(
-    config: NavigationEvalConfig, out: Path, fingerprint: str,
+    config: NavigationEvalConfig, out: Path, ids: tuple[str, str],
     done: dict[str, dict[str, Any]], res: runtime.RunResources,
     on_episode: EpisodeCallback | None,
 ) -> None:  # fmt: skip
     from agentrun.graphs import navigation
     from agentrun.tools.city import sample_tasks
 
+    fingerprint, prefix = ids
     tasks = sample_tasks(config.city(), config.tasks, seed=config.seed,
                          min_hops=config.min_hops, max_hops=config.max_hops)  # fmt: skip
     # Task by task, every strategy on it: a partial run still compares strategies pairwise.
@@ -265,7 +284,7 @@ async def _run_city(
                 continue
             result = await navigation.arun(
                 task, config=nav, gateway=res.gateway, store=res.store,
-                checkpointer=res.checkpointer, thread_id=f"nav-{fingerprint}-{key}",
+                checkpointer=res.checkpointer, thread_id=f"{prefix}-{key}",
             )  # fmt: skip
             share = path_visibility(task)
             record = {
@@ -279,13 +298,14 @@ async def _run_city(
 
 
 async def _run_tours(
-    config: NavigationEvalConfig, out: Path, fingerprint: str,
+    config: NavigationEvalConfig, out: Path, ids: tuple[str, str],
     done: dict[str, dict[str, Any]], res: runtime.RunResources,
     on_episode: EpisodeCallback | None,
 ) -> None:  # fmt: skip
     from agentrun.graphs import tour_navigation
     from agentrun.tools.tour import sample_tour_tasks
 
+    fingerprint, prefix = ids
     tasks = sample_tour_tasks(config.city(), config.tasks, seed=config.seed,
                               radius_m=config.tour_radius_m)  # fmt: skip
     frames: Literal["captions", "images"] = "images" if config.perception == "image" else "captions"
@@ -296,7 +316,7 @@ async def _run_tours(
             continue
         result = await tour_navigation.arun(
             task, config=tour_config, gateway=res.gateway, store=res.store,
-            checkpointer=res.checkpointer, thread_id=f"nav-{fingerprint}-{key}",
+            checkpointer=res.checkpointer, thread_id=f"{prefix}-{key}",
         )  # fmt: skip
         record = {"key": key, "fingerprint": fingerprint, **result.model_dump(mode="json")}
         _append(out, record)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,7 +27,7 @@ SMALL = {"tasks": 3, "min_hops": 5, "max_hops": 8, "seed": 3, "model": "fake/eva
 def first_listed(messages: list[Message]) -> str:
     text = text_of(messages)
     if "best first:" in text:
-        return re.findall(r"^\d+\. ([a-z\-]+) \(", text, flags=re.MULTILINE)[0]
+        return str(re.findall(r"^\d+\. ([a-z\-]+) \(", text, flags=re.MULTILINE)[0])
     return text.split("Directions you can take: ")[1].split(",")[0].split(".")[0]
 
 
@@ -51,23 +52,70 @@ async def test_the_city_eval_reports_both_strategies_by_hops_and_visibility(
     assert (tmp_path / "navigation-episode.png").exists()
 
 
-async def test_a_rerun_keeps_finished_episodes_and_the_same_seed_gives_the_same_metrics(
+def comparable(episodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Episodes without what differs between equal runs: thread ids and latency."""
+    drop = ("thread_id", "usage")
+    return [
+        {**{k: v for k, v in e.items() if k not in drop},
+         "usage": {k: v for k, v in e["usage"].items() if k != "latency_s"}}
+        for e in episodes
+    ]  # fmt: skip
+
+
+async def test_a_rerun_into_the_same_directory_keeps_finished_episodes(
     tmp_path: Path, data_dir: Path
 ) -> None:
     config = NavigationEvalConfig(**SMALL, strategies=["prep"])
     async with Gateway(data_dir=data_dir, cache=False) as gateway:
         with scripted_model(first_listed):
-            first = await arun_eval(config, tmp_path / "a", gateway=gateway, data_dir=data_dir)
-        lines = (tmp_path / "a" / EPISODES_FILE).read_text().splitlines()
+            first = await arun_eval(config, tmp_path, gateway=gateway, data_dir=data_dir)
+        lines = (tmp_path / EPISODES_FILE).read_text().splitlines()
         with scripted_model([]) as idle:  # any model call would exhaust the empty script
-            again = await arun_eval(config, tmp_path / "a", gateway=gateway, data_dir=data_dir)
-        assert idle.calls == []
-        assert (tmp_path / "a" / EPISODES_FILE).read_text().splitlines() == lines
-        with scripted_model(first_listed):
-            elsewhere = await arun_eval(config, tmp_path / "b", gateway=gateway, data_dir=data_dir)
+            again = await arun_eval(config, tmp_path, gateway=gateway, data_dir=data_dir)
+    assert idle.calls == []
+    assert (tmp_path / EPISODES_FILE).read_text().splitlines() == lines
     assert again["summary"] == first["summary"]
-    strip = [{k: v for k, v in e.items() if k not in ("usage",)} for e in first["episodes"]]
-    assert [{k: v for k, v in e.items() if k != "usage"} for e in elsewhere["episodes"]] == strip
+
+
+async def test_the_same_seed_in_fresh_directories_gives_the_same_tasks_and_metrics(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    config = NavigationEvalConfig(**SMALL)
+    runs = []
+    async with Gateway(data_dir=data_dir, cache=False) as gateway:
+        for name in ("a", "b"):
+            with scripted_model(first_listed) as model:
+                report = await arun_eval(config, tmp_path / name, gateway=gateway,
+                                         data_dir=data_dir)  # fmt: skip
+            runs.append((report, len(model.calls)))
+    (first, first_calls), (second, second_calls) = runs
+    assert first_calls == second_calls > 0  # the second run navigated again, call for call
+    assert comparable(second["episodes"]) == comparable(first["episodes"])
+    assert [e["task_id"] for e in second["episodes"]] == [e["task_id"] for e in first["episodes"]]
+    for strategy in ("prep", "react"):
+        one, two = first["summary"][strategy], second["summary"][strategy]
+        for key in ("sr", "spl", "mean_steps", "mean_tokens"):
+            assert two["overall"][key] == one["overall"][key]
+
+
+async def test_a_fresh_directory_is_a_fresh_run_on_the_same_data_dir(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    config = NavigationEvalConfig(**SMALL, strategies=["react"])
+
+    def last_listed(messages: list[Message]) -> str:
+        return text_of(messages).split("Directions you can take: ")[1].split(".")[0].split(", ")[-1]
+
+    async with Gateway(data_dir=data_dir, cache=False) as gateway:
+        with scripted_model(first_listed):
+            old = await arun_eval(config, tmp_path / "old", gateway=gateway, data_dir=data_dir)
+        with scripted_model(last_listed) as model:
+            new = await arun_eval(config, tmp_path / "new", gateway=gateway, data_dir=data_dir)
+    assert len(model.calls) == sum(e["decisions"] for e in new["episodes"]) > 0
+    assert [e["actions"] for e in new["episodes"]] != [e["actions"] for e in old["episodes"]]
+    assert {e["thread_id"] for e in new["episodes"]}.isdisjoint(
+        e["thread_id"] for e in old["episodes"]
+    )
 
 
 async def test_a_partial_run_continues_where_it_stopped(tmp_path: Path, data_dir: Path) -> None:
