@@ -458,10 +458,18 @@ def path_visibility(task: CityTask) -> float:
 
 # --- environment -----------------------------------------------------------------------------
 
+Sighting = tuple[str, float, float]  # (landmark name, compass bearing, distance in metres)
 
-def describe_view(
-    sightings: Sequence[tuple[str, float, float]], exits: Sequence[Exit], header: str
-) -> str:
+
+def exact_sightings(city: City, node: int) -> list[Sighting]:
+    """The landmarks `node` sees at their true bearing and distance, nearest first."""
+    x, y = city.positions[node]
+    marks = (city.landmarks[index] for index in city.visible[node])
+    seen = [(m.name, bearing_between(x, y, m.x, m.y), math.hypot(m.x - x, m.y - y)) for m in marks]
+    return sorted(seen, key=lambda s: s[2])
+
+
+def describe_view(sightings: Sequence[Sighting], exits: Sequence[Exit], header: str) -> str:
     """The text observation: landmarks (name, bearing, distance), then exits."""
     lines = [header, "Visible landmarks:" if sightings else "Visible landmarks: none"]
     for name, bearing, distance in sightings:
@@ -507,21 +515,17 @@ class CityEnvironment:
         self.done = self.success = task.start == task.goal
         return self.observe()
 
-    def sightings(self) -> list[tuple[str, float, float]]:
+    def sightings(self) -> list[Sighting]:
         """Visible landmarks as (name, bearing, distance), noisy if the config says so."""
         city, node = self.city, self.node
-        x, y = city.positions[node]
         rng = random.Random(f"{city.config.seed}:{self.task.task_id}:{self.steps}:{node}")
         seen = []
-        for index in city.visible[node]:
-            mark = city.landmarks[index]
-            bearing = bearing_between(x, y, mark.x, mark.y)
-            distance = math.hypot(mark.x - x, mark.y - y)
+        for name, bearing, distance in exact_sightings(city, node):
             if city.config.bearing_noise_deg:
                 bearing = (bearing + rng.gauss(0, city.config.bearing_noise_deg)) % 360
             if city.config.distance_noise:
                 distance *= max(0.05, 1 + rng.gauss(0, city.config.distance_noise))
-            seen.append((mark.name, bearing, distance))
+            seen.append((name, bearing, distance))
         return sorted(seen, key=lambda s: s[2])
 
     def observe(self, kind: ObservationKind = "text") -> Observation:
@@ -529,12 +533,14 @@ class CityEnvironment:
             f"Step {self.steps} of at most {self.task.step_limit}. "
             f"Heading: {direction_of(self.heading)} ({self.heading:.0f}°)."
         )
-        text = describe_view(self.sightings(), list(self.city.exits[self.node].values()), header)
+        sightings = self.sightings()  # one draw of the noise for the text and the image
+        text = describe_view(sightings, list(self.city.exits[self.node].values()), header)
         if kind == "text":
             return Observation(text)
         from agentrun.tools.city_render import local_map_png
 
-        return Observation(text, local_map_png(self.city, self.node, self.heading))
+        image = local_map_png(self.city, self.node, self.heading, sightings=sightings)
+        return Observation(text, image)
 
     def available_actions(self) -> list[str]:
         return [] if self.done else list(self.city.exits[self.node])

@@ -12,10 +12,18 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from agentrun.tools.city import City, CityTask
+from agentrun.tools.city import City, CityTask, Sighting, exact_sightings
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 MAP_PX = 256
+Point = tuple[float, float]
+_MARKER_PX = 32  # the north arrow's base, this far from the top and right edges
+_ARROW_PX = 12
+_LABEL_PX = 21  # the "N", beyond the arrow's tip
 _STREET = (90, 90, 90)
 _LANDMARK = (30, 90, 200)
 _AGENT = (220, 40, 40)
@@ -27,8 +35,27 @@ def _font(size: int) -> object:
     return ImageFont.load_default(size=size)
 
 
-def local_map_png(city: City, node: int, heading: float, size: int = MAP_PX) -> bytes:
-    """A PNG of the map within the visibility radius of `node`, rotated so `heading` is up."""
+def north_marker(heading: float, size: int = MAP_PX) -> tuple[Point, Point, Point]:
+    """The north arrow's base and tip and the centre of its "N", beyond the tip, so the label
+    stays inside the image and clear of the arrow whatever the heading."""
+    bx, by = size - _MARKER_PX, _MARKER_PX
+    ux, uy = math.sin(math.radians(-heading)), -math.cos(math.radians(-heading))
+    tip = (bx + _ARROW_PX * ux, by + _ARROW_PX * uy)
+    label = (bx + _LABEL_PX * ux, by + _LABEL_PX * uy)
+    return (bx, by), tip, label
+
+
+def local_map_png(
+    city: City,
+    node: int,
+    heading: float,
+    size: int = MAP_PX,
+    sightings: Sequence[Sighting] | None = None,
+) -> bytes:
+    """A PNG of the map within the visibility radius of `node`, rotated so `heading` is up.
+
+    Landmarks are drawn where `sightings` place them (the perceived bearing and distance, so
+    perception noise shows in the image as in the text), by default where they truly are."""
     from PIL import Image, ImageDraw
 
     radius = city.config.visibility_m
@@ -51,19 +78,18 @@ def local_map_png(city: City, node: int, heading: float, size: int = MAP_PX) -> 
         (ax, ay), (bx, by) = city.positions[a], city.positions[b]
         if min(math.hypot(ax - cx, ay - cy), math.hypot(bx - cx, by - cy)) <= reach:
             draw.line([to_px(ax, ay), to_px(bx, by)], fill=_STREET, width=3)
-    for index in city.visible[node]:
-        mark = city.landmarks[index]
-        px, py = to_px(mark.x, mark.y)
+    for name, bearing, distance in exact_sightings(city, node) if sightings is None else sightings:
+        px, py = to_px(cx + distance * math.sin(math.radians(bearing)),
+                       cy + distance * math.cos(math.radians(bearing)))  # fmt: skip
         draw.rectangle([px - 4, py - 4, px + 4, py + 4], fill=_LANDMARK)
-        draw.text((px + 6, py - 6), mark.name, fill=_LANDMARK, font=font)  # type: ignore[arg-type]
+        draw.text((px + 6, py - 6), name, fill=_LANDMARK, font=font)  # type: ignore[arg-type]
     draw.polygon(
         [(centre, centre - 8), (centre - 5, centre + 5), (centre + 5, centre + 5)], fill=_AGENT
     )
     # North arrow in the top-right corner, and a 100 m scale bar bottom-left.
-    nx, ny = size - 18, 18
-    tip = (nx - 12 * math.sin(math.radians(-heading)), ny - 12 * math.cos(math.radians(-heading)))
-    draw.line([(nx, ny), tip], fill=(0, 0, 0), width=2)
-    draw.text((tip[0] - 3, tip[1] - 12), "N", fill=(0, 0, 0), font=font)  # type: ignore[arg-type]
+    base, tip, label = north_marker(heading, size)
+    draw.line([base, tip], fill=(0, 0, 0), width=2)
+    draw.text(label, "N", fill=(0, 0, 0), font=font, anchor="mm")  # type: ignore[arg-type]
     bar = 100 * scale
     draw.line([(8, size - 10), (8 + bar, size - 10)], fill=(0, 0, 0), width=2)
     draw.text((10, size - 24), "100 m", fill=(0, 0, 0), font=font)  # type: ignore[arg-type]
@@ -79,6 +105,18 @@ def episode_png(
     title: str = "",
 ) -> Path:
     """Draw the city, each labelled node path, start, goal and landmarks; write a PNG."""
+    import matplotlib.pyplot as plt
+
+    figure = episode_figure(task, paths, title)
+    path_out = Path(out)
+    path_out.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path_out)
+    plt.close(figure)
+    return path_out
+
+
+def episode_figure(task: CityTask, paths: dict[str, Sequence[int]], title: str = "") -> Figure:
+    """The figure `episode_png` saves (laid out; its axes map metres to pixels)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -115,9 +153,5 @@ def episode_png(
     axes.set_ylabel("north (m)")
     axes.set_title(title or f"{task.task_id}: {task.shortest_hops} hops", fontsize=10)
     axes.legend(loc="upper right", fontsize=8)
-    path_out = Path(out)
-    path_out.parent.mkdir(parents=True, exist_ok=True)
     figure.tight_layout()
-    figure.savefig(path_out)
-    plt.close(figure)
-    return path_out
+    return figure

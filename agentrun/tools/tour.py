@@ -28,6 +28,7 @@ from agentrun.tools.city import (
     bearing_between,
     describe_view,
     direction_of,
+    exact_sightings,
     step_limit_for,
 )
 
@@ -113,15 +114,7 @@ def _view_part(observation: str) -> str:
 
 def view_text(city: City, node: int, header: str = "Tour frame.") -> str:
     """The exact text observation at `node` (tours are recorded without perception noise)."""
-    x, y = city.positions[node]
-    sightings = []
-    for index in city.visible[node]:
-        mark = city.landmarks[index]
-        sightings.append(
-            (mark.name, bearing_between(x, y, mark.x, mark.y), math.hypot(mark.x - x, mark.y - y))
-        )
-    sightings.sort(key=lambda s: s[2])
-    return describe_view(sightings, list(city.exits[node].values()), header)
+    return describe_view(exact_sightings(city, node), list(city.exits[node].values()), header)
 
 
 def caption(city: City, node: int) -> str:

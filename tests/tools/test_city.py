@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import math
 import random
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image
 
 from agentrun.errors import UsageError
 from agentrun.tools import city as city_module
@@ -26,7 +23,6 @@ from agentrun.tools.city import (
     spl,
     summarize,
 )
-from agentrun.tools.city_render import episode_png
 from agentrun.tools.wayfinding import parse_observation, vector
 
 SMALL = st.builds(
@@ -225,31 +221,6 @@ def test_invalid_actions_and_impossible_tasks_are_clear_errors() -> None:
         sample_tasks(CityConfig(), 1, min_hops=9, max_hops=3)
     with pytest.raises(UsageError, match="too few node pairs"):
         sample_tasks(CityConfig(grid=3), 2, min_hops=200, max_hops=300)
-
-
-def test_the_image_observation_is_a_heading_up_local_map() -> None:
-    task = sample_tasks(CityConfig(seed=2, occlusion=0), 1, seed=2, min_hops=5, max_hops=9)[0]
-    env = CityEnvironment()
-    env.reset(task)
-    first = env.observe("image")
-    assert first.image is not None and first.image.startswith(b"\x89PNG")
-    picture = Image.open(io.BytesIO(first.image)).convert("RGB")
-    assert picture.size == (256, 256)
-    colours = {colour: count for count, colour in picture.getcolors(256 * 256) or []}
-    blue = colours.get((30, 90, 200), 0)
-    assert (blue > 0) == bool(env.city.visible[env.node])
-    env.step(env.available_actions()[0])
-    env.heading = (env.heading + 90) % 360
-    assert env.observe("image").image != first.image
-
-
-def test_an_episode_renders_to_a_png(tmp_path: Path) -> None:
-    task = sample_tasks(CityConfig(), 1, min_hops=5, max_hops=8)[0]
-    city = City.build(task.city)
-    out = episode_png(task, {"shortest": city.shortest_path(task.start, task.goal)},
-                      tmp_path / "episode.png")  # fmt: skip
-    with Image.open(out) as picture:
-        assert picture.size[0] >= 600
 
 
 def test_landmarks_are_seen_within_the_radius_minus_occlusion() -> None:
