@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,15 @@ from agentrun.agents.testing import scripted_model
 from agentrun.graphs import navigation
 from agentrun.graphs.navigation import NavigationConfig
 from agentrun.memory.records import Experience
-from agentrun.tools.city import CityConfig, CityTask, replay, sample_tasks
+from agentrun.tools.city import (
+    CityConfig,
+    CityEnvironment,
+    CityTask,
+    EpisodeOutcome,
+    replay,
+    sample_tasks,
+    summarize,
+)
 from tests.conftest import FAST_RETRY
 
 TASK = sample_tasks(CityConfig(), 1, min_hops=10, max_hops=20)[0]
@@ -43,12 +51,16 @@ def gateway(data_dir: Path) -> Iterator[Gateway]:
 
 
 async def run(
-    gateway: Gateway, task: CityTask = TASK, store: Any = None, **options: Any
+    gateway: Gateway,
+    task: CityTask = TASK,
+    store: Any = None,
+    environment: CityEnvironment | None = None,
+    **options: Any,
 ) -> navigation.NavigationResult:
     config = NavigationConfig(model="fake/nav", **options)
     return await navigation.arun(
         task, config=config, gateway=gateway, store=store or InMemoryStore(),
-        checkpointer=InMemorySaver(),
+        checkpointer=InMemorySaver(), environment=environment,
     )  # fmt: skip
 
 
@@ -70,17 +82,50 @@ async def test_prep_follows_the_model_and_reaches_a_goal_it_can_locate(gateway: 
     assert all(Experience.from_value(item.value).action for item in experiences)
 
 
+def shortest_path_exit(env: CityEnvironment) -> Callable[[list[Message]], str]:
+    """An oracle model: whatever it is asked, the exit on a true shortest path to the goal."""
+
+    def reply(messages: list[Message]) -> str:
+        path = env.city.shortest_path(env.node, env.task.goal)
+        return f"Go {env.city.actions_along(path[:2])[0]}."
+
+    return reply
+
+
+@pytest.mark.parametrize("strategy", ["prep", "react"])
+async def test_an_oracle_model_scores_sr_and_spl_of_one_through_the_graph(
+    gateway: Gateway, strategy: str
+) -> None:
+    tasks = sample_tasks(CityConfig(seed=11), 3, seed=11, min_hops=10, max_hops=20)
+    outcomes = []
+    for task in tasks:
+        env = CityEnvironment()
+        with scripted_model(shortest_path_exit(env)) as model:
+            result = await run(gateway, task, strategy=strategy, environment=env)
+        assert model.calls and result.fallbacks == 0
+        assert result.steps == task.shortest_hops
+        outcomes.append(
+            EpisodeOutcome(task_id=task.task_id, success=result.success,
+                           shortest_hops=task.shortest_hops, steps=result.steps)
+        )  # fmt: skip
+    summary = summarize(outcomes)
+    assert summary["sr"] == 1.0 and summary["spl"] == 1.0
+
+
 async def test_the_models_choice_is_the_action_taken(gateway: Gateway) -> None:
-    chosen: list[str] = []
+    env = CityEnvironment()
+    chosen: list[tuple[int, str]] = []  # (step, direction) of every decision, in order
 
     def last_listed(messages: list[Message]) -> str:
-        chosen.append(listed(messages)[-1])
-        return chosen[-1]
+        chosen.append((env.steps, listed(messages)[-1]))
+        return chosen[-1][1]
 
     with scripted_model(last_listed):
-        result = await run(gateway)
-    assert result.decisions == len(chosen)
-    assert all(choice in result.actions for choice in chosen)
+        result = await run(gateway, environment=env)
+    assert result.decisions == len(chosen) > 1
+    steps = [step for step, _ in chosen]
+    assert steps == sorted(set(steps))  # one decision per step, in the order walked
+    assert [result.actions[step] for step, _ in chosen] == [choice for _, choice in chosen]
     with scripted_model(first_listed):
         assert (await run(gateway)).actions != result.actions
 
