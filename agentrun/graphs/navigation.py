@@ -27,18 +27,20 @@ import dataclasses
 import math
 import operator
 import os
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypedDict
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.store.base import BaseStore, Item
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agentrun.agents.config import LOCAL_MODEL
 from agentrun.agents.gateway import Gateway
 from agentrun.agents.ledger import Usage
+from agentrun.errors import UsageError
 from agentrun.graphs import navigation_prompts as prompts
 from agentrun.graphs import runtime
 from agentrun.graphs.runtime import (
@@ -413,36 +415,50 @@ def initial_state(task: CityTask) -> NavState:
     }  # fmt: skip
 
 
-async def arun(
-    task: CityTask,
+@asynccontextmanager
+async def navigation_session(
     *,
-    config: NavigationConfig | None = None,
+    thread_id: str,
     environment: Environment[CityTask] | None = None,
     gateway: Gateway | None = None,
     store: BaseStore | None = None,
     checkpointer: BaseCheckpointSaver[Any] | None = None,
     namespace: tuple[str, ...] = DEFAULT_NAMESPACE,
+    data_dir: str | os.PathLike[str] | None = None,
+) -> AsyncIterator[runtime.Session]:
+    """`runtime.session` (resources defaulted, the store scoped to `namespace`) with a
+    NavigationContext holding the environment (the city simulator by default)."""
+    async with runtime.session(
+        thread_id=thread_id, gateway=gateway, store=store, checkpointer=checkpointer,
+        namespace=namespace, data_dir=data_dir,
+    ) as session:  # fmt: skip
+        shared = {f.name: getattr(session.ctx, f.name) for f in dataclasses.fields(WorkflowContext)}
+        ctx = NavigationContext(**shared, environment=environment or CityEnvironment())
+        yield runtime.Session(session.resources, ctx)
+
+
+async def arun(
+    task: CityTask,
+    *,
+    config: NavigationConfig | None = None,
     thread_id: str | None = None,
     on_event: EventHandler | None = None,
-    data_dir: str | os.PathLike[str] | None = None,
+    **resources: Any,
 ) -> NavigationResult:
-    """Navigate one task to the end (success or the step limit). `environment` defaults to the
-    city simulator of `task.city`; a `thread_id` that has a checkpoint is continued."""
+    """Navigate one task to the end (success or the step limit). `resources` are those of
+    `navigation_session` (environment, gateway, store, checkpointer, namespace, data_dir); the
+    environment defaults to the city simulator. A `thread_id` that has a checkpoint continues."""
     config = config or NavigationConfig()
     thread_id = thread_id or runtime.new_thread_id()
-    async with runtime.resources(gateway, store, checkpointer, data_dir) as res:
-        ctx = NavigationContext(
-            res.gateway, res.store, namespace, run_id=thread_id,
-            environment=environment or CityEnvironment(),
-        )  # fmt: skip
-        if task.start == task.goal:
-            return result_from_state(dict(initial_state(task)), config, thread_id)
-        app = build_graph(config).compile(checkpointer=res.checkpointer, store=res.store)
-        snapshot = await app.aget_state({"configurable": {"thread_id": thread_id}})
-        graph_input = None if snapshot.values else initial_state(task)
-        state = await runtime.stream_graph(
-            app, graph_input, thread_id=thread_id, ctx=ctx, on_event=on_event, node_names=("act",)
+    if task.start == task.goal:
+        return result_from_state(dict(initial_state(task)), config, thread_id)
+    async with navigation_session(thread_id=thread_id, **resources) as session:
+        graph = build_graph(config)
+        snapshot = await session.compile(graph).aget_state(
+            {"configurable": {"thread_id": thread_id}}
         )
+        graph_input = None if snapshot.values else initial_state(task)
+        state = await session.run(graph, graph_input, on_event=on_event, node_names=("act",))
         return result_from_state(state, config, thread_id)
 
 
@@ -450,28 +466,29 @@ async def aresume(
     thread_id: str,
     *,
     config: NavigationConfig | None = None,
-    environment: Environment[CityTask] | None = None,
-    gateway: Gateway | None = None,
-    store: BaseStore | None = None,
-    checkpointer: BaseCheckpointSaver[Any] | None = None,
-    namespace: tuple[str, ...] = DEFAULT_NAMESPACE,
     on_event: EventHandler | None = None,
-    data_dir: str | os.PathLike[str] | None = None,
+    **resources: Any,
 ) -> NavigationResult:
     """Continue a failed or killed episode from its last checkpoint (same config and store);
     the environment is brought to the saved position by replaying the recorded actions."""
     config = config or NavigationConfig()
-    async with runtime.resources(gateway, store, checkpointer, data_dir) as res:
-        ctx = NavigationContext(
-            res.gateway, res.store, namespace, run_id=thread_id,
-            environment=environment or CityEnvironment(),
-        )  # fmt: skip
-        app = build_graph(config).compile(checkpointer=res.checkpointer, store=res.store)
-        await runtime.saved_state(app, thread_id)
-        state = await runtime.stream_graph(
-            app, None, thread_id=thread_id, ctx=ctx, on_event=on_event, node_names=("act",)
-        )
+    async with navigation_session(thread_id=thread_id, **resources) as session:
+        graph = build_graph(config)
+        await session.saved(graph)
+        state = await session.run(graph, None, on_event=on_event, node_names=("act",))
         return result_from_state(state, config, thread_id)
+
+
+def sampled_city(city_seed: int = 0, **settings: float | None) -> CityConfig:
+    """The city a pipeline names: a seed plus any of occlusion, visibility_m,
+    bearing_noise_deg and distance_noise (None: the default); a bad value names its input."""
+    given = {name: value for name, value in settings.items() if value is not None}
+    try:
+        return CityConfig(seed=city_seed, **given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(part) for part in first["loc"]) or "city"
+        raise UsageError(f"navigation input {name!r}: {first['msg']}") from None
 
 
 async def arun_sampled(
@@ -480,13 +497,19 @@ async def arun_sampled(
     task_seed: int = 0,
     min_hops: int = 10,
     max_hops: int = 50,
+    occlusion: float | None = None,
+    visibility_m: float | None = None,
+    bearing_noise_deg: float | None = None,
+    distance_noise: float | None = None,
     **options: Any,
 ) -> NavigationResult:
     """Navigate the first task sampled from the city of `city_seed` (what a pipeline runs): the
-    same seeds give the same city and task. `options` are those of `arun`."""
-    task = sample_tasks(
-        CityConfig(seed=city_seed), 1, seed=task_seed, min_hops=min_hops, max_hops=max_hops
-    )[0]
+    same seeds and settings give the same city and task. `options` are those of `arun`."""
+    city = sampled_city(
+        city_seed, occlusion=occlusion, visibility_m=visibility_m,
+        bearing_noise_deg=bearing_noise_deg, distance_noise=distance_noise,
+    )  # fmt: skip
+    task = sample_tasks(city, 1, seed=task_seed, min_hops=min_hops, max_hops=max_hops)[0]
     return await arun(task, **options)
 
 

@@ -8,6 +8,7 @@ valid ones.
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
@@ -19,6 +20,7 @@ from agentrun.graphs.agent_write import AgentWriteConfig
 from agentrun.graphs.chain_of_agents import ChainOfAgentsConfig
 from agentrun.graphs.navigation import NavigationConfig
 from agentrun.graphs.retrieve_then_reason.models import RetrieveThenReasonConfig
+from agentrun.graphs.tour_navigation import TourConfig
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class WorkflowEntry:
     keywords: tuple[tuple[str, str], ...] = ()
     #: Inputs that are not text: rendered templates are converted to these types.
     integer_inputs: tuple[str, ...] = ()
+    number_inputs: tuple[str, ...] = ()
     #: The module's entry point, when it is not `arun` (it takes the same keywords).
     runner_name: str = "arun"
 
@@ -48,26 +51,36 @@ class WorkflowEntry:
         return importlib.import_module(self.module).aresume  # type: ignore[no-any-return]
 
     def arguments(self, inputs: Mapping[str, object]) -> dict[str, object]:
-        """Pipeline inputs as keyword arguments of `arun` (integers converted, blanks dropped)."""
+        """Pipeline inputs as keyword arguments of `arun` (numbers converted, blanks dropped)."""
         renamed = dict(self.keywords)
         arguments: dict[str, object] = {}
         for name, value in inputs.items():
-            if name in self.integer_inputs:
+            if name in self.integer_inputs or name in self.number_inputs:
                 text = str(value).strip()
                 if not text or text == "None":
                     continue  # an optional number left empty: the workflow's default
-                try:
-                    value = int(text)
-                except ValueError:
-                    raise UsageError(
-                        f"workflow {self.name}: input {name!r} must be a whole number, got "
-                        f"{text[:40]!r}; fix the template or the value passed with --input"
-                    ) from None
+                value = self._number(name, text)
             arguments[renamed.get(name, name)] = value
         return arguments
 
+    def _number(self, name: str, text: str) -> int | float:
+        whole = name in self.integer_inputs
+        try:
+            value = int(text) if whole else float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            kind = "a whole number" if whole else "a number"
+            raise UsageError(
+                f"workflow {self.name}: input {name!r} must be {kind}, got "
+                f"{text[:40]!r}; fix the template or the value passed with --input"
+            ) from None
+        return value
+
 
 WORKFLOWS: dict[str, WorkflowEntry] = {}
+#: The city simulator's settings a navigation pipeline may set (numbers).
+_CITY_KNOBS = ("occlusion", "visibility_m", "bearing_noise_deg", "distance_noise")
 
 
 def register(entry: WorkflowEntry) -> None:
@@ -119,10 +132,29 @@ register(
         module="agentrun.graphs.navigation",
         config=NavigationConfig,
         required_inputs=(),
-        optional_inputs=("city_seed", "task_seed", "min_hops", "max_hops"),
+        optional_inputs=("city_seed", "task_seed", "min_hops", "max_hops", *_CITY_KNOBS),
         description="Perceive, reflect and plan (PReP) through a seeded city simulator to a goal "
-        "described only relative to landmarks; one sampled task per run.",
+        "described only relative to landmarks; one sampled task per run. City inputs: "
+        "occlusion (0-1), visibility_m, bearing_noise_deg, distance_noise (relative).",
         integer_inputs=("city_seed", "task_seed", "min_hops", "max_hops"),
+        number_inputs=_CITY_KNOBS,
+        runner_name="arun_sampled",
+    )
+)
+
+
+register(
+    WorkflowEntry(
+        name="tour-navigation",
+        module="agentrun.graphs.tour_navigation",
+        config=TourConfig,
+        required_inputs=(),
+        optional_inputs=("city_seed", "task_seed", "radius_m", "occlusion", "visibility_m"),
+        description="Tour navigation (Mobility VLA): a recorded tour of a seeded city "
+        "neighbourhood becomes a graph; the model picks the goal frame for the instruction and "
+        "a shortest-path executor walks there. One sampled task per run.",
+        integer_inputs=("city_seed", "task_seed"),
+        number_inputs=("radius_m", "occlusion", "visibility_m"),
         runner_name="arun_sampled",
     )
 )

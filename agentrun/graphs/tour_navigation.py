@@ -10,32 +10,30 @@ unparseable frame number falls back to staying at the current frame, and is coun
 from __future__ import annotations
 
 import operator
-import os
 import re
 from typing import Annotated, Any, Literal, TypedDict
 
-from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
-from langgraph.store.base import BaseStore
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentrun.agents.config import LOCAL_MODEL
-from agentrun.agents.gateway import Gateway
 from agentrun.agents.ledger import Usage
 from agentrun.agents.messages import Image, Message, system
 from agentrun.graphs import runtime
-from agentrun.graphs.navigation import NavigationContext, navigation_context
+from agentrun.graphs.navigation import (
+    NavigationContext,
+    navigation_context,
+    navigation_session,
+    sampled_city,
+)
 from agentrun.graphs.runtime import (
-    DEFAULT_NAMESPACE,
     EventHandler,
     add_usage,
     usage_of,
     usage_update,
 )
-from agentrun.tools.city import CityEnvironment, CityTask
 from agentrun.tools.city_render import local_map_png
-from agentrun.tools.environment import Environment
-from agentrun.tools.tour import Tour, TourTask
+from agentrun.tools.tour import Tour, TourTask, sample_tour_tasks
 
 _NUMBER = re.compile(r"\d+")
 
@@ -183,32 +181,61 @@ async def arun(
     task: TourTask,
     *,
     config: TourConfig | None = None,
-    environment: Environment[CityTask] | None = None,
-    gateway: Gateway | None = None,
-    store: BaseStore | None = None,
-    checkpointer: BaseCheckpointSaver[Any] | None = None,
-    namespace: tuple[str, ...] = DEFAULT_NAMESPACE,
     thread_id: str | None = None,
     on_event: EventHandler | None = None,
-    data_dir: str | os.PathLike[str] | None = None,
+    **resources: Any,
 ) -> TourResult:
-    """Follow `task.instruction` using the task's tour; resumable by `thread_id` like the rest."""
+    """Follow `task.instruction` using the task's tour; resumable by `thread_id` like the rest.
+    `resources` are those of `navigation.navigation_session`."""
     config = config or TourConfig()
     thread_id = thread_id or runtime.new_thread_id()
-    async with runtime.resources(gateway, store, checkpointer, data_dir) as res:
-        ctx = NavigationContext(
-            res.gateway, res.store, namespace, run_id=thread_id,
-            environment=environment or CityEnvironment(),
-        )  # fmt: skip
-        app = build_graph(config).compile(checkpointer=res.checkpointer, store=res.store)
-        snapshot = await app.aget_state({"configurable": {"thread_id": thread_id}})
-        graph_input = None if snapshot.values else {"task": task.model_dump(mode="json")}
-        state = await runtime.stream_graph(
-            app, graph_input, thread_id=thread_id, ctx=ctx, on_event=on_event
+    async with navigation_session(thread_id=thread_id, **resources) as session:
+        graph = build_graph(config)
+        snapshot = await session.compile(graph).aget_state(
+            {"configurable": {"thread_id": thread_id}}
         )
+        graph_input = None if snapshot.values else {"task": task.model_dump(mode="json")}
+        state = await session.run(graph, graph_input, on_event=on_event)
         return result_from_state(state, thread_id)
+
+
+async def aresume(
+    thread_id: str,
+    *,
+    config: TourConfig | None = None,
+    on_event: EventHandler | None = None,
+    **resources: Any,
+) -> TourResult:
+    """Continue a failed or killed tour episode from its last checkpoint."""
+    config = config or TourConfig()
+    async with navigation_session(thread_id=thread_id, **resources) as session:
+        graph = build_graph(config)
+        await session.saved(graph)
+        state = await session.run(graph, None, on_event=on_event)
+        return result_from_state(state, thread_id)
+
+
+async def arun_sampled(
+    *,
+    city_seed: int = 0,
+    task_seed: int = 0,
+    radius_m: float = 300.0,
+    occlusion: float | None = None,
+    visibility_m: float | None = None,
+    **options: Any,
+) -> TourResult:
+    """Follow the first tour task sampled from the city of `city_seed` (what a pipeline runs):
+    the same seeds and settings give the same tour and instruction. `options` are `arun`'s."""
+    city = sampled_city(city_seed, occlusion=occlusion, visibility_m=visibility_m)
+    task = sample_tour_tasks(city, 1, seed=task_seed, radius_m=radius_m)[0]
+    return await arun(task, **options)
 
 
 def run(task: TourTask, **options: Any) -> TourResult:
     """Sync twin of `arun`."""
     return runtime.run_sync(arun(task, **options))
+
+
+def resume(thread_id: str, **options: Any) -> TourResult:
+    """Sync twin of `aresume`."""
+    return runtime.run_sync(aresume(thread_id, **options))

@@ -14,8 +14,10 @@ from langgraph.store.memory import InMemoryStore
 from agentrun.agents import Gateway
 from agentrun.agents.messages import Message, text_of
 from agentrun.agents.testing import scripted_model
-from agentrun.graphs import tour_navigation
+from agentrun.errors import UsageError
+from agentrun.graphs import runtime, tour_navigation
 from agentrun.graphs.tour_navigation import TourConfig, parse_frame
+from agentrun.memory.scoped import ScopedStore
 from agentrun.tools.city import CityConfig
 from agentrun.tools.tour import TourTask, sample_tour_tasks
 
@@ -80,6 +82,47 @@ async def test_image_frames_send_one_image_part_per_frame(gateway: Gateway) -> N
     assert len(images) == len(TASK.tour().frames)
     assert all(p["image_url"]["url"].startswith("data:image/png;base64,") for p in images)
     assert result.frame_correct
+
+
+async def test_a_failed_tour_resumes_and_the_store_is_scoped(gateway: Gateway) -> None:
+    saver, store = InMemorySaver(), InMemoryStore()
+    config = TourConfig(model="fake/tour")
+    options: dict[str, Any] = {
+        "config": config, "gateway": gateway, "store": store, "checkpointer": saver,
+        "namespace": ("team", "tours"),
+    }  # fmt: skip
+    broken = scripted_model([RuntimeError("the model server went away")])
+    with broken, pytest.raises(Exception, match="nothing answered"):
+        await tour_navigation.arun(TASK, thread_id="tour-1", **options)
+    stores: list[object] = []
+
+    def answer(messages: list[Message]) -> str:
+        stores.append(runtime.context().store)
+        return closest_frame(messages)
+
+    with scripted_model(answer) as model:
+        result = await tour_navigation.aresume("tour-1", **options)
+    assert len(model.calls) == 1 and result.success and result.thread_id == "tour-1"
+    assert isinstance(stores[0], ScopedStore) and stores[0].prefix == ("team", "tours")
+    assert store.search(("team", "tours", "runs", "tour-1", "prompts"))
+    with pytest.raises(UsageError, match="no checkpoint for thread 'nope'"):
+        await tour_navigation.aresume("nope", **options)
+
+
+async def test_a_pipeline_samples_the_tour_from_seeds(gateway: Gateway) -> None:
+    options: dict[str, Any] = {
+        "config": TourConfig(model="fake/tour"), "gateway": gateway,
+        "store": InMemoryStore(), "checkpointer": InMemorySaver(),
+    }  # fmt: skip
+    with scripted_model(closest_frame):
+        first = await tour_navigation.arun_sampled(city_seed=5, task_seed=5, **options)
+    assert first.task_id == TASK.task_id and first.instruction == TASK.instruction
+    with scripted_model(closest_frame):
+        wider = await tour_navigation.arun_sampled(city_seed=5, task_seed=5, radius_m=450.0,
+                                                   **options)  # fmt: skip
+    expected = sample_tour_tasks(CityConfig(seed=5), 1, seed=5, radius_m=450.0)[0]
+    assert len(expected.tour().frames) > len(TASK.tour().frames)  # the radius reached the tour
+    assert wider.goal_frames == expected.goal_frames() and wider.frame_correct
 
 
 def test_frame_numbers_parse_within_range() -> None:

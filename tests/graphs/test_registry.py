@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
+from agentrun.cli import run as cli
 from agentrun.errors import UsageError
 from agentrun.graphs.registry import WORKFLOWS
 
@@ -14,6 +18,7 @@ def test_every_workflow_is_registered_with_its_entry_point() -> None:
         "retrieve-then-reason",
         "agent-write",
         "navigation",
+        "tour-navigation",
     }
     for entry in WORKFLOWS.values():
         assert callable(entry.runner()) and callable(entry.resumer())
@@ -37,3 +42,63 @@ def test_integer_inputs_are_converted_and_blank_ones_left_to_the_default() -> No
 def test_a_non_integer_names_the_workflow_and_the_input() -> None:
     with pytest.raises(UsageError, match=r"workflow navigation: input 'task_seed' must be a whole"):
         WORKFLOWS["navigation"].arguments({"task_seed": "three"})
+
+
+def test_city_settings_arrive_as_numbers_and_bad_ones_name_the_input() -> None:
+    navigation = WORKFLOWS["navigation"]
+    assert navigation.arguments(
+        {"task_seed": "3", "occlusion": "0.5", "bearing_noise_deg": " 12 ", "distance_noise": ""}
+    ) == {"task_seed": 3, "occlusion": 0.5, "bearing_noise_deg": 12.0}
+    with pytest.raises(UsageError, match=r"input 'visibility_m' must be a number, got 'far'"):
+        navigation.arguments({"visibility_m": "far"})
+    with pytest.raises(UsageError, match=r"input 'occlusion' must be a number"):
+        navigation.arguments({"occlusion": "nan"})
+    assert WORKFLOWS["tour-navigation"].arguments({"radius_m": "250", "city_seed": "2"}) == {
+        "radius_m": 250.0,
+        "city_seed": 2,
+    }
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def run_example(
+    name: str, data_dir: Path, capsys: pytest.CaptureFixture[str], *args: str
+) -> dict[str, str]:
+    """Run an example on its scripted replies; its outputs, from the result file."""
+    stem = name.removesuffix(".yaml")
+    code = cli([
+        "--data-dir", str(data_dir), "run", str(EXAMPLES / name),
+        "--set", f"models.default.model=fake/{stem}",
+        "--set", f"models.default.replies=replies/{stem}.yaml", *args,
+    ])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    result = next(line for line in out.splitlines() if line.startswith("result:")).split()[1]
+    outputs: dict[str, str] = json.loads(Path(result).read_text())["outputs"]
+    return outputs
+
+
+def test_the_navigation_pipeline_sets_the_city_from_its_inputs(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seen = run_example("navigation.yaml", data_dir, capsys)
+    hidden = run_example("navigation.yaml", data_dir, capsys, "--input", "occlusion=1")
+    assert seen["outcome"].startswith("reached the goal")
+    assert hidden["route"] != seen["route"]  # no landmark in view: nothing to head for
+    code = cli(["--data-dir", str(data_dir), "run", str(EXAMPLES / "navigation.yaml"),
+                "--input", "occlusion=2"])  # fmt: skip
+    assert code == 2
+    assert "navigation input 'occlusion': Input should be less than or equal to 1" in (
+        capsys.readouterr().err
+    )
+
+
+def test_the_tour_pipeline_runs_on_its_scripted_replies(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outputs = run_example("tour_navigation.yaml", data_dir, capsys)
+    assert outputs["instruction"] == "Go to the Windmill."
+    assert outputs["outcome"].startswith("reached the goal: frame 4 chosen")
+    other = run_example("tour_navigation.yaml", data_dir, capsys, "--input", "task_seed=2")
+    assert other["outcome"].startswith("did not reach the goal")  # the replies know task 1 only
