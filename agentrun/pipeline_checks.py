@@ -225,8 +225,9 @@ class _Checker:
                 wf_base = (*base, "workflow") if self.spec.nodes is not None else base
                 for name, value in node.workflow.inputs.items():
                     yield (*wf_base, "inputs", name), value, False, extra
+        outputs_see = {"result"} if self.spec.workflow is not None else set()
         for name, value in self.spec.outputs.items():
-            yield ("outputs", name), value, False, {"result"}
+            yield ("outputs", name), value, False, outputs_see
 
     def templates(self) -> None:
         for path, source, is_expression, extra in self.template_sites():
@@ -240,31 +241,40 @@ class _Checker:
                 self.report(path, message, line_offset=offset + problem.line - 1)
             if not problems:
                 self._names(
-                    path, name, source if not is_expression else "{{ " + source + " }}", extra
+                    path,
+                    f"template {name}",
+                    source if not is_expression else "{{ " + source + " }}",
+                    extra,
                 )
 
     def _expression(self, path: PathKey, source: str) -> None:
-        for problem in templates.check_expression(source):
-            self.report(path, f"expression {'.'.join(map(str, path))}: {problem.message}")
+        name = ".".join(map(str, path))
+        problems = templates.check_expression(source)
+        for problem in problems:
+            self.report(path, f"expression {name}: {problem.message}")
+        if not problems:
+            self._names(path, f"expression {name}", "{{ " + source + " }}", set())
 
     def _block_offset(self, path: PathKey) -> int:
         location = self.source.locate(list(path))
         return 1 if location is not None and location.block else 0
 
-    def _names(self, path: PathKey, name: str, source: str, extra: set[str]) -> None:
+    def _names(self, path: PathKey, what: str, source: str, extra: set[str]) -> None:
+        """Only the names the run provides: `inputs`, `state`, `visits` and `extra` (`item`
+        under for_each, `result` in the outputs of a workflow pipeline)."""
         allowed = {"inputs", "state", "visits", *extra}
         tree = templates.environment().parse(source)
-        for variable in templates.variables(source) - allowed:
-            self.report(path, f"template {name}: unknown variable {variable!r}; templates see "
+        for variable in sorted(templates.variables(source) - allowed):
+            self.report(path, f"{what}: unknown variable {variable!r}; it can use "
                         f"{', '.join(sorted(allowed))}")  # fmt: skip
         for node in tree.find_all(jinja_nodes.Getattr):
             if not isinstance(node.node, jinja_nodes.Name):
                 continue
             if node.node.name == "inputs" and node.attr not in self.spec.inputs:
                 known = ", ".join(self.spec.inputs) or "none declared"
-                self.report(path, f"template {name}: unknown input {node.attr!r}; inputs: {known}")
+                self.report(path, f"{what}: unknown input {node.attr!r}; inputs: {known}")
             if node.node.name in ("state", "visits") and node.attr not in self.node_ids:
-                self.report(path, f"template {name}: unknown node {node.attr!r} in state; "
+                self.report(path, f"{what}: unknown node {node.attr!r} in {node.node.name}; "
                             f"nodes: {', '.join(self.node_ids)}")  # fmt: skip
 
 

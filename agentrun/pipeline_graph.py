@@ -94,7 +94,7 @@ class PipelineGraph:
         self.thread_id = thread_id
 
     def variables(
-        self, state: PipelineState, item: Any = None, has_item: bool = False
+        self, state: Mapping[str, Any], item: Any = None, has_item: bool = False
     ) -> dict[str, Any]:
         results = state.get("results") or {}
         variables: dict[str, Any] = {
@@ -261,9 +261,10 @@ class PipelineGraph:
                 graph.add_edge(node.id, END)
         return graph
 
-    def outputs(self, state: dict[str, Any]) -> dict[str, Any]:
+    def outputs(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """Outputs see what every template sees, and `result` in a workflow pipeline."""
         results = state.get("results") or {}
-        variables = {"inputs": state.get("inputs") or {}, "state": results}
+        variables = self.variables(state)
         if self.spec.workflow is not None:
             variables["result"] = results.get("result")
         if not self.spec.outputs:

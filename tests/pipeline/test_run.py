@@ -83,6 +83,24 @@ edges:
     assert result.results["publish"] == "publish draft 2"
 
 
+def test_outputs_see_visits_as_documented(tmp_path: Path, data_dir: Path) -> None:
+    spec = pipeline(
+        tmp_path,
+        """
+inputs:
+  topic: {type: string}
+nodes:
+  - id: a
+    agent: {prompt: "on {{ inputs.topic }}"}
+outputs:
+  summary: "{{ state.a }} after {{ visits.a }} visit(s) on {{ inputs.topic }}"
+""",
+    )
+    with scripted_model(lambda m: "ok"):
+        result = spec.run({"topic": "tides"}, data_dir=data_dir)
+    assert result.outputs == {"summary": "ok after 1 visit(s) on tides"}
+
+
 def test_a_loop_that_never_ends_stops_at_max_visits(tmp_path: Path, data_dir: Path) -> None:
     spec = pipeline(
         tmp_path,

@@ -120,6 +120,20 @@ BROKEN: dict[str, tuple[str, str]] = {
         "edges:\n  - from: a\n    switch:\n      - when: state.a.upper()\n        to: b\n",
         "a function or method call is not allowed",
     ),
+    "condition with an unknown name": (
+        HEAD + AGENT + "  - id: b\n    agent:\n      prompt: hi\n"
+        "edges:\n  - from: a\n    switch:\n      - when: stat.a == 'x'\n        to: b\n",
+        ":13:9: expression edges.0.switch.0.when: unknown variable 'stat'",
+    ),
+    "condition on an unknown node": (
+        HEAD + AGENT + "  - id: b\n    agent:\n      prompt: hi\n"
+        "edges:\n  - from: a\n    switch:\n      - when: visits.c > 1\n        to: b\n",
+        "unknown node 'c' in visits",
+    ),
+    "result in the outputs of a custom graph": (
+        HEAD + AGENT + "outputs:\n  answer: '{{ result.answer }}'\n",
+        ":8:3: template outputs.answer: unknown variable 'result'",
+    ),
 }
 
 
