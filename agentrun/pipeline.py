@@ -254,6 +254,13 @@ class Pipeline:
                         if graph_input is None:
                             await run.saved(builder.build())
                         state = await run.run(builder.build(), graph_input, on_event=on_event)
+            result = PipelineResult(
+                thread_id=record.thread_id,
+                outputs=builder.outputs(state),
+                results=dict(state.get("results") or {}),
+                usage=dict(state.get("usage") or {}),
+            )
+            result.result_path = record.finish(result)
         except BaseException as exc:
             status = "failed" if isinstance(exc, Exception) else "interrupted"
             record.update(status=status, error=str(exc) or type(exc).__name__, finished=time.time())
@@ -265,14 +272,6 @@ class Pipeline:
             raise RunFailedError(
                 f"run {record.thread_id} failed: {message}", record.thread_id
             ) from exc
-        outputs = builder.outputs(state)
-        result = PipelineResult(
-            thread_id=record.thread_id,
-            outputs=outputs,
-            results=dict(state.get("results") or {}),
-            usage=dict(state.get("usage") or {}),
-        )
-        result.result_path = record.finish(result)
         return result
 
     # --- drawing -----------------------------------------------------------------------------

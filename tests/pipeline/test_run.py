@@ -186,6 +186,27 @@ edges:
     assert "a.agent.prompt" in str(caught.value) and "missing_field" in str(caught.value)
 
 
+def test_an_output_that_fails_to_render_is_a_failed_run_with_a_resume_hint(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    (tmp_path / "replies.yaml").write_text("- plain text\n", encoding="utf-8")
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "version: agentrun/v1\nname: t\nmodels:\n  default: {model: fake/t, replies: replies.yaml}\n"
+        "nodes:\n  - id: a\n    agent: {prompt: hi}\n"
+        "outputs:\n  year: '{{ state.a.year }}'\n",
+        encoding="utf-8",
+    )
+    args = ["--data-dir", str(data_dir), "run", str(path), "--thread-id", "outs"]
+    assert cli(args) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert "outputs.year" in err and "resume with: agentrun resume outs" in err
+    meta = json.loads((data_dir / "runs" / "outs" / "meta.json").read_text(encoding="utf-8"))
+    assert meta["status"] == "failed" and "outputs.year" in meta["error"]
+
+
 def test_inputs_are_checked(tmp_path: Path, data_dir: Path) -> None:
     spec = pipeline(
         tmp_path,
