@@ -187,22 +187,28 @@ class _Checker:
 
     def loops(self) -> None:
         graph = successors(self.spec)
-        conditional = {edge.from_ for edge in self.spec.edges if edge.switch}
         for component in _strongly_connected(graph):
             looping = len(component) > 1 or any(n in graph.get(n, []) for n in component)
-            if not looping:
-                continue
-            leaves = any(
-                target not in component
-                for node in component
-                if node in conditional
-                for target in graph.get(node, [])
-            )
-            if not leaves:
+            if looping and not any(self._exits(node, component) for node in component):
                 cycle = " -> ".join(sorted(component))
                 index = self.node_ids.index(sorted(component)[0])
                 self.report(("nodes", index, "id"), f"loop {cycle} has no exit: add a `switch` "
-                            "branch that leaves the loop")  # fmt: skip
+                            "branch that leaves the loop, or give every branch a `when` (when "
+                            "none holds, the run ends)")  # fmt: skip
+
+    def _exits(self, node: str, loop: set[str]) -> bool:
+        """Whether the run can leave `loop` after `node`: a switch branch taken before any
+        `otherwise` goes outside, or every branch has a condition, which may all fail (the run
+        then ends, as after a node without edges)."""
+        edge = next((e for e in self.spec.edges if e.from_ == node and e.switch), None)
+        if edge is None:
+            return False
+        for branch in edge.switch or []:
+            if branch.to not in loop:
+                return True
+            if branch.when is None:
+                return False  # branches after an `otherwise` are never taken
+        return True
 
     # --- templates ---------------------------------------------------------------------------
 

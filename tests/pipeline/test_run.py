@@ -101,6 +101,38 @@ outputs:
     assert result.outputs == {"summary": "ok after 1 visit(s) on tides"}
 
 
+def test_a_switch_with_no_matching_branch_ends_the_run(tmp_path: Path, data_dir: Path) -> None:
+    spec = pipeline(
+        tmp_path,
+        """
+nodes:
+  - id: draft
+    agent: {prompt: "draft {{ visits.draft }}"}
+  - id: review
+    agent: {prompt: "review {{ state.draft }}"}
+edges:
+  - from: draft
+    to: review
+  - from: review
+    switch:
+      - when: "state.review == 'redo'"
+        to: draft
+""",
+    )  # a loop whose only exit is that no branch holds: valid, and it ends
+
+    def model(messages: list[dict[str, Any]]) -> str:
+        text = messages[-1]["content"]
+        if text.startswith("review"):
+            return "redo" if text == "review draft 0" else "fine"
+        return text
+
+    with scripted_model(model) as fake:
+        result = spec.run({}, data_dir=data_dir)
+    prompts = [c.messages[-1]["content"] for c in fake.calls]
+    assert prompts == ["draft 0", "review draft 0", "draft 1", "review draft 1"]
+    assert result.results["review"] == "fine"
+
+
 def test_a_loop_that_never_ends_stops_at_max_visits(tmp_path: Path, data_dir: Path) -> None:
     spec = pipeline(
         tmp_path,
@@ -194,7 +226,8 @@ def test_an_output_that_fails_to_render_is_a_failed_run_with_a_resume_hint(
     (tmp_path / "replies.yaml").write_text("- plain text\n", encoding="utf-8")
     path = tmp_path / "p.yaml"
     path.write_text(
-        "version: agentrun/v1\nname: t\nmodels:\n  default: {model: fake/t, replies: replies.yaml}\n"
+        "version: agentrun/v1\nname: t\n"
+        "models:\n  default: {model: fake/t, replies: replies.yaml}\n"
         "nodes:\n  - id: a\n    agent: {prompt: hi}\n"
         "outputs:\n  year: '{{ state.a.year }}'\n",
         encoding="utf-8",

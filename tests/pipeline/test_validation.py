@@ -58,6 +58,12 @@ BROKEN: dict[str, tuple[str, str]] = {
         "edges:\n  - from: a\n    to: b\n  - from: b\n    to: a\n",
         "loop a -> b has no exit",
     ),
+    "loop whose exit follows the otherwise branch": (
+        HEAD + AGENT + "  - id: b\n    agent:\n      prompt: hi\n"
+        "edges:\n  - from: a\n    to: b\n  - from: b\n    switch:\n      - to: a\n"
+        "      - when: visits.a > 2\n        to: a\n",
+        "loop a -> b has no exit",
+    ),
     "duplicate node id": (
         HEAD + AGENT + "  - id: a\n    agent:\n      prompt: hi\n",
         "duplicate node id",
