@@ -9,6 +9,7 @@ text worth keeping.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -59,11 +60,35 @@ def _clean(text: str, finish_reason: str | None, seen: set[str] | None, draft: D
     return text.strip()
 
 
-def _strip_heading(text: str, title: str) -> str:
-    """Drop a heading line the model wrote itself (the document adds its own)."""
+#: A first line that is only a label: `**Title**`, `Title:`, `Section 2: Title`.
+_LABEL = re.compile(
+    r"^(?:(?:section|part|chapter)\s*\d+\s*[:.\-\u2014]\s*"
+    r"|第[一二三四五六七八九十\d]+(?:部分|节|章)\s*[:：、]?\s*)?",
+    re.IGNORECASE,
+)
+_MARKDOWN_HEADING = re.compile(r"#{1,6}(?:\s|$)")
+#: A line longer than this (in words) is body text, never a heading.
+HEADING_WORDS = 15
+
+
+def is_heading(line: str, title: str) -> bool:
+    """A Markdown heading, a line in bold alone, or a short line that is just the title."""
+    line = line.strip()
+    if _MARKDOWN_HEADING.match(line):
+        return True
+    if w.count_words(line) > HEADING_WORDS or not line:
+        return False
+    if len(line) > 4 and line.startswith("**") and line.endswith("**"):
+        return True
+    bare = _LABEL.sub("", line.strip("*_ ")).rstrip(":：.。").strip("*_ ")
+    return bool(title) and bare.casefold() == title.strip().casefold()
+
+
+def strip_heading(text: str, title: str) -> str:
+    """Drop a heading line the model wrote itself (the document adds its own); body text that
+    merely starts with the title stays."""
     first, sep, rest = text.partition("\n")
-    line = first.strip().lstrip("#").strip().strip("*").strip()
-    if sep and (first.lstrip().startswith("#") or (title and line.startswith(title))):
+    if sep and is_heading(first, title):
         return rest.strip()
     return text
 
@@ -149,7 +174,7 @@ class SectionWriter:
         self.usage += usage_of(completion)
         text = completion.text
         if self.task.count > 1:
-            text = _strip_heading(text.strip(), self.section.title)
+            text = strip_heading(text.strip(), self.section.title)
         draft.text = _clean(text, completion.finish_reason, seen, draft)
         low, high = budget * (1 - tolerance), budget * (1 + tolerance)
         for _ in range(self.config.fix_attempts):

@@ -16,6 +16,7 @@ from agentrun.graphs.agent_write_plan import (
     parse_point_lines,
     plan_from_draft,
 )
+from agentrun.graphs.agent_write_section import strip_heading
 from agentrun.tools import words as w
 
 BOUNDS = SectionBounds(min_words=200, max_words=1000, preferred_words=500)
@@ -111,6 +112,34 @@ def test_repeated_sentences_are_dropped_and_cut_sentences_too() -> None:
     assert w.drop_unfinished_sentence(text) == "The sea was calm that day. Boats came in. "
     headings = "## Part 3: The old lamps\n## Part 4: The old lamps\nThe end came."
     assert w.drop_repeated_sentences(headings) == ("## Part 3: The old lamps\nThe end came.", 1)
+
+
+BODY = "Keepers polished them daily."
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("## Fresnel lenses\n" + BODY, BODY),
+        ("# Section 2: Anything at all\n" + BODY, BODY),
+        ("**A heading in bold**\n" + BODY, BODY),
+        ("Fresnel lenses\n" + BODY, BODY),
+        ("Section 2: Fresnel Lenses:\n" + BODY, BODY),
+        # body text that starts with the title stays whole
+        ("Fresnel lenses changed everything for the keepers.\n" + BODY, None),
+        ("Fresnel lenses\u2014light, thin and bright\n" + BODY, None),
+        ("#3 was the busiest lamp on the coast.\n" + BODY, None),
+        ("## Fresnel lenses", None),  # nothing after it: left for the empty check
+    ],
+)
+def test_only_a_real_heading_line_is_stripped(text: str, kept: str | None) -> None:
+    assert strip_heading(text, "Fresnel lenses") == (text if kept is None else kept)
+
+
+def test_a_chinese_title_line_is_stripped_but_not_a_sentence_starting_with_it() -> None:
+    body = "看守人每天擦拭它们。"
+    assert strip_heading("第二部分：菲涅耳透镜\n" + body, "菲涅耳透镜") == body
+    assert strip_heading("菲涅耳透镜改变了灯塔。\n" + body, "菲涅耳透镜").startswith("菲涅耳")
 
 
 def test_continuations_join_without_spaces_in_chinese() -> None:
