@@ -7,6 +7,7 @@ and expression uses only allowed constructs. Each problem names the file, line a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,13 +57,12 @@ class _Checker:
         self.problems: list[str] = []
         self.node_ids = [node.id for node in graph_nodes(spec)]
 
-    def report(self, path: PathKey, message: str, line_offset: int = 0) -> None:
-        location = self.source.locate(list(path))
-        if location is not None and line_offset:
-            where = f"{self.source.file}:{location.line + line_offset}"
-        else:
-            where = self.source.where(location)
-        self.problems.append(f"{where}: {message}")
+    def report(self, path: PathKey, message: str, at: tuple[str, int, int] | None = None) -> None:
+        """Add a problem at `path`; `at` (text, line, column) points inside a block scalar."""
+        location = self.source.in_block(path, *at) if at is not None else None
+        if location is None:
+            location = self.source.locate(list(path))
+        self.problems.append(f"{self.source.where(location)}: {message}")
 
     # --- references --------------------------------------------------------------------------
 
@@ -241,17 +241,11 @@ class _Checker:
             problems = (
                 templates.check_expression(source) if is_expression else templates.check(source)
             )
-            offset = self._block_offset(path)
             for problem in problems:
                 message = f"template {name} line {problem.line}: {problem.message}"
-                self.report(path, message, line_offset=offset + problem.line - 1)
+                self.report(path, message, (source, problem.line, problem.column))
             if not problems:
-                self._names(
-                    path,
-                    f"template {name}",
-                    source if not is_expression else "{{ " + source + " }}",
-                    extra,
-                )
+                self._names(path, f"template {name}", source, extra, is_expression)
 
     def _expression(self, path: PathKey, source: str) -> None:
         name = ".".join(map(str, path))
@@ -259,29 +253,42 @@ class _Checker:
         for problem in problems:
             self.report(path, f"expression {name}: {problem.message}")
         if not problems:
-            self._names(path, f"expression {name}", "{{ " + source + " }}", set())
+            self._names(path, f"expression {name}", source, set(), expression=True)
 
-    def _block_offset(self, path: PathKey) -> int:
-        location = self.source.locate(list(path))
-        return 1 if location is not None and location.block else 0
-
-    def _names(self, path: PathKey, what: str, source: str, extra: set[str]) -> None:
+    def _names(
+        self, path: PathKey, what: str, source: str, extra: set[str], expression: bool = False
+    ) -> None:
         """Only the names the run provides: `inputs`, `state`, `visits` and `extra` (`item`
         under for_each, `result` in the outputs of a workflow pipeline)."""
         allowed = {"inputs", "state", "visits", *extra}
-        tree = templates.environment().parse(source)
-        for variable in sorted(templates.variables(source) - allowed):
-            self.report(path, f"{what}: unknown variable {variable!r}; it can use "
-                        f"{', '.join(sorted(allowed))}")  # fmt: skip
+        template = templates.as_template(source) if expression else source
+        shift = templates.EXPRESSION_SHIFT if expression else 0
+
+        def at(node: jinja_nodes.Node, pattern: str) -> tuple[str, int, int]:
+            line = node.lineno or 1
+            column = templates.column(template, line, pattern)
+            return source, line, max(1, column - shift) if line == 1 else column
+
+        tree = templates.environment().parse(template)
+        unknown = templates.variables(template) - allowed
+        reported: set[str] = set()
+        for name in tree.find_all(jinja_nodes.Name):
+            if name.name in unknown and name.name not in reported:
+                reported.add(name.name)
+                self.report(path, f"{what}: unknown variable {name.name!r}; it can use "
+                            f"{', '.join(sorted(allowed))}",
+                            at(name, rf"(?<![\w.]){re.escape(name.name)}\b"))  # fmt: skip
         for node in tree.find_all(jinja_nodes.Getattr):
             if not isinstance(node.node, jinja_nodes.Name):
                 continue
+            pattern = rf"\b{node.node.name}\s*\.\s*{re.escape(node.attr)}\b"
             if node.node.name == "inputs" and node.attr not in self.spec.inputs:
                 known = ", ".join(self.spec.inputs) or "none declared"
-                self.report(path, f"{what}: unknown input {node.attr!r}; inputs: {known}")
+                self.report(path, f"{what}: unknown input {node.attr!r}; inputs: {known}",
+                            at(node, pattern))  # fmt: skip
             if node.node.name in ("state", "visits") and node.attr not in self.node_ids:
                 self.report(path, f"{what}: unknown node {node.attr!r} in {node.node.name}; "
-                            f"nodes: {', '.join(self.node_ids)}")  # fmt: skip
+                            f"nodes: {', '.join(self.node_ids)}", at(node, pattern))  # fmt: skip
 
 
 def _strongly_connected(graph: dict[str, list[str]]) -> list[set[str]]:

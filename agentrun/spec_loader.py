@@ -8,6 +8,7 @@ by the pipeline checks, is reported as `file:line:column: what was found, what w
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -50,6 +51,8 @@ class SourceMap:
 
     file: str
     locations: dict[PathKey, Location] = field(default_factory=dict)
+    #: Block scalars (`|`, `>`): the file's lines of their text, for positions inside them.
+    blocks: dict[PathKey, list[tuple[int, str]]] = field(default_factory=dict)
 
     def locate(self, path: typing.Sequence[str | int]) -> Location | None:
         """The location of `path`, or of its nearest ancestor that the file has."""
@@ -61,6 +64,27 @@ class SourceMap:
                 current = candidate
                 best = self.locations[candidate]
         return best
+
+    def in_block(self, path: PathKey, text: str, line: int, column: int) -> Location | None:
+        """Where line/column of the value `text` at `path` is in the file, if `path` is a block
+        scalar. Its non-blank characters are the file's, in order (a block scalar has no
+        escapes; folding and indentation change only whitespace), so counting them maps the
+        position back."""
+        lines = self.blocks.get(tuple(path))
+        rows = text.split("\n")
+        if lines is None or not 0 < line <= len(rows):
+            return None
+        before = "\n".join([*rows[: line - 1], rows[line - 1][: column - 1]])
+        wanted = sum(1 for char in before if not char.isspace())
+        seen = 0
+        for number, content in lines:
+            for index, char in enumerate(content):
+                if char.isspace():
+                    continue
+                if seen == wanted:
+                    return Location(number, index + 1)
+                seen += 1
+        return None
 
     def where(self, location: Location | None) -> str:
         return f"{self.file}:{location.line}:{location.column}" if location else self.file
@@ -107,17 +131,21 @@ def _is_block(node: yaml.Node) -> bool:
     return isinstance(node, yaml.ScalarNode) and node.style in ("|", ">")
 
 
-def _map_locations(node: yaml.Node, path: PathKey, locations: dict[PathKey, Location]) -> None:
-    locations.setdefault(path, _mark(node))
+def _map_locations(node: yaml.Node, path: PathKey, source: SourceMap, lines: list[str]) -> None:
+    source.locations.setdefault(path, _mark(node))
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             name = key.value if isinstance(key, yaml.ScalarNode) else str(_mark(key))
             where = _mark(key)
-            locations[(*path, name)] = Location(where.line, where.column, _is_block(value))
-            _map_locations(value, (*path, name), locations)
+            block = _is_block(value)
+            source.locations[(*path, name)] = Location(where.line, where.column, block)
+            if block:  # its text: from the line after the `|` or `>` to where the value ends
+                first, last = value.start_mark.line + 1, min(value.end_mark.line + 1, len(lines))
+                source.blocks[(*path, name)] = [(n + 1, lines[n]) for n in range(first, last)]
+            _map_locations(value, (*path, name), source, lines)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _map_locations(item, (*path, index), locations)
+            _map_locations(item, (*path, index), source, lines)
 
 
 def read_text(path: Path) -> str:
@@ -158,7 +186,7 @@ def load_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
     finally:
         loader.dispose()
     source = SourceMap(file)
-    _map_locations(root, (), source.locations)
+    _map_locations(root, (), source, re.split("\r\n|[\r\n\x85\u2028\u2029]", text))
     return data, source
 
 

@@ -10,6 +10,7 @@ names the template and the variable (undefined values are never rendered as empt
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -60,6 +61,7 @@ _CONSTRUCT_NAMES = {
 class TemplateProblem:
     line: int
     message: str
+    column: int = 1  # in the template's line, 1-based
 
 
 class _PromptEnvironment(SandboxedEnvironment):
@@ -88,46 +90,98 @@ def _walk(node: nodes.Node) -> Iterator[nodes.Node]:
         yield from _walk(child)
 
 
+_STATEMENT_WORDS = {
+    nodes.Macro: "macro", nodes.CallBlock: "call", nodes.Import: "import",
+    nodes.FromImport: "from", nodes.Include: "include", nodes.Extends: "extends",
+    nodes.Assign: "set", nodes.AssignBlock: "set", nodes.FilterBlock: "filter",
+    nodes.With: "with", nodes.Block: "block",
+}  # fmt: skip
+
+
+def column(source: str, line: int, pattern: str) -> int:
+    """The 1-based column where `pattern` first matches on `line` of `source` (where Jinja,
+    which keeps only line numbers, found a construct); else the line's first `{{` or `{%`."""
+    lines = source.split("\n")
+    text = lines[line - 1] if 0 < line <= len(lines) else ""
+    found = re.search(pattern, text) or re.search(r"\{[{%]", text)
+    return found.start() + 1 if found else 1
+
+
+def _pattern(node: nodes.Node) -> str:
+    """A regular expression for the source text of a construct."""
+    if isinstance(node, nodes.Getattr):
+        return rf"\.\s*{re.escape(node.attr)}\b"
+    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+        return re.escape(str(node.arg.value))
+    if isinstance(node, nodes.Filter):
+        return rf"\|\s*{re.escape(node.name)}\b"
+    if isinstance(node, nodes.Test):
+        return rf"\bis\s+(?:not\s+)?{re.escape(node.name)}\b"
+    if isinstance(node, nodes.Call):
+        callee = node.node
+        if isinstance(callee, nodes.Name):
+            return rf"\b{re.escape(callee.name)}\s*\("
+        if isinstance(callee, nodes.Getattr):
+            return rf"\.\s*{re.escape(callee.attr)}\s*\("
+        return r"\("
+    word = next((w for kind, w in _STATEMENT_WORDS.items() if isinstance(node, kind)), None)
+    return rf"\{{%[-+]?\s*{word}\b" if word else r"\{[{%]"
+
+
 def check(source: str) -> list[TemplateProblem]:
     """Every construct the template may not use; empty when it is fine."""
     try:
         tree = environment().parse(source)
     except jinja2.TemplateSyntaxError as exc:
-        return [TemplateProblem(exc.lineno, f"template syntax error: {exc.message}")]
+        line = exc.lineno
+        message = f"template syntax error: {exc.message}"
+        return [TemplateProblem(line, message, column(source, line, r"\{[{%]"))]
     problems: list[TemplateProblem] = []
-    for node in _walk(tree):
+
+    def problem(node: nodes.Node, message: str) -> None:
         line = getattr(node, "lineno", 1) or 1
+        problems.append(TemplateProblem(line, message, column(source, line, _pattern(node))))
+
+    for node in _walk(tree):
         if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
-            problems.append(
-                TemplateProblem(line, f"attribute {node.attr!r} is private; not allowed")
-            )
+            problem(node, f"attribute {node.attr!r} is private; not allowed")
         elif (
             isinstance(node, nodes.Getitem)
             and isinstance(node.arg, nodes.Const)
             and str(node.arg.value).startswith("__")
         ):
-            problems.append(
-                TemplateProblem(line, f"item {node.arg.value!r} is private; not allowed")
-            )
+            problem(node, f"item {node.arg.value!r} is private; not allowed")
         elif isinstance(node, nodes.Filter) and node.name not in ALLOWED_FILTERS:
             allowed = ", ".join(sorted(ALLOWED_FILTERS))
-            problems.append(
-                TemplateProblem(line, f"filter {node.name!r} is not allowed; allowed: {allowed}")
-            )
+            problem(node, f"filter {node.name!r} is not allowed; allowed: {allowed}")
         elif isinstance(node, nodes.Test) and node.name not in ALLOWED_TESTS:
-            problems.append(TemplateProblem(line, f"test {node.name!r} is not allowed"))
+            problem(node, f"test {node.name!r} is not allowed")
         elif not isinstance(node, _ALLOWED_NODES):
             construct = next(
                 (name for kind, name in _CONSTRUCT_NAMES.items() if isinstance(node, kind)),
                 type(node).__name__,
             )
-            problems.append(TemplateProblem(line, f"{construct} is not allowed in templates"))
+            problem(node, f"{construct} is not allowed in templates")
     return problems
 
 
+def as_template(expression: str) -> str:
+    """A bare expression as a template; its text starts at `EXPRESSION_SHIFT` on line 1."""
+    return "{{ " + expression + " }}"
+
+
+EXPRESSION_SHIFT = 3
+
+
 def check_expression(source: str) -> list[TemplateProblem]:
-    """Like `check`, for a bare expression such as a `when:` condition or a `for_each:` list."""
-    return check("{{ " + source + " }}")
+    """Like `check`, for a bare expression such as a `when:` condition or a `for_each:` list
+    (columns are those of the expression's own text)."""
+    return [
+        TemplateProblem(p.line, p.message, max(1, p.column - EXPRESSION_SHIFT))
+        if p.line == 1
+        else p
+        for p in check(as_template(source))
+    ]
 
 
 def variables(source: str) -> set[str]:

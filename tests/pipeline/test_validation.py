@@ -99,7 +99,17 @@ BROKEN: dict[str, tuple[str, str]] = {
     "template call": (
         HEAD
         + "nodes:\n  - id: a\n    agent:\n      prompt: |\n        ok\n        {{ range(10) }}\n",
-        ":8: template nodes.0.agent.prompt line 2: a function or method call is not allowed",
+        ":8:12: template nodes.0.agent.prompt line 2: a function or method call is not allowed",
+    ),
+    "unknown input in an indented line of a literal block": (
+        HEAD + "nodes:\n  - id: a\n    agent:\n      prompt: |\n        ok\n"
+        "          - {{ inputs.topic }}\n",
+        ":8:16: template nodes.0.agent.prompt: unknown input 'topic'",
+    ),
+    "unknown filter in a folded block": (
+        HEAD + "nodes:\n  - id: a\n    agent:\n      prompt: >\n        one\n        two\n"
+        "\n        three {{ 'x' | attr('y') }}\n",
+        ":10:22: template nodes.0.agent.prompt line 2: filter 'attr' is not allowed",
     ),
     "template dunder": (
         HEAD + 'nodes:\n  - id: a\n    agent:\n      prompt: "{{ inputs.__class__ }}"\n',
