@@ -17,6 +17,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from agentrun import templates
+from agentrun.errors import UsageError
 from agentrun.graphs.registry import WORKFLOWS, entry_for
 from agentrun.spec import NodeSpec, PipelineSpec
 from agentrun.spec_loader import PathKey, SourceMap
@@ -155,10 +156,17 @@ class _Checker:
         assert step is not None
         entry = entry_for(step)
         base = (*path, "workflow") if self.spec.nodes is not None else path
-        for name in step.inputs:
+        for name, value in step.inputs.items():
             if name not in entry.inputs:
                 self.report((*base, "inputs", name), f"workflow {entry.name} has no input "
                             f"{name!r}; inputs: {', '.join(entry.inputs)}")  # fmt: skip
+            elif "{{" not in value and "{%" not in value:
+                try:  # a literal is converted now as the run would (numbers), not part way in
+                    entry.arguments({name: value})
+                except UsageError as exc:
+                    problem = str(exc).split("; ")[0]
+                    self.report((*base, "inputs", name), f"{problem}; write one here, or a "
+                                f"template such as '{{{{ inputs.{name} }}}}'")  # fmt: skip
         for name in entry.required_inputs:
             if name not in step.inputs:
                 self.report((*base, "inputs"), f"workflow {entry.name} needs input {name!r}")

@@ -170,13 +170,23 @@ class PipelineGraph:
             "config": config, "gateway": ctx.gateway, "store": ctx.store,
             "checkpointer": ctx.checkpointer, "namespace": ctx.namespace,
         }  # fmt: skip
-        if ctx.checkpointer is not None and await _has_checkpoint(ctx.checkpointer, thread_id):
-            result = await entry.resumer()(thread_id, **options)
-        else:
-            result = await entry.runner()(**entry.arguments(inputs), thread_id=thread_id, **options)
+        try:
+            if ctx.checkpointer is not None and await _has_checkpoint(ctx.checkpointer, thread_id):
+                result = await entry.resumer()(thread_id, **options)
+            else:
+                arguments = entry.arguments(inputs)
+                result = await entry.runner()(**arguments, thread_id=thread_id, **options)
+        except UsageError as exc:  # its inputs, in the workflow's words: say which step
+            raise UsageError(self._named(node, entry.name, str(exc))) from exc
         data = result.model_dump(mode="json")
         usage = Usage.from_dict(data.get("usage"))
         return {k: v for k, v in data.items() if k not in HEAVY_RESULT_KEYS}, usage
+
+    def _named(self, node: NodeSpec, workflow: str, message: str) -> str:
+        """`message` prefixed with the node (custom graphs) and the workflow it came from."""
+        if not message.startswith(f"workflow {workflow}:"):
+            message = f"workflow {workflow}: {message}"
+        return f"node {node.id}: {message}" if self.spec.nodes is not None else message
 
     async def _act(
         self, node: NodeSpec, variables: dict[str, Any], label: str

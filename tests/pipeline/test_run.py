@@ -241,6 +241,25 @@ def test_an_output_that_fails_to_render_is_a_failed_run_with_a_resume_hint(
     assert meta["status"] == "failed" and "outputs.year" in meta["error"]
 
 
+def test_a_workflow_rejecting_its_inputs_names_the_node_and_workflow(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    spec = pipeline(
+        tmp_path,
+        """
+nodes:
+  - id: walk
+    workflow:
+      type: navigation
+      inputs: {min_hops: "20", max_hops: "5"}
+""",
+    )
+    with scripted_model(lambda m: "north") as fake, pytest.raises(UsageError) as caught:
+        spec.run({}, data_dir=data_dir)
+    assert str(caught.value).startswith("node walk: workflow navigation: need 1 <= min_hops")
+    assert not fake.calls
+
+
 def test_inputs_are_checked(tmp_path: Path, data_dir: Path) -> None:
     spec = pipeline(
         tmp_path,

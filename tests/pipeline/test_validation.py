@@ -68,6 +68,11 @@ BROKEN: dict[str, tuple[str, str]] = {
         HEAD + AGENT + "  - id: a\n    agent:\n      prompt: hi\n",
         "duplicate node id",
     ),
+    "integer workflow input that is not a number": (
+        HEAD + "workflow:\n  type: agent-write\n  inputs:\n    instruction: x\n"
+        "    target_words: lots\n",
+        ":7:5: workflow agent-write: input 'target_words' must be a whole number, got 'lots'",
+    ),
     "unknown tool": (
         HEAD + "nodes:\n  - id: a\n    tool:\n      name: shell.exec\n",
         "unknown tool 'shell.exec'",
@@ -193,6 +198,15 @@ def test_empty_binary_and_non_utf8_files(
 def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli(["validate", str(tmp_path / "nope.yaml")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_set_checks_integer_workflow_inputs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = Path(__file__).parents[2] / "examples" / "agent_write.yaml"
+    assert cli(["validate", str(example), "--set", "workflow.inputs.target_words=lots"]) == 2
+    assert "input 'target_words' must be a whole number" in capsys.readouterr().err
+    assert cli(["validate", str(example), "--set", "workflow.inputs.target_words=' 800 '"]) == 0
 
 
 def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
