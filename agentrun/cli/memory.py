@@ -86,11 +86,11 @@ def _report(outcomes: list[IngestOutcome], split: str, namespace: str, location:
     out, err = console(), err_console()
     for o in outcomes:
         path = _shown(o.path)
+        note = f"; {o.message}" if o.message else ""
         if o.status == "ingested":
-            out.print(f"ingested  {path}: {o.chunks} chunks, {o.tokens} tokens (doc {o.doc_id})",
-                      markup=False)  # fmt: skip
+            out.print(f"ingested  {path}: {o.chunks} chunks, {o.tokens} tokens (doc {o.doc_id}"
+                      f"{note})", markup=False)  # fmt: skip
         elif o.status == "unchanged":
-            note = f"; {o.message}" if o.message else ""
             out.print(f"unchanged {path} (doc {o.doc_id}, already ingested{note})", markup=False)
         elif o.status == "skipped":
             out.print(f"skipped   {path}: {o.message}", markup=False)

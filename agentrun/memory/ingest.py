@@ -4,14 +4,20 @@ A file is read as a stream of paragraph-aligned blocks, cut by the shared splitt
 of at most `chunk_tokens` of the embedder's own tokens (so no chunk is truncated when embedded),
 and stored as `DocumentChunk` records under `(*namespace, "chunks")` with stable keys (document
 id, split, index): `agentrun.graphs.long_doc.StoredDocument(doc_id, split)` loads them. The
-document id is the hash of the text, and a `DocumentInfo` record written last marks a document
-complete, so ingesting again adds nothing, and an interrupted ingest, run again, overwrites the
-same keys.
+document id is the hash of the text; the document itself is its source path, whose
+`DocumentInfo` record (keyed by the path) is written after all its chunks.
+
+So ingesting an unchanged file adds nothing, and an interrupted ingest, run again, overwrites
+the same keys. An edited file (or one chunked anew) gets its new chunks written first, then its
+record moved to them, and only then its previous version's chunks deleted: a failure midway
+leaves the old version complete, and the next run tidies up. Chunks that another path with the
+same text still uses are kept.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,12 +29,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentrun.errors import InputFileError, UsageError
 from agentrun.memory.embedders import Embedder
-from agentrun.memory.records import INGEST_CHUNK_TOKENS, DocumentChunk, chunk_key, split_name
+from agentrun.memory.records import (
+    INGEST_CHUNK_TOKENS,
+    INGEST_SPLIT_PREFIX,
+    DocumentChunk,
+    chunk_key,
+    split_name,
+)
 from agentrun.memory.sources import SourceFile, collect, open_source, text_blocks
 from agentrun.tools.text import split_text
 
-#: Chunk size of `agentrun memory ingest`, in embedder tokens: the size that ranked the
-#: answering paragraph first most often on held-out question sets (see tests/memory).
 DEFAULT_CHUNK_TOKENS = INGEST_CHUNK_TOKENS
 DEFAULT_OVERLAP_TOKENS = 0
 DEFAULT_MAX_FILE_MB = 100.0
@@ -78,6 +88,15 @@ def documents_ns(namespace: tuple[str, ...]) -> tuple[str, ...]:
     return (*namespace, "documents")
 
 
+def document_key(source: str) -> str:
+    """Store key of a document's `DocumentInfo`: its absolute source path identifies it."""
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+
+
+Version = tuple[str, str]  # (doc id, split): which chunks a document record points to
+LIMIT = 1_000_000
+
+
 ProgressHandler = Callable[[str, int], None]
 
 
@@ -123,23 +142,71 @@ class Ingester:
     async def ingest_file(self, path: Path) -> IngestOutcome:
         source = open_source(path, self.max_file_mb)
         name = _absolute(path)
-        known = await self.store.aget(documents_ns(self.namespace), source.doc_id)
-        if known is not None and known.value.get("split") == self.split:
-            info = DocumentInfo.model_validate(known.value)
-            note = "" if info.source == name else f"same text as {info.source}"
+        records = await _document_records(self.store, self.namespace)
+        previous = [(key, info) for key, info in records if info.source == name]
+        version = (source.doc_id, self.split)
+        current = next((info for _, info in previous if _version(info) == version), None)
+        if current is not None:
+            await self._drop_previous(name, version, previous, records)
             self._report(str(path), source.size)
             return IngestOutcome(
-                str(path), "unchanged", note, info.doc_id, info.chunks, info.tokens
+                str(path), "unchanged", "", current.doc_id, current.chunks, current.tokens
             )
-        count, tokens = await self._write_chunks(source, name)
+        twin = next((i for _, i in records if _version(i) == version), None)
+        if twin is None:
+            count, tokens = await self._write_chunks(source, name)
+            note = ""
+        else:  # the same text, chunked the same way, from another path: share its chunks
+            count, tokens = twin.chunks, twin.tokens
+            note = f"same text as {twin.source}"
+            self._report(str(path), source.size)
         info = DocumentInfo(
             doc_id=source.doc_id, source=name, split=self.split, chunks=count, tokens=tokens,
             chars=source.chars, encoding=source.encoding,
         )  # fmt: skip
         await self.store.aput(
-            documents_ns(self.namespace), source.doc_id, info.model_dump(mode="json"), index=False
-        )
-        return IngestOutcome(str(path), "ingested", "", source.doc_id, count, tokens)
+            documents_ns(self.namespace), document_key(name), info.model_dump(mode="json"),
+            index=False,
+        )  # fmt: skip
+        replaced = await self._drop_previous(name, version, previous, records)
+        if replaced:
+            old = ", ".join(f"doc {d} {s}" for d, s in replaced)
+            note = "; ".join(filter(None, [note, f"replaces {old}"]))
+        return IngestOutcome(str(path), "ingested", note, source.doc_id, count, tokens)
+
+    async def _drop_previous(
+        self,
+        name: str,
+        version: Version,
+        previous: list[tuple[str, DocumentInfo]],
+        records: list[tuple[str, DocumentInfo]],
+    ) -> list[Version]:
+        """Delete what `name` no longer uses: other records of it, and the chunks of its
+        earlier versions (also those an interrupted ingest left), unless another document uses
+        them. Returns the versions replaced."""
+        ns = chunks_ns(self.namespace)
+        ops = [
+            PutOp(documents_ns(self.namespace), key, None)
+            for key, _ in previous
+            if key != document_key(name)
+        ]
+        in_use = {_version(i) for _, i in records if i.source != name} | {version}
+        replaced = [v for v in dict.fromkeys(_version(i) for _, i in previous) if v != version]
+        stale: dict[str, None] = {}
+        for doc_id, split in replaced:
+            if (doc_id, split) not in in_use:
+                found = await self.store.asearch(
+                    ns, filter={"doc_id": doc_id, "split": split}, limit=LIMIT
+                )
+                stale.update(dict.fromkeys(item.key for item in found))
+        for item in await self.store.asearch(ns, filter={"source": name}, limit=LIMIT):
+            chunk_version = (str(item.value.get("doc_id")), str(item.value.get("split")))
+            if chunk_version[1].startswith(INGEST_SPLIT_PREFIX) and chunk_version not in in_use:
+                stale[item.key] = None
+        ops += [PutOp(ns, key, None) for key in stale]
+        if ops:
+            await self.store.abatch(ops)
+        return replaced
 
     async def _write_chunks(self, source: SourceFile, name: str) -> tuple[int, int]:
         count = tokens = 0
@@ -182,6 +249,10 @@ class Ingester:
             self.progress(path, done)
 
 
+def _version(info: DocumentInfo) -> Version:
+    return info.doc_id, info.split
+
+
 def _absolute(path: str | Path) -> str:
     return str(Path(path).expanduser().resolve())
 
@@ -210,11 +281,18 @@ async def search(
     ]
 
 
+async def _document_records(
+    store: BaseStore, namespace: tuple[str, ...]
+) -> list[tuple[str, DocumentInfo]]:
+    """(store key, record) of every document in the namespace."""
+    items = await store.asearch(documents_ns(namespace), limit=LIMIT)
+    return [(item.key, DocumentInfo.model_validate(item.value)) for item in items]
+
+
 async def documents(
     store: BaseStore, namespace: tuple[str, ...] = ("default",)
 ) -> list[DocumentInfo]:
-    items = await store.asearch(documents_ns(namespace), limit=1_000_000)
-    infos = [DocumentInfo.model_validate(item.value) for item in items]
+    infos = [info for _, info in await _document_records(store, namespace)]
     return sorted(infos, key=lambda info: (info.source, info.ingested_at))
 
 
@@ -222,28 +300,35 @@ async def remove(
     store: BaseStore, targets: Sequence[str], namespace: tuple[str, ...] = ("default",)
 ) -> list[tuple[DocumentInfo, int]]:
     """Remove documents named by id (or a unique id prefix) or source path, with every chunk
-    of theirs (all splits). Returns each removed document and its chunk count."""
-    known = await documents(store, namespace)
+    of theirs (all splits) that no remaining document uses. Returns each removed document and
+    its chunk count."""
+    known = await _document_records(store, namespace)
     chosen: dict[str, DocumentInfo] = {}
     for target in targets:
         by_source = _absolute(target)
-        found = [d for d in known if d.doc_id.startswith(target) or d.source == by_source]
+        found = [(k, d) for k, d in known if d.doc_id.startswith(target) or d.source == by_source]
         if not found:
             raise UsageError(
                 f"no document {target!r} in namespace {'/'.join(namespace)}; "
                 "`agentrun memory ls` lists ids and sources"
             )
-        if len({d.doc_id for d in found}) > 1 and not all(d.source == by_source for d in found):
-            ids = ", ".join(d.doc_id for d in found)
-            raise UsageError(f"{target!r} matches several documents ({ids}); give more of the id")
-        chosen.update((d.doc_id, d) for d in found)
+        ids = sorted({d.doc_id for _, d in found})
+        if len(ids) > 1 and not all(d.source == by_source for _, d in found):
+            raise UsageError(
+                f"{target!r} matches several documents ({', '.join(ids)}); give more of the id"
+            )
+        chosen.update(found)
+    kept = [info for key, info in known if key not in chosen]
     removed: list[tuple[DocumentInfo, int]] = []
-    for info in chosen.values():
+    for key, info in chosen.items():
         chunks = await store.asearch(
-            chunks_ns(namespace), filter={"doc_id": info.doc_id}, limit=1_000_000
+            chunks_ns(namespace), filter={"doc_id": info.doc_id}, limit=LIMIT
         )
+        if any(other.doc_id == info.doc_id for other in kept):  # the same text elsewhere
+            used = {other.split for other in kept if other.doc_id == info.doc_id}
+            chunks = [item for item in chunks if item.value.get("split") not in used]
         ops = [PutOp(chunks_ns(namespace), item.key, None) for item in chunks]
-        ops.append(PutOp(documents_ns(namespace), info.doc_id, None))
+        ops.append(PutOp(documents_ns(namespace), key, None))
         await store.abatch(ops)
         removed.append((info, len(chunks)))
     return removed

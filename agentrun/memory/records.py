@@ -67,11 +67,12 @@ def chunk_key(doc_id: str, split: str, index: int) -> str:
     return f"{doc_id}-{split}-{index:06d}"
 
 
-#: Chunk size of `agentrun memory ingest` (MiniLM tokens): the best-ranking size on held-out
-#: retrieval checks.
+#: Chunk size of `agentrun memory ingest` (MiniLM tokens).
 INGEST_CHUNK_TOKENS = 224
+#: Splits made by `agentrun memory ingest` (workflows name theirs after their model).
+INGEST_SPLIT_PREFIX = "ingest-"
 
 
 def split_name(chunk_tokens: int) -> str:
     """The split name of ingested chunks of a given size."""
-    return f"ingest-{chunk_tokens}"
+    return f"{INGEST_SPLIT_PREFIX}{chunk_tokens}"

@@ -13,7 +13,8 @@ import pytest
 from agentrun.cli import run as cli
 from agentrun.graphs.long_doc import StoredDocument, load_text
 from agentrun.memory import FakeEmbedder, default_store, in_memory_store
-from agentrun.memory.ingest import Ingester, documents_ns, split_name
+from agentrun.memory.ingest import Ingester, document_key, documents_ns
+from agentrun.memory.records import split_name
 from agentrun.memory.sources import SourceFile, open_source, text_blocks
 
 DATA = Path(__file__).parent / "data"
@@ -63,7 +64,7 @@ def test_ingest_is_idempotent_and_loads_as_a_stored_document(
             items = await store.asearch(("default", "chunks"), limit=1_000_000)
             text = await load_text(store, ("default",), StoredDocument(doc_id, split_name(224)))
             if forget_document:  # as if killed after the chunks, before the end
-                await store.adelete(documents_ns(("default",)), doc_id)
+                await store.adelete(documents_ns(("default",)), document_key(str(doc)))
             return len(items), text
 
     count, text = asyncio.run(stored(forget_document=True))
