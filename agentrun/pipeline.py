@@ -248,7 +248,7 @@ class Pipeline:
                         store = stack.enter_context(self._store(record.root))
                     async with runtime.session(
                         thread_id=record.thread_id, gateway=gateway, store=store,
-                        checkpointer=checkpointer, namespace=(self.spec.memory.namespace,),
+                        checkpointer=checkpointer, namespace=tuple(self.spec.memory.namespace),
                         data_dir=record.root, stream_text=stream_text,
                     ) as run:  # fmt: skip
                         if graph_input is None:

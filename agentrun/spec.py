@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from langgraph.store.base import InvalidNamespaceError, PutOp, validate_op_namespace
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 
 from agentrun.agents.config import ModelConfig
 from agentrun.graphs.registry import WorkflowSpec
@@ -41,13 +50,58 @@ class ModelSpec(ModelConfig):
         return self
 
 
+def _as_labels(value: Any) -> Any:
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list):
+        raise ValueError("expected a label or a list of labels, e.g. [acme, alice]")
+    return value
+
+
+def _label(label: str) -> str:
+    """A namespace label, by the rule the store enforces (LangGraph's), said plainly."""
+    if "." in label:
+        parts = ", ".join(p for p in label.split(".") if p)
+        raise ValueError(f"label {label!r} contains '.', which the store uses between labels; "
+                         f"give several labels as a list, e.g. [{parts}]")  # fmt: skip
+    if not label:
+        raise ValueError("a label cannot be empty")
+    try:
+        validate_op_namespace(PutOp((label,), "key", None))
+    except InvalidNamespaceError as exc:
+        raise ValueError(f"label {label!r} is not allowed by the store: {exc}") from None
+    return label
+
+
+def _outer_label(labels: list[str]) -> list[str]:
+    if labels and labels[0] == "langgraph":
+        raise ValueError("the first label cannot be 'langgraph' (reserved by the store)")
+    return labels
+
+
+_LABEL_SCHEMA = {"type": "string", "minLength": 1, "pattern": r"^[^.\x00]+$"}
+Namespace = Annotated[
+    list[Annotated[str, AfterValidator(_label)]],
+    BeforeValidator(_as_labels),
+    AfterValidator(_outer_label),
+    Field(min_length=1),
+    WithJsonSchema(
+        {"anyOf": [_LABEL_SCHEMA, {"type": "array", "items": _LABEL_SCHEMA, "minItems": 1}]}
+    ),
+]
+
+
 class MemorySpec(_Spec):
     backend: Literal["chroma", "chroma-server", "memory"] = Field(
         default="chroma",
         description="chroma: embedded store under the data directory; chroma-server: a "
         "`chroma run` server at `url`; memory: in-process, gone when the run ends.",
     )
-    namespace: str = Field(default="default", pattern=r"^[A-Za-z0-9_.-]+$")
+    namespace: Namespace = Field(
+        default_factory=lambda: ["default"],
+        description="Where this pipeline's memory lives: one label, or several from the "
+        "outside in, e.g. [acme, alice] for a (pipeline, user) scope. Labels cannot contain '.'.",
+    )
     url: str | None = Field(default=None, description="chroma-server only: http://host:port")
 
     @model_validator(mode="after")

@@ -196,6 +196,30 @@ outputs:
     assert result.results["keep"] == {"key": "y"}
 
 
+@pytest.mark.parametrize(
+    ("namespace", "labels"), [("[acme, alice]", ("acme", "alice")), ("acme", ("acme",))]
+)
+def test_memory_namespace_of_one_or_several_labels(
+    namespace: str, labels: tuple[str, ...], tmp_path: Path, data_dir: Path
+) -> None:
+    from langgraph.store.memory import InMemoryStore
+
+    spec = pipeline(
+        tmp_path,
+        f"""
+memory:
+  namespace: {namespace}
+nodes:
+  - id: keep
+    tool: {{name: memory.put, args: {{key: k, text: kept}}}}
+""",
+    )
+    store = InMemoryStore()
+    spec.run({}, data_dir=data_dir, store=store)
+    assert [item.value["text"] for item in store.search((*labels, "notes"))] == ["kept"]
+    assert store.list_namespaces() == [(*labels, "notes")]
+
+
 def test_missing_variable_at_run_time_names_template_and_variable(
     tmp_path: Path, data_dir: Path
 ) -> None:

@@ -73,6 +73,19 @@ BROKEN: dict[str, tuple[str, str]] = {
         "    target_words: lots\n",
         ":7:5: workflow agent-write: input 'target_words' must be a whole number, got 'lots'",
     ),
+    "namespace label with a dot": (
+        HEAD + "memory:\n  namespace: team.alpha\n" + AGENT,
+        ":4:3: memory.namespace.0: label 'team.alpha' contains '.', which the store uses "
+        "between labels; give several labels as a list, e.g. [team, alpha]",
+    ),
+    "empty label in a namespace list": (
+        HEAD + "memory:\n  namespace: [acme, '']\n" + AGENT,
+        ":4:21: memory.namespace.1: a label cannot be empty",
+    ),
+    "namespace under the reserved root": (
+        HEAD + "memory:\n  namespace: [langgraph, x]\n" + AGENT,
+        "the first label cannot be 'langgraph'",
+    ),
     "unknown tool": (
         HEAD + "nodes:\n  - id: a\n    tool:\n      name: shell.exec\n",
         "unknown tool 'shell.exec'",
