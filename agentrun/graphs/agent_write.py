@@ -53,7 +53,12 @@ from agentrun.graphs.agent_write_plan import (
     parse_point_lines,
     plan_from_draft,
 )
-from agentrun.graphs.agent_write_section import MIN_OUTPUT_TOKENS, SectionWriter, room
+from agentrun.graphs.agent_write_section import (
+    MIN_OUTPUT_TOKENS,
+    EmptySectionError,
+    SectionWriter,
+    room,
+)
 from agentrun.graphs.runtime import (
     DEFAULT_NAMESPACE,
     EventHandler,
@@ -166,6 +171,7 @@ class SectionResult(BaseModel):
     condensed: bool = False
     trimmed: bool = False
     repeats_dropped: int = 0
+    retried: bool = Field(default=False, description="It came back empty and was asked again.")
     within_tolerance: bool
 
 
@@ -371,7 +377,8 @@ async def _write_section(
     record = {
         "index": index, "words": words, "budget": budget, "extensions": draft.extensions,
         "condensed": draft.condensed, "trimmed": draft.trimmed,
-        "repeats_dropped": draft.repeats_dropped, "within_tolerance": within,
+        "repeats_dropped": draft.repeats_dropped, "retried": draft.retried,
+        "within_tolerance": within,
     }  # fmt: skip
     return {"sections": [record], "warnings": warnings, "usage": usage_update(writer.usage)}
 
@@ -605,6 +612,7 @@ def all_previous_text_tokens(gateway: Gateway, result: AgentWriteResult) -> list
 __all__ = [
     "AgentWriteConfig",
     "AgentWriteResult",
+    "EmptySectionError",
     "PlanError",
     "SectionResult",
     "all_previous_text_tokens",

@@ -151,22 +151,33 @@ def _write_request(task: SectionTask) -> str:
 
 
 def extend(task: SectionTask, tail: str, more_words: int) -> list[Message]:
-    """Continue a section that came out short."""
+    """Continue a section that came out short (or, with no `tail`, start one that came back
+    empty: a different request from the first, so neither a cache nor temperature 0 repeats
+    the blank reply)."""
     k, n = task.index + 1, task.count
     if task.language == "zh":
-        text = (
-            f"写作任务：\n{task.instruction}\n\n你正在写第{k}部分（共{n}部分）：{task.point}\n"
+        head = f"写作任务：\n{task.instruction}\n\n你正在写第{k}部分（共{n}部分）：{task.point}\n"
+        ask = (
             f"目前这一部分的结尾是：\n{tail}\n\n请从中断处接着写约{more_words}字。只输出续写的内容，"
             "不要重复已写的内容。"
+            if tail
+            else f"这一部分还没有任何内容。请现在写出这一部分，约{more_words}字。"
+            "只输出这一部分的正文。"
         )
     else:
-        text = (
+        head = (
             f"Writing task:\n{task.instruction}\n\nYou are writing section {k} of {n}: "
-            f"{task.point}\nSo far it ends like this:\n{tail}\n\nContinue it from where it stops "
-            f"with about {more_words} more words. Output only the continuation; do not repeat "
-            "what is already written."
+            f"{task.point}\n"
         )
-    return [_system(task.language), {"role": "user", "content": text}]
+        ask = (
+            f"So far it ends like this:\n{tail}\n\nContinue it from where it stops with about "
+            f"{more_words} more words. Output only the continuation; do not repeat what is "
+            "already written."
+            if tail
+            else f"Nothing of it is written yet. Write the section now, about {more_words} "
+            "words. Output only its text."
+        )
+    return [_system(task.language), {"role": "user", "content": head + ask}]
 
 
 def condense(task: SectionTask, text: str) -> list[Message]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from agentrun.agents.gateway import Gateway
 from agentrun.agents.ledger import Usage
 from agentrun.agents.messages import Message
-from agentrun.errors import ContextLengthError
+from agentrun.errors import ContextLengthError, ModelCallError
 from agentrun.graphs import agent_write_prompts as prompts
 from agentrun.graphs import runtime
 from agentrun.graphs.agent_write_plan import Plan
@@ -33,6 +33,10 @@ SAFETY_TOKENS = 32
 MIN_OUTPUT_TOKENS = 64
 
 
+class EmptySectionError(ModelCallError):
+    """The model wrote nothing for a section, even when asked again."""
+
+
 def room(gateway: Gateway, model: str, messages: list[Message]) -> int:
     """Output tokens the window leaves after these messages."""
     return gateway.context_window(model) - gateway.count_tokens(model, messages) - SAFETY_TOKENS
@@ -47,6 +51,7 @@ class Draft:
     condensed: bool = False
     trimmed: bool = False
     repeats_dropped: int = 0
+    retried: bool = False
 
 
 def _clean(text: str, finish_reason: str | None, seen: set[str] | None, draft: Draft) -> str:
@@ -149,16 +154,44 @@ class SectionWriter:
             )
         return best
 
-    async def _call(self, messages: list[Message], node: str, words: int) -> tuple[str, str | None]:
+    async def _call(
+        self, messages: list[Message], node: str, words: int, *, checkpointed: bool = True
+    ) -> tuple[str, str | None]:
+        """One call for about `words` words. Unless `checkpointed`, it is sent as it is (no
+        task, no cache): a resumed run then asks again instead of replaying the reply."""
         max_tokens = min(self.tokens_for(words), room(self.gateway, self.config.model, messages))
         if max_tokens < MIN_OUTPUT_TOKENS:
             raise ContextLengthError(self.config.model, f"no room left for {node}'s output")
-        completion = await runtime.complete(
-            self.config.model, messages, node=node, max_tokens=max_tokens,
-            temperature=self.config.temperature,
-        )  # fmt: skip
+        model, temperature = self.config.model, self.config.temperature
+        if checkpointed:
+            completion = await runtime.complete(
+                model, messages, node=node, max_tokens=max_tokens, temperature=temperature
+            )
+        else:
+            completion = await self.gateway.acomplete(
+                model, messages, node=node, max_tokens=max_tokens, temperature=temperature,
+                cache=False,
+            )  # fmt: skip
         self.usage += usage_of(completion)
         return completion.text, completion.finish_reason
+
+    async def _retry_blank(self, seen: set[str] | None, draft: Draft) -> None:
+        """Ask once more, with a different request, for a section that came back empty; raise
+        if it stays empty. The blank first reply is checkpointed, this call is not, so
+        resuming after the error asks the model again."""
+        k = self.task.index
+        messages = prompts.extend(self.task, "", self.section.words)
+        reply, finish = await self._call(
+            messages, f"retry[{k}]", self.section.words, checkpointed=False
+        )
+        draft.text, draft.retried = _clean(reply, finish, seen, draft), True
+        if w.count_words(draft.text) == 0:
+            raise EmptySectionError(
+                self.config.model,
+                f"section {k + 1} of {self.task.count} came back empty, also when asked again; "
+                "nothing was written in its place: resume the run once the model answers, or "
+                "use another model",
+            )
 
     async def write(self, summary: str | None, previous: str | None) -> Draft:
         k, budget, tolerance = self.task.index, self.section.words, self.config.tolerance
@@ -176,6 +209,8 @@ class SectionWriter:
         if self.task.count > 1:
             text = strip_heading(text.strip(), self.section.title)
         draft.text = _clean(text, completion.finish_reason, seen, draft)
+        if w.count_words(draft.text) == 0:
+            await self._retry_blank(seen, draft)
         low, high = budget * (1 - tolerance), budget * (1 + tolerance)
         for _ in range(self.config.fix_attempts):
             words = w.count_words(draft.text)

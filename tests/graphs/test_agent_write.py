@@ -15,6 +15,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 
 from agentrun.agents import Gateway, GatewayConfig, RetryPolicy
+from agentrun.agents import _litellm as lx
 from agentrun.agents.testing import ScriptedModel, scripted_model
 from agentrun.errors import RunFailedError, UsageError
 from agentrun.graphs import agent_write as aw
@@ -23,7 +24,7 @@ from agentrun.tools.words import count_words
 
 FAST = RetryPolicy(max_attempts=2, initial_backoff_s=0.0, max_backoff_s=0.0, jitter_s=0.0)
 WRITE = re.compile(r"Write about (\d+) words")
-EXTEND = re.compile(r"with about (\d+) more words")
+EXTEND = re.compile(r"with about (\d+) more words|Write the section now, about (\d+) words")
 SECTION = re.compile(r"(?:Now write|You are writing) section (\d+) of (\d+)")
 PLAN = re.compile(r"into (\d+) sections .* add up to (\d+)", re.DOTALL)
 SENTENCE = "Note says the keepers lit the lamp before the storm"
@@ -39,6 +40,7 @@ class Writer:
         self.plans = list(plans or [])
         self.serial = itertools.count()
         self.fail_on: Callable[[str], bool] = lambda prompt: False
+        self.replies: list[str] = []  # the prose it wrote, in order
 
     def prose(self, words: int) -> str:
         sentences, left = [], max(0, words)
@@ -48,12 +50,15 @@ class Writer:
             take = min(10, left)
             sentences.append(" ".join(batch[-take:]) + ".")
             left -= take
-        return " ".join(sentences)
+        text = " ".join(sentences)
+        self.replies.append(text)
+        return text
 
     def __call__(self, messages: list[dict[str, Any]]) -> str:
         prompt = messages[-1]["content"]
         if self.fail_on(prompt):
-            raise RuntimeError("upstream exploded")
+            # the provider failing (a status code), as the gateway sees a real one fail
+            raise lx.litellm().InternalServerError("upstream exploded", "fake", "writer")
         if "JSON schema" in prompt:
             if self.plans:
                 return self.plans.pop(0)
@@ -65,7 +70,7 @@ class Writer:
         if "section topics" in prompt:
             return "\n".join(f"{i}. Lamps of coast number {i} and their keepers." for i in range(9))
         if match := EXTEND.search(prompt):
-            return self.prose(round(int(match.group(1)) * self.factor))
+            return self.prose(round(int(match.group(1) or match.group(2)) * self.factor))
         if match := WRITE.search(prompt):
             return self.prose(round(int(match.group(1)) * self.factor))
         raise AssertionError(f"unexpected prompt: {prompt[:200]}")
@@ -217,11 +222,65 @@ async def test_a_failed_call_raises_and_writes_no_placeholder(data_dir: Path) ->
     writer.fail_on = lambda prompt: "Now write section 2 of" in prompt
     with scripted_model(writer), pytest.raises(RunFailedError) as failure:
         await write(data_dir, store=store, thread_id="t2")
-    assert "upstream exploded" in str(failure.value) or failure.value.__cause__ is not None
+    assert "upstream exploded" in str(failure.value) and "resume" in str(failure.value)
     texts = [item.value["text"] for item in store.search(("default", "runs", "t2", "sections"))]
-    assert len(texts) == 1 and texts[0].startswith("Note says the keepers")
+    assert texts == writer.replies  # section 1 as the model wrote it; nothing for section 2
     assert store.get(("default", "runs", "t2", "document"), "markdown") is None
-    assert not any("fail" in text.lower() for text in texts)
+
+
+async def test_a_blank_section_is_asked_again_and_never_left_empty(data_dir: Path) -> None:
+    writer = Writer(1.0)
+    original = writer.__call__
+    blank_once = iter([True])
+
+    def reply(messages: list[dict[str, Any]]) -> str:
+        if "Now write section 2 of" in messages[-1]["content"] and next(blank_once, False):
+            return " \n "
+        return original(messages)
+
+    with scripted_model(reply) as fake:
+        result = await write(data_dir)
+    second = result.sections[1]
+    assert second.retried and second.within_tolerance and second.words >= 400
+    assert [s.retried for s in result.sections] == [False, True, False, False, False, False]
+    retry = [c for c in fake.calls if "Nothing of it is written yet" in c.messages[-1]["content"]]
+    assert len(retry) == 1 and "section 2 of 6" in retry[0].messages[-1]["content"]
+    assert re.search(r"## Era 2\n\n\S", result.markdown)
+    assert all(s.text.strip() for s in result.sections)
+
+
+async def test_a_section_blank_when_asked_again_raises_and_resume_asks_again(
+    data_dir: Path,
+) -> None:
+    store, saver = InMemoryStore(), InMemorySaver()
+    writer = Writer(1.0)
+    original = writer.__call__
+
+    def blank(messages: list[dict[str, Any]]) -> str:
+        return "" if "section 3 of" in messages[-1]["content"] else original(messages)
+
+    with (
+        scripted_model(blank) as fake,
+        pytest.raises(RunFailedError, match="section 3 of 6 came back empty") as failure,
+    ):
+        await write(data_dir, store=store, checkpointer=saver, thread_id="t4", fix_attempts=0)
+    assert isinstance(failure.value.__cause__, aw.EmptySectionError)
+    assert sum("section 3 of" in c.messages[-1]["content"] for c in fake.calls) == 2
+    texts = [item.value["text"] for item in store.search(("default", "runs", "t4", "sections"))]
+    assert len(texts) == 2 and all(texts)  # sections 1 and 2 kept, nothing for section 3
+    assert store.get(("default", "runs", "t4", "document"), "markdown") is None
+
+    with scripted_model(Writer(1.0)) as fake:
+        async with gateway(data_dir) as gw:
+            result = await aw.aresume(
+                "t4", config=config(fix_attempts=0), gateway=gw, store=store, checkpointer=saver
+            )
+    prompts = [c.messages[-1]["content"] for c in fake.calls]
+    assert "Nothing of it is written yet" in prompts[0] and "section 3 of 6" in prompts[0]
+    assert sections_of(fake) == [3, 4, 5, 6]  # the blank write[2] is replayed, not re-sent
+    assert [s.text for s in result.sections[:2]] == texts
+    assert result.sections[2].retried and result.sections[2].words > 0
+    assert "\n\n\n" not in result.markdown and result.markdown.count("## ") == 6
 
 
 # --- planning ----------------------------------------------------------------------------------
@@ -391,7 +450,8 @@ async def test_chinese_is_planned_written_and_counted_in_characters(data_dir: Pa
 
 async def test_sections_stream_as_events_with_their_text(data_dir: Path) -> None:
     events: list[WorkflowEvent] = []
-    with scripted_model(Writer(1.0)):
+    writer = Writer(1.0)
+    with scripted_model(writer):
         result = await write(data_dir, on_event=events.append)
     texts = [e for e in events if e.kind == "text" and e.node.startswith("section[")]
     assert [e.node for e in texts] == [f"section[{i}]" for i in range(6)]
@@ -400,8 +460,9 @@ async def test_sections_stream_as_events_with_their_text(data_dir: Path) -> None
     assert nodes == ["plan", *["write"] * 6, "assemble"]
     write_events = [e for e in events if e.kind == "node" and e.node == "write"]
     assert write_events[0].data["sections"][0]["words"] == result.sections[0].words
-    assert result.markdown.startswith("## Era 1\n\n")
-    assert result.markdown.count("## ") == 6
+    # the document is the model's replies under the plan's headings, and nothing else
+    blocks = [f"## Era {i + 1}\n\n{reply}" for i, reply in enumerate(writer.replies)]
+    assert len(blocks) == 6 and result.markdown == "\n\n".join(blocks)
 
 
 async def test_looping_sentences_are_dropped_before_counting(data_dir: Path) -> None:
