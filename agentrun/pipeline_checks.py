@@ -17,8 +17,9 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from agentrun import templates
-from agentrun.errors import UsageError
+from agentrun.errors import SpecError, UsageError
 from agentrun.graphs.registry import WORKFLOWS, entry_for
+from agentrun.pipeline_fakes import load_script
 from agentrun.spec import NodeSpec, PipelineSpec
 from agentrun.spec_loader import PathKey, SourceMap
 from agentrun.tools.registry import TOOLS
@@ -75,6 +76,11 @@ class _Checker:
             if model.replies and not (self.base_dir / model.replies).is_file():
                 message = f"replies file {model.replies!r} not found next to the pipeline"
                 self.report(("models", alias, "replies"), f"{message} ({self.base_dir})")
+            elif model.replies:
+                try:
+                    load_script(self.base_dir / model.replies)
+                except SpecError as exc:
+                    self.report(("models", alias, "replies"), f"bad replies file: {exc}")
             for fallback in model.fallbacks:
                 self._model_ref(("models", alias, "fallbacks"), fallback)
 

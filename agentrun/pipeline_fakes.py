@@ -1,9 +1,10 @@
 """Scripted replies for the `fake/` models of a pipeline, read from a replies file.
 
 A replies file is YAML: either a list of strings (used in order, the last one repeated), or a
-list of rules `{when: <regex>, reply: <text>, model: <fake name, optional>}` tried in order
-against the prompt (the first rule without `when` is the fallback). Rules make a fake pipeline
-deterministic whatever the order of its calls, which resumed runs rely on.
+list of rules `{when: <regex>, reply: <text>}` tried in order against the prompt (a rule without
+`when` always matches). Rules make a fake pipeline deterministic whatever the order of its
+calls, which resumed runs rely on. Each fake alias names its own file; the file is read and
+checked when the pipeline is validated.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from agentrun import spec_loader
 from agentrun.agents.messages import Message, text_of
 from agentrun.errors import SpecError
 from agentrun.spec import ModelSpec
@@ -43,23 +43,34 @@ class Script:
         return "NONE"
 
 
-def _script(path: Path) -> Script:
+RULE_KEYS = ("when", "reply")
+
+
+def load_script(path: Path) -> Script:
+    """The replies in `path`; a `SpecError` naming file:line:column for anything malformed."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"{path}: cannot read replies: {exc}") from exc
+    data, source = spec_loader.load_yaml(text, str(path))
     if not isinstance(data, list) or not data:
-        raise SpecError(f"{path}: replies must be a non-empty list (strings or rules)")
+        raise SpecError(f"{path}:1:1: replies must be a non-empty list (strings or rules)")
     if all(isinstance(item, str) for item in data):
         return Script(rules=[], sequence=list(data))
     rules = []
     for index, item in enumerate(data):
-        if not isinstance(item, dict) or "reply" not in item or set(item) - {"when", "reply"}:
-            raise SpecError(f"{path}: item {index}: expected {{when: <regex>, reply: <text>}}")
+        where = source.where(source.locate([index]))
+        expected = "expected a rule {when: <regex>, reply: <text>} (or make every item a string)"
+        if not isinstance(item, dict):
+            raise SpecError(f"{where}: item {index}: {expected}")
+        unknown = [str(key) for key in item if key not in RULE_KEYS]
+        if unknown or "reply" not in item:
+            found = f"unknown key {unknown[0]!r}" if unknown else "no `reply`"
+            raise SpecError(f"{where}: item {index}: {found}; a rule has the keys when, reply")
         try:
             pattern = re.compile(str(item["when"]), re.S) if item.get("when") else None
         except re.error as exc:
-            raise SpecError(f"{path}: item {index}: bad regex: {exc}") from exc
+            raise SpecError(f"{where}: item {index}: `when` is not a valid regex: {exc}") from None
         rules.append(Rule(reply=str(item["reply"]), when=pattern))
     return Script(rules=rules, sequence=[])
 
@@ -76,7 +87,7 @@ class FakeReplies:
         for model in models.values():
             name = model.model.split("/", 1)[1]
             scripts[name] = (
-                _script(base_dir / model.replies) if model.replies else Script([Rule("ok")], [])
+                load_script(base_dir / model.replies) if model.replies else Script([Rule("ok")], [])
             )
         return cls(scripts)
 

@@ -208,6 +208,34 @@ def test_empty_binary_and_non_utf8_files(
     assert expected in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("replies", "expected"),
+    [
+        ("- when: hi\n  reply: yo\n- when: bye\n  model: x\n  reply: ciao\n",
+         "replies.yaml:3:3: item 1: unknown key 'model'; a rule has the keys when, reply"),
+        ("- when: '(unclosed'\n  reply: x\n", "replies.yaml:1:3: item 0: `when` is not a valid"),
+        ("- reply: a\n- just text\n", "replies.yaml:2:3: item 1: expected a rule"),
+        ("- when: x\n", "item 0: no `reply`"),
+        ("{reply: x}\n", "replies.yaml:1:1: replies must be a non-empty list"),
+        ("- !!python/object/apply:os.system ['touch {marker}']\n", "is not allowed"),
+        ("- [unclosed\n", "invalid YAML"),
+    ],
+)  # fmt: skip
+def test_replies_files_are_checked_at_validation(
+    replies: str, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    marker = tmp_path / "pwned"
+    (tmp_path / "replies.yaml").write_text(replies.replace("{marker}", str(marker)), "utf-8")
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(
+        HEAD + "models:\n  default: {model: fake/x, replies: replies.yaml}\n" + AGENT, "utf-8"
+    )
+    assert cli(["validate", str(path)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{path}:4:" in err and "bad replies file" in err and expected in err, err
+    assert "Traceback" not in err and not marker.exists()
+
+
 def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli(["validate", str(tmp_path / "nope.yaml")]) == 2
     assert "no such file" in capsys.readouterr().err
