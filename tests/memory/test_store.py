@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langgraph.store.base import BaseStore
@@ -17,27 +20,48 @@ ROOT = Path(__file__).resolve().parents[2]
 AGENTRUN = str(Path(sys.executable).with_name("agentrun"))
 
 
-def test_two_writer_processes_at_once_lose_nothing(tmp_path: Path) -> None:
-    count = 150
-    writers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "tests.memory.writer_child", str(tmp_path), name, str(count)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for name in ("one", "two")
-    ]
+def run_writers(
+    data_dir: Path, count: int, hold_s: float, env: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Two writer processes told to open the store at the same instant; their reports."""
+    start_at = time.time() + 5  # both have imported everything by then
+    writers = []
+    for name in ("one", "two"):
+        args = [str(data_dir), name, str(count), str(start_at), str(hold_s)]
+        child = subprocess.Popen(
+            [sys.executable, "-m", "tests.memory.writer_child", *args],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, **(env or {})},
+        )  # fmt: skip
+        writers.append(child)
+    reports = []
     for writer in writers:
-        _, err = writer.communicate(timeout=120)
+        out, err = writer.communicate(timeout=120)
         assert writer.returncode == 0, err
+        reports.append(json.loads(out.strip().splitlines()[-1]))
+    return reports
+
+
+def test_two_writer_processes_at_once_take_turns_and_lose_nothing(tmp_path: Path) -> None:
+    count, hold_s = 150, 1.0
+    first, second = sorted(run_writers(tmp_path, count, hold_s), key=lambda r: r["held_from"])
+    assert second["asked"] < first["held_to"]  # the second asked while the first held it,
+    assert first["held_to"] <= second["held_from"]  # and got it only after: never both at once
     with default_store(tmp_path, embedder=FakeEmbedder()) as store:
+        assert store.items.count() == store.vectors.count() == 2 * count
         for name in ("one", "two"):
             items = store.search(("w", name), limit=1_000_000)
             assert sorted(item.value["i"] for item in items) == list(range(count))
-        found = store.search(("w",), query="two writes item 7", limit=1)
-        assert found[0].namespace == ("w", "two")
+            assert all(item.value["text"] == f"{name} writes item {item.value['i']}"
+                       for item in items)  # fmt: skip
+            found = store.search(("w",), query=f"{name} writes item 7", limit=1)
+            assert found[0].namespace == ("w", name) and found[0].value["i"] == 7
+
+
+def test_the_turn_taking_check_sees_writers_overlap_without_the_lock(tmp_path: Path) -> None:
+    reports = run_writers(tmp_path, 10, 1.0, env={"WRITER_CHILD_NO_LOCK": "1"})
+    first, second = sorted(reports, key=lambda r: r["held_from"])
+    assert first["held_to"] > second["held_from"]
 
 
 def test_a_locked_store_gives_a_clear_error_not_a_hang(tmp_path: Path) -> None:
