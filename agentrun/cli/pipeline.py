@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
 from agentrun.cli._common import console, err_console, state
-from agentrun.errors import UsageError
+from agentrun.errors import EXIT_INTERRUPTED, UsageError
 
 if TYPE_CHECKING:
     from agentrun.graphs.runtime import WorkflowEvent
     from agentrun.pipeline import Pipeline, PipelineResult
+
+R = TypeVar("R")
 
 runs_app = typer.Typer(help="List and inspect runs.", no_args_is_help=True)
 
@@ -87,6 +90,19 @@ def _report(result: PipelineResult) -> None:
     out.print(f"thread: {result.thread_id}")
 
 
+def _interruptible(ctx: typer.Context, thread_id: str, call: Callable[[], R]) -> R:
+    """`call()`, and on Ctrl-C one line saying how to resume (then exit code 130)."""
+    try:
+        return call()
+    except KeyboardInterrupt:
+        data_dir = state(ctx).data_dir
+        where = f" --data-dir {data_dir}" if data_dir is not None else ""
+        err_console().print(
+            f"interrupted; resume with: agentrun{where} resume {thread_id}", markup=False
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
 def run(
     ctx: typer.Context,
     pipeline: Path = typer.Argument(..., help="The pipeline YAML file."),
@@ -97,13 +113,16 @@ def run(
     stream: bool = typer.Option(True, help="Show model output as it streams."),
 ) -> None:
     """Run a pipeline; results go to <data dir>/runs/<thread id>/result.json."""
+    from agentrun.graphs.runtime import new_thread_id
     from agentrun.pipeline import load_pipeline
 
     loaded = load_pipeline(pipeline, _pairs(set_, "--set"))
-    result = loaded.run(
-        _inputs(input_), thread_id=thread_id, data_dir=state(ctx).data_dir, cache=cache,
+    given = _inputs(input_)
+    thread = thread_id or new_thread_id()
+    result = _interruptible(ctx, thread, lambda: loaded.run(
+        given, thread_id=thread, data_dir=state(ctx).data_dir, cache=cache,
         on_event=Progress(stream), stream_text=stream,
-    )  # fmt: skip
+    ))  # fmt: skip
     _report(result)
 
 
@@ -119,8 +138,10 @@ def resume(
 
     record = RunRecord.open(data_dir(state(ctx).data_dir), thread_id)
     pipeline: Pipeline = record.pipeline()
-    result = pipeline.resume(thread_id, data_dir=state(ctx).data_dir, cache=cache,
-                                 on_event=Progress(stream), stream_text=stream)  # fmt: skip
+    result = _interruptible(ctx, thread_id, lambda: pipeline.resume(
+        thread_id, data_dir=state(ctx).data_dir, cache=cache, on_event=Progress(stream),
+        stream_text=stream,
+    ))  # fmt: skip
     _report(result)
 
 

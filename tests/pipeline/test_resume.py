@@ -115,3 +115,25 @@ def test_killed_run_resumes_with_the_same_result(tmp_path: Path) -> None:
 
     assert outputs(tmp_path / "b", "cut") == outputs(tmp_path / "a", "whole")
     assert total <= uninterrupted + 1
+
+
+def test_ctrl_c_says_how_to_resume(tmp_path: Path) -> None:
+    with FakeOpenAIServer(reply=reply, latency_s=0.25) as server:
+        path = tmp_path / "chain.yaml"
+        path.write_text(spec(server.url), encoding="utf-8")
+        data = tmp_path / "data"
+        run = agentrun(data, "run", str(path), "-i", "topic=tides", "--thread-id", "cc")
+        deadline = time.monotonic() + 60
+        while len(server.chat_requests()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        run.send_signal(signal.SIGINT)
+        _, err = run.communicate(timeout=60)
+        assert run.returncode == 130, err
+        lines = [line for line in err.splitlines() if "interrupted" in line]
+        assert lines == [f"interrupted; resume with: agentrun --data-dir {data} resume cc"], err
+        assert "Traceback" not in err
+        meta = json.loads((data / "runs" / "cc" / "meta.json").read_text(encoding="utf-8"))
+        assert meta["status"] == "interrupted"
+        resumed = agentrun(data, "resume", "cc")
+        assert resumed.wait(timeout=120) == 0, resumed.stderr.read() if resumed.stderr else ""
+    assert outputs(data, "cc")["answer"].startswith("<")
