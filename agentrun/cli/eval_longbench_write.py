@@ -48,6 +48,13 @@ def render(report: dict[str, Any]) -> None:
                 str(row["model_calls"]), _fmt(row["mean_wall_s"]), str(row["errors"]),
             )  # fmt: skip
     console().print(table)
+    for system, row in report["summary"].items():
+        if row["errors"]:
+            err_console().print(
+                f"{system}: {row['errors']} of {row['n']} item(s) failed and score 0 "
+                "(see results.jsonl; the same command retries them)",
+                markup=False, style="yellow",
+            )  # fmt: skip
 
 
 def _fmt(value: Any) -> str:

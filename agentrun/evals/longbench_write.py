@@ -61,6 +61,10 @@ PLOT_FILE = "length_scores.png"
 PROGRESS_FILE = "progress.sqlite"
 SAFETY_TOKENS = 32
 NO_JUDGE = "S_q not computed: no judge model configured (pass --judge-model, e.g. openai/gpt-4o)"
+FAILED_ITEMS = (
+    "an item that failed scores S_l = 0 (and S_q = 0 when judged), as an empty output does in "
+    "LongBench-Write; the next run retries it"
+)
 #: Errors that fail one item (recorded, retried on the next run), not the whole eval.
 ITEM_ERRORS = (ModelCallError, ContextLengthError, RunFailedError, UsageError)
 
@@ -378,7 +382,9 @@ def score_row(
         "required": item.length,
         "bucket": bucket_of(item.length),
         "words": words,
-        "s_l": round(length_score(item.length, words), 2) if written else None,
+        # a failed item scores 0, as in LongBench-Write (an empty output), so failing more
+        # never looks better; it is retried on the next run
+        "s_l": round(length_score(item.length, words), 2) if written else 0.0,
         "s_q": None,
         "usage": written.usage if written else {},
         "details": written.details if written else {},
@@ -399,20 +405,22 @@ def _mean(values: Sequence[float | None]) -> float | None:
 
 
 def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    scored = [row for row in rows if not row.get("error")]
-    s_l, s_q = _mean([r["s_l"] for r in scored]), _mean([r.get("s_q") for r in scored])
-    usage = [r.get("usage") or {} for r in scored]
+    """Means over every item; a failed one counts with S_l = 0 (and S_q = 0 when judged)."""
+    failed = [row for row in rows if row.get("error")]
+    s_l = _mean([0.0 if row.get("error") else row["s_l"] for row in rows])
+    s_q = _mean([row.get("s_q") for row in rows])
+    usage = [r.get("usage") or {} for r in rows]
     return {
-        "n": len(scored),
-        "errors": len(rows) - len(scored),
+        "n": len(rows),
+        "errors": len(failed),
         "s_l": s_l,
         "s_q": s_q,
         "s": round((s_l + s_q) / 2, 2) if s_l is not None and s_q is not None else None,
-        "words_over_required": _mean([r["words"] / r["required"] for r in scored]),
+        "words_over_required": _mean([r["words"] / r["required"] for r in rows]),
         "prompt_tokens": sum(int(u.get("prompt_tokens", 0)) for u in usage),
         "completion_tokens": sum(int(u.get("completion_tokens", 0)) for u in usage),
         "model_calls": sum(int(u.get("model_calls", 0)) for u in usage),
-        "mean_wall_s": _mean([float(r["wall_s"]) for r in scored]),
+        "mean_wall_s": _mean([float(r["wall_s"]) for r in rows if not r.get("error")]),
     }
 
 
@@ -443,6 +451,8 @@ def build_report(
             label: sum(bucket_of(i.length) == label for i in items) for label in labels
         },
         "quality": "judged by " + settings.judge_model if settings.judge_model else NO_JUDGE,
+        "errors": {system: summary[system]["errors"] for system in settings.systems},
+        "failed_items": FAILED_ITEMS,
         "summary": summary,
         "by_bucket": by_bucket,
         "results": RESULTS_FILE,
@@ -489,6 +499,8 @@ async def arun_eval(
                 )
                 if written is not None and settings.judge_model:
                     row.update(await judge(gateway, settings.judge_model, item, written.text))
+                elif settings.judge_model:
+                    row.update(s_q=0.0, judge_error="no output to judge: scored 0")
                 results.append(row)
                 finished += 1
                 if on_row is not None:

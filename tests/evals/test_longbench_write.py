@@ -111,7 +111,15 @@ async def test_agentwrite_and_the_single_call_share_one_report(data_dir: Path) -
         / 4
     )
     assert single["s_l"] == pytest.approx(expected_single, abs=0.01)
-    assert set(report["by_bucket"]["agentwrite"]) <= {"[0,500)", "[500,2000)", "[2000,4000)"}
+    for system in ("agentwrite", "single"):
+        mine = [row for row in rows if row["system"] == system]
+        buckets = report["by_bucket"][system]
+        assert set(buckets) == {lbw.bucket_of(row["required"]) for row in mine}
+        for label, cell in buckets.items():
+            scores = [row["s_l"] for row in mine if row["bucket"] == label]
+            assert cell["n"] == len(scores)
+            assert cell["s_l"] == pytest.approx(sum(scores) / len(scores), abs=0.01)
+    assert sum(cell["n"] for cell in report["by_bucket"]["agentwrite"].values()) == 4
     saved = json.loads((out / lbw.REPORT_FILE).read_text())
     assert saved["summary"] == report["summary"]
     assert (out / lbw.PLOT_FILE).read_bytes().startswith(b"\x89PNG")
@@ -134,10 +142,16 @@ async def test_a_half_written_item_continues_from_its_checkpoint(data_dir: Path)
     crashing.fail_on = lambda prompt: "Now write section 2 of" in prompt
     with scripted_model(crashing):
         first = await evaluate(data_dir, out, **options)
-    assert first["summary"]["agentwrite"]["errors"] == 1
     failed = [json.loads(line) for line in (out / lbw.RESULTS_FILE).read_text().splitlines()]
     assert [row["item_id"] for row in failed if row["error"]] == ["lbw-051"]
-    assert all(row["text"] is None for row in failed if row["error"])
+    assert all(row["text"] is None and row["s_l"] == 0 for row in failed if row["error"])
+    # the failed item scores 0 in the mean, as an empty output does; it is not left out
+    written = [row["s_l"] for row in failed if not row["error"]]
+    agent = first["summary"]["agentwrite"]
+    assert agent["errors"] == 1 and agent["n"] == 2 and first["errors"] == {"agentwrite": 1}
+    assert len(written) == 1 and written[0] > 50
+    assert agent["s_l"] == pytest.approx(written[0] / 2, abs=0.01)
+    assert first["by_bucket"]["agentwrite"]["[500,2000)"]["s_l"] == 0
 
     with scripted_model(EvalWriter(1.0)) as fake:
         second = await evaluate(data_dir, out, **options)
@@ -167,6 +181,23 @@ async def test_a_judge_scores_quality_also_for_rows_written_before(data_dir: Pat
     assert agent["s_q"] == pytest.approx(lbw.quality_score(scores))
     assert agent["s"] == pytest.approx((agent["s_l"] + agent["s_q"]) / 2, abs=0.01)
     assert report["quality"] == "judged by judge/grader"
+
+
+async def test_a_failed_item_scores_0_for_quality_too_when_judged(data_dir: Path) -> None:
+    crashing = EvalWriter(1.0)
+    crashing.fail_on = lambda prompt: "Now write section 2 of" in prompt
+    ratings = dict.fromkeys(lbw.DIMENSIONS, 5)
+    with (
+        scripted_model([json.dumps(ratings)], provider="judge", repeat_last=True) as judge,
+        scripted_model(crashing),
+    ):
+        report = await evaluate(
+            data_dir, data_dir / "lbw", systems=["agentwrite"], sample=2, seed=1,
+            judge_model="judge/grader",
+        )  # fmt: skip
+    assert len(judge.calls) == 1  # nothing to judge for the failed item
+    agent = report["summary"]["agentwrite"]
+    assert agent["errors"] == 1 and agent["s_q"] == 50.0
 
 
 # --- the command ---------------------------------------------------------------------------------
