@@ -16,7 +16,7 @@ from langgraph.store.memory import InMemoryStore
 
 from agentrun.agents import Gateway, GatewayConfig, RetryPolicy
 from agentrun.agents import _litellm as lx
-from agentrun.agents.testing import ScriptedModel, scripted_model
+from agentrun.agents.testing import ScriptedModel, registered_provider, scripted_model
 from agentrun.errors import RunFailedError, UsageError
 from agentrun.graphs import agent_write as aw
 from agentrun.graphs.runtime import WorkflowEvent
@@ -463,6 +463,44 @@ async def test_sections_stream_as_events_with_their_text(data_dir: Path) -> None
     # the document is the model's replies under the plan's headings, and nothing else
     blocks = [f"## Era {i + 1}\n\n{reply}" for i, reply in enumerate(writer.replies)]
     assert len(blocks) == 6 and result.markdown == "\n\n".join(blocks)
+
+
+class CutOffModel(ScriptedModel):
+    """A scripted model whose replies to `cut(prompt)` prompts stop with finish_reason
+    "length", as a reply that ran into max_tokens does."""
+
+    def __init__(self, replies: Callable[[list[dict[str, Any]]], str], cut: Callable[[str], bool]):
+        super().__init__(replies)
+        self.cut = cut
+
+    async def acompletion(self, model: str, messages: Any, *args: Any, **kw: Any) -> Any:
+        response = await super().acompletion(model, messages, *args, **kw)
+        if self.cut(messages[-1]["content"]):
+            response.choices[0].finish_reason = "length"
+        return response
+
+
+CUT_OFF = " And then the keeper climbed the"
+
+
+@pytest.mark.parametrize("finish", ["length", "stop"])
+async def test_a_sentence_cut_off_by_max_tokens_is_dropped(data_dir: Path, finish: str) -> None:
+    writer = Writer(1.0)
+    original = writer.__call__
+
+    def reply(messages: list[dict[str, Any]]) -> str:
+        text = original(messages)
+        return text + CUT_OFF if "Now write section 1 of" in messages[-1]["content"] else text
+
+    model = CutOffModel(reply, cut=lambda prompt: finish == "length" and "section 1 of" in prompt)
+    with registered_provider(model):
+        result = await write(data_dir)
+    first = result.sections[0]
+    if finish == "length":
+        assert first.text == writer.replies[0] and CUT_OFF.strip() not in result.markdown
+    else:  # a reply that ended on its own keeps its last words
+        assert first.text == (writer.replies[0] + CUT_OFF).strip()
+    assert first.extensions == 0 and first.within_tolerance
 
 
 async def test_looping_sentences_are_dropped_before_counting(data_dir: Path) -> None:
