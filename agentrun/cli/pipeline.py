@@ -48,28 +48,98 @@ def _inputs(values: list[str]) -> dict[str, Any]:
     return given
 
 
+class StreamedText:
+    """Streamed model text of steps that may run at once (fan-out), kept readable.
+
+    Each line starts with its step's label, and one step's line is not broken by another's
+    text: that waits until the line ends (or its step has been quiet for `patience_s`), and is
+    then written as whole lines. A lone step streams live, token by token.
+    """
+
+    def __init__(
+        self,
+        write: Callable[[str], None],
+        clock: Callable[[], float] = time.monotonic,
+        patience_s: float = 1.0,
+    ) -> None:
+        self.write = write
+        self.clock = clock
+        self.patience_s = patience_s
+        self.owner: str | None = None  # the step whose line is open
+        self.last = 0.0
+        self.waiting: dict[str, str] = {}
+
+    def add(self, node: str, text: str) -> None:
+        now = self.clock()
+        if self.owner not in (None, node):
+            if now - self.last < self.patience_s:
+                self.waiting[node] = self.waiting.get(node, "") + text
+                return
+            self._close()  # the open line's step went quiet
+        if self.owner is None:
+            text = self.waiting.pop(node, "") + text
+            self.owner = node
+            self.write(f"{node} | ")
+        self.last = now
+        first, *rest = text.split("\n")
+        self.write(first)
+        for index, line in enumerate(rest):
+            self.write("\n")
+            if index == len(rest) - 1 and not line:
+                self.owner = None
+                self._whole_lines()
+            else:
+                self.write(f"{node} | {line}")
+
+    def finish(self) -> None:
+        """Write everything still held (a step finished)."""
+        self._close()
+        for node, text in self.waiting.items():
+            for line in text.rstrip("\n").split("\n"):
+                self.write(f"{node} | {line}\n")
+        self.waiting.clear()
+
+    def _close(self) -> None:
+        if self.owner is not None:
+            self.write("\n")
+            self.owner = None
+            self._whole_lines()
+
+    def _whole_lines(self) -> None:
+        for node, text in list(self.waiting.items()):
+            done, newline, rest = text.rpartition("\n")
+            if not newline:
+                continue
+            for line in done.split("\n"):
+                self.write(f"{node} | {line}\n")
+            if rest:
+                self.waiting[node] = rest
+            else:
+                del self.waiting[node]
+
+
 class Progress:
     """Live progress: one line per finished node, streamed model text, totals at the end."""
 
     def __init__(self, stream: bool) -> None:
         self.started = time.perf_counter()
         self.stream = stream
-        self.streaming = False
+        self.text = StreamedText(self._write)
+
+    @staticmethod
+    def _write(text: str) -> None:
+        err_console().print(text, end="", style="dim", markup=False)
 
     def __call__(self, event: WorkflowEvent) -> None:
-        out = err_console()
         if event.kind == "text":
             if self.stream:
-                out.print(event.text, end="", style="dim", markup=False)
-                self.streaming = True
+                self.text.add(event.node, event.text)
             return
-        if self.streaming:
-            out.print()
-            self.streaming = False
+        self.text.finish()
         usage = event.data.get("usage") or {}
         tokens = usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
         detail = f"  {tokens} tokens" if tokens else ""
-        out.print(
+        err_console().print(
             f"[green]done[/green] {event.node}{detail}  {time.perf_counter() - self.started:.1f} s"
         )
 
