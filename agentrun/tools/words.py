@@ -156,13 +156,54 @@ def join_text(left: str, right: str) -> str:
 
 _DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"两": 2}
 _UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000}
-_NUMBER = r"\d[\d,]*(?:\.\d+)?|[零一二两三四五六七八九十百千万]+"
+_ZH_NUMBER = r"\d[\d,]*(?:\.\d+)?|[零一二两三四五六七八九十百千万]+"
+_EN_NUMBER = r"\d[\d,]*(?:\.\d+)?"
 _EN_LENGTH = re.compile(
-    r"(?:(?P<low>\d[\d,]*)\s*(?:-|–|to)\s*)?(?P<n>\d[\d,]*)\s*(?:-|\s)?\s*words?\b", re.IGNORECASE
+    rf"(?:(?P<low>{_EN_NUMBER})\s*k?\s*(?:-|–|to)\s*)?(?P<n>{_EN_NUMBER})\s*(?P<k>k|thousand)?"
+    r"\s*(?:-|\s)?\s*words?\b",
+    re.IGNORECASE,
 )
-_ZH_LENGTH = re.compile(
-    rf"(?:(?P<low>{_NUMBER})\s*(?:至|到|-|~|～)\s*)?(?P<n>{_NUMBER})\s*(?P<wan>万)?\s*[字词]"
+_ZH_RANGE = rf"(?:(?P<low>{_ZH_NUMBER})\s*(?:至|到|-|~|～)\s*)?(?P<n>{_ZH_NUMBER})\s*(?P<wan>万)?"
+_ZH_LENGTH = re.compile(rf"{_ZH_RANGE}\s*[字词]")
+#: `字数要求2000左右`, `字数1400左右`, `篇幅约3000`: the number after a length field, 字 or not.
+_ZH_FIELD = re.compile(
+    rf"(?:字数|篇幅)(?:要求|限制|控制)?\s*[:：]?\s*(?:在|为|是|约|大约|大概|不少于|至少)*\s*{_ZH_RANGE}"
 )
+
+# A length that describes text the model is given, not the text to write: `summarize this
+# 5000-word report`, `将这篇5000字的报告总结为…`. Matched against the text just before the number.
+_EN_SOURCE = re.compile(
+    r"(?:\b(?:this|that|these|those|given|attached|following|above|provided|existing|original)"
+    r"\s+(?:[a-z]+\s+)?|\b(?:summari[sz]e|condense|shorten|abridge|translate|paraphrase|"
+    r"proofread|analy[sz]e)\s+(?:(?:the|a|an)\s+)?)$",
+    re.IGNORECASE,
+)
+_ZH_SOURCE = re.compile(
+    r"(?:这篇|这份|这段|(?<!应)该|(?<!因)此|以下|下面|上面|上述|原文|给定|所给|"
+    r"(?:总结|概括|缩写|翻译|阅读)(?:一篇|这篇)?)"
+    r"(?:的)?\s*(?:约|大约)?\s*$"
+)
+
+# Lengths per piece (`each 300 words`, `每篇400字`, `各写1000字`) times the number of pieces.
+_EN_PIECES = (
+    r"paragraph|section|part|chapter|essay|stor(?:y|ie)|poem|letter|post|entr(?:y|ie)|article|"
+    r"email|description|scene|speech|review|diary entr(?:y|ie)|day"
+)
+_EN_EACH_BEFORE = re.compile(r"\beach\s+(?:of\s+)?(?:about\s+|around\s+|roughly\s+)?$", re.I)
+_EN_EACH_AFTER = re.compile(rf"\s*(?:each\b|apiece\b|per\s+(?:{_EN_PIECES})\b)", re.I)
+_EN_SMALL = {
+    name: value
+    for value, name in enumerate(
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+         "eleven", "twelve"]
+    )
+}  # fmt: skip
+_EN_COUNT = re.compile(
+    rf"\b(?P<c>\d+|{'|'.join(_EN_SMALL)})\s+(?:[a-z-]+\s+)?(?P<u>{_EN_PIECES})s?\b", re.I
+)
+_ZH_PIECES = "篇|章|节|部分|段|天|首|封|则|条"
+_ZH_EACH = re.compile(rf"(?:每个?(?P<u>{_ZH_PIECES})|各)(?:写|约|大约|不少于)?\s*$")
+_ZH_COUNT = re.compile(rf"(?P<c>[\d]+|[一二两三四五六七八九十]+)\s*个?(?P<u>{_ZH_PIECES})")
 
 
 def chinese_number(text: str) -> int | None:
@@ -190,6 +231,8 @@ def chinese_number(text: str) -> int | None:
 def _number(text: str) -> float | None:
     if text[0].isdigit():
         return float(text.replace(",", ""))
+    if text.lower() in _EN_SMALL:
+        return float(_EN_SMALL[text.lower()])
     value = chinese_number(text)
     return float(value) if value is not None else None
 
@@ -200,19 +243,61 @@ class LengthRequest:
     quote: str
 
 
-def requested_length(instruction: str) -> LengthRequest | None:
-    """The length an instruction asks for (`2000 words`, `100-word`, `5000字`, `两千字`,
-    `1.5万字`; of a range, the upper end), or None when it names none."""
+def _pieces(
+    instruction: str, span: tuple[int, int], count: re.Pattern[str], unit: str | None
+) -> tuple[int, str] | None:
+    """The most pieces the instruction asks for (`five diary entries`, `五篇`, `两部分`), of
+    `unit` when given; outside the length itself."""
+    best: tuple[int, str] | None = None
+    for match in count.finditer(instruction):
+        if match.start() < span[1] and span[0] < match.end():
+            continue
+        if unit and match.group("u") != unit:
+            continue
+        value = _number(match.group("c"))
+        if value and value > 1 and (best is None or value > best[0]):
+            best = (int(value), match.group(0).strip())
+    return best
+
+
+def _lengths(instruction: str) -> list[LengthRequest]:
+    """Every length the instruction asks for, except ones that describe text it gives."""
     found: list[LengthRequest] = []
-    for match in _EN_LENGTH.finditer(instruction):
-        value = _number(match.group("n"))
-        if value and value >= MIN_REQUESTED_WORDS:
-            found.append(LengthRequest(int(value), match.group(0).strip()))
-    for match in _ZH_LENGTH.finditer(instruction):
-        value = _number(match.group("n"))
-        scale = 10_000 if match.group("wan") else 1
-        if value and value * scale >= MIN_REQUESTED_WORDS:
-            found.append(LengthRequest(int(value * scale), match.group(0).strip()))
+    for zh, pattern in ((False, _EN_LENGTH), (True, _ZH_LENGTH), (True, _ZH_FIELD)):
+        for match in pattern.finditer(instruction):
+            before = instruction[max(0, match.start() - 40) : match.start()]
+            if (_ZH_SOURCE if zh else _EN_SOURCE).search(before):
+                continue
+            value = _number(match.group("n"))
+            if not value:
+                continue
+            groups = match.groupdict()
+            if groups.get("wan"):
+                value *= 10_000
+            elif groups.get("k"):
+                value *= 1000
+            quote = match.group(0).strip()
+            if zh and (each := _ZH_EACH.search(before)):
+                pieces = _pieces(instruction, match.span(), _ZH_COUNT, each.group("u"))
+            elif not zh and (
+                _EN_EACH_BEFORE.search(before) or _EN_EACH_AFTER.match(instruction, match.end())
+            ):
+                pieces = _pieces(instruction, match.span(), _EN_COUNT, None)
+            else:
+                pieces = None
+            if pieces is not None:
+                value, quote = value * pieces[0], f"{pieces[1]} × {quote}"
+            if value >= MIN_REQUESTED_WORDS:
+                found.append(LengthRequest(int(value), quote))
+    return found
+
+
+def requested_length(instruction: str) -> LengthRequest | None:
+    """The length an instruction asks for (`2000 words`, `2k words`, `100-word`, `5000字`,
+    `两千字`, `1.5万字`, `字数要求2000左右`; of a range, the upper end; `five entries of 300
+    words each`, `每篇400字`: times the pieces), or None when it names none. Lengths of text the
+    instruction gives (`summarize this 5000-word report`) do not count."""
+    found = _lengths(instruction)
     return max(found, key=lambda request: request.words) if found else None
 
 

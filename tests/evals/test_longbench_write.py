@@ -13,6 +13,7 @@ from agentrun.agents import Gateway, GatewayConfig
 from agentrun.agents.testing import scripted_model
 from agentrun.cli import run as cli
 from agentrun.evals import longbench_write as lbw
+from agentrun.tools.words import requested_length
 from tests.graphs.test_agent_write import FAST, Writer
 
 BASELINE_WORDS = 460  # what a small model writes in one call, whatever it is asked for
@@ -51,6 +52,13 @@ def test_the_prompts_ship_with_their_license_and_buckets() -> None:
     folder = lbw.data_dir()
     assert "Apache License" in folder.joinpath("LICENSE.txt").read_text("utf-8")
     assert "THUDM/LongWriter" in folder.joinpath("README.md").read_text("utf-8")
+
+
+def test_the_required_length_is_read_from_almost_every_prompt() -> None:
+    found = [(requested_length(item.prompt), item.length) for item in lbw.load_prompts("all")]
+    matched = sum(request is not None and request.words == length for request, length in found)
+    wrong = sum(request is not None and request.words != length for request, length in found)
+    assert wrong == 0 and matched >= 116  # the rest name no length in words or characters
 
 
 @pytest.mark.parametrize(
