@@ -11,6 +11,7 @@ import typer
 
 from agentrun.cli._common import console, err_console, state
 from agentrun.errors import EXIT_USAGE, UsageError
+from agentrun.memory.records import INGEST_CHUNK_TOKENS
 from agentrun.settings import DEFAULT_NAMESPACE
 
 if TYPE_CHECKING:
@@ -48,7 +49,9 @@ def ingest(
     namespace: str = typer.Option(DEFAULT_NAMESPACE, "--namespace", "-n", help=NAMESPACE_HELP),
     max_file_mb: float = typer.Option(100.0, "--max-file-mb", help="Refuse larger files."),
     chunk_tokens: int | None = typer.Option(
-        None, "--chunk-tokens", help="Chunk size in embedder tokens (default 224)."
+        None,
+        "--chunk-tokens",
+        help=f"Chunk size in embedder tokens (default {INGEST_CHUNK_TOKENS}).",
     ),
 ) -> None:
     """Split files into chunks, embed them and store them; re-running adds nothing."""
