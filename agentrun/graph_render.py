@@ -7,15 +7,18 @@ nodes and edges (conditional edges dashed and labelled with their condition).
 from __future__ import annotations
 
 import importlib
+import textwrap
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from agentrun.pipeline import Pipeline
 
 START, END = "__start__", "__end__"
+#: Node boxes, in units of the layout grid (one column is 1 wide, one layer 1 high).
+BOX_W, BOX_H = 0.8, 0.36
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ class Diagram:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+        from matplotlib.patches import FancyBboxPatch
 
         layers = self.layers()
         rows: dict[int, list[str]] = defaultdict(list)
@@ -83,39 +86,57 @@ class Diagram:
         }
         figure, axes = plt.subplots(figsize=(max(4.0, 2.6 * width), max(3.0, 1.3 * len(rows))))
         for edge in self.edges:
-            (x1, y1), (x2, y2) = position[edge.source], position[edge.target]
-            bend = 0.35 if y2 >= y1 else 0.0
-            arrow = FancyArrowPatch(
-                (x1, y1 - 0.18), (x2, y2 + 0.18), arrowstyle="-|>", mutation_scale=14,
-                linestyle="--" if edge.conditional else "-", color="#444444",
-                connectionstyle=f"arc3,rad={bend}",
-            )  # fmt: skip
-            axes.add_patch(arrow)
-            if edge.label:
-                axes.text(
-                    (x1 + x2) / 2 + 0.08,
-                    (y1 + y2) / 2,
-                    edge.label[:40],
-                    fontsize=7,
-                    color="#884400",
-                )
+            self._draw_edge(axes, edge, position[edge.source], position[edge.target])
         for node, (x, y) in position.items():
             terminal = node in (START, END)
             box = FancyBboxPatch(
-                (x - 0.9, y - 0.18), 1.8, 0.36, boxstyle="round,pad=0.02",
-                facecolor="#eeeeee" if terminal else "#dbe9ff", edgecolor="#335599",
+                (x - BOX_W / 2, y - BOX_H / 2), BOX_W, BOX_H, boxstyle="round,pad=0.02",
+                facecolor="#eeeeee" if terminal else "#dbe9ff", edgecolor="#335599", zorder=1,
             )  # fmt: skip
             axes.add_patch(box)
-            axes.text(x, y, _label(node), ha="center", va="center", fontsize=9)
-        axes.set_xlim(-0.2, width + 0.2)
+            axes.text(x, y, _label(node), ha="center", va="center", fontsize=9, zorder=2)
+        axes.set_xlim(-0.1, width + 0.1)  # bows and labels outside are kept (clip_on=False)
         axes.set_ylim(-len(rows) + 0.4, 0.6)
         axes.set_title(self.title, fontsize=10)
         axes.axis("off")
         figure.tight_layout()
         path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, dpi=120)
+        figure.savefig(path, dpi=120, bbox_inches="tight", pad_inches=0.2)  # labels stay whole
         plt.close(figure)
         return path
+
+    @staticmethod
+    def _draw_edge(
+        axes: Any, edge: Edge, source: tuple[float, float], target: tuple[float, float]
+    ) -> None:
+        """Forward edges run from box to box downwards; edges back up a loop (and self-loops)
+        leave and enter on the right side of the boxes, bowed out, so their arrowheads and
+        labels stay clear of the boxes."""
+        from matplotlib.patches import FancyArrowPatch
+
+        (x1, y1), (x2, y2) = source, target
+        back = y2 >= y1
+        if not back:
+            start, end, bend = (x1, y1 - BOX_H / 2), (x2, y2 + BOX_H / 2), 0.0
+        elif edge.source == edge.target:
+            start, end, bend = (x1 + BOX_W / 2, y1 - 0.1), (x2 + BOX_W / 2, y2 + 0.1), 1.6
+        else:
+            start, end, bend = (x1 + BOX_W / 2, y1), (x2 + BOX_W / 2, y2), 0.3
+        arrow = FancyArrowPatch(
+            start, end, arrowstyle="-|>", mutation_scale=14, zorder=3,
+            linestyle="--" if edge.conditional else "-", color="#444444",
+            connectionstyle=f"arc3,rad={bend}", shrinkA=0, shrinkB=1, clip_on=False,
+        )  # fmt: skip
+        axes.add_patch(arrow)
+        if not edge.label:
+            return
+        label = textwrap.fill(edge.label, 36)
+        if back:  # beside the bow: its peak is bend * height / 2 right of the ends
+            peak = max(start[0], end[0]) + bend * abs(end[1] - start[1]) / 2
+            where = (peak + 0.06, (start[1] + end[1]) / 2)
+        else:
+            where = ((x1 + x2) / 2 + 0.08, (y1 + y2) / 2)
+        axes.text(*where, label, fontsize=7, color="#884400", va="center", zorder=4, clip_on=False)
 
 
 def _id(node: str) -> str:

@@ -348,6 +348,29 @@ def test_graph_command_prints_mermaid_and_renders_a_png(
     assert "worker" in out and "manager" in out
 
 
+def test_png_draws_loop_edges_beside_the_boxes_with_whole_labels(tmp_path: Path) -> None:
+    from PIL import Image
+
+    png = tmp_path / "graph.png"
+    assert cli(["graph", str(Path(__file__).parents[2] / "examples" / "research_brief.yaml"),
+                "--png", str(png)]) == 0  # fmt: skip
+
+    def columns(image: Image.Image, colour: tuple[int, int, int]) -> list[int]:
+        pixels = image.load()
+        assert pixels is not None
+        return [
+            x for x in range(image.width) for y in range(image.height)
+            if all(abs(a - b) < 24 for a, b in zip(pixels[x, y][:3], colour, strict=True))
+        ]  # fmt: skip
+
+    with Image.open(png) as opened:
+        image = opened.convert("RGB")
+    box_right = max(columns(image, (0x33, 0x55, 0x99)))
+    label = columns(image, (0x88, 0x44, 0x00))
+    assert max(columns(image, (0x44, 0x44, 0x44))) > box_right  # the bow back up the loop
+    assert max(label) > box_right and max(label) < image.width - 4  # beside it, not cut off
+
+
 def test_runs_ls_and_show(
     tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
