@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -29,7 +30,8 @@ _PARAGRAPH_END = re.compile(r"\n[ \t]*\n\s*")
 
 @dataclass(frozen=True)
 class Skipped:
-    """A file left out of a directory walk (not text, Markdown or PDF)."""
+    """A file left out of a directory walk (not text, Markdown or PDF), or a directory whose
+    hidden entries were."""
 
     path: Path
     reason: str
@@ -53,21 +55,24 @@ class SourceFile:
 
 
 def collect(paths: Iterable[str | Path]) -> tuple[list[Path], list[Skipped], list[InputFileError]]:
-    """Files to read (directories walked in sorted order), files skipped, and missing paths."""
+    """Files to read (directories walked in sorted order), files skipped, and missing paths.
+
+    Hidden entries (names starting with a dot: `.git`, `.DS_Store`) of a directory are left
+    out, as one `Skipped` line per directory that counts them; naming one ingests it."""
     files: list[Path] = []
     skipped: list[Skipped] = []
     missing: list[InputFileError] = []
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file())
+            found, hidden_files, hidden_folders = _walk(path)
             for candidate in found:
-                if any(part.startswith(".") for part in candidate.relative_to(path).parts):
-                    continue
                 if candidate.suffix.lower() in SUPPORTED_SUFFIXES:
                     files.append(candidate)
                 else:
                     skipped.append(Skipped(candidate, "not a text, Markdown or PDF file"))
+            if hidden_files or hidden_folders:
+                skipped.append(Skipped(path, _hidden_reason(hidden_files, hidden_folders)))
         elif path.is_file():
             files.append(path)
         elif path.exists():
@@ -75,6 +80,25 @@ def collect(paths: Iterable[str | Path]) -> tuple[list[Path], list[Skipped], lis
         else:
             missing.append(InputFileError(str(path), "no such file or directory"))
     return files, skipped, missing
+
+
+def _walk(root: Path) -> tuple[list[Path], int, int]:
+    """(files below `root` in sorted order, hidden files, hidden folders), never entering a
+    hidden folder."""
+    files: list[Path] = []
+    hidden_files = hidden_folders = 0
+    for folder, dirs, names in os.walk(root):
+        hidden_folders += sum(d.startswith(".") for d in dirs)
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        hidden_files += sum(n.startswith(".") for n in names)
+        files += [Path(folder, n) for n in names if not n.startswith(".")]
+    return sorted(p for p in files if p.is_file()), hidden_files, hidden_folders
+
+
+def _hidden_reason(files: int, folders: int) -> str:
+    counts = [f"{n} hidden {what}{'' if n == 1 else 's'}"
+              for n, what in ((files, "file"), (folders, "folder")) if n]  # fmt: skip
+    return f"{' and '.join(counts)} left out (names starting with '.'); name a file to ingest it"
 
 
 def _decoded_blocks(path: Path, encoding: str) -> Iterator[str]:

@@ -140,6 +140,9 @@ def test_bad_input_gets_one_message_per_file_and_the_rest_is_ingested(
     (mixed / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
     (mixed / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
     (mixed / "big.md").write_text("word " * 2000, "utf-8")
+    (mixed / ".draft.md").write_text("A hidden draft about the tide mill.\n", "utf-8")
+    (mixed / ".git").mkdir()
+    (mixed / ".git" / "notes.md").write_text("Not a document.\n", "utf-8")
     code = cli(["memory", "ingest", str(mixed), str(tmp_path / "missing.md"),
                 "--max-file-mb", "0.005"])  # fmt: skip
     captured = capsys.readouterr()
@@ -148,6 +151,8 @@ def test_bad_input_gets_one_message_per_file_and_the_rest_is_ingested(
     for name in ("good.md", "declared.txt", "bom16.txt", "report.pdf"):
         assert f"ingested  {mixed / name}" in out, name
     assert f"skipped   {mixed / 'photo.png'}: not a text, Markdown or PDF file" in out
+    hidden = "1 hidden file and 1 hidden folder left out (names starting with '.')"
+    assert f"skipped   {mixed}: {hidden}" in out and "draft" not in out
     expected = {
         "latin1.txt": "cannot decode as utf-8",
         "empty.txt": "empty file",
@@ -161,7 +166,7 @@ def test_bad_input_gets_one_message_per_file_and_the_rest_is_ingested(
         path = tmp_path / "missing.md" if name == "missing.md" else mixed / name
         assert re.search(rf"error: {re.escape(str(path))}: [^\n]*{re.escape(message)}", err), name
     assert "Traceback" not in err
-    assert "4 ingested, 0 unchanged, 1 skipped, 7 failed" in out
+    assert "4 ingested, 0 unchanged, 2 skipped, 7 failed" in out
 
     assert cli(["memory", "search", "when does lantern night begin", "-k", "1"]) == 0
     assert "report.pdf" in capsys.readouterr().out
