@@ -1,10 +1,13 @@
-"""One writer at a time for an embedded store: an inter-process lock with a timeout.
+"""One process at a time for an embedded store: an inter-process lock with a timeout.
 
 An embedded chromadb store keeps its vector index in the memory of the process that opened it,
-so two processes writing the same directory would overwrite each other's index files. A store
-takes this lock when it opens and keeps it until it closes; another process waits up to the
-timeout and then gets a `MemoryStoreError` that names the holder and the ways out. The lock is
-the operating system's (`filelock`), so a killed holder releases it at once.
+so two processes writing the same directory would overwrite each other's index files. Readers
+take the lock too: a `PersistentClient` opened beside a writer (chromadb 1.5) missed most of
+the records the writer had already added, and opening one writes to `chroma.sqlite3` even when
+it only reads. So a store takes this lock when it opens, to read or write, and keeps it until
+it closes; another process waits up to the timeout and then gets a `MemoryStoreError` that
+names the holder and the ways out (a `chroma run` server serves any number of processes). The
+lock is the operating system's (`filelock`), so a killed holder releases it at once.
 
 Stores opened twice in one process share one lock (a second file lock on the same file would
 wait for the first forever).
