@@ -13,7 +13,10 @@ from agentrun.cli._common import console, err_console, state
 if TYPE_CHECKING:
     from agentrun.evals.longbench_write import LongBenchWriteSettings
 
-SYSTEMS_HELP = "Comma-separated: agentwrite, agentwrite-parallel, single (the baseline)."
+SYSTEMS_HELP = (
+    "Comma-separated: agentwrite (sections in order), agentwrite-parallel (sections at once), "
+    "single (the baseline)."
+)
 
 
 def make_settings(**options: Any) -> LongBenchWriteSettings:
@@ -24,12 +27,15 @@ def make_settings(**options: Any) -> LongBenchWriteSettings:
     from agentrun.evals.longbench_write import LongBenchWriteSettings
 
     options["systems"] = [s.strip() for s in options["systems"].split(",") if s.strip()]
+    writer = {key: value for key, value in options.pop("writer", {}).items() if value is not None}
     try:
-        return LongBenchWriteSettings(**options)
+        settings = LongBenchWriteSettings(**options, writer=writer)
+        settings.writer_config("agentwrite", strict=True)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"][:1])
+        field = str(first["loc"][0]) if first["loc"] else "writer"
         raise UsageError(f"--{field.replace('_', '-')}: {first['msg']}") from None
+    return settings
 
 
 def render(report: dict[str, Any]) -> None:
@@ -80,6 +86,15 @@ def command(
         None, help="Cap on the single call's output tokens (default: what the window leaves)."
     ),
     concurrency: int = typer.Option(1, help="Items written at once (per-model limits apply)."),
+    tolerance: float | None = typer.Option(
+        None, help="AgentWrite: allowed miss of each section's budget (default 0.2)."
+    ),
+    fix_attempts: int | None = typer.Option(
+        None, help="AgentWrite: extension or condensing calls per section (default 2)."
+    ),
+    plan_fallback: str | None = typer.Option(
+        None, help="AgentWrite without a usable outline: lines (default), outline or error."
+    ),
     out_dir: Path | None = typer.Option(
         None,
         help="Output directory (default <data dir>/evals/longbench-write-<model>-<subset>...; "
@@ -99,6 +114,8 @@ def command(
         model=model, subset=subset, sample=sample, seed=seed, max_length=max_length,
         systems=systems, judge_model=judge_model, baseline_max_tokens=baseline_max_tokens,
         concurrency=concurrency,
+        writer={"tolerance": tolerance, "fix_attempts": fix_attempts,
+                "plan_fallback": plan_fallback},
     )  # fmt: skip
     root = resolve_data_dir(state(ctx).data_dir)
     out = out_dir or default_out_dir(root, settings)

@@ -206,13 +206,17 @@ class LongBenchWriteSettings(BaseModel):
         default_factory=dict, description="AgentWriteConfig overrides (model and mode are set)."
     )
 
-    def writer_config(self, system: str) -> agent_write.AgentWriteConfig:
+    def writer_config(self, system: str, *, strict: bool = False) -> agent_write.AgentWriteConfig:
+        """The AgentWrite settings of `system`; a bad override is a UsageError (or, `strict`,
+        the ValidationError naming the field)."""
         mode = "parallel" if system == "agentwrite-parallel" else "sequential"
         try:
             return agent_write.AgentWriteConfig(
                 **{**self.writer, "model": self.model, "mode": mode}
             )
         except ValueError as exc:
+            if strict:
+                raise
             raise UsageError(f"writer settings: {exc}") from None
 
     def prompts(self) -> list[WritingPrompt]:
@@ -232,6 +236,7 @@ def default_out_dir(data_root: Path, settings: LongBenchWriteSettings) -> Path:
         parts.append(f"n{settings.sample}-seed{settings.seed}")
     if settings.max_length:
         parts.append(f"max{settings.max_length}")
+    parts.extend(f"{key.replace('_', '')}{value}" for key, value in sorted(settings.writer.items()))
     return data_root / "evals" / "-".join(parts)
 
 

@@ -13,7 +13,7 @@ from agentrun.agents import Gateway, GatewayConfig
 from agentrun.agents.testing import scripted_model
 from agentrun.cli import run as cli
 from agentrun.evals import longbench_write as lbw
-from agentrun.tools.words import requested_length
+from agentrun.tools.words import length_score, requested_length
 from tests.graphs.test_agent_write import FAST, Writer
 
 BASELINE_WORDS = 460  # what a small model writes in one call, whatever it is asked for
@@ -112,7 +112,7 @@ async def test_agentwrite_and_the_single_call_share_one_report(data_dir: Path) -
     assert agent["s_l"] > 90 > single["s_l"]
     expected_single = (
         sum(
-            lbw.length_score(row["required"], BASELINE_WORDS)
+            length_score(row["required"], BASELINE_WORDS)
             for row in rows
             if row["system"] == "single"
         )
@@ -225,10 +225,34 @@ def test_the_command_writes_a_report_and_says_s_q_needs_a_judge(
     assert "S_l" in captured.out
 
 
+def test_writer_settings_on_the_command_line_reach_agentwrite(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    writer = EvalWriter(0.5)
+    with scripted_model(writer) as fake:
+        code = cli(["eval", "longbench-write", "--model", "fake/writer", "-n", "1", "--max-length",
+                    "500", "--systems", "agentwrite", "--tolerance", "0.05", "--fix-attempts",
+                    "4"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    out = (
+        data_dir
+        / "evals"
+        / "longbench-write-fake_writer-en-n1-seed0-max500-fixattempts4-tolerance0.05"
+    )
+    report = json.loads((out / "report.json").read_text())
+    assert report["settings"]["writer"] == {"tolerance": 0.05, "fix_attempts": 4}
+    # half of each request every time: 4 extensions get within 5% (50%, 25%, 12.5%, 6.25% short)
+    assert sum("more words" in c.messages[-1]["content"] for c in fake.calls) == 4
+    row = json.loads((out / lbw.RESULTS_FILE).read_text().splitlines()[0])
+    assert abs(row["words"] - row["required"]) <= 0.0625 * row["required"] + 1
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [(["--subset", "fr"], "--subset"), (["--systems", "magic"], "--systems"),
-     (["--sample", "0"], "--sample")],
+     (["--sample", "0"], "--sample"), (["--tolerance", "1.5"], "--tolerance"),
+     (["--plan-fallback", "magic"], "--plan-fallback"),
+     (["--fix-attempts", "-1"], "--fix-attempts")],
 )  # fmt: skip
 def test_bad_options_are_one_line_usage_errors(
     args: list[str], message: str, capsys: pytest.CaptureFixture[str]
