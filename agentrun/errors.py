@@ -93,6 +93,13 @@ class StructuredOutputError(ModelCallError):
     """The model's reply did not validate against the requested schema, even after re-asking."""
 
 
+class ScriptedModelError(ModelCallError):
+    """A scripted (fake) model failed for its own reasons: its script ran out, or a reply raised.
+
+    Never retried nor fallen back from; the exception the script raised is the `__cause__`.
+    """
+
+
 # --- specs, input and usage (exit code 2) ---------------------------------------------------
 
 
@@ -151,6 +158,7 @@ __all__ = [
     "ModelError",
     "RetryAfterTooLongError",
     "RunFailedError",
+    "ScriptedModelError",
     "SpecError",
     "StructuredOutputError",
     "UnknownModelError",

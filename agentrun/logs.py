@@ -15,9 +15,20 @@ from typing import Any
 
 import structlog
 
-_SECRET_KEYS = re.compile(r"(api[_-]?key|authorization|token|secret|password|bearer)", re.I)
-_SECRET_VALUES = re.compile(r"\b(sk-[A-Za-z0-9_\-]{8,}|Bearer\s+[A-Za-z0-9._\-]{8,})")
-_COUNT_KEYS = {"prompt_tokens", "completion_tokens", "total_tokens", "max_tokens", "tokens"}
+# Key names are compared as lower-case words ("apiKey", "x-api-key" -> "api_key", "x_api_key").
+# A credential is named by one of these words or pairs, or ends in the singular word "token"
+# (access_token, refresh_token, id_token, token); counts such as prompt_tokens or
+# tokens_per_minute say "tokens" and stay visible.
+_SECRET_WORDS = re.compile(
+    r"(^|_)(api_?key|authorization|password|passwd|passphrase|secret|bearer|cookie"
+    r"|credentials?|(access|secret|private)_key)(_|$)"
+    r"|(^|_)token$"
+)
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_SEPARATORS = re.compile(r"[^a-z0-9]+")
+_SECRET_VALUES = re.compile(
+    r"\b(sk-[A-Za-z0-9_\-]{8,}|(Bearer|Basic)\s+[A-Za-z0-9._~+/=\-]{8,})", re.I
+)
 REDACTED = "[redacted]"
 
 # The standard library's advice for libraries: a NullHandler, so that without the host's own
@@ -36,13 +47,16 @@ def _redact_value(value: Any) -> Any:
 
 
 def _is_secret_key(key: object) -> bool:
-    return isinstance(key, str) and key not in _COUNT_KEYS and bool(_SECRET_KEYS.search(key))
+    if not isinstance(key, str):
+        return False
+    words = _SEPARATORS.sub("_", _CAMEL.sub("_", key).lower()).strip("_")
+    return bool(_SECRET_WORDS.search(words))
 
 
 def redact_secrets(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """structlog processor: mask API keys, bearer tokens and anything named like a secret."""
+    """structlog processor: mask credentials by key name (at any depth) and by their shape."""
     for key in list(event_dict):
         event_dict[key] = REDACTED if _is_secret_key(key) else _redact_value(event_dict[key])
     return event_dict

@@ -45,13 +45,23 @@ def status_code(exc: BaseException) -> int | None:
     return code if isinstance(code, int) else None
 
 
+def chain(exc: BaseException, limit: int = 10) -> list[BaseException]:
+    """`exc` and what caused it, as a traceback shows them (`raise ... from None` ends it)."""
+    found = [exc]
+    while len(found) < limit:
+        current = found[-1]
+        cause = current.__cause__
+        if cause is None and not current.__suppress_context__:
+            cause = current.__context__
+        if cause is None or cause in found:
+            break
+        found.append(cause)
+    return found
+
+
 def is_connection_error(exc: BaseException) -> bool:
     """LiteLLM reports refused connections as a 500 'Connection error.'; look through that."""
-    names = {type(exc).__name__}
-    cause = exc.__cause__ or exc.__context__
-    while cause is not None and len(names) < 10:
-        names.add(type(cause).__name__)
-        cause = cause.__cause__ or cause.__context__
+    names = {type(cause).__name__ for cause in chain(exc)}
     if names & {
         "APIConnectionError",
         "ConnectError",

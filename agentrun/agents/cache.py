@@ -41,8 +41,14 @@ class CachedReply:
     cost_usd: float
 
 
+#: Fields that join the key only when set, so keys of requests without them stay as they were.
+#: `local`: what identifies the embedded model (its file and n_ctx), which the name does not.
+OPTIONAL_KEY_FIELDS = ("local",)
+
+
 def request_key(request: dict[str, Any]) -> str:
     normalized = {name: request.get(name) for name in KEY_FIELDS}
+    normalized.update({name: request[name] for name in OPTIONAL_KEY_FIELDS if request.get(name)})
     blob = json.dumps(normalized, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 

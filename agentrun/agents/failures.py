@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from agentrun.agents import _litellm as lx
 from agentrun.agents.config import LOCAL_MODEL, ModelConfig
 from agentrun.agents.retry import RetryAfterTooLong, short
@@ -12,6 +14,7 @@ from agentrun.errors import (
     ModelCallError,
     ModelError,
     RetryAfterTooLongError,
+    ScriptedModelError,
     UnknownModelError,
 )
 
@@ -49,3 +52,37 @@ def public_error(
     if lx.is_retryable(exc):
         return ModelCallError(name, f"gave up after {attempts} attempts: {short(exc)}")
     return ModelCallError(name, f"the request was rejected: {short(exc)}")
+
+
+#: Set on an exception that a test double raised for its own reasons (its script ran out, a
+#: reply function failed). LiteLLM wraps such errors as connection errors, which the gateway would
+#: retry and report as an unreachable endpoint; the mark lets it re-raise them at once instead.
+_PASS_THROUGH = "_agentrun_pass_through"
+
+
+def mark_pass_through(exc: BaseException) -> BaseException:
+    """Mark `exc` to reach the gateway's caller unchanged, neither retried nor mapped."""
+    with contextlib.suppress(AttributeError):
+        setattr(exc, _PASS_THROUGH, True)
+    return exc
+
+
+def passed_through(exc: BaseException) -> BaseException | None:
+    """The marked exception in `exc`'s cause chain, if any."""
+    return next((cause for cause in lx.chain(exc) if getattr(cause, _PASS_THROUGH, False)), None)
+
+
+def own_failure_error(name: str, exc: BaseException) -> ScriptedModelError:
+    """The error a caller sees for a test double's own failure (`exc` becomes its cause)."""
+    if isinstance(exc, ScriptedModelError):
+        return exc
+    return ScriptedModelError(
+        name,
+        f"the scripted model's reply raised {type(exc).__name__}: {short(exc, 200)} (not "
+        "retried: only errors with an HTTP status or of a retryable kind simulate a provider)",
+    )
+
+
+def is_provider_like(exc: BaseException) -> bool:
+    """An HTTP status, or a failure the gateway retries: a simulated provider error."""
+    return lx.status_code(exc) is not None or lx.is_retryable(exc)

@@ -11,7 +11,7 @@ import asyncio
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -21,10 +21,10 @@ from agentrun.agents import _litellm as lx
 from agentrun.agents import retry, structured
 from agentrun.agents.cache import CachedReply, request_key, response_cache
 from agentrun.agents.config import LOCAL_MODEL, GatewayConfig, ModelConfig, StructuredMode
-from agentrun.agents.failures import public_error
+from agentrun.agents.failures import own_failure_error, passed_through, public_error
 from agentrun.agents.ledger import CallRecord, Ledger, current_node, current_run
 from agentrun.agents.limits import ModelLimits
-from agentrun.agents.local import LocalServer, acquire, release
+from agentrun.agents.local import LocalServer, acquire, local_identity, release
 from agentrun.agents.messages import Message, normalize_messages
 from agentrun.agents.portal import Portal
 from agentrun.agents.tokens import LocalTokenizer, estimate_messages_cl100k, estimate_text_cl100k
@@ -58,6 +58,22 @@ class Completion:
     retries: int = 0
     cache_hit: bool = False
     fallbacks: int = 0
+    attempts: int = 1
+
+
+@dataclass
+class _Tally:
+    """What one call has spent so far, kept as it goes so that a failed call is recorded too.
+
+    `attempts` counts requests sent to models, `retries` the repeats on one model, summed over
+    the fallback chain; `model` is the last one tried.
+    """
+
+    model: str
+    attempts: int = 0
+    retries: int = 0
+    fallbacks: int = 0
+    started: float = field(default_factory=time.perf_counter)
 
 
 class Gateway:
@@ -89,6 +105,7 @@ class Gateway:
         self._retry_templates: dict[str, AsyncRetrying] = {}
         self._local: LocalServer | None = None
         self._local_tokenizer: LocalTokenizer | None = None
+        self._local_identity: dict[str, object] | None = None
         self._portal = Portal()
         self._closed = False
 
@@ -108,6 +125,7 @@ class Gateway:
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self._release_local)
+        self._portal.close()
 
     def close(self) -> None:
         self._release_local()
@@ -315,15 +333,17 @@ class Gateway:
         use_cache = self._use_cache(cache, temperature)
         key = ""
         if use_cache:
-            key = request_key({**request, "model": config.model, "api_base": config.api_base})
+            key = self._cache_key(config, request)
             hit = self.cache.get(key)
             if hit is not None:
                 return self._record_hit(model, hit, node, on_text)
-        started = time.perf_counter()
-        response, answered_by, retries, fallbacks = await self._with_fallbacks(
-            model, request, timeout_s, on_text
-        )
-        completion = self._completion(model, answered_by, response, started, retries, fallbacks)
+        tally = _Tally(model)
+        try:
+            response = await self._with_fallbacks(model, request, timeout_s, on_text, tally)
+        except Exception as exc:
+            self._record_failure(model, tally, node, exc)
+            raise
+        completion = self._completion(model, response, tally)
         self._record(completion, node)
         if use_cache and completion.finish_reason != "error":
             self.cache.put(
@@ -341,6 +361,17 @@ class Gateway:
 
     def complete(self, model: str, messages: Sequence[Message] | str, **options: Any) -> Completion:
         return self._portal.run(self.acomplete(model, messages, **options))
+
+    def _cache_key(self, config: ModelConfig, request: dict[str, Any]) -> str:
+        """The request's cache key; for the embedded model it names the model file and n_ctx."""
+        identity: dict[str, object] | None = None
+        if config.model == LOCAL_MODEL:
+            if self._local_identity is None:
+                self._local_identity = local_identity(self.config.local)
+            identity = self._local_identity
+        return request_key(
+            {**request, "model": config.model, "api_base": config.api_base, "local": identity}
+        )
 
     def _use_cache(self, per_call: bool | None, temperature: float) -> bool:
         settings = self.config.cache
@@ -363,6 +394,7 @@ class Gateway:
             cost_usd=0.0,
             latency_s=0.0,
             cache_hit=True,
+            attempts=0,
         )
         if on_text is not None:
             on_text(hit.text)
@@ -383,6 +415,7 @@ class Gateway:
                 retries=completion.retries,
                 cache_hit=completion.cache_hit,
                 fallbacks=completion.fallbacks,
+                attempts=completion.attempts,
             )
         )
         log.info(
@@ -396,29 +429,53 @@ class Gateway:
             retries=completion.retries,
         )
 
-    def _completion(
-        self,
-        requested: str,
-        answered_by: str,
-        response: Any,
-        started: float,
-        retries: int,
-        fallbacks: int,
-    ) -> Completion:
+    def _record_failure(
+        self, model: str, tally: _Tally, node: str | None, error: BaseException
+    ) -> None:
+        """A call that raised still spent attempts and time: record it, with no tokens."""
+        latency = time.perf_counter() - tally.started
+        self.ledger.record(
+            CallRecord(
+                model=tally.model,
+                requested_model=model,
+                node=node,
+                run_id=current_run.get(),
+                prompt_tokens=0,
+                completion_tokens=0,
+                cost_usd=0.0,
+                latency_s=latency,
+                retries=tally.retries,
+                cache_hit=False,
+                fallbacks=tally.fallbacks,
+                attempts=tally.attempts,
+                error=type(error).__name__,
+            )
+        )
+        log.warning(
+            "model_call_failed",
+            model=tally.model,
+            node=node,
+            error=type(error).__name__,
+            attempts=tally.attempts,
+            latency_s=round(latency, 3),
+        )
+
+    def _completion(self, requested: str, response: Any, tally: _Tally) -> Completion:
         choice = response.choices[0]
         usage = getattr(response, "usage", None)
-        config = self.resolve(answered_by)
+        config = self.resolve(tally.model)
         return Completion(
             text=choice.message.content or "",
-            model=answered_by,
+            model=tally.model,
             requested_model=requested,
             finish_reason=choice.finish_reason,
             prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
             completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
             cost_usd=self._cost(config, response),
-            latency_s=time.perf_counter() - started,
-            retries=retries,
-            fallbacks=fallbacks,
+            latency_s=time.perf_counter() - tally.started,
+            retries=tally.retries,
+            fallbacks=tally.fallbacks,
+            attempts=tally.attempts,
         )
 
     def _cost(self, config: ModelConfig, response: Any) -> float:
@@ -441,7 +498,8 @@ class Gateway:
         request: dict[str, Any],
         timeout_s: float | None,
         on_text: TextCallback | None,
-    ) -> tuple[Any, str, int, int]:
+        tally: _Tally,
+    ) -> Any:
         primary = self.resolve(model)
         chain = [model, *primary.fallbacks]
         last_error: BaseException | None = None
@@ -461,18 +519,19 @@ class Gateway:
                     to_model=name,
                     reason=retry.short(last_error),
                 )
+            tally.model, tally.fallbacks = name, position
             try:
-                response, retries = await self._with_retries(
-                    name, config, request, timeout_s, on_text
-                )
-                return response, name, retries, position
+                return await self._with_retries(name, config, request, timeout_s, on_text, tally)
             except retry.RetryAfterTooLong as exc:
                 last_error, last_name = exc, name
             except Exception as exc:
                 if lx.is_context_window_error(exc):
                     context_exceeded_at = self._window_or_zero(config)
                 elif not lx.is_retryable(exc):
-                    raise self._public_error(name, config, exc) from exc
+                    error = self._public_error(name, config, exc)
+                    if error is exc:  # already public (a missing key, a script's own failure)
+                        raise
+                    raise error from exc
                 last_error, last_name = exc, name
         assert last_error is not None
         raise self._public_error(last_name, self.resolve(last_name), last_error) from last_error
@@ -498,7 +557,8 @@ class Gateway:
         request: dict[str, Any],
         timeout_s: float | None,
         on_text: TextCallback | None,
-    ) -> tuple[Any, int]:
+        tally: _Tally,
+    ) -> Any:
         policy = self.config.retry
         limits = self._limits_for(config)
         tokens = 0
@@ -507,12 +567,12 @@ class Gateway:
 
         async def attempt() -> Any:
             async with limits.slot(tokens):
-                return await self._send(name, config, request, timeout_s, on_text)
+                return await self._send(name, config, request, timeout_s, on_text, tally)
 
         # The first attempt runs bare: a success (the common case) pays nothing for the retry
         # machinery. Every retry, and every wait before one, is tenacity's.
         try:
-            return await attempt(), 0
+            return await attempt()
         except Exception as exc:
             if not lx.is_retryable(exc) or policy.max_attempts < 2:
                 raise
@@ -526,7 +586,8 @@ class Gateway:
         )
         async for again in retrying:
             with again:
-                return await attempt(), again.retry_state.attempt_number
+                tally.retries += 1
+                return await attempt()
             outcome = again.retry_state.outcome
             if outcome is not None and outcome.failed:
                 retry.refuse_long_retry_after(outcome.exception(), policy)
@@ -539,6 +600,7 @@ class Gateway:
         request: dict[str, Any],
         timeout_s: float | None,
         on_text: TextCallback | None,
+        tally: _Tally,
     ) -> Any:
         """The one place that calls LiteLLM."""
         litellm = lx.litellm()
@@ -557,6 +619,7 @@ class Gateway:
                 params["api_base"] = await asyncio.to_thread(self.local_server.ensure_started)
                 params["model"] = "openai/smollm2"
                 params["api_key"] = "local"
+            tally.attempts += 1
             if on_text is None:
                 return await litellm.acompletion(**params)
             return await self._stream(litellm, params, on_text)
@@ -567,6 +630,10 @@ class Gateway:
                 await asyncio.shield(asyncio.to_thread(self.local_server.stop))
             raise
         except Exception as exc:
+            own = passed_through(exc)
+            if own is not None:
+                error = own_failure_error(name, own)
+                raise error from (None if error is own else own)
             if is_local and lx.is_timeout(exc):
                 await asyncio.to_thread(self.local_server.stop)
             raise

@@ -1,4 +1,9 @@
-"""The usage ledger: one record per gateway call, aggregated per node and per run."""
+"""The usage ledger: one record per gateway call, aggregated per node, run and model.
+
+A call that raised is recorded too (`error` names the exception type), with the attempts,
+retries and time it spent and no tokens, so failures show in the totals without inflating the
+counts of answered calls.
+"""
 
 from __future__ import annotations
 
@@ -39,11 +44,24 @@ class CallRecord:
     retries: int
     cache_hit: bool
     fallbacks: int = 0
+    #: Requests sent to models (retries and fallbacks included; 0 for a cache hit).
+    attempts: int = 1
+    #: The exception type of a call that failed; None for an answered call or a cache hit.
+    error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
 
 
 @dataclass
 class Usage:
-    """Totals over a set of calls. Cache hits count as calls but add no tokens or cost."""
+    """Totals over a set of calls.
+
+    `calls` counts answered calls and cache hits, `model_calls` the answered ones, and
+    `failed_calls` those that raised. Cache hits add no tokens or cost; failed calls add their
+    attempts, retries and latency (and tokens only where known).
+    """
 
     calls: int = 0
     model_calls: int = 0
@@ -54,18 +72,25 @@ class Usage:
     latency_s: float = 0.0
     retries: int = 0
     fallbacks: int = 0
+    failed_calls: int = 0
+    attempts: int = 0
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
     def add(self, record: CallRecord) -> None:
-        self.calls += 1
         self.latency_s += record.latency_s
+        self.attempts += record.attempts
         if record.cache_hit:
+            self.calls += 1
             self.cache_hits += 1
             return
-        self.model_calls += 1
+        if record.failed:
+            self.failed_calls += 1
+        else:
+            self.calls += 1
+            self.model_calls += 1
         self.prompt_tokens += record.prompt_tokens
         self.completion_tokens += record.completion_tokens
         self.cost_usd += record.cost_usd

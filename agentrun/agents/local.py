@@ -49,6 +49,23 @@ def model_path(config: LocalModelConfig) -> str:
     return config.model_path or default_model_path()
 
 
+def local_identity(config: LocalModelConfig) -> dict[str, object]:
+    """What decides the embedded model's replies, for the response cache key.
+
+    The model file (resolved path, size and modification time, so a file replaced in place
+    counts as another model) and n_ctx; or, for a server already running, its URL.
+    """
+    if config.base_url:
+        return {"base_url": config.base_url.rstrip("/"), "model_path": config.model_path}
+    path = Path(model_path(config)).resolve()
+    try:
+        stat = path.stat()
+        version: object = [stat.st_size, stat.st_mtime_ns]
+    except OSError:
+        version = None  # the call itself reports the missing file
+    return {"model_path": str(path), "file": version, "n_ctx": config.n_ctx}
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -4,6 +4,12 @@
 own dispatch, response building and streaming code, and the gateway cannot tell it from a real
 provider. `scripted_model(...)` registers it only inside a `with` block and restores LiteLLM's
 provider map afterwards, so nothing leaks into other code.
+
+A scripted exception with an HTTP status or of a retryable kind (`litellm.RateLimitError`,
+`TimeoutError`, `httpx.ConnectError`) simulates the provider failing, and the gateway retries or
+falls back as it would for a real one. Any other exception (the script running out, a reply
+function raising `ValueError`) is the test's own failure: the gateway raises it at once as a
+`ScriptedModelError` (the exception as its cause), without retrying or falling back.
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentrun.agents import _litellm as lx
+from agentrun.agents.failures import is_provider_like, mark_pass_through
 from agentrun.agents.messages import Message, text_of
 from agentrun.agents.tokens import count_cl100k
+from agentrun.errors import ScriptedModelError
 
 lx.litellm()  # imported through agentrun's guard (no price-map fetch, environment untouched)
 from litellm.llms.custom_llm import CustomLLM  # noqa: E402
@@ -42,7 +50,7 @@ class ScriptedCall:
     ended: float = 0.0
 
 
-class ScriptExhaustedError(AssertionError):
+class ScriptExhaustedError(ScriptedModelError, AssertionError):
     """The code under test made more calls than the script has replies."""
 
 
@@ -65,6 +73,7 @@ class _ScriptCore:
         self.delay_s = delay_s
         self.repeat_last = repeat_last
         self.calls: list[ScriptedCall] = []
+        self.provider = FAKE_PROVIDER
         self._lock = threading.Lock()
 
     def _next(self, messages: list[Message], model: str = "") -> str:
@@ -77,21 +86,35 @@ class _ScriptCore:
             elif self.repeat_last and self._replies:
                 reply = self._replies[-1]
             else:
-                raise ScriptExhaustedError(
-                    f"scripted model has no reply for call {len(self.calls)} "
-                    f"(script has {len(self._replies)})"
+                count = len(self._replies)
+                raise mark_pass_through(
+                    ScriptExhaustedError(
+                        f"{self.provider}/{model}",
+                        f"the scripted model has no reply for call {len(self.calls)} (its script "
+                        f"has {count} repl{'y' if count == 1 else 'ies'}); add replies or pass "
+                        "repeat_last=True",
+                    )
                 )
         if callable(reply) and not isinstance(reply, BaseException):
             wants_model = reply is self._function and self._wants_model
-            reply = reply(messages, model=model) if wants_model else reply(messages)  # type: ignore[call-arg]
+            try:
+                reply = reply(messages, model=model) if wants_model else reply(messages)  # type: ignore[call-arg]
+            except Exception as exc:
+                _mark_own_failure(exc)
+                raise
         if isinstance(reply, BaseException):
-            raise reply
+            raise _mark_own_failure(reply)
         return reply
 
     @property
     def remaining(self) -> int:
         """Scripted replies not used yet."""
         return max(0, len(self._replies) - self._position)
+
+
+def _mark_own_failure(exc: BaseException) -> BaseException:
+    """Let the gateway re-raise `exc` at once unless it simulates a provider failure."""
+    return exc if is_provider_like(exc) else mark_pass_through(exc)
 
 
 def _parameters(function: Callable[..., Any]) -> set[str]:
@@ -209,6 +232,7 @@ def scripted_model(
     model = ScriptedModel(
         replies, context_window=context_window, delay_s=delay_s, repeat_last=repeat_last
     )
+    model.provider = provider
     with registered_provider(model, provider):
         yield model
 
