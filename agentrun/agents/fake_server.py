@@ -4,7 +4,9 @@ It answers `/v1/chat/completions` (plain and streamed) with configurable latency
 scripted status codes with Retry-After, and malformed bodies, and records every request it saw.
 Point any model at it with `openai/<name>` and `api_base=server.url`.
 
-Run it in its own process with `python -m agentrun.agents.fake_server --port 8900`.
+Run it in its own process with `python -m agentrun.agents.fake_server --port 8900`; flags script
+the failures too (`--status-code 429 --retry-after 2 --fail-first 1`, `--error-rate 0.1`,
+`--latency-s 0.05`, `--malformed-rate`; see `--help`).
 """
 
 from __future__ import annotations
@@ -244,15 +246,67 @@ class FakeOpenAIServer:
         return response
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--latency-ms", type=float, default=0.0)
-    parser.add_argument("--error-rate", type=float, default=0.0)
-    parser.add_argument("--reply", default="ok")
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m agentrun.agents.fake_server",
+        description="A loopback OpenAI-compatible server; prints its base URL, serves until ^C.",
+    )
+    parser.add_argument("--port", type=int, default=0, help="0: a free port")
+    parser.add_argument("--reply", default="ok", help="the text of every successful reply")
+    parser.add_argument("--latency-s", type=float, default=None, help="delay of every answer")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--status-code",
+        type=int,
+        default=None,
+        help="status of the errors served (default 500); alone, every request gets it",
+    )
+    parser.add_argument(
+        "--error-rate", type=float, default=None, help="share of requests that get the error"
+    )
+    parser.add_argument(
+        "--fail-first", type=int, default=0, help="the first N requests get the error, then replies"
+    )
+    parser.add_argument("--retry-after", type=float, default=None, help="Retry-After of errors")
+    parser.add_argument(
+        "--malformed-rate", type=float, default=0.0, help="share of replies with a broken body"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random errors")
+    return parser
+
+
+def server_from_args(argv: list[str] | None = None) -> FakeOpenAIServer:
+    """The server the command line describes (not started)."""
+    parser = _parser()
     args = parser.parse_args(argv)
-    server = FakeOpenAIServer(reply=args.reply, latency_s=args.latency_ms / 1000, port=args.port,
-                              error_rate=args.error_rate)  # fmt: skip
+    for name in ("error_rate", "malformed_rate"):
+        value = getattr(args, name)
+        if value is not None and not 0.0 <= value <= 1.0:
+            parser.error(f"--{name.replace('_', '-')} must be between 0 and 1, got {value:g}")
+    status = args.status_code or 500
+    if not 400 <= status <= 599:
+        parser.error(f"--status-code must be an HTTP error status (400-599), got {status}")
+    error_rate = args.error_rate
+    if error_rate is None:
+        # A status code on its own means "always fail"; with --fail-first only those fail.
+        error_rate = 1.0 if args.status_code is not None and not args.fail_first else 0.0
+    latency_s = args.latency_s if args.latency_s is not None else args.latency_ms / 1000
+    server = FakeOpenAIServer(
+        reply=args.reply,
+        latency_s=latency_s,
+        error_rate=error_rate,
+        error_status=status,
+        retry_after=args.retry_after,
+        malformed_rate=args.malformed_rate,
+        seed=args.seed,
+        port=args.port,
+    )
+    server.script([FakeError(status, args.retry_after)] * args.fail_first)
+    return server
+
+
+def main(argv: list[str] | None = None) -> None:
+    server = server_from_args(argv)
     server._record = False  # a long benchmark run must not grow memory
     server.start()
     print(server.url, flush=True)
