@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from pathlib import Path
 
@@ -186,3 +187,31 @@ async def test_every_litellm_call_disables_litellm_retries(
     assert len(fake.calls) == 2
     assert [(p["num_retries"], p["max_retries"]) for p in seen] == [(0, 0), (0, 0)]
     assert all(isinstance(p["timeout"], float) and p["max_tokens"] for p in seen)
+
+
+async def test_backoff_grows_exponentially_with_jitter_up_to_the_cap(
+    fake_server: FakeOpenAIServer, data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    policy = RetryPolicy(max_attempts=5, initial_backoff_s=0.02, max_backoff_s=0.1, jitter_s=0.01)
+    config = GatewayConfig(
+        models={"m": ModelConfig(model="openai/x", api_base=fake_server.url)}, retry=policy
+    )
+    caplog.set_level(logging.WARNING, logger="agentrun")
+    bases = [0.02, 0.04, 0.08]  # then 0.16, over the cap
+    offsets: list[float] = []
+    async with Gateway(config, data_dir=data_dir, cache=False) as gateway:
+        for _ in range(4):
+            fake_server.reset()
+            caplog.clear()
+            fake_server.script([FakeError(503)] * 4)
+            assert (await gateway.acomplete("m", "ping")).retries == 4
+            waits = [r.msg["wait_s"] for r in caplog.records if r.msg["event"] == "model_retry"]
+            assert len(waits) == 4
+            for wait, base in zip(waits, bases, strict=False):
+                assert base - 1e-3 <= wait <= base + policy.jitter_s + 1e-3
+                offsets.append(round(wait - base, 3))
+            assert waits[3] == policy.max_backoff_s  # capped: no jitter on top of the cap
+            sent = [r.at for r in fake_server.chat_requests()]
+            for wait, (earlier, later) in zip(waits, itertools.pairwise(sent), strict=True):
+                assert later - earlier >= wait - 0.005  # the gateway slept what it computed
+    assert len(set(offsets)) > 1  # jittered, not a fixed schedule

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -10,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from agentrun.agents.fake_server import FakeOpenAIServer
+from agentrun.agents.fake_server import FakeError, FakeOpenAIServer
+from agentrun.agents.testing import scripted_model
 from agentrun.cli import run as cli
 
 AGENTRUN = str(Path(sys.executable).with_name("agentrun"))
@@ -70,3 +72,41 @@ def test_models_check_on_the_embedded_model(capsys: pytest.CaptureFixture[str]) 
     answer = next(line for line in out.splitlines() if line.startswith("answer:"))
     assert answer.removeprefix("answer:").strip()
     assert "completion" in out
+
+
+def test_a_prompt_over_the_window_is_exit_3_and_one_line(
+    fake_server: FakeOpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    too_long = "This model's maximum context length is 4096 tokens, your messages had 9000"
+    fake_server.script([FakeError(400, message=too_long)])
+    code = cli(["models", "check", "openai/small", "--api-base", fake_server.url])
+    captured = capsys.readouterr()
+    assert code == 3
+    [line] = captured.err.strip().splitlines()
+    assert "'openai/small'" in line and "does not fit the context window" in line
+    assert "shorten the input" in line
+    assert "Traceback" not in captured.err + captured.out
+    assert len(fake_server.chat_requests()) == 1  # neither retried nor fallen back
+
+
+def test_demo_answers_the_bundled_question_on_a_scripted_model(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from agentrun.cli.demo import bundled_demo
+
+    _text, questions = bundled_demo()
+    quote, answer = str(questions[0]["quote"]), str(questions[0]["answer"])
+
+    def reader(messages: list[dict[str, object]]) -> str:
+        prompt = str(messages[-1]["content"])
+        if prompt.startswith("Evidence:"):  # the manager
+            return answer if quote in prompt else "NONE"
+        return f"- {quote}" if quote in prompt else "NONE"
+
+    with scripted_model(reader, context_window=2048) as fake:
+        assert cli(["demo", "--model", "fake/reader", "--no-cache"]) == 0
+    out = capsys.readouterr().out
+    assert f"answer:   {answer}" in out
+    workers = int(re.search(r"(\d+) workers over", out).group(1))  # type: ignore[union-attr]
+    assert workers > 1 and len(fake.calls) == workers + 1
+    assert f"in {workers + 1} calls" in out

@@ -41,14 +41,32 @@ def test_chunks_cover_the_text_within_budget_with_exact_offsets(text: str, budge
 
 @settings(max_examples=60, deadline=None)
 @given(text=texts, budget=st.integers(min_value=20, max_value=120), overlap=st.integers(0, 15))
-def test_overlap_repeats_the_end_of_the_previous_chunk(
+def test_overlap_repeats_at_most_overlap_tokens_of_the_previous_chunk(
     text: str, budget: int, overlap: int
 ) -> None:
     chunks = split_text(text, budget, count_cl100k, overlap_tokens=overlap)
     for previous, chunk in itertools.pairwise(chunks):
-        assert chunk.start <= previous.end
-        assert chunk.end > previous.end
+        if overlap == 0:
+            assert chunk.start == previous.end
+        assert previous.start < chunk.start <= previous.end < chunk.end
+        assert count_cl100k(text[chunk.start : previous.end]) <= overlap
         assert chunk.tokens <= budget
+
+
+@pytest.mark.parametrize("overlap", [10, 20])
+def test_overlap_shares_whole_sentences_of_about_overlap_tokens(overlap: int) -> None:
+    text = " ".join(f"Boat {i} left at dawn." for i in range(40))
+    sentence_tokens = max(count_cl100k(f"Boat {i} left at dawn. ") for i in range(40))
+    chunks = split_text(text, 40, count_cl100k, overlap_tokens=overlap)
+    assert len(chunks) > 3
+    for previous, chunk in itertools.pairwise(chunks):
+        shared = text[chunk.start : previous.end]
+        assert previous.text.endswith(shared) and chunk.text.startswith(shared)
+        assert shared.startswith("Boat ") and shared.endswith("dawn. ")  # whole sentences
+        assert overlap - sentence_tokens < count_cl100k(shared) <= overlap
+    # Without overlap the same text is cut into contiguous chunks.
+    plain = split_text(text, 40, count_cl100k)
+    assert all(b.start == a.end for a, b in itertools.pairwise(plain))
 
 
 def test_paragraph_then_sentence_boundaries_are_preferred() -> None:
