@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 from agentrun.errors import UsageError
 from agentrun.graphs.agent_write import AgentWriteConfig
@@ -160,6 +160,10 @@ register(
 )
 
 
+#: A workflow input: a template, or a plain number (`target_words: 500`) taken as its text.
+InputTemplate = Annotated[str | int | float, AfterValidator(str)]
+
+
 def _step_model(entry: WorkflowEntry) -> type[BaseModel]:
     """The spec model of one workflow step: its type tag, config and input templates."""
     title = "".join(part.capitalize() for part in entry.name.split("-")) + "Step"
@@ -174,7 +178,7 @@ def _step_model(entry: WorkflowEntry) -> type[BaseModel]:
         type=(Literal[entry.name], Field(description="Which built-in workflow.")),  # type: ignore[arg-type]
         config=(entry.config, Field(default_factory=entry.config)),
         inputs=(
-            dict[str, str],
+            dict[str, InputTemplate],
             Field(default_factory=dict, description=f"Templates for its inputs: {inputs_doc}."),
         ),
     )

@@ -102,3 +102,18 @@ def test_the_tour_pipeline_runs_on_its_scripted_replies(
     assert outputs["outcome"].startswith("reached the goal: frame 4 chosen")
     other = run_example("tour_navigation.yaml", data_dir, capsys, "--input", "task_seed=2")
     assert other["outcome"].startswith("did not reach the goal")  # the replies know task 1 only
+
+
+def test_a_plain_number_is_a_valid_workflow_input(tmp_path: Path) -> None:
+    from agentrun.pipeline import Pipeline
+
+    spec = tmp_path / "write.yaml"
+    spec.write_text(
+        "version: agentrun/v1\nname: w\nmodels:\n  default: {model: fake/w}\n"
+        "workflow:\n  type: agent-write\n"
+        "  inputs: {instruction: Write about tides., target_words: 500}\n",
+        encoding="utf-8",
+    )
+    step = Pipeline.load(spec).spec.workflow
+    assert step is not None and step.inputs["target_words"] == "500"
+    assert WORKFLOWS["agent-write"].arguments(step.inputs)["target_words"] == 500

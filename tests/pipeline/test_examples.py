@@ -24,6 +24,7 @@ FAKE_RUNS = {
         "workflow.config.section_words=250",
     ],
     "navigation.yaml": [],
+    "tour_navigation.yaml": [],
 }
 
 
@@ -68,6 +69,8 @@ def test_example_runs_on_its_scripted_replies(
         assert "for a target of 500" in out and "plan: 2 sections (model plan)" in out
     if name == "navigation.yaml":  # the replies always take the first-ranked direction
         assert "outcome: reached the goal" in out
+    if name == "tour_navigation.yaml":
+        assert "outcome: reached the goal: frame 4 chosen" in out
 
 
 def test_load_pipeline_runs_from_python_without_global_state(data_dir: Path) -> None:
