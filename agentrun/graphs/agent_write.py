@@ -6,7 +6,9 @@ a bounded context (instruction, plan, a running summary, the end of the previous
 20,000-word piece fits an 8k window. Every section is counted the LongBench-Write way and
 extended or trimmed until it is within `tolerance` of its budget. Each section is a graph step
 (checkpoint after it) and each model call a checkpointed task, so a resumed run sends no call it
-already made. A failed call raises; nothing is ever written in place of text.
+already made. A failed call raises; nothing is ever written in place of text. A section that
+comes back blank is asked for once more (a call outside the checkpoint, so resuming asks again
+rather than replaying the blank) and raises `EmptySectionError` if it stays blank.
 
 Planning: the planner is asked for a JSON-schema-constrained outline; an unusable one is re-asked
 with its problems, `plan_attempts` times in all. Then, per `plan_fallback`: `lines` asks for the
