@@ -373,7 +373,7 @@ class ChromaStore(BaseStore):
             found = self.vectors.query(
                 query_embeddings=[query], n_results=probe, include=["metadatas", "distances"]
             )
-            ranked = self._resolve(found, residual, prefix, pushed)
+            ranked = self._resolve(found, residual, needed, prefix, pushed)
             if len(ranked) >= needed or probe >= total:
                 return ranked
         clauses = _prefix_clauses(prefix) + pushed
@@ -384,7 +384,7 @@ class ChromaStore(BaseStore):
                 query_embeddings=[query], n_results=n, where=_where(clauses),
                 include=["metadatas", "distances"],
             )  # fmt: skip
-            ranked = self._resolve(found, residual)
+            ranked = self._resolve(found, residual, needed)
             if len(ranked) >= needed or n >= total or len(found["ids"][0]) < n:
                 return ranked
             asked = n * 4
@@ -393,22 +393,35 @@ class ChromaStore(BaseStore):
         self,
         found: Mapping[str, Any],
         residual: dict[str, Any],
+        needed: int,
         prefix: tuple[str, ...] = (),
         pushed: Sequence[dict[str, Any]] = (),
     ) -> list[tuple[float | None, Mapping[str, Any]]]:
-        """Distinct items of a vector query, best score first, that pass the filters."""
+        """Distinct items of a vector query, best score first, that pass the filters: all of
+        them with a residual filter (judged on values), else only the first `needed`, so a
+        search reads a few item records rather than every neighbour's."""
         best: dict[str, float] = {}
         for meta, distance in zip(found["metadatas"][0], found["distances"][0], strict=True):
             labels = tuple(str(meta[_NS]).split("."))
             if labels[: len(prefix)] == prefix and filters.clauses_match(meta, pushed):
                 best.setdefault(str(meta[_ITEM]), 1.0 - float(distance))
-        metas = self._items_by_id(list(best))
-        return [
-            (score, metas[item_id])
-            for item_id, score in best.items()
-            if item_id in metas
-            and (not residual or filters.matches(json.loads(metas[item_id][_VALUE]), residual))
-        ]
+        candidates = list(best)
+        if residual:
+            metas = self._items_by_id(candidates)
+            return [
+                (best[i], metas[i])
+                for i in candidates
+                if i in metas and filters.matches(json.loads(metas[i][_VALUE]), residual)
+            ]
+        ranked: list[tuple[float | None, Mapping[str, Any]]] = []
+        while candidates and len(ranked) < needed:
+            part, candidates = (
+                candidates[: needed - len(ranked)],
+                candidates[needed - len(ranked) :],
+            )
+            metas = self._items_by_id(part)  # an item deleted meanwhile is skipped
+            ranked += [(best[i], metas[i]) for i in part if i in metas]
+        return ranked
 
     def _list_namespaces(self, op: ListNamespacesOp) -> list[tuple[str, ...]]:
         found = self.namespaces.get(include=[])

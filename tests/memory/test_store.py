@@ -7,11 +7,12 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from langgraph.store.base import BaseStore
+from langgraph.store.base import BaseStore, PutOp
 
 from agentrun.errors import MemoryStoreError
 from agentrun.memory import ChromaStore, FakeEmbedder, default_store, in_memory_store, scoped
@@ -144,3 +145,21 @@ def test_values_that_are_not_json_are_refused_by_name(tmp_path: Path) -> None:
         with pytest.raises(MemoryStoreError, match=r"value of a/b/k cannot be stored"):
             store.put(("a", "b"), "k", {"when": datetime.datetime.now()})
         assert store.get(("a", "b"), "k") is None
+
+
+def test_a_search_reads_only_the_item_records_it_returns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with ChromaStore.persistent(tmp_path, FakeEmbedder()) as store:
+        store.batch([PutOp(("a",), f"k{i}", {"text": f"harbour note {i}"}) for i in range(300)])
+        read: list[str] = []
+        original = store._items_by_id
+
+        def counting(ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+            read.extend(ids)
+            return original(ids)
+
+        monkeypatch.setattr(store, "_items_by_id", counting)
+        found = store.search(("a",), query="harbour note 17", limit=5)
+        assert len(found) == 5 and found[0].score == pytest.approx(1.0)
+        assert sorted(read) == sorted(f'["a","{item.key}"]' for item in found)
