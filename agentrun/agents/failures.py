@@ -84,5 +84,8 @@ def own_failure_error(name: str, exc: BaseException) -> ScriptedModelError:
 
 
 def is_provider_like(exc: BaseException) -> bool:
-    """An HTTP status, or a failure the gateway retries: a simulated provider error."""
-    return lx.status_code(exc) is not None or lx.is_retryable(exc)
+    """An HTTP status, a lost connection, or a failure the gateway retries: a simulated provider
+    error."""
+    return (
+        isinstance(exc, ConnectionError) or lx.status_code(exc) is not None or lx.is_retryable(exc)
+    )
