@@ -6,10 +6,11 @@ provider. `scripted_model(...)` registers it only inside a `with` block and rest
 provider map afterwards, so nothing leaks into other code.
 
 A scripted exception with an HTTP status or of a retryable kind (`litellm.RateLimitError`,
-`ConnectionError`, `TimeoutError`, `httpx.ConnectError`) simulates the provider failing, and the gateway retries or
-falls back as it would for a real one. Any other exception (the script running out, a reply
-function raising `ValueError`) is the test's own failure: the gateway raises it at once as a
-`ScriptedModelError` (the exception as its cause), without retrying or falling back.
+`ConnectionError`, `TimeoutError`, `httpx.ConnectError`) simulates the provider failing, and the
+gateway retries or falls back as it would for a real one. Any other exception (the script
+running out, a reply function raising `ValueError`) is the test's own failure: the gateway
+raises it at once as a `ScriptedModelError` (the exception as its cause), without retrying or
+falling back.
 """
 
 from __future__ import annotations

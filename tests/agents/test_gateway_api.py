@@ -272,3 +272,14 @@ async def test_aclose_also_ends_the_sync_api_loop(
     # The sync API still works afterwards, on a new loop that close() ends again.
     assert gateway.complete("m", "ping", cache=False).text == "pong"
     gateway.close()
+
+
+async def test_a_scripted_connection_error_is_an_unreachable_endpoint(data_dir: Path) -> None:
+    from agentrun.errors import EndpointUnreachableError
+
+    lost = ConnectionError("the model server went away")
+    with scripted_model([lost], repeat_last=True) as fake:
+        async with Gateway(GatewayConfig(retry=FAST_RETRY), data_dir=data_dir) as gateway:
+            with pytest.raises(EndpointUnreachableError, match="nothing answered"):
+                await gateway.acomplete("fake/m", "hi")
+    assert len(fake.calls) == FAST_RETRY.max_attempts
