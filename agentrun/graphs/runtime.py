@@ -171,6 +171,7 @@ def usage_of(completion: Completion) -> Usage:
     return Usage(
         calls=1,
         model_calls=1,
+        attempts=completion.attempts,
         prompt_tokens=completion.prompt_tokens,
         completion_tokens=completion.completion_tokens,
         cost_usd=completion.cost_usd,

@@ -33,7 +33,7 @@ class Oracle:
     ) -> None:
         self.by_question = {item.question: item for item in items}
         self.fail_once = fail_once
-        self.failure = failure or RuntimeError("provider fell over")
+        self.failure = failure or ConnectionError("provider fell over")
 
     def __call__(self, messages: list[dict[str, Any]]) -> str:
         prompt = str(messages[-1]["content"])

@@ -201,7 +201,7 @@ async def test_a_failed_episode_resumes_without_resending_recorded_calls(
     def breaks_after_three(messages: list[Message]) -> str | BaseException:
         nonlocal answered
         if answered >= 3:
-            return RuntimeError("the model server went away")
+            return ConnectionError("the model server went away")
         answered += 1
         return first_listed(messages)
 

@@ -91,7 +91,7 @@ async def test_a_failed_tour_resumes_and_the_store_is_scoped(gateway: Gateway) -
         "config": config, "gateway": gateway, "store": store, "checkpointer": saver,
         "namespace": ("team", "tours"),
     }  # fmt: skip
-    broken = scripted_model([RuntimeError("the model server went away")])
+    broken = scripted_model([ConnectionError("the model server went away")], repeat_last=True)
     with broken, pytest.raises(Exception, match="nothing answered"):
         await tour_navigation.arun(TASK, thread_id="tour-1", **options)
     stores: list[object] = []
