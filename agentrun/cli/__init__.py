@@ -86,6 +86,7 @@ def run(argv: list[str] | None = None) -> int:
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.Abort:
+        err_console().print("interrupted")
         return EXIT_INTERRUPTED
     except TyperException as exc:
         show = getattr(exc, "show", None)

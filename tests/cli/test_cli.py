@@ -110,3 +110,18 @@ def test_demo_answers_the_bundled_question_on_a_scripted_model(
     workers = int(re.search(r"(\d+) workers over", out).group(1))  # type: ignore[union-attr]
     assert workers > 1 and len(fake.calls) == workers + 1
     assert f"in {workers + 1} calls" in out
+
+
+def test_an_interrupted_command_says_so_and_exits_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import typer
+
+    import agentrun.cli as cli_module
+
+    def interrupted(**_: object) -> None:
+        raise typer.Abort()
+
+    monkeypatch.setattr(cli_module, "app", interrupted)
+    assert cli_module.run(["cache", "clear"]) == 130
+    assert "interrupted" in capsys.readouterr().err
