@@ -10,14 +10,16 @@ from agentrun.agents import Gateway
 from agentrun.graphs import agent_write as aw
 from agentrun.tools.words import count_words
 
-pytestmark = pytest.mark.real_model
+#: A 1,000-word target means ~1,700 generated tokens (plan + two sections): more than the other
+#: real-model tests, so this one gets the five minutes the workflow's own bound allows.
+pytestmark = [pytest.mark.real_model, pytest.mark.timeout(300)]
 
 
 async def test_a_1000_word_target_completes_with_a_valid_plan(local_gateway: Gateway) -> None:
-    # One outline attempt, one fix per section and no headroom keep the run short (5 calls);
-    # the planner's outline or the generic one, either way the plan must be valid.
+    # One outline attempt, no extension calls and no headroom keep the run to three calls (plan,
+    # two sections); the planner's outline or the generic one, either way the plan must be valid.
     config = aw.AgentWriteConfig(
-        plan_attempts=1, plan_fallback="outline", fix_attempts=1, summary="extractive",
+        plan_attempts=1, plan_fallback="outline", fix_attempts=0, summary="extractive",
         headroom=1.0,
     )  # fmt: skip
     result = await aw.arun(
@@ -25,11 +27,20 @@ async def test_a_1000_word_target_completes_with_a_valid_plan(local_gateway: Gat
         gateway=local_gateway, store=InMemoryStore(), checkpointer=InMemorySaver(),
     )  # fmt: skip
     assert result.target_words == 1000 and result.target_source == "instruction"
-    assert result.plan_source in ("model", "outline")
-    assert sum(s.words for s in result.plan) == 1000 and len(result.plan) == 2
-    assert [s.index for s in result.sections] == [0, 1]
-    assert all(s.words > 0 for s in result.sections)
+    # a valid plan: budgets sum to the target, each section within the size bounds
+    low, high = config.bounds.count_range(1000)
+    assert low <= len(result.plan) <= high
+    assert sum(s.words for s in result.plan) == 1000
+    assert all(config.min_section_words <= s.words <= config.max_section_words for s in result.plan)
+    assert all(s.point.strip() for s in result.plan)
+    # every planned section written, counted, and in the document
+    assert [s.index for s in result.sections] == list(range(len(result.plan)))
+    assert all(s.words == count_words(s.text) > 0 for s in result.sections)
+    assert all(s.text in result.markdown for s in result.sections)
     assert result.words == count_words(result.markdown) > 0
-    assert result.usage["prompt_tokens"] > 0 and result.usage["completion_tokens"] > 0
+    # tokens counted for every call that was sent
     writes = [p for p in result.prompts if str(p["node"]).startswith("write[")]
-    assert len(writes) == 2
+    assert len(writes) == len(result.plan)
+    usage = result.usage
+    assert usage["model_calls"] >= len(result.prompts) >= len(result.plan)
+    assert usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
