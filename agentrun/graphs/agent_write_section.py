@@ -168,6 +168,7 @@ class SectionWriter:
                 model, messages, node=node, max_tokens=max_tokens, temperature=temperature
             )
         else:
+            await runtime.record_prompt(runtime.context(), node, model, messages)
             completion = await self.gateway.acomplete(
                 model, messages, node=node, max_tokens=max_tokens, temperature=temperature,
                 cache=False,

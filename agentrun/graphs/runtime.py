@@ -89,9 +89,10 @@ def _stream_writer(node: str) -> Callable[[str], None] | None:
     return lambda text: writer({"node": node, "text": text})
 
 
-async def _record_prompt(
+async def record_prompt(
     ctx: WorkflowContext, node: str, model: str, messages: list[Message]
 ) -> None:
+    """Keep a prompt in the run's record (every call does, checkpointed or not)."""
     if ctx.record_prompts:
         key = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
         value = {"node": node, "model": model, "messages": messages}
@@ -106,7 +107,7 @@ async def _complete(
     node_token = current_node.set(node)
     run_token = current_run.set(ctx.run_id)
     try:
-        await _record_prompt(ctx, node, model, messages)
+        await record_prompt(ctx, node, model, messages)
         completion = await ctx.gateway.acomplete(
             model, messages, node=node, on_text=_stream_writer(node), **options
         )
@@ -128,7 +129,7 @@ async def _structured(
     node_token = current_node.set(node)
     run_token = current_run.set(ctx.run_id)
     try:
-        await _record_prompt(ctx, node, model, messages)
+        await record_prompt(ctx, node, model, messages)
         with collect() as calls:
             try:
                 value = await ctx.gateway.astructured(model, messages, output, **options)

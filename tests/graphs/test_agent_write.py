@@ -245,6 +245,7 @@ async def test_a_blank_section_is_asked_again_and_never_left_empty(data_dir: Pat
     assert [s.retried for s in result.sections] == [False, True, False, False, False, False]
     retry = [c for c in fake.calls if "Nothing of it is written yet" in c.messages[-1]["content"]]
     assert len(retry) == 1 and "section 2 of 6" in retry[0].messages[-1]["content"]
+    assert [p["node"] for p in result.prompts].count("retry[1]") == 1  # in the run's record too
     assert re.search(r"## Era 2\n\n\S", result.markdown)
     assert all(s.text.strip() for s in result.sections)
 
