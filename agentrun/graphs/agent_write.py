@@ -503,15 +503,21 @@ async def result_from_state(
 
 
 async def _stream(
-    app: Any, graph_input: Any, thread_id: str, ctx: WorkflowContext, on_event: EventHandler | None
-) -> dict[str, Any]:
+    session: runtime.Session,
+    graph_input: WriteState | None,
+    config: AgentWriteConfig,
+    on_event: EventHandler | None,
+) -> AgentWriteResult:
+    """Run (or resume, with `graph_input=None`) the graph on the session's thread."""
+    graph = build_graph(config)
+    if graph_input is None:
+        await session.saved(graph)  # a clear error when the thread has no checkpoint
     try:
-        return await runtime.stream_graph(
-            app, graph_input, thread_id=thread_id, ctx=ctx, on_event=on_event, node_names=NODES
-        )
+        state = await session.run(graph, graph_input, on_event=on_event, node_names=NODES)
     except (ModelCallError, EndpointUnreachableError) as exc:
         # Failures a later try may cure; settings errors keep their own type and exit code.
-        raise RunFailedError(f"AgentWrite stopped: {exc}", thread_id) from exc
+        raise RunFailedError(f"AgentWrite stopped: {exc}", session.thread_id) from exc
+    return await result_from_state(state, session.ctx, session.thread_id, config)
 
 
 async def arun(
@@ -538,22 +544,20 @@ async def arun(
     config = config or AgentWriteConfig()
     target = resolve_target(instruction, target_words, config)
     language = w.language_of(instruction)
-    thread_id = thread_id or runtime.new_thread_id()
-    async with runtime.resources(gateway, store, checkpointer, data_dir) as res:
-        ctx = WorkflowContext(
-            res.gateway, res.store, namespace, run_id=thread_id, stream_text=stream_text
-        )
+    async with runtime.session(
+        thread_id=thread_id or runtime.new_thread_id(), gateway=gateway, store=store,
+        checkpointer=checkpointer, namespace=namespace, data_dir=data_dir,
+        stream_text=stream_text,
+    ) as session:  # fmt: skip
         initial: WriteState = {
             "instruction": instruction,
             "target_words": target.words,
             "target_source": target.source,
             "language": language,
-            "tokens_per_word": tokens_per_word(res.gateway, config.model, language),
+            "tokens_per_word": tokens_per_word(session.gateway, config.model, language),
             "warnings": [target.note] if target.note else [],
         }
-        app = build_graph(config).compile(checkpointer=res.checkpointer, store=res.store)
-        state = await _stream(app, initial, thread_id, ctx, on_event)
-        return await result_from_state(state, ctx, thread_id, config)
+        return await _stream(session, initial, config, on_event)
 
 
 async def aresume(
@@ -570,15 +574,11 @@ async def aresume(
 ) -> AgentWriteResult:
     """Continue a failed or killed run from its last checkpoint (same store and checkpointer);
     sections already written are neither re-sent nor rewritten."""
-    config = config or AgentWriteConfig()
-    async with runtime.resources(gateway, store, checkpointer, data_dir) as res:
-        ctx = WorkflowContext(
-            res.gateway, res.store, namespace, run_id=thread_id, stream_text=stream_text
-        )
-        app = build_graph(config).compile(checkpointer=res.checkpointer, store=res.store)
-        await runtime.saved_state(app, thread_id)
-        state = await _stream(app, None, thread_id, ctx, on_event)
-        return await result_from_state(state, ctx, thread_id, config)
+    async with runtime.session(
+        thread_id=thread_id, gateway=gateway, store=store, checkpointer=checkpointer,
+        namespace=namespace, data_dir=data_dir, stream_text=stream_text,
+    ) as session:  # fmt: skip
+        return await _stream(session, None, config or AgentWriteConfig(), on_event)
 
 
 def run(instruction: str, target_words: int | None = None, **options: Any) -> AgentWriteResult:
