@@ -152,6 +152,9 @@ class Gateway:
             return resolved
         if name in self.config.models:
             resolved = self.config.models[name]
+            if resolved.model == LOCAL_MODEL and resolved.context_window is None:
+                # an alias of the embedded model has its window, as the model itself does
+                resolved = resolved.model_copy(update={"context_window": self.config.local.n_ctx})
         elif name == LOCAL_MODEL:
             local = self.config.local
             resolved = ModelConfig(

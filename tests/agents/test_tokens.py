@@ -63,3 +63,14 @@ def test_local_model_counts_with_its_own_tokenizer(data_dir: Path) -> None:
     mixed = "東京は日本の首都です。Größenordnung naïve café"
     assert gateway.count_text("local/smollm2", mixed) != count_cl100k(mixed)
     assert gateway.context_window("local/smollm2") == 8192
+
+
+def test_an_alias_of_the_embedded_model_has_its_window(data_dir: Path) -> None:
+    from agentrun.agents import LocalModelConfig
+
+    config = GatewayConfig(
+        models={"default": ModelConfig(model="local/smollm2")}, local=LocalModelConfig(n_ctx=4096)
+    )
+    gateway = Gateway(config, data_dir=data_dir)
+    assert gateway.context_window("default") == 4096 == gateway.context_window("local/smollm2")
+    assert gateway.is_local("default")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,16 @@ def test_load_pipeline_runs_from_python_without_global_state(data_dir: Path) -> 
     assert result.results["plan"]["questions"][0] == "What does a lighthouse keeper do?"
     assert len(result.results["answers"]) == 2
     assert logging.getLogger().handlers == handlers
+
+
+@pytest.mark.real_model
+def test_the_main_job_runs_on_the_embedded_model(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What `make demo` runs: the chain-of-agents example on local/smollm2 (wiring only)."""
+    args = ["--data-dir", str(data_dir), "run", str(ROOT / "examples" / "chain_of_agents.yaml"),
+            *FAKE_RUNS["chain_of_agents.yaml"]]  # fmt: skip
+    assert cli(args) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert re.search(r"answer: \S", out)
+    assert re.search(r"[1-9]\d* prompt \+ [1-9]\d* completion tokens, [2-9]\d* model calls", out)
