@@ -15,7 +15,10 @@ def command(
     ctx: typer.Context,
     task: str = typer.Option("city", help="city (PReP vs baseline) or tour (goal frames)."),
     model: str = typer.Option("local/smollm2", help="Any LiteLLM model name, or local/smollm2."),
-    strategies: str = typer.Option("prep,react", help="Comma-separated: prep, react."),
+    strategies: str = typer.Option(
+        "prep,react",
+        help="Comma-separated: prep, react, ranked (PReP with code choosing every exit).",
+    ),
     perception: str = typer.Option(
         "text", help="text (the simulator's text observation) or image (a VLM reads the map)."
     ),

@@ -1,5 +1,8 @@
 """The navigation eval: PReP vs the ReAct baseline on seeded city tasks, or tour navigation.
 
+`ranked` (PReP with code taking the best-ranked exit at every choice) may be added to the
+strategies: the difference between it and `prep` is what the planner model contributes.
+
 City tasks report SR, SPL (= mean S*l/max(l, p)) and tokens, overall, by shortest-path length
 and by landmark visibility (the share of a shortest path's nodes that see a landmark the goal is
 described from). Tour tasks report goal-frame accuracy and SR. Each finished episode is appended
@@ -64,7 +67,7 @@ class NavigationEvalConfig(BaseModel):
         if self.min_hops > self.max_hops:
             raise ValueError(f"min_hops {self.min_hops} is above max_hops {self.max_hops}")
         if not self.strategies:
-            raise ValueError("name at least one strategy: prep, react")
+            raise ValueError("name at least one strategy: prep, react, ranked")
         return self
 
     def city(self) -> CityConfig:

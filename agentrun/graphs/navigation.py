@@ -19,6 +19,8 @@ checkpointed graph step (Zeng et al., 2024):
 The numbers are code; the model makes the choice. `strategy="react"` is the ReAct-style baseline:
 the model sees the instruction, its whole trajectory so far (one short line per step, appended,
 so a local server reuses the prompt prefix) and the observation, and picks an exit.
+`strategy="ranked"` is the ablation between the two: PReP's graph with every choice taken by
+code (the best-ranked exit) and no planner call, so a comparison shows what the model adds.
 """
 
 from __future__ import annotations
@@ -58,11 +60,12 @@ from agentrun.tools import wayfinding as wf
 from agentrun.tools.city import DIRECTIONS, CityConfig, CityEnvironment, CityTask, sample_tasks, spl
 from agentrun.tools.environment import Environment
 
-Strategy = Literal["prep", "react"]
+Strategy = Literal["prep", "react", "ranked"]
+PREP_GRAPH: frozenset[str] = frozenset({"prep", "ranked"})
 
 
 class NavigationConfig(BaseModel):
-    """Settings of a navigation run (PReP or the ReAct baseline)."""
+    """Settings of a navigation run (PReP, the ReAct baseline, or PReP without the model)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -100,7 +103,11 @@ class NavigationResult(BaseModel):
     actions: list[str]
     goal_estimate: list[float] | None = None
     fallbacks: int = Field(default=0, description="Unparseable model replies replaced by code.")
-    decisions: int = Field(default=0, description="Steps where the model chose among exits.")
+    decisions: int = Field(
+        default=0,
+        description="Steps with more than one exit to choose from (the model's, "
+        "except under `ranked`, where code chooses).",
+    )
     plan_revisions: int = 0
     loops: int = 0
     usage: dict[str, Any] = Field(default_factory=dict)
@@ -210,8 +217,8 @@ async def _decide(
 
 
 def build_graph(config: NavigationConfig) -> StateGraph[NavState, NavigationContext, Any, Any]:
-    """PReP: perceive -> estimate -> memory -> reflect -> plan -> act, looping until done.
-    ReAct: perceive -> decide -> act."""
+    """PReP (and `ranked`): perceive -> estimate -> memory -> reflect -> plan -> act, looping
+    until done. ReAct: perceive -> decide -> act."""
 
     async def perceive(state: NavState) -> dict[str, Any]:
         env = _environment(state)
@@ -268,7 +275,8 @@ def build_graph(config: NavigationConfig) -> StateGraph[NavState, NavigationCont
             "loop": loop, "loops": int(loop),
         }  # fmt: skip
         step = len(state["actions"])
-        if config.summarize_every and step and step % config.summarize_every == 0:
+        summarizes = config.summarize_every and config.strategy != "ranked"
+        if summarizes and step and step % config.summarize_every == 0:
             recent = state.get("history", [])[-config.history :]
             completion = await runtime.complete(
                 config.model, prompts.summarize_trajectory(recent), node="reflect",
@@ -305,6 +313,8 @@ def build_graph(config: NavigationConfig) -> StateGraph[NavState, NavigationCont
         }  # fmt: skip
         if len(options) == 1:  # forced move: nothing to decide
             return {**update, "choice": options[0].direction}
+        if config.strategy == "ranked":  # the ablation: code decides, no model call
+            return {**update, "choice": options[0].direction, "decisions": 1}
         messages = prompts.prep_decision(
             _task(state).instruction, goal, position, legs, note, bool(state.get("loop")),
             state.get("actions", [])[-config.history :], state.get("experiences", []),
@@ -370,7 +380,7 @@ def build_graph(config: NavigationConfig) -> StateGraph[NavState, NavigationCont
     )
     graph.add_node("perceive", perceive)
     graph.add_node("act", act)
-    if config.strategy == "prep":
+    if config.strategy in PREP_GRAPH:
         for name, node in (("estimate", estimate), ("memory", memory), ("reflect", reflect),
                            ("plan", plan)):  # fmt: skip
             graph.add_node(name, node)

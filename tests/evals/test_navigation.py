@@ -52,6 +52,17 @@ async def test_the_city_eval_reports_both_strategies_by_hops_and_visibility(
     assert (tmp_path / "navigation-episode.png").exists()
 
 
+async def test_the_ranked_ablation_is_reported_beside_prep(tmp_path: Path, data_dir: Path) -> None:
+    config = NavigationEvalConfig(**SMALL, strategies=["prep", "ranked"])
+    async with Gateway(data_dir=data_dir, cache=False) as gateway:
+        with scripted_model(first_listed) as model:
+            report = await arun_eval(config, tmp_path, gateway=gateway, data_dir=data_dir)
+    prep, ranked = (report["summary"][s]["overall"] for s in ("prep", "ranked"))
+    assert len(model.calls) == prep["decisions"] > 0  # ranked asked nothing
+    assert ranked["episodes"] == 3 and ranked["mean_tokens"] == 0
+    assert (ranked["sr"], ranked["spl"]) == (prep["sr"], prep["spl"])  # the model chose as code
+
+
 def comparable(episodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Episodes without what differs between equal runs: thread ids and latency."""
     drop = ("thread_id", "usage")

@@ -141,6 +141,19 @@ async def test_unparseable_replies_fall_back_to_the_best_exit_and_are_counted(
     assert vague.actions == clear.actions and vague.success == clear.success
 
 
+async def test_the_ranked_ablation_walks_prep_s_best_exits_without_a_model_call(
+    gateway: Gateway,
+) -> None:
+    with scripted_model(first_listed) as model:
+        prep = await run(gateway)
+    with scripted_model([]) as idle:  # any model call would exhaust the empty script
+        ranked = await run(gateway, strategy="ranked", summarize_every=3)
+    assert idle.calls == [] and model.calls
+    assert ranked.actions == prep.actions and ranked.success == prep.success
+    assert ranked.decisions == prep.decisions > 0 and ranked.fallbacks == 0
+    assert ranked.usage["model_calls"] == 0 and ranked.usage["prompt_tokens"] == 0
+
+
 async def test_the_react_baseline_sees_observation_and_history(gateway: Gateway) -> None:
     with scripted_model(first_listed) as model:
         result = await run(gateway, strategy="react")
