@@ -146,6 +146,13 @@ def render_summary(result: dict[str, Any]) -> None:
             cells += [_fmt(row["cost_usd"], 4)] * show_cost + [str(row["errors"])] * show_errors
             rows.append(cells)
     print_table(f"{result['eval']}: {result['settings']['model']}", columns, rows)
+    for strategy, row in result["summary"].items():
+        if chain := row.get("gold_chain"):
+            console().print(
+                f"{strategy}: of {chain['gold']} gold facts, workers quoted {chain['captured']} "
+                f"and {chain['reached_manager']} reached the manager",
+                markup=False,
+            )
 
 
 def command(

@@ -81,6 +81,25 @@ def covers(proposal: str, gold_sentence: str) -> bool:
     return shared / len(gold) >= RECALL_COVERAGE
 
 
+def carries(unit: str, gold_sentence: str) -> bool:
+    """Whether a communication unit holds a gold sentence word for word (after normalization):
+    true of a verified quote of it, false of a restatement or a distractor of the same shape."""
+    gold = normalize_answer(gold_sentence)
+    return bool(gold) and f" {gold} " in f" {normalize_answer(unit)} "
+
+
+def gold_along_chain(units: Sequence[str], gold_sentences: Sequence[str]) -> dict[str, int]:
+    """How far the gold facts got down a chain of agents: written into some worker's unit
+    (`captured`), and still in the last one, which is all the manager reads (`reached_manager`).
+    A fact captured but not reached was lost on the way (evicted or cut to fit `cu_tokens`)."""
+    last = units[-1] if units else ""
+    return {
+        "gold": len(gold_sentences),
+        "captured": sum(any(carries(unit, gold) for unit in units) for gold in gold_sentences),
+        "reached_manager": sum(carries(last, gold) for gold in gold_sentences),
+    }
+
+
 def overlaps(start: int, end: int, gold_start: int, gold_end: int) -> bool:
     """Whether a kept span covers at least half of a gold span (offsets in the same text)."""
     shared = min(end, gold_end) - max(start, gold_start)
@@ -124,6 +143,14 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     evidence = [row["evidence"] for row in done if row.get("evidence")]
     if evidence:
         summary["evidence"] = summarize_evidence(evidence)
+    chains = [
+        row["details"]["gold_chain"] for row in done if row.get("details", {}).get("gold_chain")
+    ]
+    if chains:
+        summary["gold_chain"] = {
+            key: sum(int(chain[key]) for chain in chains)
+            for key in ("gold", "captured", "reached_manager")
+        }
     return summary
 
 

@@ -16,7 +16,7 @@ from langgraph.store.base import BaseStore
 
 from agentrun.agents.gateway import Gateway
 from agentrun.evals.datasets import QAItem
-from agentrun.evals.metrics import covers, overlaps
+from agentrun.evals.metrics import covers, gold_along_chain, overlaps
 
 if TYPE_CHECKING:
     from agentrun.graphs.retrieve_then_reason import RetrieveThenReasonResult
@@ -80,7 +80,7 @@ async def _chain_of_agents(
         item.context, item.question, config=config, gateway=res.gateway, store=res.store,
         checkpointer=res.checkpointer, namespace=res.namespace, thread_id=thread_id,
     )  # fmt: skip
-    details = {
+    details: dict[str, Any] = {
         "chunks": result.chunk_count,
         "chunk_tokens": result.chunk_tokens,
         "document_tokens": result.document_tokens,
@@ -89,6 +89,11 @@ async def _chain_of_agents(
         "evicted_quotes": result.evicted_quotes,
         "truncated_quotes": result.truncated_quotes,
     }
+    if config.strategy == "coa" and result.communication_units:
+        details["manager_input"] = result.communication_units[-1]
+        if config.cu_format == "evidence" and item.evidence:  # quotes are verbatim: traceable
+            units = result.communication_units
+            details["gold_chain"] = gold_along_chain(units, [e.text for e in item.evidence])
     return Outcome(result.answer, result.usage, result.warnings, details)
 
 

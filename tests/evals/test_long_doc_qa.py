@@ -126,6 +126,15 @@ async def test_chain_of_agents_strategies_run_through_the_eval(
         assert max(row["details"]["chunks"] for row in mine) >= 2, strategy
     coa_rows = [row for row in rows if row["strategy"] == "coa"]
     assert all(row["details"]["dropped_quotes"] == 0 for row in coa_rows)
+    # every gold sentence was quoted by the worker that read it and reached the manager
+    assert result["summary"]["coa"]["gold_chain"] == {
+        "gold": 6,
+        "captured": 6,
+        "reached_manager": 6,
+    }
+    assert "gold_chain" not in result["summary"]["coa-free"]  # free units are not traceable
+    for row in coa_rows:  # what the manager read is kept, and it held the answer
+        assert all(answer in row["details"]["manager_input"] for answer in row["answers"])
     assert all(row["details"]["evicted_quotes"] == 0 for row in coa_rows)
     for strategy, extra in (("coa", 1), ("coa-free", 1), ("merge", 0), ("hierarchical", 1)):
         row = next(
@@ -218,3 +227,18 @@ def test_the_cli_runs_an_eval_and_prints_a_table(
     assert "unknown strategies" in capsys.readouterr().err
     assert cli(["eval", "long-doc-qa", "--lengths", "4k,huge"]) == 2
     assert "not a token count" in capsys.readouterr().err
+
+
+def test_the_cli_says_how_far_gold_facts_got_down_the_chain(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gateway = Gateway(data_dir=data_dir)
+    args = ["eval", "long-doc-qa", "--model", "fake/m", "--lengths", "400", "-n", "3", "--seed",
+            "5", "--strategies", "coa,vanilla", "--out-dir", str(tmp_path / "out")]  # fmt: skip
+    oracle: list[Oracle] = []
+    with scripted_model(lambda messages: oracle[0](messages)):
+        oracle.append(Oracle(generate([400], 3, seed=5, count=gateway.text_counter("fake/m"))))
+        assert cli(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "coa: of 3 gold facts, workers quoted 3 and 3 reached the manager" in lines
+    assert not any(line.startswith("vanilla: of") for line in lines)

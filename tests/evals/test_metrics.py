@@ -81,6 +81,24 @@ def test_evidence_summary() -> None:
     assert summary["gold_recall_raw"] == 0.5 and summary["gold_recall_verified"] == 1.0
 
 
+def test_gold_along_chain_tells_captured_from_lost_facts() -> None:
+    harbour = "The harbour of Dorrowick is named Kellport."
+    bell = "The bell of the Coranby chapel was cast in 1486."
+    units = [
+        f'- "{harbour}"',
+        f'- "{harbour}"\n- "The bell of the Saltmere chapel was cast in 1486."',  # same shape
+        '- "The bell of the Saltmere chapel was cast in 1486."',  # the harbour quote evicted
+    ]
+    chain = metrics.gold_along_chain(units, [harbour, bell])
+    assert chain == {"gold": 2, "captured": 1, "reached_manager": 0}
+    both = f'- "{bell.upper()}"\n- "{harbour}"'  # case and punctuation do not matter
+    assert metrics.gold_along_chain([*units, both], [harbour, bell])["reached_manager"] == 2
+    assert metrics.gold_along_chain([], [bell]) == {"gold": 1, "captured": 0, "reached_manager": 0}
+    assert not metrics.carries("Kellport is the harbour of Dorrowick.", harbour)  # a restatement
+    rows = [row("Kellport", ["Kellport"], details={"gold_chain": chain})] * 2
+    assert metrics.summarize(rows)["gold_chain"] == {"gold": 4, "captured": 2, "reached_manager": 0}
+
+
 @pytest.mark.parametrize(
     ("prediction", "golds", "expected"),
     [
