@@ -56,9 +56,18 @@ outputs:
 """
 
 
+#: Gives the child Ctrl-C's default action, then becomes the command: a suite started as a
+#: background job (`cmd &`, nohup) ignores SIGINT, and children inherit that, as they should
+#: outside tests. (An exec, not `preexec_fn`, which is unsafe with the fake server's threads.)
+WITH_DEFAULT_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
+
+
 def agentrun(data_dir: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [AGENTRUN, "--data-dir", str(data_dir), *args],
+        [sys.executable, "-c", WITH_DEFAULT_SIGINT, AGENTRUN, "--data-dir", str(data_dir), *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
