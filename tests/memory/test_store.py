@@ -55,8 +55,10 @@ def test_two_writer_processes_at_once_take_turns_and_lose_nothing(tmp_path: Path
             assert sorted(item.value["i"] for item in items) == list(range(count))
             assert all(item.value["text"] == f"{name} writes item {item.value['i']}"
                        for item in items)  # fmt: skip
-            found = store.search(("w",), query=f"{name} writes item 7", limit=1)
-            assert found[0].namespace == ("w", name) and found[0].value["i"] == 7
+            # HNSW is approximate, and two writers interleave differently each run: ask for
+            # enough neighbours that the exact match is found, not that it is always first
+            found = store.search(("w",), query=f"{name} writes item 7", limit=30)
+            assert (("w", name), 7) in [(item.namespace, item.value["i"]) for item in found]
 
 
 def test_the_turn_taking_check_sees_writers_overlap_without_the_lock(tmp_path: Path) -> None:
