@@ -28,6 +28,11 @@ def exact_match(prediction: str | None, golds: Sequence[str]) -> float:
     return float(any(predicted == normalize_answer(gold) for gold in golds))
 
 
+def holds_words(text: str, phrase: str) -> bool:
+    """Whether the normalized `phrase` appears in the normalized `text` as whole words."""
+    return f" {normalize_answer(phrase)} " in f" {normalize_answer(text)} "
+
+
 def contains_answer(prediction: str | None, golds: Sequence[str]) -> float:
     """1.0 when a normalized gold answer appears, as whole words, in the normalized prediction.
 
@@ -36,8 +41,7 @@ def contains_answer(prediction: str | None, golds: Sequence[str]) -> float:
     """
     if not golds or prediction is None:
         return float(not golds and prediction is None)
-    predicted = f" {normalize_answer(prediction)} "
-    return float(any(f" {normalize_answer(gold)} " in predicted for gold in golds if gold.strip()))
+    return float(any(holds_words(prediction, gold) for gold in golds if gold.strip()))
 
 
 def _token_f1(prediction: str, gold: str) -> float:
@@ -84,8 +88,7 @@ def covers(proposal: str, gold_sentence: str) -> bool:
 def carries(unit: str, gold_sentence: str) -> bool:
     """Whether a communication unit holds a gold sentence word for word (after normalization):
     true of a verified quote of it, false of a restatement or a distractor of the same shape."""
-    gold = normalize_answer(gold_sentence)
-    return bool(gold) and f" {gold} " in f" {normalize_answer(unit)} "
+    return bool(normalize_answer(gold_sentence)) and holds_words(unit, gold_sentence)
 
 
 def gold_along_chain(units: Sequence[str], gold_sentences: Sequence[str]) -> dict[str, int]:
