@@ -12,8 +12,10 @@ from agentrun.agents import Gateway, GatewayConfig, LocalModelConfig, ModelConfi
 from agentrun.agents.fake_server import FakeOpenAIServer
 
 FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff_s=0.01, max_backoff_s=0.05, jitter_s=0.0)
-#: Seconds a real-model test may take unless it sets its own `timeout` mark: each should finish
-#: in about a minute; the margin is for slower or busier machines.
+#: Seconds a real-model test may take unless it sets its own `timeout` mark: only a guard against
+#: hangs. Each bounds its tokens so that it takes seconds on an idle machine and well under a
+#: minute on one busy with other work (on 2 cores with three CPU-bound processes beside them:
+#: 24 s at most, 47 s for the demo through the CLI).
 REAL_MODEL_TIMEOUT_S = 180
 
 

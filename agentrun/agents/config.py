@@ -61,7 +61,9 @@ class LocalModelConfig(_Strict):
         default=None, description="Use a llama.cpp server that is already running instead."
     )
     n_ctx: int = Field(default=8192, gt=0)
-    n_threads: int | None = Field(default=None, gt=0)
+    n_threads: int | None = Field(
+        default=None, gt=0, description="llama.cpp threads; default: the cores but one, 1 to 4."
+    )
     startup_timeout_s: float = Field(default=60.0, gt=0)
     max_tokens: int = Field(default=512, gt=0)
     timeout_s: float = Field(default=300.0, gt=0)

@@ -10,27 +10,27 @@ from agentrun.agents import Gateway
 from agentrun.graphs import agent_write as aw
 from agentrun.tools.words import count_words
 
-#: A 1,000-word target means ~1,700 generated tokens (plan + two sections): more than the other
-#: real-model tests, so this one gets the five minutes the workflow's own bound allows.
-pytestmark = [pytest.mark.real_model, pytest.mark.timeout(300)]
+pytestmark = pytest.mark.real_model
 
 
-async def test_a_1000_word_target_completes_with_a_valid_plan(local_gateway: Gateway) -> None:
-    # One outline attempt, no extension calls and no headroom keep the run to three calls (plan,
-    # two sections); the planner's outline or the generic one, either way the plan must be valid.
+async def test_a_short_target_completes_with_a_valid_plan(local_gateway: Gateway) -> None:
+    # A 120-word target in sections of 40-80 words gives two sections; one outline attempt, no
+    # extension calls, no headroom and an extractive summary keep it to three short calls (plan,
+    # two sections), so the run is bounded by tokens, not by how busy the machine is.
     config = aw.AgentWriteConfig(
         plan_attempts=1, plan_fallback="outline", fix_attempts=0, summary="extractive",
-        headroom=1.0,
+        headroom=1.0, single_section_below=0, min_section_words=40, max_section_words=80,
+        section_words=60,
     )  # fmt: skip
     result = await aw.arun(
-        "Write a 1000-word article about the history of tea.", config=config,
+        "Write a 120-word article about the history of tea.", config=config,
         gateway=local_gateway, store=InMemoryStore(), checkpointer=InMemorySaver(),
     )  # fmt: skip
-    assert result.target_words == 1000 and result.target_source == "instruction"
+    assert result.target_words == 120 and result.target_source == "instruction"
     # a valid plan: budgets sum to the target, each section within the size bounds
-    low, high = config.bounds.count_range(1000)
-    assert low <= len(result.plan) <= high
-    assert sum(s.words for s in result.plan) == 1000
+    low, high = config.bounds.count_range(120)
+    assert 2 <= low <= len(result.plan) <= high
+    assert sum(s.words for s in result.plan) == 120
     assert all(config.min_section_words <= s.words <= config.max_section_words for s in result.plan)
     assert all(s.point.strip() for s in result.plan)
     # every planned section written, counted, and in the document

@@ -24,7 +24,10 @@ DOCUMENT = "\n\n".join(
 
 
 async def test_free_chain_completes_on_the_embedded_model(local_gateway: Gateway) -> None:
-    config = coa.ChainOfAgentsConfig(cu_format="free", chunk_tokens=60, cu_tokens=96)
+    # Few output tokens per call bound the run (about 10 s on an idle machine) however busy it is.
+    config = coa.ChainOfAgentsConfig(
+        cu_format="free", chunk_tokens=60, cu_tokens=96, worker_max_tokens=40, answer_max_tokens=16
+    )
     result = await coa.arun(
         DOCUMENT, "Who was the lighthouse keeper in 1890?", config=config,
         gateway=local_gateway, store=InMemoryStore(), checkpointer=InMemorySaver(),

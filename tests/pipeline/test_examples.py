@@ -91,12 +91,23 @@ def test_load_pipeline_runs_from_python_without_global_state(data_dir: Path) -> 
 
 @pytest.mark.real_model
 def test_the_main_job_runs_on_the_embedded_model(
-    data_dir: Path, capsys: pytest.CaptureFixture[str]
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """What `make demo` runs: the chain-of-agents example on local/smollm2 (wiring only)."""
+    """What `make demo` runs: the chain-of-agents example on local/smollm2 (wiring only).
+
+    The document is the demo's first 600 words in chunks of 250 tokens, with small communication
+    units and few output tokens per call: several workers and a manager, bounded by tokens
+    however busy the machine is."""
+    words = DEMO_TEXT.read_text(encoding="utf-8").split(" ")
+    document = tmp_path / "demo_part.md"
+    document.write_text(" ".join(words[:600]), encoding="utf-8")
+    config = "workflow.config"
     args = ["--data-dir", str(data_dir), "run", str(ROOT / "examples" / "chain_of_agents.yaml"),
-            *FAKE_RUNS["chain_of_agents.yaml"]]  # fmt: skip
+            "--input", f"document=@{document}", "--set", f"{config}.chunk_tokens=250",
+            "--set", f"{config}.cu_tokens=128", "--set", f"{config}.worker_max_tokens=48",
+            "--set", f"{config}.answer_max_tokens=24"]  # fmt: skip
     assert cli(args) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert re.search(r"answer: \S", out)
-    assert re.search(r"[1-9]\d* prompt \+ [1-9]\d* completion tokens, [2-9]\d* model calls", out)
+    calls = re.search(r"[1-9]\d* prompt \+ [1-9]\d* completion tokens, (\d+) model calls", out)
+    assert calls is not None and int(calls.group(1)) >= 3  # two workers or more, and the manager
