@@ -260,6 +260,35 @@ async def test_a_question_the_facts_do_not_answer_abstains_with_the_reason(data_
     assert result.reason == "the facts name the keeper, not the builder"
 
 
+NEGATED = "The keeper of the Saltmere light in 1890 was not Maren Holt."
+
+
+async def test_a_negated_quote_is_kept_as_the_source_it_restates_not_as_a_copy(
+    data_dir: Path,
+) -> None:
+    def model(messages: Messages) -> str:
+        prompt = last_user(messages)
+        if prompt.startswith("Facts:"):
+            return reasoned("Maren Holt", [1])
+        return extraction(NEGATED) if KEEPER in prompt else extraction()  # insists on re-ask
+
+    with scripted_model(model, context_window=1024) as fake:
+        result = await run(document(3), data_dir, chunk_tokens=400)
+    (first,) = [p for p in result.proposals if p.stage == "extract"]
+    assert not first.found and first.match == "paraphrase"
+    assert [(f.text, f.match, f.stage) for f in result.facts] == [
+        (KEEPER, "paraphrase", "paraphrase")
+    ]
+    assert result.stats.model_dump() == {
+        "proposed": 1, "not_found": 1, "reasked": 1, "recovered": 0, "paraphrased": 1,
+        "dropped": 0, "kept": 1,
+    }  # fmt: skip
+    assert result.stats.hallucinated_rate == 1.0
+    assert any(NEGATED in last_user(c.messages) for c in fake.calls if "These quotes" in
+               last_user(c.messages))  # fmt: skip
+    assert result.answer == "Maren Holt"  # the source sentence it restates holds the answer
+
+
 async def test_answer_span_prompting_locates_the_supporting_sentence(data_dir: Path) -> None:
     def model(messages: Messages) -> str:
         prompt = last_user(messages)

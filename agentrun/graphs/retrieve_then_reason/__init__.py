@@ -7,10 +7,12 @@ original text), so a kept fact is `document[start:end]`, verbatim. A quote that 
 is re-asked once, naming it; it counts as `recovered` only when a new quote of the re-ask, found
 in the source, restates it (shares at least half of its content words, misspellings allowed):
 another new sentence is kept as a fact but recovers nothing. A quote still not found is dropped
-and counted. Stage 2 answers
-from the verified facts only (`reason_over="facts+context"` adds the text read) and cites them
-by id. When no fact could be verified the run abstains (`answer=None`) without a second call and
-says why (how many quotes the first extraction proposed, and that the re-ask found none either).
+and counted. A near match whose negation differs from the source ("was not" for "was") is not
+found either: it is re-asked like one, and if the re-ask does not replace it, the source text it
+matched is kept as a fact, counted as `paraphrased`. Stage 2 answers from the verified facts only
+(`reason_over="facts+context"` adds the text read) and cites them by id. When no fact could be
+verified the run abstains (`answer=None`) without a second call and says why (how many quotes
+the first extraction proposed, and that the re-ask found none either).
 
 - Where quotes are checked: against their chunk first, then against the whole document. A
   quote that runs across a chunk boundary (or that the model recalled from another part of the
