@@ -24,6 +24,7 @@ from agentrun.graphs import long_doc, runtime
 from agentrun.graphs.long_doc import PreparedDocument, StoredDocument, normalize_answer
 from agentrun.graphs.retrieve_then_reason.evidence import (
     extraction_messages,
+    ground_answer,
     locate_answer_sentence,
     locate_quote,
     map_paraphrases,
@@ -359,6 +360,10 @@ def build_graph(
             update["usage"] = usage_update(reply.usage)
             if reply.value is None:
                 return {**update, "answer": None, "reason": f"no valid answer: {reply.error}"}
+            said = (reply.value.answer or "").strip()
+            if config.method == "verified" and said:
+                grounded = ground_answer(said, reply.value.facts, facts, reply.value.reason)
+                return {**update, **dataclasses.asdict(grounded)}
             ids = {f.id for f in facts}
             cited = [i for i in reply.value.facts if i in ids]
             if len(cited) < len(reply.value.facts):
@@ -371,6 +376,10 @@ def build_graph(
             max_tokens=config.answer_max_tokens, temperature=config.temperature,
         )  # fmt: skip
         answer = roles.parse_answer(completion.text)
+        update["usage"] = usage_update(usage_of(completion))
+        if config.method == "verified" and answer is not None:
+            grounded = ground_answer(answer, None, facts, "answered from the facts")
+            return {**update, **dataclasses.asdict(grounded), "citations_inferred": True}
         said = normalize_answer(answer or "")
         cited = [f.id for f in facts if said and said in normalize_answer(f.text)]
         source = "text" if config.method == "direct" else "facts"
@@ -379,8 +388,8 @@ def build_graph(
             if answer is None
             else f"answered from the {source}"
         )
-        return {**update, "usage": usage_update(usage_of(completion)), "answer": answer,
-                "reason": reason, "cited": cited, "citations_inferred": bool(facts)}  # fmt: skip
+        return {**update, "answer": answer, "reason": reason, "cited": cited,
+                "citations_inferred": bool(facts)}  # fmt: skip
 
     graph: StateGraph[RtrState, WorkflowContext, Any, Any] = StateGraph(
         RtrState, context_schema=WorkflowContext
