@@ -2,10 +2,11 @@
 (CU) to the next; a manager answers from the last CU alone (Zhang et al., 2024).
 
 Small models lose facts when they paraphrase, so the default CU format is `evidence`: sentences
-taken verbatim from the chunk, each verified against it. A quote the model altered (fuzzy match)
-or restated is mapped back to the source text it restates and counted as `restated_quotes`; one
-that matches nothing is dropped and counted as `dropped_quotes`. `free` is the paper's free-form
-running summary, and summarization (no query) always uses it.
+taken verbatim from the chunk, each verified against it. A quote the model altered (fuzzy match,
+or a near match that negates differently: `agentrun.tools.quotes.locate`) or restated is mapped
+back to the source text it restates and counted as `restated_quotes`; one that matches nothing is
+dropped and counted as `dropped_quotes`. `free` is the paper's free-form running summary, and
+summarization (no query) always uses it.
 
 An evidence unit is held to `cu_tokens` (the worker budget reserves that much for it): when new
 quotes push it over, the oldest quotes are evicted first, counted as `evicted_quotes` and

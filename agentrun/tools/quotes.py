@@ -9,8 +9,12 @@ ZWJ sequence, variation selector or skin tone, a flag's pair of regional indicat
 scripts written with spaces, to whole words ("founded in 17" keeps "founded in 1761"); it is
 never widened across characters of scripts written without spaces (Han, kana, Thai...), where
 any character boundary may be a word boundary. Among several exact or normalized occurrences the
-first one that needs no widening wins. `match_sentence` goes one step further for models that
-cannot copy at all: it maps a restatement to the source sentence it restates.
+first one that needs no widening wins. A match that is not exact and whose negation differs from
+the quote ("was not" found as "was", "was" widened to "wasn't") is a `paraphrase`, never a near
+copy: the source it keeps says the opposite of what the model wrote. `match_sentence` goes one
+step further for models that cannot copy at all: it maps a restatement to the source sentence it
+restates. `unsupported_words` checks an answer against the text it claims to come from, word by
+word.
 """
 
 from __future__ import annotations
@@ -19,10 +23,12 @@ import math
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import Indel
 
 MatchKind = Literal["exact", "normalized", "fuzzy", "paraphrase"]
 
@@ -34,7 +40,9 @@ MIN_FUZZY_LENGTH = 12
 class QuoteSpan:
     """A located quote: `source[start:end] == text`. `match` is `exact` when `text` is the quote
     as written, `normalized` when it was found after normalization or widened to whole words or
-    characters, `fuzzy` or `paraphrase` when the model's words differ from the source."""
+    characters, `fuzzy` when the model's words differ from the source in spelling only, and
+    `paraphrase` when they differ in more: a restatement, or a negation the source lacks (or
+    a negation of the source left out)."""
 
     start: int
     end: int
@@ -161,9 +169,14 @@ def _unspaced(char: str) -> bool:
     return any(low <= code <= high for low, high in _UNSPACED)
 
 
+#: Apostrophes that join the letters either side into one word ("wasn't", "keeper's").
+_APOSTROPHES = "'\u2019\u02bc"
+
+
 def _inside_word(source: str, index: int) -> bool:
     """Whether a cut at `index` (a cluster boundary) would split a word of a script written
-    with spaces; judged on the base characters of the clusters either side."""
+    with spaces; judged on the base characters of the clusters either side. An apostrophe
+    between letters is inside the word (UAX #29), so "was" is never kept out of "wasn't"."""
     if index <= 0 or index >= len(source):
         return False
     base = index - 1
@@ -172,6 +185,10 @@ def _inside_word(source: str, index: int) -> bool:
     left, right = source[base], source[index]
     if _unspaced(left) or _unspaced(right):
         return False
+    if right in _APOSTROPHES:
+        return left.isalpha() and index + 1 < len(source) and source[index + 1].isalpha()
+    if left in _APOSTROPHES:
+        return right.isalpha() and base > 0 and source[base - 1].isalpha()
     return left.isalnum() and right.isalnum()
 
 
@@ -212,6 +229,32 @@ def _best_span(spans: list[tuple[int, int]], source: str) -> tuple[int, int, boo
     return (*_widen(source, *spans[0]), True)
 
 
+def _aligned(quote: str, source: str, start: int, end: int) -> tuple[int, int]:
+    """[start, end) of `source` less the characters at either end that no best alignment with
+    the quote needs: the fuzzy window is as long as the quote, so a quote with words the source
+    lacks would otherwise take in the neighbouring text (". The keeper ... Holt. E")."""
+
+    def cost(first: int, last: int) -> int:
+        return int(Indel.distance(quote, source[first:last]))
+
+    while end > start and cost(start, end - 1) < cost(start, end):
+        end -= 1
+    while end > start and cost(start + 1, end) < cost(start, end):
+        start += 1
+    return start, end
+
+
+def _located(
+    source: str, quote: str, start: int, end: int, kind: MatchKind, score: float
+) -> QuoteSpan:
+    """The span kept for `quote`; a `paraphrase` when it is not the quote as written and its
+    negation differs (see `negations`)."""
+    text = source[start:end]
+    if kind != "exact" and negations(text) != negations(quote):
+        kind = "paraphrase"
+    return QuoteSpan(start, end, text, kind, score)
+
+
 def locate(source: str, quote: str, *, fuzzy_threshold: float = 90.0) -> QuoteSpan | None:
     """Where `quote` is in `source`, or None when it cannot be found well enough."""
     needle = quote.strip()
@@ -220,8 +263,7 @@ def locate(source: str, quote: str, *, fuzzy_threshold: float = 90.0) -> QuoteSp
     exact = _occurrences(source, needle)
     if exact:
         start, end, widened = _best_span([(i, i + len(needle)) for i in exact], source)
-        kind: MatchKind = "normalized" if widened else "exact"
-        return QuoteSpan(start, end, source[start:end], kind, 100.0)
+        return _located(source, needle, start, end, "normalized" if widened else "exact", 100.0)
     folded_source, origin = _folded(source)
     folded_quote, _ = _folded(needle)
     if not folded_quote:
@@ -230,16 +272,17 @@ def locate(source: str, quote: str, *, fuzzy_threshold: float = 90.0) -> QuoteSp
     if positions:
         spans = [_span(origin, i, i + len(folded_quote)) for i in positions]
         start, end, _ = _best_span(spans, source)
-        return QuoteSpan(start, end, source[start:end], "normalized", 100.0)
+        return _located(source, needle, start, end, "normalized", 100.0)
     if len(folded_quote) < MIN_FUZZY_LENGTH or len(folded_quote) > len(folded_source):
         return None
     alignment = fuzz.partial_ratio_alignment(folded_quote, folded_source)
     if alignment is None or alignment.score < fuzzy_threshold:
         return None
-    if alignment.dest_end <= alignment.dest_start:
+    start, end = _aligned(folded_quote, folded_source, alignment.dest_start, alignment.dest_end)
+    if end <= start:
         return None
-    start, end = _widen(source, *_span(origin, alignment.dest_start, alignment.dest_end))
-    return QuoteSpan(start, end, source[start:end], "fuzzy", float(alignment.score))
+    start, end = _widen(source, *_span(origin, start, end))
+    return _located(source, needle, start, end, "fuzzy", float(alignment.score))
 
 
 _SENTENCE = re.compile(r"[^.!?。！？\n]+(?:[.!?。！？]+[\"'”’)\]]*|$)")
@@ -300,3 +343,61 @@ def match_sentence(
         return None
     score, start, end = best
     return QuoteSpan(start, end, source[start:end], "paraphrase", round(100 * score, 1))
+
+
+# --- words: negation and answer support ----------------------------------------------------------
+
+#: Words that negate what follows; "n't" is read as "not" and "cannot" as "can not" first.
+NEGATIONS = frozenset(
+    ("not", "no", "never", "none", "nor", "neither", "without", "nobody", "nothing", "nowhere")
+)
+#: Words an answer may use that no fact has to hold: the function words of `content_words`
+#: (negations excepted: "not Maren Holt" is a claim), pronouns, and the clitics left when an
+#: apostrophe splits a word ("Holt's" -> holt, s).
+FUNCTION_WORDS = (_STOPWORDS - NEGATIONS) | frozenset(
+    re.findall(
+        r"\w+",
+        "he she they him her them his hers their theirs we us our you your i me my there than so "
+        "also s d ll m re ve",
+    )
+)
+_STRAIGHT = str.maketrans(dict.fromkeys(_APOSTROPHES, "'"))
+_NOT = re.compile(r"(?<=\w)n't\b")
+_CANNOT = re.compile(r"\bcannot\b")
+#: A number (a comma between groups of three digits separates thousands; a decimal point is
+#: kept) or a run of word characters.
+_TOKEN = re.compile(r"(?<![\w.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w,])|\d+(?:\.\d+)?(?!\w)|\w+")
+
+
+def words(text: str) -> list[str]:
+    """The words of `text` as compared: NFKC, case-folded, curly apostrophes made straight,
+    "n't" read as "not" and "cannot" as "can not"; punctuation dropped; a number's thousands
+    commas removed ("1,890" is 1890, "3.5" one word)."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    folded = folded.translate(_STRAIGHT)
+    folded = _CANNOT.sub("can not", _NOT.sub(" not", folded))
+    return [token.replace(",", "") for token in _TOKEN.findall(folded)]
+
+
+def negations(text: str) -> Counter[str]:
+    """The negating words of `text` (see `NEGATIONS`), counted."""
+    return Counter(word for word in words(text) if word in NEGATIONS)
+
+
+def unsupported_words(answer: str, support: Iterable[str]) -> list[str]:
+    """The words of `answer` (see `words`) that `support` does not hold, in order, each once.
+
+    A word is held when it is a whole word of some text of `support`; words of scripts written
+    without spaces (Han, kana, Thai...) are held when they occur inside one. `FUNCTION_WORDS`
+    need no support; numbers must be written as digits the way the support writes them (only
+    thousands commas are ignored).
+    """
+    held = {word for text in support for word in words(text)}
+    missing: list[str] = []
+    for word in words(answer):
+        if word in FUNCTION_WORDS or word in held or word in missing:
+            continue
+        if any(_unspaced(char) for char in word) and any(word in other for other in held):
+            continue
+        missing.append(word)
+    return missing

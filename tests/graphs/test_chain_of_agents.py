@@ -338,6 +338,22 @@ async def test_restated_quotes_are_counted_apart_from_invented_ones(data_dir: Pa
     assert result.answer == "4471"
 
 
+def test_quotes_that_negate_differently_count_as_restated_not_verbatim() -> None:
+    chunk = (
+        "The keeper of the Saltmere light in 1890 was Thomas Reed of Kellport. "
+        "The vault code wasn't 4471 after the spring of 1902."
+    )
+    negated = "The keeper of the Saltmere light in 1890 was not Thomas Reed of Kellport."
+    cut = "The vault code was"  # a fragment whose whole last word is "wasn't"
+    quotes, dropped, restated = coa.verify_quotes([negated, cut], 0, chunk, coa.CommunicationUnit())
+    assert (dropped, restated) == (0, 2)
+    assert [q.text for q in quotes] == [
+        "The keeper of the Saltmere light in 1890 was Thomas Reed of Kellport.",
+        "The vault code wasn't",
+    ]
+    assert all(chunk[q.start : q.end] == q.text for q in quotes)
+
+
 async def test_rag_reads_the_most_similar_chunks_in_source_order(data_dir: Path) -> None:
 
     def model(messages: list[dict[str, Any]]) -> str:

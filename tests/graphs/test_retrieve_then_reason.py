@@ -260,6 +260,131 @@ async def test_a_question_the_facts_do_not_answer_abstains_with_the_reason(data_
     assert result.reason == "the facts name the keeper, not the builder"
 
 
+PASSWD = "root:x:0:0:root:/root:/bin/bash"
+
+
+def answers(reply: str, prompting: str) -> Any:
+    """A model that quotes KEEPER where it is (in the way of `prompting`) and gives `reply`
+    when asked to reason."""
+
+    def model(messages: Messages) -> str:
+        prompt = last_user(messages)
+        if prompt.startswith("Facts:"):
+            return reply
+        if KEEPER not in prompt:
+            return "NONE" if prompting != "structured" else extraction()
+        if prompting == "answer-span":
+            return "Maren Holt"
+        return f"- {KEEPER}" if prompting == "quotes" else extraction(KEEPER)
+
+    return model
+
+
+@pytest.mark.parametrize(
+    ("prompting", "reason_over"),
+    [
+        ("structured", "facts"),
+        ("structured", "facts+context"),
+        ("quotes", "facts"),
+        ("quotes", "facts+context"),
+        ("answer-span", "facts"),
+    ],
+)
+async def test_an_answer_its_facts_do_not_hold_abstains_naming_the_words(
+    prompting: str, reason_over: str, data_dir: Path
+) -> None:
+    reply = reasoned(PASSWD, [1]) if prompting == "structured" else PASSWD
+    with scripted_model(answers(reply, prompting), context_window=1024):
+        result = await run(document(3), data_dir, chunk_tokens=400, prompting=prompting,
+                           reason_over=reason_over)  # fmt: skip
+    assert [f.text for f in result.facts] == [KEEPER]
+    assert result.answer is None and result.cited == []
+    cited = "the cited fact 1" if prompting == "structured" else "the facts"
+    assert result.reason == (
+        f"the answer {PASSWD!r} is not supported by {cited}: 'root', 'x', '0', 'bin', 'bash' "
+        f"do not occur in it"
+    )
+
+
+@pytest.mark.parametrize("prompting", ["structured", "quotes", "answer-span"])
+async def test_an_answer_only_the_context_holds_abstains(prompting: str, data_dir: Path) -> None:
+    """With `facts+context` the text read helps the reasoning, but only verified facts it
+    cites can support the answer: "herring" is in the text, not in the fact."""
+    reply = reasoned("herring", [1]) if prompting == "structured" else "herring"
+    with scripted_model(answers(reply, prompting), context_window=1024) as fake:
+        result = await run(document(3), data_dir, chunk_tokens=400, prompting=prompting,
+                           reason_over="facts+context")  # fmt: skip
+    assert "herring" in last_user(fake.calls[-1].messages)  # the reasoner read the text
+    assert result.answer is None
+    assert result.reason.endswith("'herring' does not occur in it")
+
+
+@pytest.mark.parametrize(
+    ("prompting", "reply"),
+    [
+        ("structured", reasoned("MAREN HOLT, in 1890", [1])),
+        ("structured", reasoned("yes", [1])),
+        ("quotes", "Answer: She was Maren Holt."),
+        ("answer-span", "maren holt"),
+    ],
+)
+async def test_an_answer_its_facts_hold_is_kept_and_cites_them(
+    prompting: str, reply: str, data_dir: Path
+) -> None:
+    with scripted_model(answers(reply, prompting), context_window=1024):
+        result = await run(document(3), data_dir, chunk_tokens=400, prompting=prompting)
+    assert result.answer is not None and result.answer.casefold() in reply.casefold()
+    assert result.cited == [1] and result.facts[0].text == KEEPER
+    assert result.citations_inferred == (prompting != "structured")
+
+
+@pytest.mark.parametrize(
+    ("cited", "why"),
+    [
+        ([7], "the answer 'Maren Holt' cites fact 7, which does not exist (facts: 1)"),
+        ([1, 3, 9], "the answer 'Maren Holt' cites facts 3, 9, which do not exist (facts: 1)"),
+        ([], "the answer 'Maren Holt' cites no fact"),
+    ],
+    ids=["unknown-id", "known-and-unknown-ids", "no-id"],
+)
+async def test_an_answer_citing_no_fact_or_an_unknown_one_abstains(
+    cited: list[int], why: str, data_dir: Path
+) -> None:
+    model = answers(reasoned("Maren Holt", cited), "structured")
+    with scripted_model(model, context_window=1024):
+        result = await run(document(3), data_dir, chunk_tokens=400)
+    assert result.answer is None and result.reason == why and result.cited == []
+
+
+NEGATED = "The keeper of the Saltmere light in 1890 was not Maren Holt."
+
+
+async def test_a_negated_quote_is_kept_as_the_source_it_restates_not_as_a_copy(
+    data_dir: Path,
+) -> None:
+    def model(messages: Messages) -> str:
+        prompt = last_user(messages)
+        if prompt.startswith("Facts:"):
+            return reasoned("Maren Holt", [1])
+        return extraction(NEGATED) if KEEPER in prompt else extraction()  # insists on re-ask
+
+    with scripted_model(model, context_window=1024) as fake:
+        result = await run(document(3), data_dir, chunk_tokens=400)
+    (first,) = [p for p in result.proposals if p.stage == "extract"]
+    assert not first.found and first.match == "paraphrase"
+    assert [(f.text, f.match, f.stage) for f in result.facts] == [
+        (KEEPER, "paraphrase", "paraphrase")
+    ]
+    assert result.stats.model_dump() == {
+        "proposed": 1, "not_found": 1, "reasked": 1, "recovered": 0, "paraphrased": 1,
+        "dropped": 0, "kept": 1,
+    }  # fmt: skip
+    assert result.stats.hallucinated_rate == 1.0
+    assert any(NEGATED in last_user(c.messages) for c in fake.calls if "These quotes" in
+               last_user(c.messages))  # fmt: skip
+    assert result.answer == "Maren Holt"  # the source sentence it restates holds the answer
+
+
 async def test_answer_span_prompting_locates_the_supporting_sentence(data_dir: Path) -> None:
     def model(messages: Messages) -> str:
         prompt = last_user(messages)

@@ -122,3 +122,93 @@ def test_word_boundaries_split_unspaced_scripts_between_characters_only() -> Non
     assert word_boundaries("ab cd") == [0, 2, 3, 5]
     assert word_boundaries("東京は1958年") == [0, 1, 2, 3, 7, 8]
     assert word_boundaries("cafe\u0301 ok") == [0, 5, 6, 8]
+
+
+SENTENCE = "The keeper of the Saltmere light in 1890 was Thomas Reed of Kellport."
+KEEPER = f"Entry 1. The tide tables were posted.\n\n{SENTENCE} Boats left."
+CLERK = "The keeper was not Thomas Reed of Kellport, said the clerk."
+
+
+@pytest.mark.parametrize(
+    ("source", "quote", "kept"),
+    [
+        (KEEPER, SENTENCE.replace("was", "was not"), SENTENCE),
+        (KEEPER, SENTENCE.replace("was", "wasn't"), SENTENCE),
+        (KEEPER, SENTENCE.replace("was", "was never"), SENTENCE),
+        (CLERK, CLERK.replace("was not", "was"), CLERK[:-1]),  # the negation left out
+        ("The boats left without their nets.", "The boats left with their nets.", None),
+        # an exact fragment widened to the whole word takes in the source's negation
+        ("The keeper wasn't Thomas Reed.", "The keeper was", "The keeper wasn't"),
+    ],
+)
+def test_a_near_match_that_negates_differently_is_a_paraphrase(
+    source: str, quote: str, kept: str | None
+) -> None:
+    span = locate(source, quote)
+    assert span is not None and span.match == "paraphrase"
+    assert source[span.start : span.end] == span.text
+    assert kept is None or span.text == kept
+
+
+@pytest.mark.parametrize(
+    ("quote", "kind"),
+    [
+        (SENTENCE.replace("light", "lite"), "fuzzy"),  # misspelt, the same claim
+        (SENTENCE.lower(), "normalized"),
+        (CLERK.replace("was not", "wasn't"), "fuzzy"),  # negated alike, in other words
+    ],
+)
+def test_a_near_match_that_negates_alike_keeps_its_kind(quote: str, kind: str) -> None:
+    span = locate(f"{KEEPER} {CLERK}", quote)
+    assert span is not None and span.match == kind
+
+
+def test_a_fuzzy_match_keeps_only_the_source_text_the_quote_aligns_with() -> None:
+    span = locate(KEEPER, SENTENCE.replace("was", "was not"))
+    assert span is not None and span.text == SENTENCE  # not ". The keeper ... Kellport. B"
+
+
+def test_contractions_are_whole_words() -> None:
+    from agentrun.tools.quotes import word_boundaries
+
+    assert word_boundaries("wasn't here") == [0, 6, 7, 11]
+    assert word_boundaries("Holt’s 'log'") == [0, 6, 7, 8, 11, 12]
+
+
+def test_words_are_compared_normalized() -> None:
+    from agentrun.tools.quotes import negations, words
+
+    assert words("The KEEPER wasn’t paid 1,890 crowns (3.5%) in ＳＡＬＴＭＥＲＥ café") == [
+        "the", "keeper", "was", "not", "paid", "1890", "crowns", "3.5", "in", "saltmere", "café"
+    ]  # fmt: skip
+    assert words("cafe\u0301") == words("café")
+    assert negations("It cannot be; there was no keeper, nor a light.") == {
+        "not": 1,
+        "no": 1,
+        "nor": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    ("answer", "missing"),
+    [
+        ("Thomas Reed", []),
+        ("THOMAS REED, in 1,890.", []),  # case, punctuation, thousands commas, function words
+        ("She was the keeper", []),
+        ("not Thomas Reed", ["not"]),  # a negation is never a function word
+        ("Thomas Reedy", ["reedy"]),  # whole words only
+        ("1890.5", ["1890.5"]),
+        ("root:x:0:0:root:/root:/bin/bash", ["root", "x", "0", "bin", "bash"]),
+        ("東京タワー", []),  # no spaces: held inside a word
+        ("大阪", ["大阪"]),
+    ],
+)
+def test_unsupported_words(answer: str, missing: list[str]) -> None:
+    from agentrun.tools.quotes import unsupported_words
+
+    support = [
+        "The keeper was Thomas Reed.",
+        "In 1890 it was lit.",
+        "東京タワーは1958年に完成した。",
+    ]
+    assert unsupported_words(answer, support) == missing

@@ -7,10 +7,22 @@ original text), so a kept fact is `document[start:end]`, verbatim. A quote that 
 is re-asked once, naming it; it counts as `recovered` only when a new quote of the re-ask, found
 in the source, restates it (shares at least half of its content words, misspellings allowed):
 another new sentence is kept as a fact but recovers nothing. A quote still not found is dropped
-and counted. Stage 2 answers
-from the verified facts only (`reason_over="facts+context"` adds the text read) and cites them
-by id. When no fact could be verified the run abstains (`answer=None`) without a second call and
-says why (how many quotes the first extraction proposed, and that the re-ask found none either).
+and counted. A near match whose negation differs from the source ("was not" for "was") is not
+found either: it is re-asked like one, and if the re-ask does not replace it, the source text it
+matched is kept as a fact, counted as `paraphrased`. Stage 2 answers from the verified facts only
+(`reason_over="facts+context"` adds the text read) and cites them by id. When no fact could be
+verified the run abstains (`answer=None`) without a second call and says why (how many quotes
+the first extraction proposed, and that the re-ask found none either).
+
+- The answer is checked too (`evidence.ground_answer`): every word of it but function words
+  (articles, prepositions, pronouns...; never a negation) must occur as a whole word in the
+  verified facts it cites, compared as `agentrun.tools.quotes.words` reads them (NFKC, case
+  folded, punctuation dropped, "n't" as "not", "1,890" as 1890); a bare yes or no needs citations
+  only. An answer citing no fact or a fact id that does not exist, or holding a word its facts do
+  not, is not kept: `answer=None` and `reason` names the words or ids. With `facts+context` the
+  text read helps the reasoning but cannot support the answer. With plain-text prompting (no
+  ids) it is checked against all verified facts. The `unverified` and `direct` baselines are
+  not checked.
 
 - Where quotes are checked: against their chunk first, then against the whole document. A
   quote that runs across a chunk boundary (or that the model recalled from another part of the
@@ -24,8 +36,8 @@ says why (how many quotes the first extraction proposed, and that the re-ask fou
   text, one quote per line; the default for the embedded SmolLM2, which degrades under a JSON
   grammar), or `answer-span` (the model names the answer words in each chunk and the supporting
   sentence is located around them; words not in the chunk count as a quote not found). With
-  plain-text prompting the reasoner is not asked for ids: the facts that contain its answer are
-  cited, and `citations_inferred` says so.
+  plain-text prompting the reasoner is not asked for ids: the facts that hold its answer's words
+  are cited, and `citations_inferred` says so.
 - Models that cannot copy (`map_paraphrases`, on by default for local/smollm2 only): a quote
   still not found after its re-ask is mapped to the sentence of its chunk it restates
   (`agentrun.tools.quotes.match_sentence`, by shared rare words) and that sentence, verbatim

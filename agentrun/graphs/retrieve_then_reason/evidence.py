@@ -10,7 +10,15 @@ from agentrun.agents import roles
 from agentrun.agents.messages import Message
 from agentrun.graphs.retrieve_then_reason.models import Fact, Proposal
 from agentrun.memory.records import DocumentChunk
-from agentrun.tools.quotes import QuoteSpan, content_words, locate, match_sentence, sentences
+from agentrun.tools.quotes import (
+    QuoteSpan,
+    content_words,
+    locate,
+    match_sentence,
+    sentences,
+    unsupported_words,
+    words,
+)
 
 #: A fuzzy threshold no score reaches: exact and normalized matches only.
 STRICT = 101.0
@@ -196,3 +204,69 @@ def replaced(missing: list[str], found: list[str]) -> list[tuple[str, str]]:
             unused.remove(match)
             pairs.append((quote, match))
     return pairs
+
+
+# --- grounding the answer ----------------------------------------------------------------------
+
+#: A bare yes or no judges the facts instead of repeating them: its citations are its support.
+JUDGEMENTS = (["yes"], ["no"])
+
+
+@dataclasses.dataclass(frozen=True)
+class Grounding:
+    """The answer kept (None: abstained), why, and the ids of the facts that support it."""
+
+    answer: str | None
+    reason: str
+    cited: list[int]
+
+
+def _ids(ids: list[int]) -> str:
+    return ("fact " if len(ids) == 1 else "facts ") + ", ".join(map(str, ids))
+
+
+def ground_answer(
+    answer: str, cited: list[int] | None, facts: list[Fact], reason: str
+) -> Grounding:
+    """Keep `answer` only if the verified facts it cites hold it, else abstain saying why.
+
+    Held: every word of the answer but function words occurs as a whole word in the cited
+    facts (`agentrun.tools.quotes.unsupported_words`); a bare yes/no needs its citations only.
+    `cited` None means the reasoner gave no ids (plain-text prompting): the answer is checked
+    against all `facts`, and cites those that hold at least one of its words.
+    """
+    needed = unsupported_words(answer, [])
+    if not needed:
+        return Grounding(None, f"the answer {answer!r} has no word the facts could support", [])
+    judgement = words(answer) in JUDGEMENTS
+    if cited is None:
+        support, named = facts, "the facts"
+    else:
+        unknown = sorted({i for i in cited if i not in {f.id for f in facts}})
+        if unknown:
+            exist = "does not exist" if len(unknown) == 1 else "do not exist"
+            return Grounding(
+                None,
+                f"the answer {answer!r} cites {_ids(unknown)}, which {exist} (facts: "
+                f"{', '.join(str(f.id) for f in facts)})",
+                [],
+            )
+        support = [f for f in facts if f.id in cited]
+        if not support:
+            return Grounding(None, f"the answer {answer!r} cites no fact", [])
+        named = f"the cited {_ids([f.id for f in support])}"
+    missing = [] if judgement else unsupported_words(answer, [f.text for f in support])
+    if missing:
+        listed = ", ".join(repr(word) for word in missing)
+        verb = "does" if len(missing) == 1 else "do"
+        where = "it" if len(support) == 1 else "them"
+        return Grounding(
+            None, f"the answer {answer!r} is not supported by {named}: {listed} {verb} not "
+            f"occur in {where}", [],
+        )  # fmt: skip
+    if cited is not None:  # a fact cited for a step of the reasoning need not hold a word
+        return Grounding(answer, reason, list(dict.fromkeys(cited)))
+    holding = [
+        f.id for f in facts if judgement or len(unsupported_words(answer, [f.text])) < len(needed)
+    ]
+    return Grounding(answer, reason, holding)

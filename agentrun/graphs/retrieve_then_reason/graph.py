@@ -24,6 +24,7 @@ from agentrun.graphs import long_doc, runtime
 from agentrun.graphs.long_doc import PreparedDocument, StoredDocument, normalize_answer
 from agentrun.graphs.retrieve_then_reason.evidence import (
     extraction_messages,
+    ground_answer,
     locate_answer_sentence,
     locate_quote,
     map_paraphrases,
@@ -168,11 +169,13 @@ def build_graph(
                 found = (span, False) if span else None
             else:
                 found = locate_quote(document, chunk, text, config.fuzzy_threshold)
-            proposal = Proposal(chunk=chunk.index, text=text, found=found is not None, stage=stage)
+            proposal = Proposal(chunk=chunk.index, text=text, found=False, stage=stage)
             if found is not None:
                 span, spans = found
                 located = {"start": span.start, "end": span.end, "match": span.match}
-                proposal = proposal.model_copy(update={**located, "spans_chunks": spans})
+                restated = span.match == "paraphrase"  # it negates what the source says
+                update = {**located, "found": not restated, "spans_chunks": spans}
+                proposal = proposal.model_copy(update=update)
             proposals.append(proposal)
         return proposals
 
@@ -239,13 +242,14 @@ def build_graph(
         }
 
     async def reask(state: RtrState) -> dict[str, Any]:
-        """Re-ask once per chunk for its quotes not found; then, if on, map what is still
-        missing to the chunk's sentences it restates. Counts what each step won back."""
+        """Re-ask once per chunk for its quotes not found; then keep what is still missing as
+        the source text it restates: a negation-flipped near match always (its span is known),
+        any other restatement if mapping is on. Counts what each step won back."""
         proposals = [Proposal.model_validate(p) for p in state["proposals"]]
-        missing: dict[int, list[str]] = {}
+        missing: dict[int, list[Proposal]] = {}
         for proposal in proposals:
             if not proposal.found:
-                missing.setdefault(proposal.chunk, []).append(proposal.text)
+                missing.setdefault(proposal.chunk, []).append(proposal)
         if config.method != "verified" or not missing:
             return {"recovered": 0, "paraphrased": 0}
         query = state["query"]
@@ -253,23 +257,23 @@ def build_graph(
         known = {(p.start, p.end) for p in proposals if p.found}
         chunks = {index: await _chunk(state, index) for index in sorted(missing)}
 
-        async def one(index: int, quotes: list[str]) -> tuple[list[Proposal], Usage]:
+        async def one(index: int, lost: list[Proposal]) -> tuple[list[Proposal], Usage]:
             if not config.reask:
                 return [], Usage()
             chunk = chunks[index]
             messages = [
                 *extraction_messages(prompting, query, chunk.text, index),
                 {"role": "assistant", "content": state["replies"][str(index)]},
-                reask_message(prompting, quotes, index),
+                reask_message(prompting, [p.text for p in lost], index),
             ]
             reply, usage, _ = await ask(messages, f"reask[{index}]")
             texts = _candidates_from_text(reply, prompting)
             return verify(document, chunk, texts, query, "reask"), usage
 
-        results = await gather_or_cancel(one(i, q) for i, q in sorted(missing.items()))
+        results = await gather_or_cancel(one(i, lost) for i, lost in sorted(missing.items()))
         added: list[Proposal] = []
         recovered = paraphrased = 0
-        for (index, quotes), (again, _) in zip(sorted(missing.items()), results, strict=True):
+        for (index, lost), (again, _) in zip(sorted(missing.items()), results, strict=True):
             new = {
                 (p.start, p.end): document[p.start : p.end]
                 for p in again
@@ -277,14 +281,22 @@ def build_graph(
                 and (p.start, p.end) not in known
             }  # fmt: skip
             known |= set(new)
-            won = len(replaced(quotes, list(new.values())))
-            recovered += won
+            left = list(lost)
+            for quote, _ in replaced([p.text for p in lost], list(new.values())):
+                left.remove(next(p for p in left if p.text == quote))
+            recovered += len(lost) - len(left)
             added += again
-            if won < len(quotes) and config.paraphrases:
-                texts = [*quotes, *(p.text for p in again if not p.found)]
+            restated = [p for p in left if p.match == "paraphrase"]
+            for p in restated:
+                known.add((p.start, p.end))
+                added.append(p.model_copy(update={"found": True, "stage": "paraphrase"}))
+            paraphrased += len(restated)
+            unplaced = [p.text for p in left if p.match != "paraphrase"]
+            if unplaced and config.paraphrases:
+                texts = [*unplaced, *(p.text for p in again if not p.found)]
                 mapped = map_paraphrases(chunks[index], texts, known)
                 known |= {(p.start, p.end) for p in mapped}
-                paraphrased += min(len(quotes) - won, len(mapped))
+                paraphrased += min(len(unplaced), len(mapped))
                 added += mapped
         return {
             "proposals": [*state["proposals"], *(p.model_dump() for p in added)],
@@ -348,6 +360,10 @@ def build_graph(
             update["usage"] = usage_update(reply.usage)
             if reply.value is None:
                 return {**update, "answer": None, "reason": f"no valid answer: {reply.error}"}
+            said = (reply.value.answer or "").strip()
+            if config.method == "verified" and said:
+                grounded = ground_answer(said, reply.value.facts, facts, reply.value.reason)
+                return {**update, **dataclasses.asdict(grounded)}
             ids = {f.id for f in facts}
             cited = [i for i in reply.value.facts if i in ids]
             if len(cited) < len(reply.value.facts):
@@ -360,6 +376,10 @@ def build_graph(
             max_tokens=config.answer_max_tokens, temperature=config.temperature,
         )  # fmt: skip
         answer = roles.parse_answer(completion.text)
+        update["usage"] = usage_update(usage_of(completion))
+        if config.method == "verified" and answer is not None:
+            grounded = ground_answer(answer, None, facts, "answered from the facts")
+            return {**update, **dataclasses.asdict(grounded), "citations_inferred": True}
         said = normalize_answer(answer or "")
         cited = [f.id for f in facts if said and said in normalize_answer(f.text)]
         source = "text" if config.method == "direct" else "facts"
@@ -368,8 +388,8 @@ def build_graph(
             if answer is None
             else f"answered from the {source}"
         )
-        return {**update, "usage": usage_update(usage_of(completion)), "answer": answer,
-                "reason": reason, "cited": cited, "citations_inferred": bool(facts)}  # fmt: skip
+        return {**update, "answer": answer, "reason": reason, "cited": cited,
+                "citations_inferred": bool(facts)}  # fmt: skip
 
     graph: StateGraph[RtrState, WorkflowContext, Any, Any] = StateGraph(
         RtrState, context_schema=WorkflowContext

@@ -93,7 +93,9 @@ class ReasonedAnswer(BaseModel):
 
 
 class Proposal(BaseModel):
-    """One raw quote the model proposed, and whether it was found in the source."""
+    """One raw quote the model proposed, and whether it was found in the source. A near match
+    that negates differently is not found but keeps the offsets of the source text it matched
+    (`match="paraphrase"`)."""
 
     chunk: int
     text: str
@@ -122,10 +124,14 @@ class ExtractionStats(BaseModel):
     """What happened to the quotes of the first extraction."""
 
     proposed: int = Field(default=0, description="Quotes the first extraction proposed.")
-    not_found: int = Field(default=0, description="Of those, not in the source (hallucinated).")
+    not_found: int = Field(
+        default=0, description="Of those, not in the source (hallucinated), or negated."
+    )
     reasked: int = Field(default=0, description="Quotes named in a re-ask.")
     recovered: int = Field(default=0, description="Replaced by a quote the re-ask got right.")
-    paraphrased: int = Field(default=0, description="Mapped to the sentence they restate.")
+    paraphrased: int = Field(
+        default=0, description="Kept as the source text they restate (or negate)."
+    )
     dropped: int = Field(default=0, description="Not found, not recovered, not mapped.")
     kept: int = Field(default=0, description="Facts the reasoner saw.")
 
