@@ -50,6 +50,7 @@ class Estimate:
     input_tokens: int
     #: What the inputs cost as prompt tokens once, on `model`: a floor for the run's cost.
     cost_usd: float
+    #: The model counted and priced on: its alias and the model it names.
     model: str
 
 
@@ -93,7 +94,10 @@ def estimate(gateway: Gateway, models: list[str], inputs: Mapping[str, Any]) -> 
     price = prices.get(model, 0.0)
     count = gateway.text_counter(model) if price >= 0 else estimate_text_cl100k
     tokens = sum(count_estimate(count, text) for text in texts)
-    return Estimate(tokens, tokens * max(price, 0.0), model)
+    named = gateway.resolve(model).model if price >= 0 else model
+    return Estimate(
+        tokens, tokens * max(price, 0.0), named if named == model else f"{model} ({named})"
+    )
 
 
 def check(estimate: Estimate, limits: Limits) -> None:
@@ -102,14 +106,19 @@ def check(estimate: Estimate, limits: Limits) -> None:
     if tokens > limits.max_input_tokens:
         raise BudgetError(
             f"the inputs are about {tokens:,} tokens on {estimate.model} (estimated cost "
-            f"${cost:.2f}), over the limit of {limits.max_input_tokens:,} input tokens; nothing "
+            f"{usd(cost)}), over the limit of {limits.max_input_tokens:,} input tokens; nothing "
             "was sent. Raise it with --max-input-tokens N (max_input_tokens= in Python, "
             "limits.max_input_tokens in the spec)"
         )
     if cost > limits.max_cost_usd:
         raise BudgetError(
-            f"the inputs alone are estimated to cost ${cost:.4f} ({tokens:,} tokens on "
+            f"the inputs alone are estimated to cost {usd(cost)} ({tokens:,} tokens on "
             f"{estimate.model} at LiteLLM's price), over the cost limit of "
-            f"${limits.max_cost_usd:.2f}; nothing was sent. Raise it with --max-cost USD "
+            f"{usd(limits.max_cost_usd)}; nothing was sent. Raise it with --max-cost USD "
             "(max_cost_usd= in Python, limits.max_cost_usd in the spec)"
         )
+
+
+def usd(value: float) -> str:
+    """Dollars to four decimals, without trailing zeros: $1, $0.0075."""
+    return "$" + f"{value:.4f}".rstrip("0").rstrip(".")
