@@ -89,14 +89,17 @@ def estimate(gateway: Gateway, models: list[str], inputs: Mapping[str, Any]) -> 
     """The inputs' tokens and cost on the dearest of `models` (the first, when all are free)."""
     texts = [v if isinstance(v, str) else json.dumps(v, default=str) for v in inputs.values()]
     texts = [text for text in texts if text]
-    prices = {model: _price(gateway, model) for model in models} if texts else {}
-    model = max(prices, key=prices.__getitem__, default=models[0] if models else "")
-    price = prices.get(model, 0.0)
-    count = gateway.text_counter(model) if price >= 0 else estimate_text_cl100k
+    if not texts or not models:
+        return Estimate(0, 0.0, models[0] if models else "")
+    prices = {model: _price(gateway, model) for model in models}
+    model = max(prices, key=prices.__getitem__)
+    if prices[model] < 0:  # no model can be routed: count as for an unknown tokenizer
+        return Estimate(sum(count_estimate(estimate_text_cl100k, t) for t in texts), 0.0, model)
+    count = gateway.text_counter(model)
     tokens = sum(count_estimate(count, text) for text in texts)
-    named = gateway.resolve(model).model if price >= 0 else model
+    named = gateway.resolve(model).model
     return Estimate(
-        tokens, tokens * max(price, 0.0), named if named == model else f"{model} ({named})"
+        tokens, tokens * prices[model], model if named == model else f"{model} ({named})"
     )
 
 
