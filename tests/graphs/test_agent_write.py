@@ -195,7 +195,7 @@ async def test_a_crash_at_section_k_resumes_without_resending_earlier_sections(
     store, saver = InMemoryStore(), InMemorySaver()
     crashing = Writer(1.0)
     crashing.fail_on = lambda prompt: "Now write section 4 of" in prompt
-    with scripted_model(crashing), pytest.raises(RunFailedError, match="AgentWrite stopped") as failure:
+    with scripted_model(crashing), pytest.raises(RunFailedError, match="resume") as failure:
         await write(data_dir, store=store, checkpointer=saver, thread_id="t1")
     assert failure.value.thread_id == "t1"
     first_three = [
