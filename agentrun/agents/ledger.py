@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -22,26 +22,24 @@ _failures: ContextVar[list[CallRecord] | None] = ContextVar("agentrun_failures",
 
 
 @contextmanager
-def collect() -> Iterator[list[CallRecord]]:
-    """Records of the calls made inside the block by this task only (not by concurrent ones)."""
+def _collecting(sink: ContextVar[list[CallRecord] | None]) -> Iterator[list[CallRecord]]:
     calls: list[CallRecord] = []
-    token = _collector.set(calls)
+    token = sink.set(calls)
     try:
         yield calls
     finally:
-        _collector.reset(token)
+        sink.reset(token)
 
 
-@contextmanager
-def collect_failures() -> Iterator[list[CallRecord]]:
+def collect() -> AbstractContextManager[list[CallRecord]]:
+    """Records of the calls made inside the block by this task only (not by concurrent ones)."""
+    return _collecting(_collector)
+
+
+def collect_failures() -> AbstractContextManager[list[CallRecord]]:
     """Records of the calls that failed inside the block. Only the innermost such block sees a
     failure, so a workflow run inside another one keeps its own failures."""
-    failed: list[CallRecord] = []
-    token = _failures.set(failed)
-    try:
-        yield failed
-    finally:
-        _failures.reset(token)
+    return _collecting(_failures)
 
 
 @dataclass(frozen=True)
