@@ -226,7 +226,7 @@ class Pipeline:
         thread_id = thread_id or runtime.new_thread_id()
         stored = BlobStore(root).stash(values)
         record = RunRecord.create(root, thread_id, self, stored, options)
-        initial = {"inputs": stored, "results": {}, "visits": {}}
+        initial = record.initial_state()
         return await self._execute(initial, record, options, gateway, store, checkpointer, on_event)
 
     def run(self, inputs: Mapping[str, Any] | None = None, **options: Any) -> PipelineResult:
@@ -289,8 +289,9 @@ class Pipeline:
                         checkpointer=checkpointer, namespace=tuple(self.spec.memory.namespace),
                         data_dir=record.root, stream_text=options.stream_text,
                     ) as run:  # fmt: skip
-                        if graph_input is None:
-                            await run.saved(builder.build())
+                        if graph_input is None and not await run.has_checkpoint():
+                            # it stopped before its first checkpoint: start it afresh
+                            graph_input = record.initial_state()
                         state = await run.run(builder.build(), graph_input, on_event=on_event)
             result = PipelineResult(
                 thread_id=record.thread_id,
@@ -425,10 +426,18 @@ class RunRecord:
         text = (self.folder / "spec.yaml").read_text(encoding="utf-8")
         return Pipeline.from_text(text, Path(self.meta["spec_path"]))
 
+    def stored_inputs(self) -> dict[str, Any]:
+        """The run's inputs as its state holds them: long texts by reference."""
+        data: dict[str, Any] = json.loads((self.folder / "inputs.json").read_text(encoding="utf-8"))
+        return data
+
     def inputs(self) -> dict[str, Any]:
         """The run's inputs, long texts read back from where they are stored."""
-        data: dict[str, Any] = json.loads((self.folder / "inputs.json").read_text(encoding="utf-8"))
-        return BlobStore(self.root).resolve(data)
+        return BlobStore(self.root).resolve(self.stored_inputs())
+
+    def initial_state(self) -> dict[str, Any]:
+        """The pipeline graph's state before its first step."""
+        return {"inputs": self.stored_inputs(), "results": {}, "visits": {}}
 
     def options(self) -> RunOptions:
         """The options the run was (last) started with."""

@@ -177,7 +177,8 @@ class PipelineGraph:
             "checkpointer": ctx.checkpointer, "namespace": ctx.namespace,
         }  # fmt: skip
         try:
-            if ctx.checkpointer is not None and await _has_checkpoint(ctx.checkpointer, thread_id):
+            saver = ctx.checkpointer
+            if saver is not None and await runtime.has_checkpoint(saver, thread_id):
                 result = await entry.resumer()(thread_id, **options)
             else:
                 arguments = entry.arguments(inputs)
@@ -289,11 +290,6 @@ class PipelineGraph:
             name: templates.render(source, variables, name=f"outputs.{name}")
             for name, source in self.spec.outputs.items()
         }
-
-
-async def _has_checkpoint(checkpointer: Any, thread_id: str) -> bool:
-    saved = await checkpointer.aget_tuple({"configurable": {"thread_id": thread_id}})
-    return saved is not None
 
 
 def to_json(value: Any) -> str:

@@ -282,6 +282,9 @@ class Session:
         """The thread's last checkpointed state (a clear error when there is none)."""
         return await saved_state(self.compile(graph), self.thread_id)
 
+    async def has_checkpoint(self) -> bool:
+        return await has_checkpoint(self.resources.checkpointer, self.thread_id)
+
 
 @asynccontextmanager
 async def session(
@@ -305,6 +308,11 @@ async def session(
             checkpointer=res.checkpointer, stream_text=stream_text,
         )  # fmt: skip
         yield Session(res, ctx)
+
+
+async def has_checkpoint(checkpointer: BaseCheckpointSaver[Any], thread_id: str) -> bool:
+    saved = await checkpointer.aget_tuple({"configurable": {"thread_id": thread_id}})
+    return saved is not None
 
 
 async def saved_state(app: Any, thread_id: str) -> dict[str, Any]:

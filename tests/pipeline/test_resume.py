@@ -316,3 +316,20 @@ def test_totals_after_a_failure_and_resume_are_those_of_an_uninterrupted_run(
     assert resumed.usage["retries"] == whole.usage["retries"] + FAST_RETRY.max_attempts - 1
     saved = json.loads(Path(str(resumed.result_path)).read_text(encoding="utf-8"))["usage"]
     assert saved == resumed.usage
+
+
+def test_a_run_that_failed_before_its_first_checkpoint_resumes_from_the_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    with FakeOpenAIServer(reply=reply) as server:
+        path = tmp_path / "p.yaml"
+        path.write_text(two_steps(server.url), "utf-8")
+        monkeypatch.setenv("AGENTRUN_CHECKPOINT_URL", "mysql://nowhere")
+        args = ["--data-dir", str(data), "run", str(path), "-i", "topic=tides", "--thread-id", "e"]
+        assert cli(args) == 3
+        assert "run e failed; resume with:" in capsys.readouterr().err
+        assert server.chat_requests() == []
+        monkeypatch.delenv("AGENTRUN_CHECKPOINT_URL")
+        assert cli(["--data-dir", str(data), "resume", "e"]) == 0
+    assert outputs(data, "e")["answer"].startswith("<")
