@@ -244,16 +244,14 @@ class Pipeline:
         cache: bool | None = None,
         on_event: EventHandler | None = None,
         stream_text: bool | None = None,
-        max_input_tokens: int | None = None,
         max_cost_usd: float | None = None,
     ) -> PipelineResult:
         """Continue a run from its last checkpoint, with the options it was started with; an
         option given here (not None) replaces the stored one, for this and later resumes."""
         record = RunRecord.open(resolve_data_dir(data_dir), thread_id)
         options = record.options().overridden(
-            cache=cache, stream_text=stream_text,
-            max_input_tokens=max_input_tokens, max_cost_usd=max_cost_usd,
-        )  # fmt: skip
+            cache=cache, stream_text=stream_text, max_cost_usd=max_cost_usd
+        )
         return await self._execute(None, record, options, gateway, store, checkpointer, on_event)
 
     def resume(self, thread_id: str, **options: Any) -> PipelineResult:

@@ -225,7 +225,6 @@ def resume(
     stream: bool | None = typer.Option(
         None, help="Show model output as it streams (default: as the run was started)."
     ),
-    max_input_tokens: int | None = typer.Option(None, min=1, help=MAX_INPUT_TOKENS_HELP),
     max_cost: float | None = typer.Option(None, min=0, help=RESUME_MAX_COST_HELP),
 ) -> None:
     """Continue a failed or killed run from its last checkpoint, with the options it was run
@@ -235,13 +234,11 @@ def resume(
 
     record = RunRecord.open(data_dir(state(ctx).data_dir), thread_id)
     pipeline: Pipeline = record.pipeline()
-    options = record.options().overridden(
-        cache=cache, stream_text=stream, max_input_tokens=max_input_tokens, max_cost_usd=max_cost
-    )
+    options = record.options().overridden(cache=cache, stream_text=stream, max_cost_usd=max_cost)
     result = _resumable(ctx, thread_id, lambda: pipeline.resume(
         thread_id, data_dir=state(ctx).data_dir, cache=options.cache,
         on_event=Progress(options.stream_text), stream_text=options.stream_text,
-        max_input_tokens=options.max_input_tokens, max_cost_usd=options.max_cost_usd,
+        max_cost_usd=options.max_cost_usd,
     ))  # fmt: skip
     _report(result)
 
