@@ -13,8 +13,10 @@ from agentrun._version import __version__
 from agentrun.errors import (
     AgentrunError,
     AuthenticationFailedError,
+    BudgetError,
     ConfigError,
     ContextLengthError,
+    CostLimitError,
     EndpointUnreachableError,
     InputFileError,
     LocalModelStartError,
@@ -68,9 +70,11 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "AgentrunError",
     "AuthenticationFailedError",
+    "BudgetError",
     "Completion",
     "ConfigError",
     "ContextLengthError",
+    "CostLimitError",
     "EndpointUnreachableError",
     "Gateway",
     "GatewayConfig",

@@ -18,6 +18,8 @@ class AgentrunError(Exception):
     """Base of every error agentrun raises on purpose."""
 
     exit_code: int = EXIT_RUN_FAILED
+    #: The run this error stopped, when it stopped one: resume it with this id.
+    thread_id: str | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -121,16 +123,24 @@ class SpecError(UsageError):
     """A pipeline spec is invalid; the message lists every problem with file:line:column."""
 
 
+class BudgetError(UsageError):
+    """A run's inputs are estimated over its token or cost limit; nothing was sent."""
+
+
 # --- runs (exit code 1) ----------------------------------------------------------------------
 
 
 class RunFailedError(AgentrunError):
-    """A run stopped part way; its checkpoint can be resumed."""
+    """A run stopped part way; its checkpoint can be resumed (`thread_id` names it)."""
 
     def __init__(self, message: str, thread_id: str | None = None) -> None:
-        hint = f" (resume with: agentrun resume {thread_id})" if thread_id else ""
-        super().__init__(message + hint)
+        super().__init__(message)
         self.thread_id = thread_id
+
+
+class CostLimitError(RunFailedError):
+    """A run spent its cost limit; it stopped before the next model call and can be resumed
+    with a higher limit."""
 
 
 class MemoryStoreError(AgentrunError):
@@ -147,8 +157,10 @@ __all__ = [
     "EXIT_USAGE",
     "AgentrunError",
     "AuthenticationFailedError",
+    "BudgetError",
     "ConfigError",
     "ContextLengthError",
+    "CostLimitError",
     "EndpointUnreachableError",
     "InputFileError",
     "LocalModelStartError",

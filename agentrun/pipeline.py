@@ -23,13 +23,16 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from agentrun import pipeline_checks, spec_loader
+from agentrun import budget, pipeline_checks, spec_loader
 from agentrun.agents.config import GatewayConfig, ModelConfig
 from agentrun.agents.gateway import Gateway
+from agentrun.blobs import BlobStore
+from agentrun.budget import Estimate, Limits
 from agentrun.errors import AgentrunError, RunFailedError, SpecError, UsageError
 from agentrun.graphs import runtime
 from agentrun.graphs.runtime import EventHandler
 from agentrun.pipeline_graph import PipelineGraph
+from agentrun.run_options import RunOptions
 from agentrun.settings import data_dir as resolve_data_dir
 from agentrun.settings import private_dir
 from agentrun.spec import PipelineSpec
@@ -177,6 +180,24 @@ class Pipeline:
                                  f"pass --input {name}=...")  # fmt: skip
         return values
 
+    def limits(self, options: RunOptions) -> Limits:
+        """The limits a run with these options has (options, then the spec, then defaults)."""
+        return Limits.of(self.spec, options)
+
+    async def check_budget(
+        self, values: Mapping[str, Any], limits: Limits, gateway: Gateway | None, root: Path
+    ) -> Estimate:
+        """Estimate the inputs' tokens and cost on the pipeline's models; refuse a run over its
+        limits before anything is recorded or sent (`BudgetError`)."""
+        with self._fakes():
+            async with AsyncExitStack() as stack:
+                if gateway is None:
+                    gateway = Gateway(self.gateway_config(), data_dir=root)
+                    await stack.enter_async_context(gateway)
+                found = budget.estimate(gateway, budget.pipeline_models(self.spec), values)
+        budget.check(found, limits)
+        return found
+
     async def arun(
         self,
         inputs: Mapping[str, Any] | None = None,
@@ -189,16 +210,24 @@ class Pipeline:
         cache: bool | None = None,
         on_event: EventHandler | None = None,
         stream_text: bool = False,
+        max_input_tokens: int | None = None,
+        max_cost_usd: float | None = None,
     ) -> PipelineResult:
-        """Run the pipeline; a run record is kept under the data directory."""
+        """Run the pipeline; a run record is kept under the data directory.
+
+        Inputs estimated over `max_input_tokens` or `max_cost_usd` (else the spec's `limits:`,
+        else the defaults) are refused before any call; the run stops, resumably, once it has
+        spent `max_cost_usd`. A failure after the record exists carries `thread_id`.
+        """
         values = self.coerce_inputs(inputs or {})
-        thread_id = thread_id or runtime.new_thread_id()
+        options = RunOptions(cache, stream_text, max_input_tokens, max_cost_usd)
         root = resolve_data_dir(data_dir)
-        record = RunRecord.create(root, thread_id, self, values)
-        initial = {"inputs": values, "results": {}, "visits": {}}
-        return await self._execute(
-            initial, record, gateway, store, checkpointer, cache, on_event, stream_text
-        )
+        await self.check_budget(values, self.limits(options), gateway, root)
+        thread_id = thread_id or runtime.new_thread_id()
+        stored = BlobStore(root).stash(values)
+        record = RunRecord.create(root, thread_id, self, stored, options)
+        initial = record.initial_state()
+        return await self._execute(initial, record, options, gateway, store, checkpointer, on_event)
 
     def run(self, inputs: Mapping[str, Any] | None = None, **options: Any) -> PipelineResult:
         """Sync twin of `arun`."""
@@ -214,12 +243,16 @@ class Pipeline:
         data_dir: str | os.PathLike[str] | None = None,
         cache: bool | None = None,
         on_event: EventHandler | None = None,
-        stream_text: bool = False,
+        stream_text: bool | None = None,
+        max_cost_usd: float | None = None,
     ) -> PipelineResult:
+        """Continue a run from its last checkpoint, with the options it was started with; an
+        option given here (not None) replaces the stored one, for this and later resumes."""
         record = RunRecord.open(resolve_data_dir(data_dir), thread_id)
-        return await self._execute(
-            None, record, gateway, store, checkpointer, cache, on_event, stream_text
+        options = record.options().overridden(
+            cache=cache, stream_text=stream_text, max_cost_usd=max_cost_usd
         )
+        return await self._execute(None, record, options, gateway, store, checkpointer, on_event)
 
     def resume(self, thread_id: str, **options: Any) -> PipelineResult:
         """Sync twin of `aresume`."""
@@ -229,30 +262,34 @@ class Pipeline:
         self,
         graph_input: dict[str, Any] | None,
         record: RunRecord,
+        options: RunOptions,
         gateway: Gateway | None,
         store: Any,
         checkpointer: Any,
-        cache: bool | None,
         on_event: EventHandler | None,
-        stream_text: bool,
     ) -> PipelineResult:
-        record.update(status="running", started=time.time())
-        builder = PipelineGraph(self.spec, self.base_dir, record.thread_id)
+        record.update(status="running", started=time.time(), options=options.to_dict())
+        builder = PipelineGraph(self.spec, self.base_dir, record.thread_id, BlobStore(record.root))
+        spent = CostMeter(record)
         try:
             with self._fakes():
                 async with AsyncExitStack() as stack:
                     if gateway is None:
-                        gateway = Gateway(self.gateway_config(), data_dir=record.root, cache=cache)
+                        gateway = Gateway(
+                            self.gateway_config(), data_dir=record.root, cache=options.cache
+                        )
                         await stack.enter_async_context(gateway)
+                    stack.enter_context(spent.limiting(gateway, self.limits(options)))
                     if store is None:
                         store = stack.enter_context(self._store(record.root))
                     async with runtime.session(
                         thread_id=record.thread_id, gateway=gateway, store=store,
                         checkpointer=checkpointer, namespace=tuple(self.spec.memory.namespace),
-                        data_dir=record.root, stream_text=stream_text,
+                        data_dir=record.root, stream_text=options.stream_text,
                     ) as run:  # fmt: skip
-                        if graph_input is None:
-                            await run.saved(builder.build())
+                        if graph_input is None and not await run.has_checkpoint():
+                            # it stopped before its first checkpoint: start it afresh
+                            graph_input = record.initial_state()
                         state = await run.run(builder.build(), graph_input, on_event=on_event)
             result = PipelineResult(
                 thread_id=record.thread_id,
@@ -264,14 +301,12 @@ class Pipeline:
         except BaseException as exc:
             status = "failed" if isinstance(exc, Exception) else "interrupted"
             record.update(status=status, error=str(exc) or type(exc).__name__, finished=time.time())
-            if not isinstance(exc, Exception) or (
-                isinstance(exc, AgentrunError) and not isinstance(exc, RunFailedError)
-            ):
+            if not isinstance(exc, Exception):
                 raise
-            message = str(exc).split(" (resume with:")[0]
-            raise RunFailedError(
-                f"run {record.thread_id} failed: {message}", record.thread_id
-            ) from exc
+            if isinstance(exc, AgentrunError):
+                exc.thread_id = record.thread_id  # its own type and exit code, and the run
+                raise
+            raise RunFailedError(f"run {record.thread_id} failed: {exc}", record.thread_id) from exc
         return result
 
     # --- drawing -----------------------------------------------------------------------------
@@ -317,6 +352,25 @@ def _coerce(name: str, kind: str, value: Any) -> Any:
     return value
 
 
+@dataclass
+class CostMeter:
+    """Keeps a run's spending across resumes: the gateway refuses calls past the run's limit,
+    counting what earlier attempts spent, and the record learns the new total when it ends."""
+
+    record: RunRecord
+
+    @contextlib.contextmanager
+    def limiting(self, gateway: Gateway, limits: Limits) -> Iterator[None]:
+        previous = gateway.cost_limit
+        limit = gateway.limit_cost(limits.max_cost_usd, spent_usd=self.record.spent_usd())
+        try:
+            yield
+        finally:
+            assert limit is not None
+            self.record.update(cost_usd=limit.spent(gateway.ledger))
+            gateway.cost_limit = previous
+
+
 # --- run records -------------------------------------------------------------------------------
 
 
@@ -334,8 +388,14 @@ class RunRecord:
 
     @classmethod
     def create(
-        cls, root: Path, thread_id: str, pipeline: Pipeline, inputs: dict[str, Any]
+        cls,
+        root: Path,
+        thread_id: str,
+        pipeline: Pipeline,
+        inputs: dict[str, Any],
+        options: RunOptions | None = None,
     ) -> RunRecord:
+        """A new record; `inputs` as the run's state holds them (long texts by reference)."""
         record = cls(root, thread_id)
         folder = private_dir(record.folder)
         (folder / "spec.yaml").write_text(pipeline.text, encoding="utf-8")
@@ -345,6 +405,7 @@ class RunRecord:
         record.meta = {
             "thread_id": thread_id, "pipeline": pipeline.spec.name,
             "spec_path": str(pipeline.path.resolve()), "status": "created", "created": time.time(),
+            "options": (options or RunOptions()).to_dict(), "cost_usd": 0.0,
         }  # fmt: skip
         record._write_meta()
         return record
@@ -363,9 +424,22 @@ class RunRecord:
         text = (self.folder / "spec.yaml").read_text(encoding="utf-8")
         return Pipeline.from_text(text, Path(self.meta["spec_path"]))
 
-    def inputs(self) -> dict[str, Any]:
+    def stored_inputs(self) -> dict[str, Any]:
+        """The run's inputs as its state holds them: long texts by reference."""
         data: dict[str, Any] = json.loads((self.folder / "inputs.json").read_text(encoding="utf-8"))
         return data
+
+    def inputs(self) -> dict[str, Any]:
+        """The run's inputs, long texts read back from where they are stored."""
+        return BlobStore(self.root).resolve(self.stored_inputs())
+
+    def initial_state(self) -> dict[str, Any]:
+        """The pipeline graph's state before its first step."""
+        return {"inputs": self.stored_inputs(), "results": {}, "visits": {}}
+
+    def options(self) -> RunOptions:
+        """The options the run was (last) started with."""
+        return RunOptions.from_dict(self.meta.get("options"))
 
     def update(self, **values: Any) -> None:
         self.meta.update(values)
@@ -379,6 +453,10 @@ class RunRecord:
         )
         self.update(status="done", finished=time.time(), error=None)
         return path
+
+    def spent_usd(self) -> float:
+        """What the run's model calls cost over every attempt at it so far."""
+        return float(self.meta.get("cost_usd") or 0.0)
 
     def _write_meta(self) -> None:
         (self.folder / "meta.json").write_text(json.dumps(self.meta, indent=2), encoding="utf-8")

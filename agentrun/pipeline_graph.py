@@ -23,6 +23,7 @@ from pydantic import BaseModel, RootModel, model_validator
 from agentrun import templates
 from agentrun.agents.ledger import Usage
 from agentrun.agents.messages import Message
+from agentrun.blobs import BlobStore
 from agentrun.errors import RunFailedError, UsageError
 from agentrun.graphs import runtime
 from agentrun.graphs.registry import entry_for
@@ -86,19 +87,24 @@ def _render_value(value: Any, variables: Mapping[str, Any], name: str) -> Any:
 
 
 class PipelineGraph:
-    """Builds the graph of a spec; `base_dir` resolves relative paths (files, replies)."""
+    """Builds the graph of a spec; `base_dir` resolves relative paths (files, replies), and
+    `blobs` the long inputs that state holds by reference."""
 
-    def __init__(self, spec: PipelineSpec, base_dir: Path, thread_id: str) -> None:
+    def __init__(
+        self, spec: PipelineSpec, base_dir: Path, thread_id: str, blobs: BlobStore | None = None
+    ) -> None:
         self.spec = spec
         self.base_dir = base_dir
         self.thread_id = thread_id
+        self.blobs = blobs
 
     def variables(
         self, state: Mapping[str, Any], item: Any = None, has_item: bool = False
     ) -> dict[str, Any]:
         results = state.get("results") or {}
+        inputs = state.get("inputs") or {}
         variables: dict[str, Any] = {
-            "inputs": state.get("inputs") or {},
+            "inputs": self.blobs.resolve(inputs) if self.blobs is not None else inputs,
             "state": results,
             "visits": {node.id: 0 for node in graph_nodes(self.spec)} | (state.get("visits") or {}),
         }
@@ -171,7 +177,8 @@ class PipelineGraph:
             "checkpointer": ctx.checkpointer, "namespace": ctx.namespace,
         }  # fmt: skip
         try:
-            if ctx.checkpointer is not None and await _has_checkpoint(ctx.checkpointer, thread_id):
+            saver = ctx.checkpointer
+            if saver is not None and await runtime.has_checkpoint(saver, thread_id):
                 result = await entry.resumer()(thread_id, **options)
             else:
                 arguments = entry.arguments(inputs)
@@ -283,11 +290,6 @@ class PipelineGraph:
             name: templates.render(source, variables, name=f"outputs.{name}")
             for name, source in self.spec.outputs.items()
         }
-
-
-async def _has_checkpoint(checkpointer: Any, thread_id: str) -> bool:
-    saved = await checkpointer.aget_tuple({"configurable": {"thread_id": thread_id}})
-    return saved is not None
 
 
 def to_json(value: Any) -> str:

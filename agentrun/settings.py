@@ -31,6 +31,17 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+def write_private(path: Path, text: str) -> Path:
+    """Write `path` readable by the owner only, whole or not at all (via a temporary file)."""
+    private_dir(path.parent)
+    tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+    return path
+
+
 def cache_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     return data_dir(explicit) / "cache"
 

@@ -192,6 +192,25 @@ class EdgeSpec(_Spec):
         return self
 
 
+class LimitsSpec(_Spec):
+    """What a run may consume; checked on the inputs before any model call, and cost while it
+    runs. `agentrun run --max-input-tokens/--max-cost` override these."""
+
+    max_input_tokens: int | None = Field(
+        default=None,
+        gt=0,
+        description="Refuse a run whose inputs are estimated over this many tokens on the "
+        "pipeline's model (default 1,000,000).",
+    )
+    max_cost_usd: float | None = Field(
+        default=None,
+        ge=0,
+        description="Refuse a run whose inputs alone are estimated to cost more (LiteLLM's "
+        "prices), and stop a run once it has spent this much, resumably (default 1.0; free "
+        "models cost 0).",
+    )
+
+
 class PipelineSpec(_Spec):
     version: Literal["agentrun/v1"] = Field(description="Spec version: agentrun/v1.")
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
@@ -201,6 +220,7 @@ class PipelineSpec(_Spec):
         description="Model aliases; `default` is used where no alias is named.",
     )
     memory: MemorySpec = Field(default_factory=MemorySpec)
+    limits: LimitsSpec = Field(default_factory=LimitsSpec)
     inputs: dict[str, InputSpec] = Field(default_factory=dict)
     workflow: WorkflowSpec | None = Field(
         default=None, description="Run one built-in workflow (instead of nodes and edges)."

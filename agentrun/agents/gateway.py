@@ -30,6 +30,7 @@ from agentrun.agents.portal import Portal
 from agentrun.agents.tokens import LocalTokenizer, estimate_messages_cl100k, estimate_text_cl100k
 from agentrun.errors import (
     ConfigError,
+    CostLimitError,
     MissingAPIKeyError,
     StructuredOutputError,
     UnknownModelError,
@@ -76,6 +77,28 @@ class _Tally:
     started: float = field(default_factory=time.perf_counter)
 
 
+@dataclass(frozen=True)
+class CostLimit:
+    """Stop sending once a run has spent `max_usd`: `spent_before_usd` (its earlier attempts,
+    before a resume) plus what the ledger recorded after `ledger_start_usd`."""
+
+    max_usd: float
+    spent_before_usd: float = 0.0
+    ledger_start_usd: float = 0.0
+
+    def spent(self, ledger: Ledger) -> float:
+        return self.spent_before_usd + ledger.cost_usd - self.ledger_start_usd
+
+    def check(self, ledger: Ledger) -> None:
+        spent = self.spent(ledger)
+        if spent > self.max_usd:
+            raise CostLimitError(
+                f"the run has spent ${spent:.4f}, over its cost limit of ${self.max_usd:.4f}; "
+                "resume it with a higher limit (--max-cost, max_cost_usd=, or limits.max_cost_usd "
+                "in the spec)"
+            )
+
+
 class Gateway:
     """Calls any model LiteLLM can route, plus the embedded `local/smollm2`.
 
@@ -108,6 +131,8 @@ class Gateway:
         self._local_identity: dict[str, object] | None = None
         self._portal = Portal()
         self._closed = False
+        #: When set, calls that would go to a model are refused once the run spent its limit.
+        self.cost_limit: CostLimit | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -244,6 +269,23 @@ class Gateway:
                 self._model_info[config.model] = None
         return self._model_info[config.model]
 
+    def input_price(self, model: str) -> float:
+        """USD per prompt token by LiteLLM's prices; 0 for the embedded model, custom providers
+        and models LiteLLM has no price for."""
+        config = self.resolve(model)
+        if config.model == LOCAL_MODEL or self._is_custom_provider(config):
+            return 0.0
+        info = self._known_to_litellm(config) or {}
+        return float(info.get("input_cost_per_token") or 0.0)
+
+    def limit_cost(self, max_usd: float | None, *, spent_usd: float = 0.0) -> CostLimit | None:
+        """Refuse model calls once `spent_usd` plus what this gateway spends from now passes
+        `max_usd` (None: no limit). Cache hits are free and always served."""
+        self.cost_limit = (
+            None if max_usd is None else CostLimit(max_usd, spent_usd, self.ledger.cost_usd)
+        )
+        return self.cost_limit
+
     def context_window(self, model: str) -> int:
         """Input window in tokens: configured, the local server's n_ctx, or LiteLLM's info."""
         config = self.resolve(model)
@@ -340,6 +382,8 @@ class Gateway:
             hit = self.cache.get(key)
             if hit is not None:
                 return self._record_hit(model, hit, node, on_text)
+        if self.cost_limit is not None:
+            self.cost_limit.check(self.ledger)
         tally = _Tally(model)
         try:
             response = await self._with_fallbacks(model, request, timeout_s, on_text, tally)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -18,17 +18,28 @@ from typing import Any
 current_node: ContextVar[str | None] = ContextVar("agentrun_node", default=None)
 current_run: ContextVar[str | None] = ContextVar("agentrun_run", default=None)
 _collector: ContextVar[list[CallRecord] | None] = ContextVar("agentrun_collector", default=None)
+_failures: ContextVar[list[CallRecord] | None] = ContextVar("agentrun_failures", default=None)
 
 
 @contextmanager
-def collect() -> Iterator[list[CallRecord]]:
-    """Records of the calls made inside the block by this task only (not by concurrent ones)."""
+def _collecting(sink: ContextVar[list[CallRecord] | None]) -> Iterator[list[CallRecord]]:
     calls: list[CallRecord] = []
-    token = _collector.set(calls)
+    token = sink.set(calls)
     try:
         yield calls
     finally:
-        _collector.reset(token)
+        sink.reset(token)
+
+
+def collect() -> AbstractContextManager[list[CallRecord]]:
+    """Records of the calls made inside the block by this task only (not by concurrent ones)."""
+    return _collecting(_collector)
+
+
+def collect_failures() -> AbstractContextManager[list[CallRecord]]:
+    """Records of the calls that failed inside the block. Only the innermost such block sees a
+    failure, so a workflow run inside another one keeps its own failures."""
+    return _collecting(_failures)
 
 
 @dataclass(frozen=True)
@@ -121,13 +132,24 @@ class Ledger:
 
     _records: list[CallRecord] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _cost_usd: float = 0.0
 
     def record(self, record: CallRecord) -> None:
         with self._lock:
             self._records.append(record)
+            self._cost_usd += record.cost_usd
         collecting = _collector.get()
         if collecting is not None:
             collecting.append(record)
+        failures = _failures.get()
+        if failures is not None and record.failed:
+            failures.append(record)
+
+    @property
+    def cost_usd(self) -> float:
+        """What every recorded call cost (kept as calls are recorded, so it is cheap to read)."""
+        with self._lock:
+            return self._cost_usd
 
     @property
     def records(self) -> list[CallRecord]:
@@ -158,3 +180,4 @@ class Ledger:
     def clear(self) -> None:
         with self._lock:
             self._records.clear()
+            self._cost_usd = 0.0

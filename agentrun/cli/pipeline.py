@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from agentrun.cli._common import console, err_console, state
-from agentrun.errors import EXIT_INTERRUPTED, UsageError
+from agentrun.cli._common import console, err_console, fail, state
+from agentrun.errors import EXIT_INTERRUPTED, AgentrunError, UsageError
 
 if TYPE_CHECKING:
     from agentrun.graphs.runtime import WorkflowEvent
@@ -160,17 +160,34 @@ def _report(result: PipelineResult) -> None:
     out.print(f"thread: {result.thread_id}")
 
 
-def _interruptible(ctx: typer.Context, thread_id: str, call: Callable[[], R]) -> R:
-    """`call()`, and on Ctrl-C one line saying how to resume (then exit code 130)."""
+def resume_command(ctx: typer.Context, thread_id: str) -> str:
+    """The exact command that resumes a run, with the data directory this one was given."""
+    data_dir = state(ctx).data_dir
+    where = f" --data-dir {data_dir}" if data_dir is not None else ""
+    return f"agentrun{where} resume {thread_id}"
+
+
+def _resumable(ctx: typer.Context, thread_id: str, call: Callable[[], R]) -> R:
+    """`call()`; when the run stops (Ctrl-C, or an error after it started), one more line says
+    how to resume it. The error keeps its own exit code (Ctrl-C: 130)."""
     try:
         return call()
     except KeyboardInterrupt:
-        data_dir = state(ctx).data_dir
-        where = f" --data-dir {data_dir}" if data_dir is not None else ""
-        err_console().print(
-            f"interrupted; resume with: agentrun{where} resume {thread_id}", markup=False
-        )
+        hint = f"interrupted; resume with: {resume_command(ctx, thread_id)}"
+        err_console().print(hint, markup=False)
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    except AgentrunError as exc:
+        if exc.thread_id is None:
+            raise  # refused before it started: nothing to resume
+        code = fail(exc)
+        hint = f"run {exc.thread_id} failed; resume with: {resume_command(ctx, exc.thread_id)}"
+        err_console().print(hint, markup=False)
+        raise typer.Exit(code) from None
+
+
+MAX_INPUT_TOKENS_HELP = "Refuse inputs estimated over this many tokens (default 1,000,000)."
+MAX_COST_HELP = "Refuse, or stop resumably, a run over this cost in USD (default 1; paid models)."
+RESUME_MAX_COST_HELP = "Stop once the run has cost this much in USD, over all its attempts."
 
 
 def run(
@@ -181,6 +198,8 @@ def run(
     thread_id: str | None = typer.Option(None, help="Name the run (default: a new id)."),
     cache: bool = typer.Option(True, help="Reuse cached replies of identical calls."),
     stream: bool = typer.Option(True, help="Show model output as it streams."),
+    max_input_tokens: int | None = typer.Option(None, min=1, help=MAX_INPUT_TOKENS_HELP),
+    max_cost: float | None = typer.Option(None, min=0, help=MAX_COST_HELP),
 ) -> None:
     """Run a pipeline; results go to <data dir>/runs/<thread id>/result.json."""
     from agentrun.graphs.runtime import new_thread_id
@@ -189,9 +208,10 @@ def run(
     loaded = load_pipeline(pipeline, _pairs(set_, "--set"))
     given = _inputs(input_)
     thread = thread_id or new_thread_id()
-    result = _interruptible(ctx, thread, lambda: loaded.run(
+    result = _resumable(ctx, thread, lambda: loaded.run(
         given, thread_id=thread, data_dir=state(ctx).data_dir, cache=cache,
         on_event=Progress(stream), stream_text=stream,
+        max_input_tokens=max_input_tokens, max_cost_usd=max_cost,
     ))  # fmt: skip
     _report(result)
 
@@ -199,18 +219,26 @@ def run(
 def resume(
     ctx: typer.Context,
     thread_id: str = typer.Argument(..., help="The run to continue (see `agentrun runs ls`)."),
-    cache: bool = typer.Option(True, help="Reuse cached replies of identical calls."),
-    stream: bool = typer.Option(True, help="Show model output as it streams."),
+    cache: bool | None = typer.Option(
+        None, help="Reuse cached replies of identical calls (default: as the run was started)."
+    ),
+    stream: bool | None = typer.Option(
+        None, help="Show model output as it streams (default: as the run was started)."
+    ),
+    max_cost: float | None = typer.Option(None, min=0, help=RESUME_MAX_COST_HELP),
 ) -> None:
-    """Continue a failed or killed run from its last checkpoint."""
+    """Continue a failed or killed run from its last checkpoint, with the options it was run
+    with (an option given here replaces the stored one)."""
     from agentrun.pipeline import RunRecord
     from agentrun.settings import data_dir
 
     record = RunRecord.open(data_dir(state(ctx).data_dir), thread_id)
     pipeline: Pipeline = record.pipeline()
-    result = _interruptible(ctx, thread_id, lambda: pipeline.resume(
-        thread_id, data_dir=state(ctx).data_dir, cache=cache, on_event=Progress(stream),
-        stream_text=stream,
+    options = record.options().overridden(cache=cache, stream_text=stream, max_cost_usd=max_cost)
+    result = _resumable(ctx, thread_id, lambda: pipeline.resume(
+        thread_id, data_dir=state(ctx).data_dir, cache=options.cache,
+        on_event=Progress(options.stream_text), stream_text=options.stream_text,
+        max_cost_usd=options.max_cost_usd,
     ))  # fmt: skip
     _report(result)
 
@@ -279,4 +307,4 @@ def runs_show(ctx: typer.Context, thread_id: str = typer.Argument(...)) -> None:
     if result.is_file():
         out.print(result.read_text(encoding="utf-8"), markup=False)
     elif record.meta.get("status") != "done":
-        out.print(f"not finished; resume with: agentrun resume {thread_id}")
+        out.print(f"not finished; resume with: {resume_command(ctx, thread_id)}", markup=False)

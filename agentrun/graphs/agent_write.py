@@ -516,7 +516,11 @@ async def _stream(
         state = await session.run(graph, graph_input, on_event=on_event, node_names=NODES)
     except (ModelCallError, EndpointUnreachableError) as exc:
         # Failures a later try may cure; settings errors keep their own type and exit code.
-        raise RunFailedError(f"AgentWrite stopped: {exc}", session.thread_id) from exc
+        raise RunFailedError(
+            f"AgentWrite stopped: {exc}; the sections written are kept, and a resume continues "
+            "from there",
+            session.thread_id,
+        ) from exc
     return await result_from_state(state, session.ctx, session.thread_id, config)
 
 

@@ -26,7 +26,14 @@ from langgraph.store.base import BaseStore
 from pydantic import BaseModel
 
 from agentrun.agents.gateway import Completion, Gateway
-from agentrun.agents.ledger import Usage, collect, current_node, current_run, total
+from agentrun.agents.ledger import (
+    Usage,
+    collect,
+    collect_failures,
+    current_node,
+    current_run,
+    total,
+)
 from agentrun.agents.messages import Message
 from agentrun.errors import StructuredOutputError
 
@@ -275,6 +282,9 @@ class Session:
         """The thread's last checkpointed state (a clear error when there is none)."""
         return await saved_state(self.compile(graph), self.thread_id)
 
+    async def has_checkpoint(self) -> bool:
+        return await has_checkpoint(self.resources.checkpointer, self.thread_id)
+
 
 @asynccontextmanager
 async def session(
@@ -298,6 +308,11 @@ async def session(
             checkpointer=res.checkpointer, stream_text=stream_text,
         )  # fmt: skip
         yield Session(res, ctx)
+
+
+async def has_checkpoint(checkpointer: BaseCheckpointSaver[Any], thread_id: str) -> bool:
+    saved = await checkpointer.aget_tuple({"configurable": {"thread_id": thread_id}})
+    return saved is not None
 
 
 async def saved_state(app: Any, thread_id: str) -> dict[str, Any]:
@@ -333,21 +348,52 @@ async def stream_graph(
 ) -> dict[str, Any]:
     """Run (or resume, with `graph_input=None`) a compiled graph; return its final state."""
     config = {"configurable": {"thread_id": thread_id}, "recursion_limit": RECURSION_LIMIT}
-    async for mode, payload in app.astream(
-        graph_input, config, context=ctx, stream_mode=["custom", "updates"]
-    ):
-        if on_event is None:
-            continue
-        if mode == "custom" and isinstance(payload, dict):
-            on_event(
-                WorkflowEvent("text", str(payload.get("node", "")), str(payload.get("text", "")))
-            )
-        elif mode == "updates" and isinstance(payload, dict):
-            for name, update in payload.items():
-                if name.startswith("_"):
-                    continue  # a task inside a node (a model call), not a node
-                if not node_names or name in node_names:
-                    data = update if isinstance(update, dict) else {}
-                    on_event(WorkflowEvent("node", name, data=data))
+    with collect_failures() as failed:
+        try:
+            async for mode, payload in app.astream(
+                graph_input, config, context=ctx, stream_mode=["custom", "updates"]
+            ):
+                if on_event is not None:
+                    _report(on_event, mode, payload, node_names)
+        finally:
+            if failed:
+                await keep_failed_calls(ctx, total(failed))
     snapshot = await app.aget_state(config)
-    return dict(snapshot.values)
+    values = dict(snapshot.values)
+    if "usage" in values:
+        values["usage"] = add_usage(values["usage"], dataclasses.asdict(await failed_calls(ctx)))
+    return values
+
+
+def _report(on_event: EventHandler, mode: str, payload: Any, node_names: Sequence[str]) -> None:
+    if mode == "custom" and isinstance(payload, dict):
+        on_event(WorkflowEvent("text", str(payload.get("node", "")), str(payload.get("text", ""))))
+    elif mode == "updates" and isinstance(payload, dict):
+        for name, update in payload.items():
+            if name.startswith("_"):
+                continue  # a task inside a node (a model call), not a node
+            if not node_names or name in node_names:
+                data = update if isinstance(update, dict) else {}
+                on_event(WorkflowEvent("node", name, data=data))
+
+
+# --- failed calls ------------------------------------------------------------------------------
+# A call that fails stops its node, so its attempts never reach graph state (a failed node writes
+# nothing, and writing state after the failure would drop the replies its finished calls left for
+# the resume). They are kept in the run's record in the store instead, and added to the total
+# each time the run's state is read back, so a resumed run counts them once.
+
+
+def _failed_ns(ctx: WorkflowContext) -> tuple[str, ...]:
+    return ctx.ns("runs", ctx.run_id, "failed_calls")
+
+
+async def keep_failed_calls(ctx: WorkflowContext, usage: Usage) -> None:
+    key = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
+    await ctx.store.aput(_failed_ns(ctx), key, dataclasses.asdict(usage), index=False)
+
+
+async def failed_calls(ctx: WorkflowContext) -> Usage:
+    """What the run's failed calls spent, over every attempt at the run so far."""
+    items = await ctx.store.asearch(_failed_ns(ctx), limit=1_000_000)
+    return sum((Usage.from_dict(item.value) for item in items), Usage())

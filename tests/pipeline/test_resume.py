@@ -1,4 +1,5 @@
-"""A pipeline killed with SIGKILL, then `agentrun resume`: same result, at most one more request."""
+"""Resuming pipelines: after SIGKILL and Ctrl-C (same result, at most one more request), and
+after a failure (the resume command, the run's own options, totals counted once)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agentrun.agents.fake_server import FakeOpenAIServer
+import pytest
+
+from agentrun.agents import Gateway, GatewayConfig, ModelConfig
+from agentrun.agents.fake_server import FakeError, FakeOpenAIServer, FakeReply
+from agentrun.agents.testing import scripted_model
+from agentrun.cli import run as cli
+from agentrun.errors import AgentrunError, ModelCallError
+from agentrun.pipeline import Pipeline
+from tests.conftest import FAST_RETRY
 
 AGENTRUN = str(Path(sys.executable).with_name("agentrun"))
 
@@ -146,3 +155,181 @@ def test_ctrl_c_says_how_to_resume(tmp_path: Path) -> None:
         resumed = agentrun(data, "resume", "cc")
         assert resumed.wait(timeout=120) == 0, resumed.stderr.read() if resumed.stderr else ""
     assert outputs(data, "cc")["answer"].startswith("<")
+
+
+# --- failed runs: the resume command, the run's options, and its totals --------------------------
+
+
+def two_steps(url: str, extra: str = "") -> str:
+    return f"""version: agentrun/v1
+name: two-steps
+models:
+  default:
+    model: openai/fake
+    api_base: {url}
+    context_window: 4096
+{extra}inputs:
+  topic: {{type: string}}
+nodes:
+  - id: a
+    agent: {{prompt: "first on {{{{ inputs.topic }}}}"}}
+  - id: b
+    agent: {{prompt: "second after {{{{ state.a }}}}"}}
+edges:
+  - {{from: a, to: b}}
+outputs:
+  answer: "{{{{ state.b }}}}"
+"""
+
+
+def test_a_run_that_fails_prints_the_command_that_resumes_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A configuration error (exit 3) after the run started: the error, then the exact resume
+    command with the data directory; setting the key and running that command finishes it."""
+    monkeypatch.delenv("AGENTRUN_TEST_KEY", raising=False)
+    data = tmp_path / "data"
+    with FakeOpenAIServer(reply=reply) as server:
+        path = tmp_path / "p.yaml"
+        path.write_text(two_steps(server.url, "    api_key_env: AGENTRUN_TEST_KEY\n"), "utf-8")
+        args = ["--data-dir", str(data), "run", str(path), "-i", "topic=tides", "--thread-id", "k"]
+        assert cli(args) == 3
+        err = capsys.readouterr().err
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert "AGENTRUN_TEST_KEY" in lines[0] and lines[0].startswith("error: model 'default'")
+        assert lines[1] == f"run k failed; resume with: agentrun --data-dir {data} resume k"
+        assert "Traceback" not in err
+
+        monkeypatch.setenv("AGENTRUN_TEST_KEY", "sk-test")
+        assert cli(lines[1].split("resume with: ", 1)[1].split()[1:]) == 0
+    assert outputs(data, "k")["answer"].startswith("<")
+
+
+def test_a_model_failure_keeps_its_exit_code_and_names_the_run_for_sdk_callers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "version: agentrun/v1\nname: t\nmodels:\n  default: {model: fake/t}\n"
+        "nodes:\n  - id: a\n    agent: {prompt: one}\n  - id: b\n    agent: {prompt: two}\n"
+        "edges:\n  - {from: a, to: b}\n",
+        encoding="utf-8",
+    )
+    with scripted_model(["only one reply"]), pytest.raises(ModelCallError) as caught:
+        Pipeline.load(path).run({}, thread_id="sdk", data_dir=tmp_path / "sdk")
+    assert caught.value.thread_id == "sdk"
+    assert "no reply for call" in str(caught.value)
+
+    with scripted_model(["only one reply"]):
+        assert cli(["run", str(path), "--thread-id", "cli"]) == ModelCallError.exit_code == 1
+    err = capsys.readouterr().err
+    assert "error: model 'fake/t': the scripted model has no reply" in " ".join(err.split())
+    assert "run cli failed; resume with: agentrun resume cli\n" in err
+
+
+def test_resume_keeps_the_cache_and_streaming_of_the_run_it_continues(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The cache holds the failing step's reply from an earlier run: a resume that turned the
+    cache back on would answer from it instead of asking the model."""
+    data = tmp_path / "data"
+    with FakeOpenAIServer(reply=reply) as server:
+        path = tmp_path / "p.yaml"
+        path.write_text(two_steps(server.url), "utf-8")
+        run = ["--data-dir", str(data), "run", str(path), "-i", "topic=tides"]
+        assert cli([*run, "--thread-id", "warm"]) == 0
+        server.reset()
+        server.script([FakeReply("<first on tides>"), FakeError(400, message="bad request")])
+        assert cli([*run, "--thread-id", "cold", "--no-cache", "--no-stream"]) != 0
+        assert len(server.chat_requests()) == 2
+        capsys.readouterr()
+
+        assert cli(["--data-dir", str(data), "resume", "cold"]) == 0
+        assert len(server.chat_requests()) == 3  # step b asked the model again
+        assert "b | " not in capsys.readouterr().err  # and nothing was streamed
+
+        server.reset()
+        server.script([FakeError(400, message="bad request")])
+        with pytest.raises(AgentrunError):
+            Pipeline.load(path).run({"topic": "tides"}, thread_id="sdk", data_dir=data, cache=False)
+        options = json.loads((data / "runs" / "sdk" / "meta.json").read_text("utf-8"))["options"]
+        assert options["cache"] is False
+        Pipeline.load(path).resume("sdk", data_dir=data, cache=True)  # an explicit override
+        assert len(server.chat_requests()) == 1  # both steps from the cache
+    assert outputs(data, "cold") == outputs(data, "warm") == outputs(data, "sdk")
+
+
+PRICED = """version: agentrun/v1
+name: priced
+models:
+  default: {{model: openai/gpt-4o-mini, api_base: "{url}", context_window: 8192}}
+inputs:
+  topic: {{type: string}}
+nodes:
+  - id: a
+    agent: {{prompt: "first on {{{{ inputs.topic }}}}"}}
+  - id: fan
+    for_each: "[1, 2, 3]"
+    concurrency: 1
+    agent: {{prompt: "part {{{{ item }}}} of {{{{ state.a }}}}"}}
+  - id: last
+    agent: {{prompt: "done: {{{{ state.fan | join(',') }}}}"}}
+edges:
+  - {{from: a, to: fan}}
+  - {{from: fan, to: last}}
+outputs:
+  answer: "{{{{ state.last }}}}"
+"""
+REPLIES = [FakeReply(f"reply number {i} " * 5) for i in range(5)]
+
+
+def test_totals_after_a_failure_and_resume_are_those_of_an_uninterrupted_run(
+    tmp_path: Path,
+) -> None:
+    """Completed calls count once (the replies recorded before the failure are not re-sent),
+    and the failed call's attempts count once too."""
+
+    def gateway(url: str) -> Gateway:
+        model = ModelConfig(model="openai/gpt-4o-mini", api_base=url, context_window=8192)
+        return Gateway(GatewayConfig(models={"default": model}, retry=FAST_RETRY), cache=False)
+
+    with FakeOpenAIServer() as server:
+        path = tmp_path / "p.yaml"
+        path.write_text(PRICED.format(url=server.url), encoding="utf-8")
+        pipeline = Pipeline.load(path)
+        server.script(REPLIES)
+        whole = pipeline.run({"topic": "tides"}, thread_id="whole", gateway=gateway(server.url))
+        server.reset()
+        server.script([*REPLIES[:2], *[FakeError(500)] * FAST_RETRY.max_attempts])
+        with pytest.raises(ModelCallError):
+            pipeline.run({"topic": "tides"}, thread_id="cut", gateway=gateway(server.url))
+        server.script(REPLIES[2:])
+        resumed = pipeline.resume("cut", gateway=gateway(server.url))
+        assert len(server.chat_requests()) == 2 + FAST_RETRY.max_attempts + 3
+
+    assert resumed.outputs == whole.outputs
+    assert whole.usage["cost_usd"] > 0
+    for key in ("calls", "model_calls", "prompt_tokens", "completion_tokens", "cost_usd"):
+        assert resumed.usage[key] == pytest.approx(whole.usage[key]), key
+    assert whole.usage["failed_calls"] == 0 and resumed.usage["failed_calls"] == 1
+    assert resumed.usage["attempts"] == whole.usage["attempts"] + FAST_RETRY.max_attempts
+    assert resumed.usage["retries"] == whole.usage["retries"] + FAST_RETRY.max_attempts - 1
+    saved = json.loads(Path(str(resumed.result_path)).read_text(encoding="utf-8"))["usage"]
+    assert saved == resumed.usage
+
+
+def test_a_run_that_failed_before_its_first_checkpoint_resumes_from_the_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    with FakeOpenAIServer(reply=reply) as server:
+        path = tmp_path / "p.yaml"
+        path.write_text(two_steps(server.url), "utf-8")
+        monkeypatch.setenv("AGENTRUN_CHECKPOINT_URL", "mysql://nowhere")
+        args = ["--data-dir", str(data), "run", str(path), "-i", "topic=tides", "--thread-id", "e"]
+        assert cli(args) == 3
+        assert "run e failed; resume with:" in capsys.readouterr().err
+        assert server.chat_requests() == []
+        monkeypatch.delenv("AGENTRUN_CHECKPOINT_URL")
+        assert cli(["--data-dir", str(data), "resume", "e"]) == 0
+    assert outputs(data, "e")["answer"].startswith("<")

@@ -260,7 +260,8 @@ def test_an_output_that_fails_to_render_is_a_failed_run_with_a_resume_hint(
     args = ["--data-dir", str(data_dir), "run", str(path), "--thread-id", "outs"]
     assert cli(args) == 1
     err = " ".join(capsys.readouterr().err.split())
-    assert "outputs.year" in err and "resume with: agentrun resume outs" in err
+    assert "outputs.year" in err
+    assert f"run outs failed; resume with: agentrun --data-dir {data_dir} resume outs" in err
     meta = json.loads((data_dir / "runs" / "outs" / "meta.json").read_text(encoding="utf-8"))
     assert meta["status"] == "failed" and "outputs.year" in meta["error"]
 
