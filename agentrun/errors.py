@@ -7,6 +7,8 @@ never needs a traceback to explain itself.
 
 from __future__ import annotations
 
+from typing import Self
+
 EXIT_OK = 0
 EXIT_RUN_FAILED = 1
 EXIT_USAGE = 2
@@ -25,6 +27,12 @@ class AgentrunError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def at(self, where: str) -> Self:
+        """This error, its message prefixed with where it happened (e.g. `node read`)."""
+        self.message = f"{where}: {self.message}"
+        self.args = (self.message,)
+        return self
 
 
 # --- configuration and models (exit code 3) -------------------------------------------------
@@ -121,6 +129,20 @@ class SpecError(UsageError):
     """A pipeline spec is invalid; the message lists every problem with file:line:column."""
 
 
+class FileOutsideRootsError(UsageError):
+    """A file tool was given a path that is absolute or leads outside the folders it may read."""
+
+    def __init__(self, path: str, roots: tuple[str, ...], reason: str) -> None:
+        shown = path if len(path) <= 200 else path[:200] + "..."
+        super().__init__(
+            f"path {shown!r} {reason}; file tools read only paths relative to and inside "
+            f"{', '.join(roots)}; allow another folder with `files: {{roots: [DIR]}}` in the "
+            "spec or `agentrun run --allow-dir DIR`"
+        )
+        self.path = path
+        self.roots = roots
+
+
 # --- runs (exit code 1) ----------------------------------------------------------------------
 
 
@@ -150,6 +172,7 @@ __all__ = [
     "ConfigError",
     "ContextLengthError",
     "EndpointUnreachableError",
+    "FileOutsideRootsError",
     "InputFileError",
     "LocalModelStartError",
     "MemoryStoreError",

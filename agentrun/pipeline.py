@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +33,7 @@ from agentrun.pipeline_graph import PipelineGraph
 from agentrun.settings import data_dir as resolve_data_dir
 from agentrun.settings import private_dir
 from agentrun.spec import PipelineSpec
+from agentrun.tools.sandbox import FileRoots
 
 RUN_FILES = ("spec.yaml", "inputs.json", "meta.json", "result.json")
 
@@ -137,7 +138,7 @@ class Pipeline:
         from agentrun.agents.testing import scripted_model
         from agentrun.pipeline_fakes import FakeReplies
 
-        replies = FakeReplies.from_models(fakes, self.base_dir)
+        replies = FakeReplies.from_models(fakes, self.spec_roots())
         with scripted_model(replies):
             yield
 
@@ -156,6 +157,21 @@ class Pipeline:
         else:
             with memory.default_store(data_dir) as store:
                 yield store
+
+    # --- files ---------------------------------------------------------------------------------
+
+    def spec_roots(self) -> FileRoots:
+        """The folders the spec itself allows: its own and those `files.roots` names."""
+        return FileRoots.under(self.base_dir, self.spec.files.roots)
+
+    def file_roots(self, extra: Iterable[str | os.PathLike[str]] = ()) -> FileRoots:
+        """The spec's folders and `extra` ones (`--allow-dir`), each of which must exist."""
+        extra = list(extra)
+        for folder in extra:
+            if not Path(folder).expanduser().is_dir():
+                raise UsageError(f"allowed folder {str(folder)!r} is not a directory; "
+                                 "name an existing folder")  # fmt: skip
+        return FileRoots.of([*self.spec_roots().roots, *extra])
 
     # --- running -----------------------------------------------------------------------------
 
@@ -189,12 +205,15 @@ class Pipeline:
         cache: bool | None = None,
         on_event: EventHandler | None = None,
         stream_text: bool = False,
+        file_roots: Iterable[str | os.PathLike[str]] = (),
     ) -> PipelineResult:
-        """Run the pipeline; a run record is kept under the data directory."""
+        """Run the pipeline; a run record is kept under the data directory. File tools read
+        inside the spec's folders and `file_roots` only."""
         values = self.coerce_inputs(inputs or {})
+        roots = self.file_roots(file_roots)
         thread_id = thread_id or runtime.new_thread_id()
         root = resolve_data_dir(data_dir)
-        record = RunRecord.create(root, thread_id, self, values)
+        record = RunRecord.create(root, thread_id, self, values, roots)
         initial = {"inputs": values, "results": {}, "visits": {}}
         return await self._execute(
             initial, record, gateway, store, checkpointer, cache, on_event, stream_text
@@ -216,6 +235,7 @@ class Pipeline:
         on_event: EventHandler | None = None,
         stream_text: bool = False,
     ) -> PipelineResult:
+        """Continue a run from its checkpoint, with the file roots it started with."""
         record = RunRecord.open(resolve_data_dir(data_dir), thread_id)
         return await self._execute(
             None, record, gateway, store, checkpointer, cache, on_event, stream_text
@@ -237,7 +257,7 @@ class Pipeline:
         stream_text: bool,
     ) -> PipelineResult:
         record.update(status="running", started=time.time())
-        builder = PipelineGraph(self.spec, self.base_dir, record.thread_id)
+        builder = PipelineGraph(self.spec, record.file_roots(self), record.thread_id)
         try:
             with self._fakes():
                 async with AsyncExitStack() as stack:
@@ -334,8 +354,9 @@ class RunRecord:
 
     @classmethod
     def create(
-        cls, root: Path, thread_id: str, pipeline: Pipeline, inputs: dict[str, Any]
-    ) -> RunRecord:
+        cls, root: Path, thread_id: str, pipeline: Pipeline, inputs: dict[str, Any],
+        file_roots: FileRoots,
+    ) -> RunRecord:  # fmt: skip
         record = cls(root, thread_id)
         folder = private_dir(record.folder)
         (folder / "spec.yaml").write_text(pipeline.text, encoding="utf-8")
@@ -345,6 +366,7 @@ class RunRecord:
         record.meta = {
             "thread_id": thread_id, "pipeline": pipeline.spec.name,
             "spec_path": str(pipeline.path.resolve()), "status": "created", "created": time.time(),
+            "file_roots": list(file_roots.shown()),
         }  # fmt: skip
         record._write_meta()
         return record
@@ -362,6 +384,12 @@ class RunRecord:
         """The pipeline exactly as it was run (relative paths resolve from its original folder)."""
         text = (self.folder / "spec.yaml").read_text(encoding="utf-8")
         return Pipeline.from_text(text, Path(self.meta["spec_path"]))
+
+    def file_roots(self, pipeline: Pipeline) -> FileRoots:
+        """The folders file tools may read in this run (records from before they were kept:
+        the spec's own)."""
+        kept = self.meta.get("file_roots")
+        return FileRoots.of(kept) if kept else pipeline.spec_roots()
 
     def inputs(self) -> dict[str, Any]:
         data: dict[str, Any] = json.loads((self.folder / "inputs.json").read_text(encoding="utf-8"))

@@ -17,12 +17,13 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from agentrun import templates
-from agentrun.errors import SpecError, UsageError
+from agentrun.errors import FileOutsideRootsError, SpecError, UsageError
 from agentrun.graphs.registry import WORKFLOWS, entry_for
 from agentrun.pipeline_fakes import load_script
 from agentrun.spec import NodeSpec, PipelineSpec
 from agentrun.spec_loader import PathKey, SourceMap
 from agentrun.tools.registry import TOOLS
+from agentrun.tools.sandbox import FileRoots
 
 MODEL_FIELDS = ("model", "manager_model", "judge_model")
 
@@ -73,16 +74,31 @@ class _Checker:
             if model.api_key is not None:
                 message = "API keys do not belong in files; set api_key_env to the variable's name"
                 self.report(("models", alias, "api_key"), message)
-            if model.replies and not (self.base_dir / model.replies).is_file():
-                message = f"replies file {model.replies!r} not found next to the pipeline"
-                self.report(("models", alias, "replies"), f"{message} ({self.base_dir})")
-            elif model.replies:
-                try:
-                    load_script(self.base_dir / model.replies)
-                except SpecError as exc:
-                    self.report(("models", alias, "replies"), f"bad replies file: {exc}")
+            if model.replies:
+                self._replies(("models", alias, "replies"), model.replies)
             for fallback in model.fallbacks:
                 self._model_ref(("models", alias, "fallbacks"), fallback)
+
+    def _replies(self, path: PathKey, replies: str) -> None:
+        try:
+            file = FileRoots.under(self.base_dir, self.spec.files.roots).resolve(replies)
+        except FileOutsideRootsError as exc:
+            self.report(path, f"replies file: {exc}")
+            return
+        if not file.is_file():
+            message = f"replies file {replies!r} not found next to the pipeline"
+            self.report(path, f"{message} ({self.base_dir})")
+            return
+        try:
+            load_script(file)
+        except SpecError as exc:
+            self.report(path, f"bad replies file: {exc}")
+
+    def files(self) -> None:
+        for index, root in enumerate(self.spec.files.roots):
+            if not (self.base_dir / root).is_dir():
+                self.report(("files", "roots", index), f"folder {root!r} not found (relative to "
+                            f"{self.base_dir}); name an existing folder")  # fmt: skip
 
     def _model_ref(self, path: PathKey, name: str) -> None:
         if name in self.spec.models or "/" in name:
@@ -355,6 +371,7 @@ def _strongly_connected(graph: dict[str, list[str]]) -> list[set[str]]:
 def check(spec: PipelineSpec, source: SourceMap, base_dir: Path) -> list[str]:
     """Every problem with the pipeline, as `file:line:column: message` lines."""
     checker = _Checker(spec, source, base_dir)
+    checker.files()
     checker.models()
     checker.node_refs()
     checker.reachability()

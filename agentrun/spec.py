@@ -111,6 +111,14 @@ class MemorySpec(_Spec):
         return self
 
 
+class FilesSpec(_Spec):
+    roots: list[str] = Field(
+        default_factory=list,
+        description="Folders file tools may read besides the pipeline file's own (relative to "
+        "it). Paths given to file tools are relative; they may not lead outside these folders.",
+    )
+
+
 class InputSpec(_Spec):
     type: Literal["string", "text", "integer", "number", "boolean", "list"] = Field(
         default="string", description="`text` is a long string, usually given as @file."
@@ -201,6 +209,7 @@ class PipelineSpec(_Spec):
         description="Model aliases; `default` is used where no alias is named.",
     )
     memory: MemorySpec = Field(default_factory=MemorySpec)
+    files: FilesSpec = Field(default_factory=FilesSpec)
     inputs: dict[str, InputSpec] = Field(default_factory=dict)
     workflow: WorkflowSpec | None = Field(
         default=None, description="Run one built-in workflow (instead of nodes and edges)."

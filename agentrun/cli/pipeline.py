@@ -181,6 +181,9 @@ def run(
     thread_id: str | None = typer.Option(None, help="Name the run (default: a new id)."),
     cache: bool = typer.Option(True, help="Reuse cached replies of identical calls."),
     stream: bool = typer.Option(True, help="Show model output as it streams."),
+    allow_dir: list[Path] = typer.Option(
+        [], "--allow-dir", help="Let file tools also read inside this folder (repeatable)."
+    ),
 ) -> None:
     """Run a pipeline; results go to <data dir>/runs/<thread id>/result.json."""
     from agentrun.graphs.runtime import new_thread_id
@@ -191,7 +194,7 @@ def run(
     thread = thread_id or new_thread_id()
     result = _interruptible(ctx, thread, lambda: loaded.run(
         given, thread_id=thread, data_dir=state(ctx).data_dir, cache=cache,
-        on_event=Progress(stream), stream_text=stream,
+        on_event=Progress(stream), stream_text=stream, file_roots=allow_dir,
     ))  # fmt: skip
     _report(result)
 
@@ -202,7 +205,8 @@ def resume(
     cache: bool = typer.Option(True, help="Reuse cached replies of identical calls."),
     stream: bool = typer.Option(True, help="Show model output as it streams."),
 ) -> None:
-    """Continue a failed or killed run from its last checkpoint."""
+    """Continue a failed or killed run from its last checkpoint (with the folders it could
+    read)."""
     from agentrun.pipeline import RunRecord
     from agentrun.settings import data_dir
 

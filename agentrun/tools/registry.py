@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentrun.errors import InputFileError
 from agentrun.graphs.runtime import WorkflowContext
+from agentrun.tools.sandbox import FileRoots
 
 
 class _Args(BaseModel):
@@ -36,7 +36,10 @@ class MemoryPutArgs(_Args):
 
 
 class FileReadArgs(_Args):
-    path: str = Field(description="Relative to the pipeline file's folder.")
+    path: str = Field(
+        description="Relative to the pipeline file's folder (or another allowed folder), and "
+        "inside one of them."
+    )
     max_chars: int = Field(default=2_000_000, gt=0)
 
 
@@ -45,7 +48,7 @@ class ToolCall:
     """What a tool sees besides its arguments."""
 
     context: WorkflowContext
-    base_dir: Path
+    files: FileRoots
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ async def memory_put(args: MemoryPutArgs, call: ToolCall) -> dict[str, str]:
 async def file_read(args: FileReadArgs, call: ToolCall) -> str:
     from agentrun.tools.files import read_text_file
 
-    path = (call.base_dir / args.path).resolve()
+    path = call.files.resolve(args.path)
     if not path.is_file():
         raise InputFileError(str(path), "no such file")
     return read_text_file(path)[: args.max_chars]
