@@ -29,6 +29,7 @@ from agentrun.agents.gateway import Gateway
 from agentrun.errors import AgentrunError, RunFailedError, SpecError, UsageError
 from agentrun.graphs import runtime
 from agentrun.graphs.runtime import EventHandler
+from agentrun.memory.scoped import scoped
 from agentrun.pipeline_graph import PipelineGraph
 from agentrun.settings import data_dir as resolve_data_dir
 from agentrun.settings import private_dir
@@ -266,9 +267,11 @@ class Pipeline:
                         await stack.enter_async_context(gateway)
                     if store is None:
                         store = stack.enter_context(self._store(record.root))
+                    memory = self.spec.memory
                     async with runtime.session(
-                        thread_id=record.thread_id, gateway=gateway, store=store,
-                        checkpointer=checkpointer, namespace=tuple(self.spec.memory.namespace),
+                        thread_id=record.thread_id, gateway=gateway,
+                        store=scoped(store, memory.namespace, memory.read),
+                        checkpointer=checkpointer, namespace=tuple(memory.namespace),
                         data_dir=record.root, stream_text=stream_text,
                     ) as run:  # fmt: skip
                         if graph_input is None:

@@ -15,13 +15,15 @@ from typing import Any
 from jinja2 import nodes as jinja_nodes
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from agentrun import templates
 from agentrun.errors import FileOutsideRootsError, SpecError, UsageError
 from agentrun.graphs.registry import WORKFLOWS, entry_for
+from agentrun.memory.namespaces import Namespace, readable_namespace
 from agentrun.pipeline_fakes import load_script
 from agentrun.spec import NodeSpec, PipelineSpec
-from agentrun.spec_loader import PathKey, SourceMap
+from agentrun.spec_loader import PathKey, SourceMap, describe
 from agentrun.tools.registry import TOOLS
 from agentrun.tools.sandbox import FileRoots
 
@@ -172,6 +174,30 @@ class _Checker:
         for name in required:
             if name not in node.tool.args:
                 self.report((*path, "tool", "args"), f"tool {tool.name} needs argument {name!r}")
+        literal = {n: v for n, v in node.tool.args.items() if n in allowed and not _templated(v)}
+        self._literal_args((*path, "tool", "args"), tool.name, tool.args, literal)
+
+    def _literal_args(
+        self, path: PathKey, tool: str, model: type[BaseModel], literal: dict[str, Any]
+    ) -> None:
+        """Arguments written without templates are checked now, as the run would check them;
+        a `namespace` must be one the pipeline may read."""
+        try:
+            model.model_validate(literal)
+        except ValidationError as exc:
+            for error in exc.errors():
+                if error["type"] != "missing":
+                    where = (*path, *error["loc"][:1])
+                    self.report(where, f"tool {tool} argument {describe(error, model)}")
+            if any(error["loc"][:1] == ("namespace",) for error in exc.errors()):
+                return
+        if literal.get("namespace") is not None:
+            memory = self.spec.memory
+            try:
+                labels = TypeAdapter(Namespace).validate_python(literal["namespace"])
+                readable_namespace(labels, memory.namespace, memory.read)
+            except UsageError as exc:
+                self.report((*path, "namespace"), f"tool {tool} argument namespace: {exc}")
 
     def _workflow(self, path: PathKey, node: NodeSpec) -> None:
         step = node.workflow
@@ -319,6 +345,17 @@ class _Checker:
             if node.node.name in ("state", "visits") and node.attr not in self.node_ids:
                 self.report(path, f"{what}: unknown node {node.attr!r} in {node.node.name}; "
                             f"nodes: {', '.join(self.node_ids)}", at(node, pattern))  # fmt: skip
+
+
+def _templated(value: Any) -> bool:
+    """Whether a tool argument is (or holds) a template, known only when the run renders it."""
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, dict):
+        return any(_templated(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_templated(v) for v in value)
+    return False
 
 
 def _strongly_connected(graph: dict[str, list[str]]) -> list[set[str]]:

@@ -152,7 +152,8 @@ class PipelineGraph:
             problems = "; ".join(describe(error, tool.args) for error in exc.errors())
             raise UsageError(f"{where} argument {problems}") from None
         try:
-            result = await tool.run(args, ToolCall(context(), self.files))
+            readable = tuple(tuple(labels) for labels in self.spec.memory.read)
+            result = await tool.run(args, ToolCall(context(), self.files, readable))
         except UsageError as exc:  # a refused path or namespace: say which step asked
             raise exc.at(where) from None
         return result, Usage()

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentrun.errors import InputFileError
 from agentrun.graphs.runtime import WorkflowContext
+from agentrun.memory.namespaces import Label, Namespace, readable_namespace, records_ns
 from agentrun.tools.sandbox import FileRoots
 
 
@@ -25,13 +26,20 @@ class _Args(BaseModel):
 class MemorySearchArgs(_Args):
     query: str
     limit: int = Field(default=5, ge=1, le=100)
-    collection: str = Field(default="chunks", description="Sub-namespace to search.")
+    collection: Label = Field(
+        default="chunks", description="Collection of the namespace to search (chunks: documents)."
+    )
+    namespace: Namespace | None = Field(
+        default=None,
+        description="Read another namespace, one the spec lists in memory.read (default: the "
+        "pipeline's own).",
+    )
 
 
 class MemoryPutArgs(_Args):
     key: str
     text: str
-    collection: str = "notes"
+    collection: Label = "notes"
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -49,6 +57,8 @@ class ToolCall:
 
     context: WorkflowContext
     files: FileRoots
+    #: Namespaces besides its own that the pipeline may read (`memory.read`).
+    readable: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,8 +70,12 @@ class Tool:
 
 
 async def memory_search(args: MemorySearchArgs, call: ToolCall) -> list[dict[str, Any]]:
+    own = call.context.namespace
+    labels = readable_namespace(args.namespace, own, call.readable) if args.namespace else own
     store = call.context.store
-    hits = await store.asearch(call.context.ns(args.collection), query=args.query, limit=args.limit)
+    hits = await store.asearch(
+        records_ns(labels, args.collection), query=args.query, limit=args.limit
+    )
     return [
         {
             "key": hit.key,
