@@ -182,7 +182,10 @@ def run(
     cache: bool = typer.Option(True, help="Reuse cached replies of identical calls."),
     stream: bool = typer.Option(True, help="Show model output as it streams."),
     allow_dir: list[Path] = typer.Option(
-        [], "--allow-dir", help="Let file tools also read inside this folder (repeatable)."
+        [],
+        "--allow-dir",
+        metavar="DIR",
+        help="Let file tools also read inside this folder (repeatable).",
     ),
 ) -> None:
     """Run a pipeline; results go to <data dir>/runs/<thread id>/result.json."""
