@@ -7,6 +7,8 @@ never needs a traceback to explain itself.
 
 from __future__ import annotations
 
+from typing import Self
+
 EXIT_OK = 0
 EXIT_RUN_FAILED = 1
 EXIT_USAGE = 2
@@ -27,6 +29,12 @@ class AgentrunError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def at(self, where: str) -> Self:
+        """This error, its message prefixed with where it happened (e.g. `node read`)."""
+        self.message = f"{where}: {self.message}"
+        self.args = (self.message,)
+        return self
 
 
 # --- configuration and models (exit code 3) -------------------------------------------------
@@ -127,6 +135,20 @@ class BudgetError(UsageError):
     """A run's inputs are estimated over its token or cost limit; nothing was sent."""
 
 
+class FileOutsideRootsError(UsageError):
+    """A file tool was given a path that is absolute or leads outside the folders it may read."""
+
+    def __init__(self, path: str, roots: tuple[str, ...], reason: str) -> None:
+        shown = path if len(path) <= 200 else path[:200] + "..."
+        super().__init__(
+            f"path {shown!r} {reason}; file tools read only paths relative to and inside "
+            f"{', '.join(roots)}; allow another folder with `files: {{roots: [DIR]}}` in the "
+            "spec or `agentrun run --allow-dir DIR`"
+        )
+        self.path = path
+        self.roots = roots
+
+
 # --- runs (exit code 1) ----------------------------------------------------------------------
 
 
@@ -162,6 +184,7 @@ __all__ = [
     "ContextLengthError",
     "CostLimitError",
     "EndpointUnreachableError",
+    "FileOutsideRootsError",
     "InputFileError",
     "LocalModelStartError",
     "MemoryStoreError",

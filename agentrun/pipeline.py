@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,11 +31,13 @@ from agentrun.budget import Estimate, Limits
 from agentrun.errors import AgentrunError, RunFailedError, SpecError, UsageError
 from agentrun.graphs import runtime
 from agentrun.graphs.runtime import EventHandler
+from agentrun.memory.scoped import scoped
 from agentrun.pipeline_graph import PipelineGraph
 from agentrun.run_options import RunOptions
 from agentrun.settings import data_dir as resolve_data_dir
 from agentrun.settings import private_dir
 from agentrun.spec import PipelineSpec
+from agentrun.tools.sandbox import FileRoots
 
 RUN_FILES = ("spec.yaml", "inputs.json", "meta.json", "result.json")
 
@@ -140,7 +142,7 @@ class Pipeline:
         from agentrun.agents.testing import scripted_model
         from agentrun.pipeline_fakes import FakeReplies
 
-        replies = FakeReplies.from_models(fakes, self.base_dir)
+        replies = FakeReplies.from_models(fakes, self.spec_roots())
         with scripted_model(replies):
             yield
 
@@ -159,6 +161,21 @@ class Pipeline:
         else:
             with memory.default_store(data_dir) as store:
                 yield store
+
+    # --- files ---------------------------------------------------------------------------------
+
+    def spec_roots(self) -> FileRoots:
+        """The folders the spec itself allows: its own and those `files.roots` names."""
+        return FileRoots.under(self.base_dir, self.spec.files.roots)
+
+    def file_roots(self, extra: Iterable[str | os.PathLike[str]] = ()) -> FileRoots:
+        """The spec's folders and `extra` ones (`--allow-dir`), each of which must exist."""
+        extra = list(extra)
+        for folder in extra:
+            if not Path(folder).expanduser().is_dir():
+                raise UsageError(f"allowed folder {str(folder)!r} is not a directory; "
+                                 "name an existing folder")  # fmt: skip
+        return FileRoots.of([*self.spec_roots().roots, *extra])
 
     # --- running -----------------------------------------------------------------------------
 
@@ -212,20 +229,23 @@ class Pipeline:
         stream_text: bool = False,
         max_input_tokens: int | None = None,
         max_cost_usd: float | None = None,
+        file_roots: Iterable[str | os.PathLike[str]] = (),
     ) -> PipelineResult:
         """Run the pipeline; a run record is kept under the data directory.
 
         Inputs estimated over `max_input_tokens` or `max_cost_usd` (else the spec's `limits:`,
         else the defaults) are refused before any call; the run stops, resumably, once it has
-        spent `max_cost_usd`. A failure after the record exists carries `thread_id`.
+        spent `max_cost_usd`. File tools read inside the spec's folders and `file_roots` only.
+        A failure after the record exists carries `thread_id`.
         """
         values = self.coerce_inputs(inputs or {})
         options = RunOptions(cache, stream_text, max_input_tokens, max_cost_usd)
+        roots = self.file_roots(file_roots)
         root = resolve_data_dir(data_dir)
         await self.check_budget(values, self.limits(options), gateway, root)
         thread_id = thread_id or runtime.new_thread_id()
         stored = BlobStore(root).stash(values)
-        record = RunRecord.create(root, thread_id, self, stored, options)
+        record = RunRecord.create(root, thread_id, self, stored, options, roots)
         initial = record.initial_state()
         return await self._execute(initial, record, options, gateway, store, checkpointer, on_event)
 
@@ -246,8 +266,9 @@ class Pipeline:
         stream_text: bool | None = None,
         max_cost_usd: float | None = None,
     ) -> PipelineResult:
-        """Continue a run from its last checkpoint, with the options it was started with; an
-        option given here (not None) replaces the stored one, for this and later resumes."""
+        """Continue a run from its last checkpoint, with the options and file roots it was
+        started with; an option given here (not None) replaces the stored one, for this and
+        later resumes."""
         record = RunRecord.open(resolve_data_dir(data_dir), thread_id)
         options = record.options().overridden(
             cache=cache, stream_text=stream_text, max_cost_usd=max_cost_usd
@@ -269,7 +290,9 @@ class Pipeline:
         on_event: EventHandler | None,
     ) -> PipelineResult:
         record.update(status="running", started=time.time(), options=options.to_dict())
-        builder = PipelineGraph(self.spec, self.base_dir, record.thread_id, BlobStore(record.root))
+        builder = PipelineGraph(
+            self.spec, record.file_roots(self), record.thread_id, BlobStore(record.root)
+        )
         spent = CostMeter(record)
         try:
             with self._fakes():
@@ -282,9 +305,11 @@ class Pipeline:
                     stack.enter_context(spent.limiting(gateway, self.limits(options)))
                     if store is None:
                         store = stack.enter_context(self._store(record.root))
+                    memory = self.spec.memory
                     async with runtime.session(
-                        thread_id=record.thread_id, gateway=gateway, store=store,
-                        checkpointer=checkpointer, namespace=tuple(self.spec.memory.namespace),
+                        thread_id=record.thread_id, gateway=gateway,
+                        store=scoped(store, memory.namespace, memory.read),
+                        checkpointer=checkpointer, namespace=tuple(memory.namespace),
                         data_dir=record.root, stream_text=options.stream_text,
                     ) as run:  # fmt: skip
                         if graph_input is None and not await run.has_checkpoint():
@@ -394,6 +419,7 @@ class RunRecord:
         pipeline: Pipeline,
         inputs: dict[str, Any],
         options: RunOptions | None = None,
+        file_roots: FileRoots | None = None,
     ) -> RunRecord:
         """A new record; `inputs` as the run's state holds them (long texts by reference)."""
         record = cls(root, thread_id)
@@ -406,6 +432,7 @@ class RunRecord:
             "thread_id": thread_id, "pipeline": pipeline.spec.name,
             "spec_path": str(pipeline.path.resolve()), "status": "created", "created": time.time(),
             "options": (options or RunOptions()).to_dict(), "cost_usd": 0.0,
+            "file_roots": list((file_roots or pipeline.spec_roots()).shown()),
         }  # fmt: skip
         record._write_meta()
         return record
@@ -423,6 +450,12 @@ class RunRecord:
         """The pipeline exactly as it was run (relative paths resolve from its original folder)."""
         text = (self.folder / "spec.yaml").read_text(encoding="utf-8")
         return Pipeline.from_text(text, Path(self.meta["spec_path"]))
+
+    def file_roots(self, pipeline: Pipeline) -> FileRoots:
+        """The folders file tools may read in this run (records from before they were kept:
+        the spec's own)."""
+        kept = self.meta.get("file_roots")
+        return FileRoots.of(kept) if kept else pipeline.spec_roots()
 
     def stored_inputs(self) -> dict[str, Any]:
         """The run's inputs as its state holds them: long texts by reference."""

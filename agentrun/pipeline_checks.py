@@ -15,14 +15,17 @@ from typing import Any
 from jinja2 import nodes as jinja_nodes
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from agentrun import templates
-from agentrun.errors import SpecError, UsageError
+from agentrun.errors import FileOutsideRootsError, SpecError, UsageError
 from agentrun.graphs.registry import WORKFLOWS, entry_for
+from agentrun.memory.namespaces import Namespace, readable_namespace
 from agentrun.pipeline_fakes import load_script
 from agentrun.spec import NodeSpec, PipelineSpec
-from agentrun.spec_loader import PathKey, SourceMap
+from agentrun.spec_loader import PathKey, SourceMap, describe
 from agentrun.tools.registry import TOOLS
+from agentrun.tools.sandbox import FileRoots
 
 MODEL_FIELDS = ("model", "manager_model", "judge_model")
 
@@ -73,16 +76,31 @@ class _Checker:
             if model.api_key is not None:
                 message = "API keys do not belong in files; set api_key_env to the variable's name"
                 self.report(("models", alias, "api_key"), message)
-            if model.replies and not (self.base_dir / model.replies).is_file():
-                message = f"replies file {model.replies!r} not found next to the pipeline"
-                self.report(("models", alias, "replies"), f"{message} ({self.base_dir})")
-            elif model.replies:
-                try:
-                    load_script(self.base_dir / model.replies)
-                except SpecError as exc:
-                    self.report(("models", alias, "replies"), f"bad replies file: {exc}")
+            if model.replies:
+                self._replies(("models", alias, "replies"), model.replies)
             for fallback in model.fallbacks:
                 self._model_ref(("models", alias, "fallbacks"), fallback)
+
+    def _replies(self, path: PathKey, replies: str) -> None:
+        try:
+            file = FileRoots.under(self.base_dir, self.spec.files.roots).resolve(replies)
+        except FileOutsideRootsError as exc:
+            self.report(path, f"replies file: {exc}")
+            return
+        if not file.is_file():
+            message = f"replies file {replies!r} not found next to the pipeline"
+            self.report(path, f"{message} ({self.base_dir})")
+            return
+        try:
+            load_script(file)
+        except SpecError as exc:
+            self.report(path, f"bad replies file: {exc}")
+
+    def files(self) -> None:
+        for index, root in enumerate(self.spec.files.roots):
+            if not (self.base_dir / root).is_dir():
+                self.report(("files", "roots", index), f"folder {root!r} not found (relative to "
+                            f"{self.base_dir}); name an existing folder")  # fmt: skip
 
     def _model_ref(self, path: PathKey, name: str) -> None:
         if name in self.spec.models or "/" in name:
@@ -156,6 +174,30 @@ class _Checker:
         for name in required:
             if name not in node.tool.args:
                 self.report((*path, "tool", "args"), f"tool {tool.name} needs argument {name!r}")
+        literal = {n: v for n, v in node.tool.args.items() if n in allowed and not _templated(v)}
+        self._literal_args((*path, "tool", "args"), tool.name, tool.args, literal)
+
+    def _literal_args(
+        self, path: PathKey, tool: str, model: type[BaseModel], literal: dict[str, Any]
+    ) -> None:
+        """Arguments written without templates are checked now, as the run would check them;
+        a `namespace` must be one the pipeline may read."""
+        try:
+            model.model_validate(literal)
+        except ValidationError as exc:
+            for error in exc.errors():
+                if error["type"] != "missing":
+                    where = (*path, *error["loc"][:1])
+                    self.report(where, f"tool {tool} argument {describe(error, model)}")
+            if any(error["loc"][:1] == ("namespace",) for error in exc.errors()):
+                return
+        if literal.get("namespace") is not None:
+            memory = self.spec.memory
+            try:
+                labels = TypeAdapter(Namespace).validate_python(literal["namespace"])
+                readable_namespace(labels, memory.namespace, memory.read)
+            except UsageError as exc:
+                self.report((*path, "namespace"), f"tool {tool} argument namespace: {exc}")
 
     def _workflow(self, path: PathKey, node: NodeSpec) -> None:
         step = node.workflow
@@ -305,6 +347,17 @@ class _Checker:
                             f"nodes: {', '.join(self.node_ids)}", at(node, pattern))  # fmt: skip
 
 
+def _templated(value: Any) -> bool:
+    """Whether a tool argument is (or holds) a template, known only when the run renders it."""
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, dict):
+        return any(_templated(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_templated(v) for v in value)
+    return False
+
+
 def _strongly_connected(graph: dict[str, list[str]]) -> list[set[str]]:
     """Tarjan's algorithm (iterative): the strongly connected components of `graph`."""
     index: dict[str, int] = {}
@@ -355,6 +408,7 @@ def _strongly_connected(graph: dict[str, list[str]]) -> list[set[str]]:
 def check(spec: PipelineSpec, source: SourceMap, base_dir: Path) -> list[str]:
     """Every problem with the pipeline, as `file:line:column: message` lines."""
     checker = _Checker(spec, source, base_dir)
+    checker.files()
     checker.models()
     checker.node_refs()
     checker.reachability()

@@ -18,6 +18,7 @@ from agentrun import spec_loader
 from agentrun.agents.messages import Message, text_of
 from agentrun.errors import SpecError
 from agentrun.spec import ModelSpec
+from agentrun.tools.sandbox import FileRoots
 
 
 @dataclass(frozen=True)
@@ -82,12 +83,15 @@ class FakeReplies:
         self.scripts = dict(scripts)
 
     @classmethod
-    def from_models(cls, models: Mapping[str, ModelSpec], base_dir: Path) -> FakeReplies:
+    def from_models(cls, models: Mapping[str, ModelSpec], roots: FileRoots) -> FakeReplies:
+        """Each model's replies file, found inside the spec's folders."""
         scripts = {}
         for model in models.values():
             name = model.model.split("/", 1)[1]
             scripts[name] = (
-                load_script(base_dir / model.replies) if model.replies else Script([Rule("ok")], [])
+                load_script(roots.resolve(model.replies))
+                if model.replies
+                else Script([Rule("ok")], [])
             )
         return cls(scripts)
 

@@ -13,12 +13,11 @@ import asyncio
 import json
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
 from jsonschema import Draft202012Validator
 from langgraph.graph import END, START, StateGraph
-from pydantic import BaseModel, RootModel, model_validator
+from pydantic import BaseModel, RootModel, ValidationError, model_validator
 
 from agentrun import templates
 from agentrun.agents.ledger import Usage
@@ -30,7 +29,9 @@ from agentrun.graphs.registry import entry_for
 from agentrun.graphs.runtime import WorkflowContext, add_usage, context, usage_of, usage_update
 from agentrun.pipeline_checks import graph_nodes, start_node
 from agentrun.spec import AgentSpec, NodeSpec, PipelineSpec
+from agentrun.spec_loader import describe
 from agentrun.tools.registry import TOOLS, ToolCall
+from agentrun.tools.sandbox import FileRoots
 
 #: Keys of a workflow's result that stay in the store rather than in graph state.
 HEAVY_RESULT_KEYS = ("prompts",)
@@ -87,14 +88,14 @@ def _render_value(value: Any, variables: Mapping[str, Any], name: str) -> Any:
 
 
 class PipelineGraph:
-    """Builds the graph of a spec; `base_dir` resolves relative paths (files, replies), and
-    `blobs` the long inputs that state holds by reference."""
+    """Builds the graph of a spec; file tools read only inside `files`, and `blobs` holds the
+    long inputs that state keeps by reference."""
 
     def __init__(
-        self, spec: PipelineSpec, base_dir: Path, thread_id: str, blobs: BlobStore | None = None
+        self, spec: PipelineSpec, files: FileRoots, thread_id: str, blobs: BlobStore | None = None
     ) -> None:
         self.spec = spec
-        self.base_dir = base_dir
+        self.files = files
         self.thread_id = thread_id
         self.blobs = blobs
 
@@ -150,11 +151,17 @@ class PipelineGraph:
         assert spec is not None
         tool = TOOLS[spec.name]
         rendered = _render_value(spec.args, variables, f"{node.id}.tool.args")
+        where = f"node {node.id}: {spec.name}"
         try:
             args = tool.args.model_validate(rendered)
-        except ValueError as exc:
-            raise UsageError(f"node {node.id}: arguments of {spec.name}: {exc}") from exc
-        result = await tool.run(args, ToolCall(context(), self.base_dir))
+        except ValidationError as exc:
+            problems = "; ".join(describe(error, tool.args) for error in exc.errors())
+            raise UsageError(f"{where} argument {problems}") from None
+        try:
+            readable = tuple(tuple(labels) for labels in self.spec.memory.read)
+            result = await tool.run(args, ToolCall(context(), self.files, readable))
+        except UsageError as exc:  # a refused path or namespace: say which step asked
+            raise exc.at(where) from None
         return result, Usage()
 
     async def _workflow(

@@ -10,19 +10,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from langgraph.store.base import InvalidNamespaceError, PutOp, validate_op_namespace
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
-    WithJsonSchema,
     model_validator,
 )
 
 from agentrun.agents.config import ModelConfig
 from agentrun.graphs.registry import WorkflowSpec
+from agentrun.memory.namespaces import Namespace
 
 SPEC_VERSION = "agentrun/v1"
 NODE_ID = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -50,47 +47,6 @@ class ModelSpec(ModelConfig):
         return self
 
 
-def _as_labels(value: Any) -> Any:
-    if isinstance(value, str):
-        return [value]
-    if not isinstance(value, list):
-        raise ValueError("expected a label or a list of labels, e.g. [acme, alice]")
-    return value
-
-
-def _label(label: str) -> str:
-    """A namespace label, by the rule the store enforces (LangGraph's), said plainly."""
-    if "." in label:
-        parts = ", ".join(p for p in label.split(".") if p)
-        raise ValueError(f"label {label!r} contains '.', which the store uses between labels; "
-                         f"give several labels as a list, e.g. [{parts}]")  # fmt: skip
-    if not label:
-        raise ValueError("a label cannot be empty")
-    try:
-        validate_op_namespace(PutOp((label,), "key", None))
-    except InvalidNamespaceError as exc:
-        raise ValueError(f"label {label!r} is not allowed by the store: {exc}") from None
-    return label
-
-
-def _outer_label(labels: list[str]) -> list[str]:
-    if labels and labels[0] == "langgraph":
-        raise ValueError("the first label cannot be 'langgraph' (reserved by the store)")
-    return labels
-
-
-_LABEL_SCHEMA = {"type": "string", "minLength": 1, "pattern": r"^[^.\x00]+$"}
-Namespace = Annotated[
-    list[Annotated[str, AfterValidator(_label)]],
-    BeforeValidator(_as_labels),
-    AfterValidator(_outer_label),
-    Field(min_length=1),
-    WithJsonSchema(
-        {"anyOf": [_LABEL_SCHEMA, {"type": "array", "items": _LABEL_SCHEMA, "minItems": 1}]}
-    ),
-]
-
-
 class MemorySpec(_Spec):
     backend: Literal["chroma", "chroma-server", "memory"] = Field(
         default="chroma",
@@ -100,7 +56,14 @@ class MemorySpec(_Spec):
     namespace: Namespace = Field(
         default_factory=lambda: ["default"],
         description="Where this pipeline's memory lives: one label, or several from the "
-        "outside in, e.g. [acme, alice] for a (pipeline, user) scope. Labels cannot contain '.'.",
+        "outside in, e.g. [acme, alice] for a (pipeline, user) scope. Labels cannot contain '.' "
+        "nor start with '_'. The pipeline reads and writes only this namespace (not the ones "
+        "inside it, such as [acme, alice] from [acme]).",
+    )
+    read: list[Namespace] = Field(
+        default_factory=list,
+        description="Other namespaces this pipeline may read (never write), e.g. "
+        "[[acme, shared]]; memory.search names one with its `namespace` argument.",
     )
     url: str | None = Field(default=None, description="chroma-server only: http://host:port")
 
@@ -109,6 +72,14 @@ class MemorySpec(_Spec):
         if self.backend == "chroma-server" and not self.url:
             raise ValueError("backend chroma-server needs `url`")
         return self
+
+
+class FilesSpec(_Spec):
+    roots: list[str] = Field(
+        default_factory=list,
+        description="Folders file tools may read besides the pipeline file's own (relative to "
+        "it). Paths given to file tools are relative; they may not lead outside these folders.",
+    )
 
 
 class InputSpec(_Spec):
@@ -221,6 +192,7 @@ class PipelineSpec(_Spec):
     )
     memory: MemorySpec = Field(default_factory=MemorySpec)
     limits: LimitsSpec = Field(default_factory=LimitsSpec)
+    files: FilesSpec = Field(default_factory=FilesSpec)
     inputs: dict[str, InputSpec] = Field(default_factory=dict)
     workflow: WorkflowSpec | None = Field(
         default=None, description="Run one built-in workflow (instead of nodes and edges)."

@@ -28,8 +28,9 @@ import numpy as np
 from langgraph.store.base import PutOp
 
 from agentrun.memory import ChromaStore, MiniLMEmbedder
-from agentrun.memory.ingest import WRITE_BATCH, Ingester, chunks_ns
+from agentrun.memory.ingest import WRITE_BATCH, Ingester
 from agentrun.memory.minilm import shared_model
+from agentrun.memory.namespaces import chunks_ns
 
 DIMENSIONS = 384
 VOCABULARY = (

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 import typer
 
 from agentrun.cli._common import console, err_console, state
-from agentrun.errors import EXIT_USAGE, UsageError
+from agentrun.errors import EXIT_USAGE
+from agentrun.memory.namespaces import parse_namespace, shown
 from agentrun.memory.records import INGEST_CHUNK_TOKENS
 from agentrun.settings import DEFAULT_NAMESPACE
 
@@ -20,17 +21,10 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Ingest documents into the memory store and search them.",
                   no_args_is_help=True)  # fmt: skip
 
-NAMESPACE_HELP = "Namespace, e.g. `default` or `team/project` (labels separated by /)."
-
-
-def parse_namespace(text: str) -> tuple[str, ...]:
-    labels = tuple(text.strip("/").split("/"))
-    if not text.strip("/") or any(not label or "." in label for label in labels):
-        raise UsageError(
-            f"namespace {text!r} is not valid: use labels without dots, separated by /, "
-            "e.g. default or team/project"
-        )
-    return labels
+NAMESPACE_HELP = (
+    "Namespace, e.g. `default` or `team/project` (labels separated by /; the same labels as a "
+    "pipeline's memory.namespace)."
+)
 
 
 def _shown(path: str) -> str:
@@ -150,19 +144,19 @@ def ls(
     from rich.table import Table
 
     from agentrun.memory import default_store
-    from agentrun.memory.ingest import documents
+    from agentrun.memory.ingest import document_namespaces, documents
 
     labels = parse_namespace(namespace)
 
-    async def read() -> tuple[list[DocumentInfo], list[tuple[str, ...]]]:
+    async def read() -> tuple[list[DocumentInfo], list[tuple[str, ...]], list[tuple[str, ...]]]:
         docs = await documents(store, labels)
-        spaces = await store.alist_namespaces(suffix=("documents",), limit=1_000_000)
-        return docs, spaces
+        current, older = await document_namespaces(store)
+        return docs, current, older
 
     with default_store(state(ctx).data_dir) as store:
-        docs, spaces = asyncio.run(read())
+        docs, current, older = asyncio.run(read())
     out = console()
-    others = sorted("/".join(ns[:-1]) for ns in spaces if ns[:-1] != labels)
+    others = [shown(space) for space in current if space != labels]
     if not docs:
         out.print(f"no documents in namespace {namespace}; add some with "
                   "`agentrun memory ingest PATH`", markup=False)  # fmt: skip
@@ -177,6 +171,9 @@ def ls(
         out.print(table)
     if others:
         out.print(f"other namespaces with documents: {', '.join(others)}", markup=False)
+    if older:
+        out.print(f"documents kept by an older agentrun, which nothing reads now, in: "
+                  f"{', '.join(map(shown, older))}; ingest them again", markup=False)  # fmt: skip
 
 
 @app.command("rm")

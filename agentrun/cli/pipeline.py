@@ -200,6 +200,12 @@ def run(
     stream: bool = typer.Option(True, help="Show model output as it streams."),
     max_input_tokens: int | None = typer.Option(None, min=1, help=MAX_INPUT_TOKENS_HELP),
     max_cost: float | None = typer.Option(None, min=0, help=MAX_COST_HELP),
+    allow_dir: list[Path] = typer.Option(
+        [],
+        "--allow-dir",
+        metavar="DIR",
+        help="Let file tools also read inside this folder (repeatable).",
+    ),
 ) -> None:
     """Run a pipeline; results go to <data dir>/runs/<thread id>/result.json."""
     from agentrun.graphs.runtime import new_thread_id
@@ -210,7 +216,7 @@ def run(
     thread = thread_id or new_thread_id()
     result = _resumable(ctx, thread, lambda: loaded.run(
         given, thread_id=thread, data_dir=state(ctx).data_dir, cache=cache,
-        on_event=Progress(stream), stream_text=stream,
+        on_event=Progress(stream), stream_text=stream, file_roots=allow_dir,
         max_input_tokens=max_input_tokens, max_cost_usd=max_cost,
     ))  # fmt: skip
     _report(result)
@@ -227,8 +233,8 @@ def resume(
     ),
     max_cost: float | None = typer.Option(None, min=0, help=RESUME_MAX_COST_HELP),
 ) -> None:
-    """Continue a failed or killed run from its last checkpoint, with the options it was run
-    with (an option given here replaces the stored one)."""
+    """Continue a failed or killed run from its last checkpoint, with the options and the
+    folders it was run with (an option given here replaces the stored one)."""
     from agentrun.pipeline import RunRecord
     from agentrun.settings import data_dir
 

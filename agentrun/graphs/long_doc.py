@@ -1,8 +1,9 @@
 """Pieces every long-document workflow shares: documents in the store, answers, and votes.
 
-A document is split once per (model, chunk size) and its chunks are kept in the memory store
-under `(*namespace, "chunks")`, keyed by document id, split and index, so later runs and other
-workflows reuse them. Graph state carries only the document id and the chunk count.
+A document is split once per (model, chunk size) and its chunks are kept in the memory store in
+the namespace's `chunks` (`agentrun.memory.namespaces.chunks_ns`), keyed by document id, split
+and index, so later runs and other workflows reuse them. Graph state carries only the document
+id and the chunk count.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentrun.agents.gateway import Gateway
 from agentrun.errors import UsageError
+from agentrun.memory.namespaces import chunks_ns
 from agentrun.memory.records import INGEST_CHUNK_TOKENS, DocumentChunk, chunk_key, split_name
 from agentrun.tools.text import split_text
 
@@ -52,10 +54,6 @@ class PreparedDocument:
 
 def document_id(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def chunks_ns(namespace: tuple[str, ...]) -> tuple[str, ...]:
-    return (*namespace, "chunks")
 
 
 def model_slug(model: str) -> str:

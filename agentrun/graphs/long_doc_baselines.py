@@ -44,6 +44,7 @@ from agentrun.graphs.runtime import (
     usage_of,
     usage_update,
 )
+from agentrun.memory.namespaces import chunks_ns
 
 #: Chunk size for retrieval: small chunks retrieve precisely.
 RAG_CHUNK_TOKENS = 256
@@ -135,7 +136,7 @@ def build_rag(
         doc = state["doc"]
         limit = config.rag_top_k or int(doc["chunk_count"])
         hits = await ctx.store.asearch(
-            long_doc.chunks_ns(ctx.namespace), query=query,
+            chunks_ns(ctx.namespace), query=query,
             filter={"doc_id": doc["doc_id"], "split": doc["split"]}, limit=limit,
         )  # fmt: skip
         chosen: list[dict[str, Any]] = []

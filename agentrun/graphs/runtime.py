@@ -36,6 +36,7 @@ from agentrun.agents.ledger import (
 )
 from agentrun.agents.messages import Message
 from agentrun.errors import StructuredOutputError
+from agentrun.memory.namespaces import records_ns
 
 T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
@@ -71,7 +72,8 @@ class WorkflowContext:
     checkpointer: BaseCheckpointSaver[Any] | None = None
 
     def ns(self, *parts: str) -> tuple[str, ...]:
-        return (*self.namespace, *parts)
+        """A store namespace inside this workflow's records (`records_ns`)."""
+        return records_ns(self.namespace, *parts)
 
     @property
     def prompts_ns(self) -> tuple[str, ...]:

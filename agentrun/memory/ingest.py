@@ -2,10 +2,11 @@
 
 A file is read as a stream of paragraph-aligned blocks, cut by the shared splitter into chunks
 of at most `chunk_tokens` of the embedder's own tokens (so no chunk is truncated when embedded),
-and stored as `DocumentChunk` records under `(*namespace, "chunks")` with stable keys (document
-id, split, index): `agentrun.graphs.long_doc.StoredDocument(doc_id, split)` loads them. The
-document id is the hash of the text; the document itself is its source path, whose
-`DocumentInfo` record (keyed by the path) is written after all its chunks.
+and stored as `DocumentChunk` records in the namespace's `chunks` (`namespaces.chunks_ns`, the
+same place workflows read) with stable keys (document id, split, index):
+`agentrun.graphs.long_doc.StoredDocument(doc_id, split)` loads them. The document id is the hash
+of the text; the document itself is its source path, whose `DocumentInfo` record (keyed by the
+path) is written after all its chunks.
 
 So ingesting an unchanged file adds nothing, and an interrupted ingest, run again, overwrites
 the same keys. An edited file (or one chunked anew) gets its new chunks written first, then its
@@ -29,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentrun.errors import InputFileError, UsageError
 from agentrun.memory.embedders import Embedder
+from agentrun.memory.namespaces import DOCUMENTS, chunks_ns, documents_ns, labels_of, shown
 from agentrun.memory.records import (
     INGEST_CHUNK_TOKENS,
     INGEST_SPLIT_PREFIX,
@@ -78,14 +80,6 @@ class IngestOutcome:
 class SearchHit:
     score: float
     chunk: DocumentChunk
-
-
-def chunks_ns(namespace: tuple[str, ...]) -> tuple[str, ...]:
-    return (*namespace, "chunks")
-
-
-def documents_ns(namespace: tuple[str, ...]) -> tuple[str, ...]:
-    return (*namespace, "documents")
 
 
 def document_key(source: str) -> str:
@@ -289,6 +283,22 @@ async def _document_records(
     return [(item.key, DocumentInfo.model_validate(item.value)) for item in items]
 
 
+async def document_namespaces(
+    store: BaseStore,
+) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+    """The namespaces that hold ingested documents, and those that hold documents in the layout
+    of versions before records were kept under a reserved label (found by nothing now)."""
+    spaces = await store.alist_namespaces(suffix=(DOCUMENTS,), limit=LIMIT)
+    current, older = set(), set()
+    for namespace in spaces:
+        labels = labels_of(namespace)
+        if labels is None:
+            older.add(tuple(namespace[:-1]))
+        elif documents_ns(labels) == tuple(namespace):
+            current.add(labels)
+    return sorted(current), sorted(older)
+
+
 async def documents(
     store: BaseStore, namespace: tuple[str, ...] = ("default",)
 ) -> list[DocumentInfo]:
@@ -309,7 +319,7 @@ async def remove(
         found = [(k, d) for k, d in known if d.doc_id.startswith(target) or d.source == by_source]
         if not found:
             raise UsageError(
-                f"no document {target!r} in namespace {'/'.join(namespace)}; "
+                f"no document {target!r} in namespace {shown(namespace)}; "
                 "`agentrun memory ls` lists ids and sources"
             )
         ids = sorted({d.doc_id for _, d in found})

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentrun.errors import InputFileError
 from agentrun.graphs.runtime import WorkflowContext
+from agentrun.memory.namespaces import Label, Namespace, readable_namespace, records_ns
+from agentrun.tools.sandbox import FileRoots
 
 
 class _Args(BaseModel):
@@ -25,18 +26,28 @@ class _Args(BaseModel):
 class MemorySearchArgs(_Args):
     query: str
     limit: int = Field(default=5, ge=1, le=100)
-    collection: str = Field(default="chunks", description="Sub-namespace to search.")
+    collection: Label = Field(
+        default="chunks", description="Collection of the namespace to search (chunks: documents)."
+    )
+    namespace: Namespace | None = Field(
+        default=None,
+        description="Read another namespace, one the spec lists in memory.read (default: the "
+        "pipeline's own).",
+    )
 
 
 class MemoryPutArgs(_Args):
     key: str
     text: str
-    collection: str = "notes"
+    collection: Label = "notes"
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
 class FileReadArgs(_Args):
-    path: str = Field(description="Relative to the pipeline file's folder.")
+    path: str = Field(
+        description="Relative to the pipeline file's folder (or another allowed folder), and "
+        "inside one of them."
+    )
     max_chars: int = Field(default=2_000_000, gt=0)
 
 
@@ -45,7 +56,9 @@ class ToolCall:
     """What a tool sees besides its arguments."""
 
     context: WorkflowContext
-    base_dir: Path
+    files: FileRoots
+    #: Namespaces besides its own that the pipeline may read (`memory.read`).
+    readable: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,8 +70,12 @@ class Tool:
 
 
 async def memory_search(args: MemorySearchArgs, call: ToolCall) -> list[dict[str, Any]]:
+    own = call.context.namespace
+    labels = readable_namespace(args.namespace, own, call.readable) if args.namespace else own
     store = call.context.store
-    hits = await store.asearch(call.context.ns(args.collection), query=args.query, limit=args.limit)
+    hits = await store.asearch(
+        records_ns(labels, args.collection), query=args.query, limit=args.limit
+    )
     return [
         {
             "key": hit.key,
@@ -79,7 +96,7 @@ async def memory_put(args: MemoryPutArgs, call: ToolCall) -> dict[str, str]:
 async def file_read(args: FileReadArgs, call: ToolCall) -> str:
     from agentrun.tools.files import read_text_file
 
-    path = (call.base_dir / args.path).resolve()
+    path = call.files.resolve(args.path)
     if not path.is_file():
         raise InputFileError(str(path), "no such file")
     return read_text_file(path)[: args.max_chars]

@@ -20,6 +20,7 @@ from agentrun.agents.testing import ScriptedModel, registered_provider, scripted
 from agentrun.errors import RunFailedError, UsageError
 from agentrun.graphs import agent_write as aw
 from agentrun.graphs.runtime import WorkflowEvent
+from agentrun.memory.namespaces import records_ns
 from agentrun.tools.words import count_words
 
 FAST = RetryPolicy(max_attempts=2, initial_backoff_s=0.0, max_backoff_s=0.0, jitter_s=0.0)
@@ -29,6 +30,11 @@ SECTION = re.compile(r"(?:Now write|You are writing) section (\d+) of (\d+)")
 PLAN = re.compile(r"into (\d+) sections .* add up to (\d+)", re.DOTALL)
 SENTENCE = "Note says the keepers lit the lamp before the storm"
 INSTRUCTION = "Write a 3000-word article about the history of lighthouses."
+
+
+def run_ns(thread_id: str, kind: str) -> tuple[str, ...]:
+    """Where a run in the default namespace keeps its `kind` records."""
+    return records_ns(("default",), "runs", thread_id, kind)
 
 
 class Writer:
@@ -198,9 +204,7 @@ async def test_a_crash_at_section_k_resumes_without_resending_earlier_sections(
     with scripted_model(crashing), pytest.raises(RunFailedError, match="resume") as failure:
         await write(data_dir, store=store, checkpointer=saver, thread_id="t1")
     assert failure.value.thread_id == "t1"
-    first_three = [
-        item.value["text"] for item in store.search(("default", "runs", "t1", "sections"))
-    ]
+    first_three = [item.value["text"] for item in store.search(run_ns("t1", "sections"))]
     assert len(first_three) == 3
 
     with scripted_model(Writer(1.0)) as fake:
@@ -223,9 +227,9 @@ async def test_a_failed_call_raises_and_writes_no_placeholder(data_dir: Path) ->
     with scripted_model(writer), pytest.raises(RunFailedError) as failure:
         await write(data_dir, store=store, thread_id="t2")
     assert "upstream exploded" in str(failure.value) and "resume" in str(failure.value)
-    texts = [item.value["text"] for item in store.search(("default", "runs", "t2", "sections"))]
+    texts = [item.value["text"] for item in store.search(run_ns("t2", "sections"))]
     assert texts == writer.replies  # section 1 as the model wrote it; nothing for section 2
-    assert store.get(("default", "runs", "t2", "document"), "markdown") is None
+    assert store.get(run_ns("t2", "document"), "markdown") is None
 
 
 async def test_a_blank_section_is_asked_again_and_never_left_empty(data_dir: Path) -> None:
@@ -267,9 +271,9 @@ async def test_a_section_blank_when_asked_again_raises_and_resume_asks_again(
         await write(data_dir, store=store, checkpointer=saver, thread_id="t4", fix_attempts=0)
     assert isinstance(failure.value.__cause__, aw.EmptySectionError)
     assert sum("section 3 of" in c.messages[-1]["content"] for c in fake.calls) == 2
-    texts = [item.value["text"] for item in store.search(("default", "runs", "t4", "sections"))]
+    texts = [item.value["text"] for item in store.search(run_ns("t4", "sections"))]
     assert len(texts) == 2 and all(texts)  # sections 1 and 2 kept, nothing for section 3
-    assert store.get(("default", "runs", "t4", "document"), "markdown") is None
+    assert store.get(run_ns("t4", "document"), "markdown") is None
 
     with scripted_model(Writer(1.0)) as fake:
         async with gateway(data_dir) as gw:
@@ -341,7 +345,7 @@ async def test_a_plan_malformed_twice_is_an_error_when_asked(data_dir: Path) -> 
     ):
         await write(data_dir, plan_fallback="error", store=store, thread_id="t3")
     assert isinstance(failure.value.__cause__, aw.PlanError)
-    assert store.search(("default", "runs", "t3", "sections")) == []
+    assert store.search(run_ns("t3", "sections")) == []
 
 
 async def test_short_targets_get_one_section_without_a_planning_call(data_dir: Path) -> None:

@@ -17,6 +17,7 @@ from agentrun.agents.messages import Message, text_of
 from agentrun.agents.testing import scripted_model
 from agentrun.graphs import navigation
 from agentrun.graphs.navigation import NavigationConfig
+from agentrun.memory.namespaces import records_ns
 from agentrun.memory.records import Experience
 from agentrun.tools.city import (
     CityConfig,
@@ -30,6 +31,11 @@ from agentrun.tools.city import (
 from tests.conftest import FAST_RETRY
 
 TASK = sample_tasks(CityConfig(), 1, min_hops=10, max_hops=20)[0]
+
+
+def experiences_ns(thread_id: str) -> tuple[str, ...]:
+    """Where a run in the default namespace keeps its experiences."""
+    return records_ns(("default",), "runs", thread_id, "experiences")
 
 
 def listed(messages: list[Message]) -> list[str]:
@@ -77,7 +83,7 @@ async def test_prep_follows_the_model_and_reaches_a_goal_it_can_locate(gateway: 
     prompt = text_of(model.calls[0].messages)
     assert TASK.instruction in prompt and "Estimated goal:" in prompt
     assert prompt.endswith("Reply with one direction from the list.")
-    experiences = store.search(("default", "runs", result.thread_id, "experiences"), limit=1000)
+    experiences = store.search(experiences_ns(result.thread_id), limit=1000)
     assert len(experiences) == result.steps
     assert all(Experience.from_value(item.value).action for item in experiences)
 
@@ -198,9 +204,7 @@ async def test_similar_experiences_are_retrieved_from_an_indexed_store(gateway: 
         result = await run(gateway, store=store)
     later = [text_of(c.messages) for c in model.calls[1:]]
     assert later and all("Similar earlier moments:" in text for text in later)
-    hits = await store.asearch(
-        ("default", "runs", result.thread_id, "experiences"), query="Saw no landmark", limit=2
-    )
+    hits = await store.asearch(experiences_ns(result.thread_id), query="Saw no landmark", limit=2)
     assert hits and hits[0].score is not None
 
 

@@ -17,6 +17,7 @@ from agentrun.agents.testing import scripted_model
 from agentrun.errors import UsageError
 from agentrun.graphs import runtime, tour_navigation
 from agentrun.graphs.tour_navigation import TourConfig, parse_frame
+from agentrun.memory.namespaces import records_ns
 from agentrun.memory.scoped import ScopedStore
 from agentrun.tools.city import CityConfig
 from agentrun.tools.tour import TourTask, sample_tour_tasks
@@ -103,8 +104,8 @@ async def test_a_failed_tour_resumes_and_the_store_is_scoped(gateway: Gateway) -
     with scripted_model(answer) as model:
         result = await tour_navigation.aresume("tour-1", **options)
     assert len(model.calls) == 1 and result.success and result.thread_id == "tour-1"
-    assert isinstance(stores[0], ScopedStore) and stores[0].prefix == ("team", "tours")
-    assert store.search(("team", "tours", "runs", "tour-1", "prompts"))
+    assert isinstance(stores[0], ScopedStore) and stores[0].labels == ("team", "tours")
+    assert store.search(records_ns(("team", "tours"), "runs", "tour-1", "prompts"))
     with pytest.raises(UsageError, match="no checkpoint for thread 'nope'"):
         await tour_navigation.aresume("nope", **options)
 

@@ -13,7 +13,8 @@ import pytest
 from agentrun.cli import run as cli
 from agentrun.graphs.long_doc import StoredDocument, load_text
 from agentrun.memory import FakeEmbedder, default_store, in_memory_store
-from agentrun.memory.ingest import Ingester, document_key, documents_ns
+from agentrun.memory.ingest import Ingester, document_key
+from agentrun.memory.namespaces import chunks_ns, documents_ns
 from agentrun.memory.records import INGEST_CHUNK_TOKENS, split_name
 from agentrun.memory.sources import SourceFile, open_source, text_blocks
 
@@ -69,7 +70,7 @@ def test_ingest_is_idempotent_and_loads_as_a_stored_document(
 
     async def stored(forget_document: bool = False) -> tuple[int, str]:
         with default_store(data_dir) as store:
-            items = await store.asearch(("default", "chunks"), limit=1_000_000)
+            items = await store.asearch(chunks_ns(("default",)), limit=1_000_000)
             text = await load_text(
                 store, ("default",), StoredDocument(doc_id, split_name(INGEST_CHUNK_TOKENS))
             )
@@ -229,7 +230,7 @@ async def test_chunks_of_a_streamed_file_point_into_its_text(tmp_path: Path) -> 
     finally:
         sources.BLOCK_BYTES = original
     text = path.read_text("utf-8")
-    items = await store.asearch(("default", "chunks"), limit=1_000_000)
+    items = await store.asearch(chunks_ns(("default",)), limit=1_000_000)
     assert outcome.chunks == len(items) > 10
     for item in items:
         assert text[item.value["start"] : item.value["end"]] == item.value["text"]

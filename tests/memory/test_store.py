@@ -16,6 +16,7 @@ from langgraph.store.base import BaseStore, PutOp
 
 from agentrun.errors import MemoryStoreError
 from agentrun.memory import ChromaStore, FakeEmbedder, default_store, in_memory_store, scoped
+from agentrun.memory.namespaces import records_ns
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENTRUN = str(Path(sys.executable).with_name("agentrun"))
@@ -111,31 +112,41 @@ def test_server_url_that_answers_nothing_is_a_clear_error() -> None:
 
 
 @pytest.mark.parametrize("make", [in_memory_store, None], ids=["in-memory", "chroma"])
-async def test_scoped_store_refuses_everything_outside_its_prefix(
+async def test_scoped_store_refuses_everything_outside_its_records(
     make: object, tmp_path: Path
 ) -> None:
     inner: BaseStore = (
         in_memory_store() if make else ChromaStore.persistent(tmp_path, FakeEmbedder())
     )
-    await inner.aput(("other", "user"), "secret", {"text": "not yours"})
+    theirs = records_ns(("other", "user"), "notes")
+    nested = records_ns(("pipe", "alice", "bob"), "notes")
+    await inner.aput(theirs, "secret", {"text": "not yours"})
+    await inner.aput(nested, "secret", {"text": "an inner namespace's"})
     store = scoped(inner, ("pipe", "alice"))
-    await store.aput(("pipe", "alice", "notes"), "k", {"text": "mine"})
-    item = await store.aget(("pipe", "alice", "notes"), "k")
+    mine = records_ns(("pipe", "alice"), "notes")
+    await store.aput(mine, "k", {"text": "mine"})
+    item = await store.aget(mine, "k")
     assert item is not None and item.value == {"text": "mine"}
-    assert [i.key for i in await store.asearch(("pipe", "alice"), query="mine")] == ["k"]
-    assert await store.alist_namespaces() == [("pipe", "alice", "notes")]
+    everything = records_ns(("pipe", "alice"))
+    assert [i.key for i in await store.asearch(everything, query="mine")] == ["k"]
+    assert await store.alist_namespaces() == [mine]
     outside = [
-        store.aget(("other", "user"), "secret"),
-        store.aput(("pipe", "bob"), "k", {"text": "x"}),
-        store.adelete(("other", "user"), "secret"),
+        store.aget(theirs, "secret"),
+        store.aget(nested, "secret"),
+        store.aput(records_ns(("pipe", "bob"), "notes"), "k", {"text": "x"}),
+        store.aput(nested, "k", {"text": "x"}),
+        store.adelete(theirs, "secret"),
         store.asearch(("pipe",)),
+        store.asearch(("pipe", "alice")),
+        store.asearch(("pipe", "alice", "bob")),
         store.asearch(()),
         store.alist_namespaces(prefix=("other",)),
+        store.alist_namespaces(prefix=("pipe", "alice")),
     ]
     for attempt in outside:
         with pytest.raises(MemoryStoreError, match=r"outside this workflow's scope pipe/alice"):
             await attempt
-    assert await inner.aget(("other", "user"), "secret") is not None
+    assert await inner.aget(theirs, "secret") is not None
     if isinstance(inner, ChromaStore):
         inner.close()
 

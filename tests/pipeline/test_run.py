@@ -11,6 +11,7 @@ import pytest
 from agentrun.agents.testing import scripted_model
 from agentrun.cli import run as cli
 from agentrun.errors import RunFailedError, UsageError
+from agentrun.memory.namespaces import records_ns
 from agentrun.pipeline import Pipeline
 
 HEAD = "version: agentrun/v1\nname: t\nmodels:\n  default:\n    model: fake/t\n"
@@ -216,8 +217,8 @@ nodes:
     )
     store = InMemoryStore()
     spec.run({}, data_dir=data_dir, store=store)
-    assert [item.value["text"] for item in store.search((*labels, "notes"))] == ["kept"]
-    assert store.list_namespaces() == [(*labels, "notes")]
+    assert [item.value["text"] for item in store.search(records_ns(labels, "notes"))] == ["kept"]
+    assert store.list_namespaces() == [records_ns(labels, "notes")]
 
 
 def test_missing_variable_at_run_time_names_template_and_variable(

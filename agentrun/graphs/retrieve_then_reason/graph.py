@@ -52,6 +52,7 @@ from agentrun.graphs.runtime import (
     usage_of,
     usage_update,
 )
+from agentrun.memory.namespaces import chunks_ns, records_ns
 from agentrun.memory.records import DocumentChunk
 from agentrun.tools.files import read_text_file as read_source
 from agentrun.tools.quotes import QuoteSpan
@@ -186,7 +187,7 @@ def build_graph(
         order, retrieval, warnings = everything, "all", []
         if state["beyond_window"]:
             hits = await ctx.store.asearch(
-                long_doc.chunks_ns(ctx.namespace), query=query,
+                chunks_ns(ctx.namespace), query=query,
                 filter={"doc_id": doc["doc_id"], "split": doc["split"]},
                 limit=len(everything) if config.method == "direct" else config.top_k,
             )  # fmt: skip
@@ -599,7 +600,7 @@ def resume(thread_id: str, **options: Any) -> RetrieveThenReasonResult:
 
 async def store_can_search(store: BaseStore, namespace: tuple[str, ...] = ("evals",)) -> bool:
     """Whether the store ranks by meaning (it has an embedder): probed with one tiny record."""
-    probe = (*namespace, "search-probe")
+    probe = records_ns(namespace, "search-probe")
     try:
         await store.aput(probe, "probe", {"text": "a probe for semantic search"}, index=["text"])
         hits = await store.asearch(probe, query="semantic search probe", limit=1)
