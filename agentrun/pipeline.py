@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from agentrun import pipeline_checks, spec_loader
@@ -49,11 +48,12 @@ class PipelineResult:
 def apply_overrides(data: Any, overrides: Mapping[str, str]) -> Any:
     """Set dotted paths (`models.default.model=openai/gpt-4o`) in the raw spec data.
 
-    Values are parsed as YAML scalars, so `3` is a number and `true` a boolean.
+    Values are parsed as YAML, so `3` is a number and `true` a boolean, under the rules of a
+    spec file (no tags, nesting and aliases bounded, no duplicate keys).
     """
     for dotted, raw in overrides.items():
-        value = yaml.safe_load(raw) if raw.strip() else ""
         parts = dotted.split(".")
+        value = spec_loader.load_value(raw, f"--set {dotted}", len(parts)) if raw.strip() else ""
         target = data
         for depth, part in enumerate(parts[:-1]):
             key: Any = int(part) if isinstance(target, list) and part.isdigit() else part
@@ -311,8 +311,10 @@ def _coerce(name: str, kind: str, value: Any) -> Any:
                 return lowered in ("true", "yes", "1")
             return bool(value)
         if kind == "list":
-            return list(yaml.safe_load(value)) if isinstance(value, str) else list(value)
-    except (TypeError, ValueError, yaml.YAMLError) as exc:
+            if isinstance(value, str):
+                value = spec_loader.load_value(value, f"input {name!r}", depth=1)
+            return list(value)
+    except (TypeError, ValueError) as exc:
         raise UsageError(f"input {name!r}: {value!r} is not a valid {kind}") from exc
     return value
 
