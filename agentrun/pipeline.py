@@ -30,7 +30,7 @@ from agentrun.graphs import runtime
 from agentrun.graphs.runtime import EventHandler
 from agentrun.pipeline_graph import PipelineGraph
 from agentrun.settings import data_dir as resolve_data_dir
-from agentrun.settings import private_dir
+from agentrun.settings import private_dir, write_private
 from agentrun.spec import PipelineSpec
 
 RUN_FILES = ("spec.yaml", "inputs.json", "meta.json", "result.json")
@@ -340,10 +340,8 @@ class RunRecord:
     ) -> RunRecord:
         record = cls(root, thread_id)
         folder = private_dir(record.folder)
-        (folder / "spec.yaml").write_text(pipeline.text, encoding="utf-8")
-        (folder / "inputs.json").write_text(
-            json.dumps(inputs, ensure_ascii=False), encoding="utf-8"
-        )
+        write_private(folder / "spec.yaml", pipeline.text)
+        write_private(folder / "inputs.json", json.dumps(inputs, ensure_ascii=False))
         record.meta = {
             "thread_id": thread_id, "pipeline": pipeline.spec.name,
             "spec_path": str(pipeline.path.resolve()), "status": "created", "created": time.time(),
@@ -376,14 +374,12 @@ class RunRecord:
     def finish(self, result: PipelineResult) -> Path:
         path = self.folder / "result.json"
         payload = {"thread_id": result.thread_id, "outputs": result.outputs, "usage": result.usage}
-        path.write_text(
-            json.dumps(payload, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
-        )
+        write_private(path, json.dumps(payload, ensure_ascii=False, indent=2, default=str))
         self.update(status="done", finished=time.time(), error=None)
         return path
 
     def _write_meta(self) -> None:
-        (self.folder / "meta.json").write_text(json.dumps(self.meta, indent=2), encoding="utf-8")
+        write_private(self.folder / "meta.json", json.dumps(self.meta, indent=2))
 
     @staticmethod
     def all(root: Path) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from agentrun.settings import cache_dir, private_dir
+from agentrun.settings import cache_dir, write_private
 
 #: Request fields that decide the reply. Anything else (keys, headers, timeouts) is left out.
 KEY_FIELDS = (
@@ -68,13 +68,7 @@ class ResponseCache:
             return None
 
     def put(self, key: str, reply: CachedReply) -> None:
-        path = self._path(key)
-        private_dir(path.parent)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(asdict(reply), handle, ensure_ascii=False)
-        os.replace(tmp, path)
+        write_private(self._path(key), json.dumps(asdict(reply), ensure_ascii=False))
 
     def clear(self) -> int:
         """Delete every entry; returns how many there were."""
