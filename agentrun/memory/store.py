@@ -214,10 +214,12 @@ class ChromaStore(BaseStore):
             if callable(close):
                 close()
         finally:
-            if self.folder is not None:
-                narrow_tree(self.folder)
-            if self._lock is not None:
-                self._lock.release()
+            try:
+                if self.folder is not None:
+                    narrow_tree(self.folder)  # the index files chromadb wrote while open
+            finally:
+                if self._lock is not None:
+                    self._lock.release()
 
     def __enter__(self) -> ChromaStore:
         return self
