@@ -78,9 +78,17 @@ def get_logger(name: str) -> Any:
 def configure_cli_logging(verbose: int) -> None:
     """Render agentrun events to stderr (only the CLI calls this)."""
     level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    from agentrun.cli._common import visible
+
+    class VisibleFormatter(structlog.stdlib.ProcessorFormatter):
+        """Events may quote model or provider text: its control characters are shown."""
+
+        def format(self, record: logging.LogRecord) -> str:
+            return visible(super().format(record))
+
     handler = logging.StreamHandler()
     handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
+        VisibleFormatter(
             processor=structlog.dev.ConsoleRenderer(colors=False),
             foreign_pre_chain=[structlog.stdlib.add_log_level],
         )

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from agentrun import budget, pipeline_checks, spec_loader
@@ -31,11 +30,11 @@ from agentrun.budget import Estimate, Limits
 from agentrun.errors import AgentrunError, RunFailedError, SpecError, UsageError
 from agentrun.graphs import runtime
 from agentrun.graphs.runtime import EventHandler
-from agentrun.memory.scoped import scoped
+from agentrun.memory.scope import scoped
 from agentrun.pipeline_graph import PipelineGraph
 from agentrun.run_options import RunOptions
 from agentrun.settings import data_dir as resolve_data_dir
-from agentrun.settings import private_dir
+from agentrun.settings import private_dir, write_private
 from agentrun.spec import PipelineSpec
 from agentrun.tools.sandbox import FileRoots
 
@@ -54,11 +53,12 @@ class PipelineResult:
 def apply_overrides(data: Any, overrides: Mapping[str, str]) -> Any:
     """Set dotted paths (`models.default.model=openai/gpt-4o`) in the raw spec data.
 
-    Values are parsed as YAML scalars, so `3` is a number and `true` a boolean.
+    Values are parsed as YAML, so `3` is a number and `true` a boolean, under the rules of a
+    spec file (no tags, nesting and aliases bounded, no duplicate keys).
     """
     for dotted, raw in overrides.items():
-        value = yaml.safe_load(raw) if raw.strip() else ""
         parts = dotted.split(".")
+        value = spec_loader.load_value(raw, f"--set {dotted}", len(parts)) if raw.strip() else ""
         target = data
         for depth, part in enumerate(parts[:-1]):
             key: Any = int(part) if isinstance(target, list) and part.isdigit() else part
@@ -371,8 +371,10 @@ def _coerce(name: str, kind: str, value: Any) -> Any:
                 return lowered in ("true", "yes", "1")
             return bool(value)
         if kind == "list":
-            return list(yaml.safe_load(value)) if isinstance(value, str) else list(value)
-    except (TypeError, ValueError, yaml.YAMLError) as exc:
+            if isinstance(value, str):
+                value = spec_loader.load_value(value, f"input {name!r}", depth=1)
+            return list(value)
+    except (TypeError, ValueError) as exc:
         raise UsageError(f"input {name!r}: {value!r} is not a valid {kind}") from exc
     return value
 
@@ -424,10 +426,8 @@ class RunRecord:
         """A new record; `inputs` as the run's state holds them (long texts by reference)."""
         record = cls(root, thread_id)
         folder = private_dir(record.folder)
-        (folder / "spec.yaml").write_text(pipeline.text, encoding="utf-8")
-        (folder / "inputs.json").write_text(
-            json.dumps(inputs, ensure_ascii=False), encoding="utf-8"
-        )
+        write_private(folder / "spec.yaml", pipeline.text)
+        write_private(folder / "inputs.json", json.dumps(inputs, ensure_ascii=False))
         record.meta = {
             "thread_id": thread_id, "pipeline": pipeline.spec.name,
             "spec_path": str(pipeline.path.resolve()), "status": "created", "created": time.time(),
@@ -481,9 +481,7 @@ class RunRecord:
     def finish(self, result: PipelineResult) -> Path:
         path = self.folder / "result.json"
         payload = {"thread_id": result.thread_id, "outputs": result.outputs, "usage": result.usage}
-        path.write_text(
-            json.dumps(payload, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
-        )
+        write_private(path, json.dumps(payload, ensure_ascii=False, indent=2, default=str))
         self.update(status="done", finished=time.time(), error=None)
         return path
 
@@ -492,7 +490,7 @@ class RunRecord:
         return float(self.meta.get("cost_usd") or 0.0)
 
     def _write_meta(self) -> None:
-        (self.folder / "meta.json").write_text(json.dumps(self.meta, indent=2), encoding="utf-8")
+        write_private(self.folder / "meta.json", json.dumps(self.meta, indent=2))
 
     @staticmethod
     def all(root: Path) -> list[dict[str, Any]]:

@@ -28,6 +28,8 @@ from agentrun.tools.registry import TOOLS
 from agentrun.tools.sandbox import FileRoots
 
 MODEL_FIELDS = ("model", "manager_model", "judge_model")
+#: jsonschema checks and validates recursively, several stack frames per level of a schema.
+MAX_SCHEMA_DEPTH = 64
 
 
 def workflow_node_id(spec: PipelineSpec) -> str:
@@ -150,6 +152,11 @@ class _Checker:
                     self._expression(("edges", index, "switch", branch_index, "when"), branch.when)
 
     def _output_schema(self, path: PathKey, schema: dict[str, Any]) -> None:
+        too_deep = _past_depth(schema, MAX_SCHEMA_DEPTH)
+        if too_deep is not None:
+            self.report((*path, *too_deep), f"the output schema nests deeper than "
+                        f"{MAX_SCHEMA_DEPTH} levels; flatten it")  # fmt: skip
+            return
         try:
             Draft202012Validator.check_schema(schema)
         except SchemaError as exc:
@@ -356,6 +363,20 @@ def _templated(value: Any) -> bool:
     if isinstance(value, list):
         return any(_templated(v) for v in value)
     return False
+
+
+def _past_depth(value: Any, limit: int) -> PathKey | None:
+    """The path of the first value nested more than `limit` collections deep (no recursion)."""
+    pending: list[tuple[PathKey, Any]] = [((), value)]
+    while pending:
+        path, current = pending.pop()
+        if isinstance(current, dict | list) and len(path) >= limit:
+            return path
+        if isinstance(current, dict):
+            pending.extend(((*path, str(key)), item) for key, item in current.items())
+        elif isinstance(current, list):
+            pending.extend(((*path, index), item) for index, item in enumerate(current))
+    return None
 
 
 def _strongly_connected(graph: dict[str, list[str]]) -> list[set[str]]:

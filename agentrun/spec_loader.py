@@ -1,7 +1,8 @@
 """Reading a pipeline file safely, keeping where every value came from.
 
 Only plain YAML is accepted: one document, standard tags (no `!!python/...`), no alias bombs,
-UTF-8 text. Every value's line and column are kept, so each problem found later, by pydantic or
+no nesting deeper than `MAX_DEPTH`, no duplicate keys, UTF-8 text. Every value's line and column
+are kept, so each problem found later, by pydantic or
 by the pipeline checks, is reported as `file:line:column: what was found, what was expected`.
 """
 
@@ -23,6 +24,8 @@ from agentrun.errors import SpecError
 MAX_FILE_BYTES = 1_000_000
 #: Nodes a document may expand to once aliases are followed (a billion-laughs guard).
 MAX_EXPANDED_NODES = 50_000
+#: Collections inside one another (flow brackets, block mappings and sequences, mixed).
+MAX_DEPTH = 200
 STANDARD_TAGS = {
     f"tag:yaml.org,2002:{name}"
     for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
@@ -94,37 +97,92 @@ def _mark(node: yaml.Node) -> Location:
     return Location(node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-def _check_nodes(root: yaml.Node, file: str) -> None:
-    """Refuse non-standard tags and documents that explode when aliases are expanded."""
-    sizes: dict[int, int] = {}
+def _at(file: str, mark: Any) -> str:
+    """`file:line:column` of a PyYAML mark (0-based), or the file alone."""
+    return f"{file}:{mark.line + 1}:{mark.column + 1}" if mark is not None else file
 
-    def size(node: yaml.Node, depth: int) -> int:
-        if depth > 200:
-            raise SpecError(f"{file}:{_mark(node).line}: nesting deeper than 200 levels")
+
+def _too_deep(file: str, mark: Any, how: str = "") -> SpecError:
+    return SpecError(
+        f"{_at(file, mark)}: nesting deeper than {MAX_DEPTH} levels{how}; flatten the structure"
+    )
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """The safe loader, bounded in depth and strict about duplicate keys.
+
+    PyYAML composes and checks nodes recursively, so a deep document would exhaust Python's
+    stack before any check of the node tree could run. The parser underneath is iterative:
+    counting depth on its events as the composer takes them stops at the first collection past
+    the limit, whether flow or block, with the composer's recursion still shallow.
+    """
+
+    def __init__(self, text: str, file: str, depth: int = 0) -> None:
+        super().__init__(text)
+        self.file = file
+        self.depth = depth
+
+    def get_event(self) -> yaml.Event:
+        event: yaml.Event = super().get_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.CollectionStartEvent):
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise _too_deep(self.file, event.start_mark)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            self.depth -= 1
+        return event
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        """YAML keeps the last of two equal keys without a word; here that is an error."""
+        first: dict[Any, yaml.Mark] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, typing.Hashable):
+                break  # PyYAML's own error names it
+            if key in first:
+                raise SpecError(
+                    f"{_at(self.file, key_node.start_mark)}: duplicate key {key!r} "
+                    f"(first at line {first[key].line + 1}); keep one of them"
+                )
+            first[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+def _check_nodes(root: yaml.Node, file: str, depth: int) -> None:
+    """Refuse non-standard tags, and documents that explode or nest too deep once aliases are
+    expanded (the composer saw each anchored node only once, where it was written)."""
+    #: Per node: the values it expands to, and the levels of collections inside it.
+    shapes: dict[int, tuple[int, int]] = {}
+
+    def shape(node: yaml.Node, depth: int) -> tuple[int, int]:
         if node.tag not in STANDARD_TAGS:
             where = _mark(node)
             raise SpecError(
                 f"{file}:{where.line}:{where.column}: YAML tag {node.tag!r} is not allowed; "
                 "pipelines are plain data (remove the tag)"
             )
-        known = sizes.get(id(node))
-        if known is not None:
-            return known
-        total = 1
-        if isinstance(node, yaml.MappingNode):
-            total += sum(size(k, depth + 1) + size(v, depth + 1) for k, v in node.value)
-        elif isinstance(node, yaml.SequenceNode):
-            total += sum(size(item, depth + 1) for item in node.value)
-        sizes[id(node)] = total
+        known = shapes.get(id(node))
+        if known is None:
+            children: list[yaml.Node] = []
+            if isinstance(node, yaml.MappingNode):
+                children = [part for pair in node.value for part in pair]
+            elif isinstance(node, yaml.SequenceNode):
+                children = list(node.value)
+            inner = [shape(child, depth + 1) for child in children]
+            known = (1 + sum(s for s, _ in inner), max((h + 1 for _, h in inner), default=0))
+            shapes[id(node)] = known
+        total, height = known
+        if depth + height > MAX_DEPTH:
+            raise _too_deep(file, node.start_mark, " once aliases are expanded")
         if total > MAX_EXPANDED_NODES:
             where = _mark(node)
             raise SpecError(
                 f"{file}:{where.line}:{where.column}: the document expands to more than "
                 f"{MAX_EXPANDED_NODES} values through aliases; write it out plainly"
             )
-        return total
+        return known
 
-    size(root, 0)
+    shape(root, depth)
 
 
 def _is_block(node: yaml.Node) -> bool:
@@ -168,26 +226,38 @@ def read_text(path: Path) -> str:
     return text
 
 
-def load_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
-    """Parse one YAML document with the safe loader; return the data and its source map."""
-    loader = yaml.SafeLoader(text)
+def _parse(text: str, file: str, depth: int) -> tuple[Any, yaml.Node | None]:
+    """The data of one YAML document and its root node (None for no document)."""
+    loader = _SpecLoader(text, file, depth)
     try:
         root = loader.get_single_node()
         if root is None:
-            raise SpecError(f"{file}: the file has no YAML document")
-        _check_nodes(root, file)
-        data = loader.construct_document(root)
+            return None, None
+        _check_nodes(root, file, depth)
+        return loader.construct_document(root), root
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
-        raise SpecError(f"{where}: invalid YAML: {exc.problem or exc.context}") from exc
+        raise SpecError(f"{_at(file, mark)}: invalid YAML: {exc.problem or exc.context}") from exc
     except yaml.YAMLError as exc:
         raise SpecError(f"{file}: invalid YAML: {exc}") from exc
     finally:
         loader.dispose()
+
+
+def load_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
+    """Parse one YAML document with the safe loader; return the data and its source map."""
+    data, root = _parse(text, file, 0)
+    if root is None:
+        raise SpecError(f"{file}: the file has no YAML document")
     source = SourceMap(file)
     _map_locations(root, (), source, re.split("\r\n|[\r\n\x85\u2028\u2029]", text))
     return data, source
+
+
+def load_value(text: str, origin: str, depth: int = 0) -> Any:
+    """A YAML value given on the command line (`--set`, a list input), held to the same rules
+    as a spec file; `depth` is how deep it will sit in the data it joins."""
+    return _parse(text, origin, depth)[0]
 
 
 # --- pydantic errors as file:line:column messages ----------------------------------------------

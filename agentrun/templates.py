@@ -85,9 +85,17 @@ def environment() -> SandboxedEnvironment:
 
 
 def _walk(node: nodes.Node) -> Iterator[nodes.Node]:
-    yield node
-    for child in node.iter_child_nodes():
-        yield from _walk(child)
+    """Every node of a tree, without recursion (a long chain of operators is a deep tree)."""
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        yield current
+        pending.extend(reversed(list(current.iter_child_nodes())))
+
+
+#: Jinja parses and compiles recursively, and Python's compiler bounds nesting of its own.
+TOO_DEEP = "nested too deeply for the template engine; split it up"
+_ENGINE_LIMITS = (RecursionError, SyntaxError)
 
 
 _STATEMENT_WORDS = {
@@ -128,6 +136,10 @@ def _pattern(node: nodes.Node) -> str:
     return rf"\{{%[-+]?\s*{word}\b" if word else r"\{[{%]"
 
 
+def _too_deep(source: str) -> TemplateProblem:
+    return TemplateProblem(1, TOO_DEEP, column(source, 1, r"\{[{%]"))
+
+
 def check(source: str) -> list[TemplateProblem]:
     """Every construct the template may not use; empty when it is fine."""
     try:
@@ -136,6 +148,8 @@ def check(source: str) -> list[TemplateProblem]:
         line = exc.lineno
         message = f"template syntax error: {exc.message}"
         return [TemplateProblem(line, message, column(source, line, r"\{[{%]"))]
+    except _ENGINE_LIMITS:
+        return [_too_deep(source)]
     problems: list[TemplateProblem] = []
 
     def problem(node: nodes.Node, message: str) -> None:
@@ -162,6 +176,11 @@ def check(source: str) -> list[TemplateProblem]:
                 type(node).__name__,
             )
             problem(node, f"{construct} is not allowed in templates")
+    if not problems:
+        try:  # as rendering will, so that the engine's own limits are met now
+            environment().compile(source)
+        except _ENGINE_LIMITS:
+            problems.append(_too_deep(source))
     return problems
 
 
@@ -199,6 +218,8 @@ def render(source: str, context: Mapping[str, Any], *, name: str) -> str:
         raise RunFailedError(f"template {name}: {exc.message}; check the names it uses") from exc
     except jinja2.TemplateError as exc:
         raise RunFailedError(f"template {name}: {exc}") from exc
+    except _ENGINE_LIMITS:
+        raise RunFailedError(f"template {name}: {TOO_DEEP}") from None
 
 
 def evaluate(source: str, context: Mapping[str, Any], *, name: str) -> Any:
@@ -209,3 +230,5 @@ def evaluate(source: str, context: Mapping[str, Any], *, name: str) -> Any:
         raise RunFailedError(f"expression {name}: {exc.message}; check the names it uses") from exc
     except jinja2.TemplateError as exc:
         raise RunFailedError(f"expression {name}: {exc}") from exc
+    except _ENGINE_LIMITS:
+        raise RunFailedError(f"expression {name}: {TOO_DEEP}") from None

@@ -13,7 +13,7 @@ import typer
 from typer.exceptions import TyperException
 
 from agentrun._version import __version__
-from agentrun.cli._common import CliState, err_console, fail
+from agentrun.cli._common import CliState, err_console, fail, literal
 from agentrun.errors import EXIT_INTERRUPTED, EXIT_RUN_FAILED, EXIT_USAGE, AgentrunError
 
 app = typer.Typer(
@@ -93,7 +93,7 @@ def run(argv: list[str] | None = None) -> int:
         if callable(show):
             show(file=sys.stderr)
         else:
-            err_console().print(f"error: {exc}", markup=False)
+            err_console().print(literal(f"error: {exc}"))
         return EXIT_USAGE
     except AgentrunError as exc:
         return fail(exc)
@@ -103,11 +103,8 @@ def run(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             raise
-        err_console().print(
-            f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)",
-            markup=False,
-            highlight=False,
-        )
+        hint = "(run with --debug for the traceback)"
+        err_console().print(literal(f"error: unexpected {type(exc).__name__}: {exc} {hint}"))
         return EXIT_RUN_FAILED
     return result if isinstance(result, int) else 0
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from agentrun.cli._common import console, err_console, state
+from agentrun.cli._common import console, err_console, literal, state
 
 
 def bundled_demo() -> tuple[str, list[dict[str, Any]]]:
@@ -35,7 +35,7 @@ def demo(
     query = question or str(questions[0]["question"])
     out = console()
     out.print(f"document: Saltmere harbour history, {len(text.split())} words")
-    out.print(f"question: {query}")
+    out.print(literal(f"question: {query}"))
     started = time.perf_counter()
 
     def progress(event: WorkflowEvent) -> None:
@@ -53,13 +53,9 @@ def demo(
             text, query, config=config, gateway=gateway, data_dir=data_dir, on_event=progress
         )
     usage = result.usage
-    out.print(
-        f"answer:   {result.answer if result.answer is not None else '(abstained)'}", markup=False
-    )
-    out.print("evidence:", markup=False)
-    out.print(
-        result.communication_units[-1] if result.communication_units else "(none)", markup=False
-    )
+    out.print(literal(f"answer:   {result.answer if result.answer is not None else '(abstained)'}"))
+    out.print("evidence:")
+    out.print(literal(result.communication_units[-1] if result.communication_units else "(none)"))
     out.print(
         f"{result.chunk_count} workers over {result.document_tokens} tokens; "
         f"{usage['prompt_tokens']} prompt + {usage['completion_tokens']} completion tokens in "

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from agentrun.cli._common import console, err_console, state
+from agentrun.cli._common import console, err_console, literal, state
 
 if TYPE_CHECKING:
     from agentrun.evals.long_doc_qa import EvalSettings
@@ -69,10 +69,9 @@ def run_and_render(
         gold = repr(row["answers"][0]) if row["answers"] else "(none)"
         outcome = f"error: {row['error']}" if row["error"] else f"{said} gold {gold}"
         errors.print(
-            f"[{done}/{total}] {row['strategy']} {row['item_id']}: {outcome} "
-            f"em={row['em']:.0f} f1={row['f1']:.2f} {row['wall_s']:.1f} s",
-            markup=False,
-        )
+            literal(f"[{done}/{total}] {row['strategy']} {row['item_id']}: {outcome} "
+                    f"em={row['em']:.0f} f1={row['f1']:.2f} {row['wall_s']:.1f} s")
+        )  # fmt: skip
 
     async def main() -> dict[str, Any]:
         async with Gateway(data_dir=root, cache=cache) as gateway:
@@ -81,7 +80,7 @@ def run_and_render(
 
     result = run_sync(main())
     for strategy, why in result["failed_strategies"].items():
-        errors.print(f"strategy {strategy} failed: {why}", markup=False, style="bold red")
+        errors.print(literal(f"strategy {strategy} failed: {why}"), style="bold red")
     render_summary(result)
     console().print(f"report: {out / 'report.json'}\nplot:   {out / 'accuracy_vs_length.png'}")
     return result

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from agentrun.cli._common import console, err_console, state
+from agentrun.cli._common import console, err_console, literal, state
 
 if TYPE_CHECKING:
     from agentrun.evals.longbench_write import LongBenchWriteSettings
@@ -132,9 +132,9 @@ def command(
             + (f" S_q={row['s_q']:.1f}" if row.get("s_q") is not None else "")
         )
         errors.print(
-            f"[{done}/{total}] {row['system']} {row['item_id']}: {outcome} {row['wall_s']:.0f} s",
-            markup=False,
-        )
+            literal(f"[{done}/{total}] {row['system']} {row['item_id']}: {outcome} "
+                    f"{row['wall_s']:.0f} s")
+        )  # fmt: skip
 
     async def main() -> dict[str, Any]:
         async with Gateway(data_dir=root, cache=cache) as gateway:

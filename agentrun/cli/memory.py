@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from agentrun.cli._common import console, err_console, state
+from agentrun.cli._common import console, err_console, literal, state, visible
 from agentrun.errors import EXIT_USAGE
-from agentrun.memory.namespaces import parse_namespace, shown
 from agentrun.memory.records import INGEST_CHUNK_TOKENS
 from agentrun.settings import DEFAULT_NAMESPACE
 
@@ -53,6 +52,7 @@ def ingest(
 
     from agentrun.memory import default_store
     from agentrun.memory.ingest import DEFAULT_CHUNK_TOKENS, Ingester
+    from agentrun.memory.namespaces import parse_namespace
     from agentrun.memory.sources import collect
 
     labels = parse_namespace(namespace)
@@ -60,14 +60,14 @@ def ingest(
     total = sum(path.stat().st_size for path in files)
     done: dict[str, int] = {}
     progress = Progress(
-        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-        console=err_console(), transient=True,
+        TextColumn("{task.description}", markup=False), BarColumn(), DownloadColumn(),
+        TimeRemainingColumn(), console=err_console(), transient=True,
     )  # fmt: skip
     task = progress.add_task("ingesting", total=total or 1)
 
     def advance(path: str, bytes_done: int) -> None:
         done[path] = bytes_done
-        progress.update(task, completed=sum(done.values()), description=Path(path).name)
+        progress.update(task, completed=sum(done.values()), description=visible(Path(path).name))
 
     with default_store(state(ctx).data_dir) as store, progress:
         ingester = Ingester(
@@ -85,20 +85,21 @@ def _report(outcomes: list[IngestOutcome], split: str, namespace: str, location:
         path = _shown(o.path)
         note = f"; {o.message}" if o.message else ""
         if o.status == "ingested":
-            out.print(f"ingested  {path}: {o.chunks} chunks, {o.tokens} tokens (doc {o.doc_id}"
-                      f"{note})", markup=False)  # fmt: skip
+            out.print(literal(f"ingested  {path}: {o.chunks} chunks, {o.tokens} tokens "
+                              f"(doc {o.doc_id}{note})"))  # fmt: skip
         elif o.status == "unchanged":
-            out.print(f"unchanged {path} (doc {o.doc_id}, already ingested{note})", markup=False)
+            out.print(literal(f"unchanged {path} (doc {o.doc_id}, already ingested{note})"))
         elif o.status == "skipped":
-            out.print(f"skipped   {path}: {o.message}", markup=False)
+            out.print(literal(f"skipped   {path}: {o.message}"))
         else:
-            err.print(f"error: {path}: {o.message}", markup=False, style="bold red")
+            err.print(literal(f"error: {path}: {o.message}"), style="bold red")
     counts = {s: sum(o.status == s for o in outcomes) for s in ("ingested", "unchanged",
               "skipped", "failed")}  # fmt: skip
     out.print(
-        ", ".join(f"{n} {s}" for s, n in counts.items())
-        + f" (namespace {namespace}, split {split}, store {location})",
-        markup=False,
+        literal(
+            ", ".join(f"{n} {s}" for s, n in counts.items())
+            + f" (namespace {namespace}, split {split}, store {location})"
+        )
     )
     if counts["failed"]:
         raise typer.Exit(EXIT_USAGE)
@@ -115,6 +116,7 @@ def search(
     """Chunks closest in meaning to the query, best first, with source and score."""
     from agentrun.memory import default_store
     from agentrun.memory.ingest import search as search_chunks
+    from agentrun.memory.namespaces import parse_namespace
 
     labels = parse_namespace(namespace)
     with default_store(state(ctx).data_dir) as store:
@@ -127,12 +129,12 @@ def search(
     for rank, hit in enumerate(hits, 1):
         chunk = hit.chunk
         out.print(
-            f"{rank}. score {hit.score:.3f}  {_shown(chunk.source)}  chars {chunk.start}-"
-            f"{chunk.end}  (doc {chunk.doc_id}, chunk {chunk.index})",
-            markup=False, style="bold",
+            literal(f"{rank}. score {hit.score:.3f}  {_shown(chunk.source)}  chars {chunk.start}-"
+                    f"{chunk.end}  (doc {chunk.doc_id}, chunk {chunk.index})"),
+            style="bold",
         )  # fmt: skip
         text = " ".join(chunk.text.split())
-        out.print(f"   {text if full or len(text) <= 300 else text[:300] + '…'}", markup=False)
+        out.print(literal(f"   {text if full or len(text) <= 300 else text[:300] + '…'}"))
 
 
 @app.command("ls")
@@ -145,6 +147,7 @@ def ls(
 
     from agentrun.memory import default_store
     from agentrun.memory.ingest import document_namespaces, documents
+    from agentrun.memory.namespaces import parse_namespace, shown
 
     labels = parse_namespace(namespace)
 
@@ -167,13 +170,13 @@ def ls(
         for info in docs:
             when = f"{info.ingested_at:%Y-%m-%d %H:%M}"
             row = (str(info.chunks), str(info.tokens), info.split, when, info.doc_id)
-            table.add_row(*row, _shown(info.source))
+            table.add_row(*row, literal(_shown(info.source)))
         out.print(table)
     if others:
-        out.print(f"other namespaces with documents: {', '.join(others)}", markup=False)
+        out.print(literal(f"other namespaces with documents: {', '.join(others)}"))
     if older:
-        out.print(f"documents kept by an older agentrun, which nothing reads now, in: "
-                  f"{', '.join(map(shown, older))}; ingest them again", markup=False)  # fmt: skip
+        out.print(literal(f"documents kept by an older agentrun, which nothing reads now, in: "
+                          f"{', '.join(map(shown, older))}; ingest them again"))  # fmt: skip
 
 
 @app.command("rm")
@@ -185,10 +188,12 @@ def rm(
     """Remove documents and all their chunks from the namespace."""
     from agentrun.memory import default_store
     from agentrun.memory.ingest import remove
+    from agentrun.memory.namespaces import parse_namespace
 
     labels = parse_namespace(namespace)
     with default_store(state(ctx).data_dir) as store:
         removed = asyncio.run(remove(store, targets, labels))
     for info, chunks in removed:
-        console().print(f"removed {_shown(info.source)} (doc {info.doc_id}, {chunks} chunks)",
-                        markup=False)  # fmt: skip
+        console().print(
+            literal(f"removed {_shown(info.source)} (doc {info.doc_id}, {chunks} chunks)")
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from agentrun.cli._common import console, state
+from agentrun.cli._common import console, literal, state
 
 app = typer.Typer(help="Check models.", no_args_is_help=True)
 
@@ -31,7 +31,7 @@ def check(
         completion = gateway.complete(model, prompt, max_tokens=max_tokens, timeout_s=timeout_s)
     out = console()
     out.print(f"model:   {completion.model}")
-    out.print(f"answer:  {completion.text.strip()}", markup=False)
+    out.print(literal(f"answer:  {completion.text.strip()}"))
     out.print(f"latency: {completion.latency_s:.2f} s")
     out.print(
         f"tokens:  {completion.prompt_tokens} prompt + {completion.completion_tokens} completion"

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from agentrun.cli._common import console, err_console, fail, state
+from agentrun.cli._common import console, err_console, fail, literal, state, visible
 from agentrun.errors import EXIT_INTERRUPTED, AgentrunError, UsageError
 
 if TYPE_CHECKING:
@@ -128,7 +128,7 @@ class Progress:
 
     @staticmethod
     def _write(text: str) -> None:
-        err_console().print(text, end="", style="dim", markup=False)
+        err_console().print(literal(text), end="", style="dim")
 
     def __call__(self, event: WorkflowEvent) -> None:
         if event.kind == "text":
@@ -139,17 +139,21 @@ class Progress:
         usage = event.data.get("usage") or {}
         tokens = usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
         detail = f"  {tokens} tokens" if tokens else ""
+        from rich.text import Text
+
+        elapsed = time.perf_counter() - self.started
         err_console().print(
-            f"[green]done[/green] {event.node}{detail}  {time.perf_counter() - self.started:.1f} s"
+            Text.assemble(("done", "green"), literal(f" {event.node}{detail}  {elapsed:.1f} s"))
         )
 
 
 def _report(result: PipelineResult) -> None:
+    from rich.text import Text
+
     out = console()
     for name, value in result.outputs.items():
         text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=2)
-        out.print(f"[bold]{name}[/bold]: ", end="")
-        out.print(text, markup=False)
+        out.print(Text.assemble((visible(name), "bold"), ": ", literal(text)))
     usage = result.usage
     out.print(
         f"{usage.get('prompt_tokens', 0)} prompt + {usage.get('completion_tokens', 0)} completion "
@@ -311,6 +315,6 @@ def runs_show(ctx: typer.Context, thread_id: str = typer.Argument(...)) -> None:
     out.print_json(json.dumps(record.meta))
     result = record.folder / "result.json"
     if result.is_file():
-        out.print(result.read_text(encoding="utf-8"), markup=False)
+        out.print(literal(result.read_text(encoding="utf-8")))
     elif record.meta.get("status") != "done":
         out.print(f"not finished; resume with: {resume_command(ctx, thread_id)}", markup=False)

@@ -41,6 +41,7 @@ from agentrun.errors import (
 )
 from agentrun.graphs import agent_write
 from agentrun.graphs import agent_write_prompts as prompts
+from agentrun.settings import open_private, private_dir, write_private
 from agentrun.tools.words import Language, count_words, language_of, length_score
 
 Subset = Literal["en", "zh", "all"]
@@ -253,7 +254,7 @@ class Results:
 
     @classmethod
     def open(cls, out_dir: Path) -> Results:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(out_dir)
         return cls(out_dir)
 
     def rows(self) -> dict[tuple[str, str, str], dict[str, Any]]:
@@ -269,7 +270,7 @@ class Results:
         return found
 
     def append(self, row: Mapping[str, Any]) -> None:
-        with self._lock, self.path.open("a", encoding="utf-8") as handle:
+        with self._lock, open_private(self.path, "a") as handle:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
@@ -532,9 +533,7 @@ async def arun_eval(
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
     """Write atomically: a reader never sees half a report."""
-    partial = path.with_suffix(".tmp")
-    partial.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", "utf-8")
-    partial.replace(path)
+    write_private(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def plot(report: Mapping[str, Any], path: Path) -> None:
@@ -564,4 +563,5 @@ def plot(report: Mapping[str, Any], path: Path) -> None:
         axes.legend(loc="lower right", fontsize="small")
     figure.suptitle(f"LongBench-Write: {report['settings']['model']}")
     figure.tight_layout()
-    figure.savefig(str(path), dpi=110)
+    with open_private(path, "wb") as handle:
+        figure.savefig(handle, format="png", dpi=110)

@@ -30,6 +30,7 @@ from agentrun.agents.gateway import Gateway
 from agentrun.errors import UsageError
 from agentrun.graphs import runtime
 from agentrun.graphs.navigation import NavigationConfig, Strategy
+from agentrun.settings import open_private, private_dir, write_private
 from agentrun.tools.city import City, CityConfig, EpisodeOutcome, path_visibility, summarize
 
 STRATEGIES: tuple[Strategy, ...] = ("prep", "react")
@@ -115,18 +116,18 @@ def run_id(out_dir: Path) -> str:
             )
         return value
     value = runtime.new_thread_id()
-    path.write_text(value + "\n", encoding="utf-8")
+    write_private(path, value + "\n")
     return value
 
 
 def _prepare(out: Path, fingerprint: str) -> tuple[str, dict[str, dict[str, Any]]]:
     """The thread-id prefix of this run (fresh in a new directory) and its finished episodes."""
-    out.mkdir(parents=True, exist_ok=True)
+    private_dir(out)
     return f"nav-{run_id(out)}-{fingerprint}", load_episodes(out, fingerprint)
 
 
 def _append(out_dir: Path, record: dict[str, Any]) -> None:
-    with (out_dir / EPISODES_FILE).open("a", encoding="utf-8") as handle:
+    with open_private(out_dir / EPISODES_FILE, "a") as handle:
         handle.write(json.dumps(record) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
@@ -223,7 +224,8 @@ def plot_city(summary: dict[str, Any], out: Path, title: str) -> Path:
             axis.legend(fontsize=8)
     figure.suptitle(title, fontsize=10)
     figure.tight_layout()
-    figure.savefig(out)
+    with open_private(out, "wb") as handle:
+        figure.savefig(handle, format="png")
     plt.close(figure)
     return out
 
@@ -239,7 +241,8 @@ def plot_tour(summary: dict[str, Any], out: Path, title: str) -> Path:
     axis.set_ylim(0, 1.05)
     axis.set_title(title, fontsize=9)
     figure.tight_layout()
-    figure.savefig(out)
+    with open_private(out, "wb") as handle:
+        figure.savefig(handle, format="png")
     plt.close(figure)
     return out
 
@@ -348,7 +351,7 @@ def write_report(config: NavigationEvalConfig, out: Path) -> dict[str, Any]:
         report["summary"] = tour_summary(records)
         report["plot"] = str(plot_tour(report["summary"], out / REPORT_PNG, title))
     report["episodes"] = records
-    (out / REPORT_JSON).write_text(json.dumps(report, indent=2), encoding="utf-8")
+    write_private(out / REPORT_JSON, json.dumps(report, indent=2))
     return report
 
 

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from agentrun.settings import open_private, private_dir, write_private
+
 RESULTS_FILE = "results.jsonl"
 REPORT_FILE = "report.json"
 PLOT_FILE = "accuracy_vs_length.png"
@@ -50,7 +52,7 @@ class ResultLog:
 
     def append(self, row: Mapping[str, Any]) -> None:
         line = json.dumps(row, ensure_ascii=False) + "\n"
-        with self._lock, self.path.open("a", encoding="utf-8") as handle:
+        with self._lock, open_private(self.path, "a") as handle:
             if not self._checked:  # a crash may have cut the last line: end it first
                 self._checked = True
                 if not self._ends_cleanly():
@@ -70,15 +72,12 @@ def latest(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], dict[str,
 
 def write_json(path: Path, data: Mapping[str, Any]) -> Path:
     """Write atomically: a reader never sees half a report."""
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    partial.replace(path)
-    return path
+    return write_private(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def prepare_out_dir(out_dir: Path, settings: Mapping[str, Any]) -> None:
     """Create the output directory and record the settings of the run beside its results."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(out_dir)
     write_json(out_dir / "settings.json", settings)
 
 
@@ -123,5 +122,6 @@ def plot_accuracy(
             axes.legend(fontsize="small")
     figure.suptitle(title)
     figure.tight_layout()
-    figure.savefig(path, format="png")
+    with open_private(path, "wb") as handle:
+        figure.savefig(handle, format="png")
     return path

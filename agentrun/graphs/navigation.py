@@ -55,7 +55,7 @@ from agentrun.graphs.runtime import (
     usage_update,
 )
 from agentrun.memory.records import Experience
-from agentrun.memory.scoped import searches_by_meaning
+from agentrun.memory.scope import searches_by_meaning
 from agentrun.tools import wayfinding as wf
 from agentrun.tools.city import DIRECTIONS, CityConfig, CityEnvironment, CityTask, sample_tasks, spl
 from agentrun.tools.environment import Environment

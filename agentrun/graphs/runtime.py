@@ -300,7 +300,7 @@ async def session(
     stream_text: bool = False,
 ) -> AsyncIterator[Session]:
     """Everything a workflow's `arun` needs, defaulted and closed as in `resources`."""
-    from agentrun.memory.scoped import ScopedStore, scoped
+    from agentrun.memory.scope import ScopedStore, scoped
 
     async with resources(gateway, store, checkpointer, data_dir) as res:
         if not isinstance(res.store, ScopedStore):

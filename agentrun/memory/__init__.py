@@ -12,14 +12,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-# Light, and `scoped` is also the name of its module: bind the function eagerly.
-from agentrun.memory.scoped import ScopedStore, scoped, searches_by_meaning
-
 if TYPE_CHECKING:
     from agentrun.memory.embedders import Embedder
+    from agentrun.memory.scope import ScopedStore, scoped, searches_by_meaning
     from agentrun.memory.store import ChromaStore
 
 _LAZY = {
+    "ScopedStore": "agentrun.memory.scope",
+    "scoped": "agentrun.memory.scope",
+    "searches_by_meaning": "agentrun.memory.scope",
     "ChromaStore": "agentrun.memory.store",
     "Embedder": "agentrun.memory.embedders",
     "FakeEmbedder": "agentrun.memory.embedders",
@@ -31,7 +32,7 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    """Load store and embedder modules on first use (chromadb and numpy are slow to import)."""
+    """Load modules on first use (chromadb, numpy and LangGraph are slow to import)."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'agentrun.memory' has no attribute {name!r}")

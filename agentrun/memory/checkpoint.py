@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -30,11 +31,21 @@ async def sqlite_checkpointer(
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
     from agentrun.settings import data_dir as resolve_data_dir
-    from agentrun.settings import private_dir
 
-    path = private_dir(resolve_data_dir(data_dir)) / SQLITE_FILE
+    path = private_database(resolve_data_dir(data_dir) / SQLITE_FILE)
     async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
         yield saver
+
+
+def private_database(path: Path) -> Path:
+    """Create the SQLite file owner-only before SQLite opens it: SQLite gives its -wal, -shm
+    and -journal files the modes of the database file, so they are owner-only too."""
+    from agentrun.settings import narrow, open_private
+
+    open_private(path, "ab").close()
+    for suffix in ("-wal", "-shm", "-journal"):  # left by a version that made them wider
+        narrow(path.with_name(path.name + suffix))
+    return path
 
 
 @asynccontextmanager

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from agentrun.errors import MemoryStoreError
+from agentrun.settings import PRIVATE_FILE, private_dir, write_private
 
 LOCK_FILE = "store.lock"
 HOLDER_FILE = "store.lock.holder"
@@ -80,8 +81,8 @@ class StoreLock:
                 held.count += 1
                 self._acquired = True
                 return
-            self.folder.mkdir(parents=True, exist_ok=True)
-            lock = FileLock(str(self.folder / LOCK_FILE), thread_local=False)
+            private_dir(self.folder)
+            lock = FileLock(str(self.folder / LOCK_FILE), mode=PRIVATE_FILE, thread_local=False)
             started = time.monotonic()
             try:
                 lock.acquire(timeout=self.timeout_s, poll_interval=0.05)
@@ -94,7 +95,7 @@ class StoreLock:
                     ", then set AGENTRUN_CHROMA_URL)"
                 ) from None
             info = {"pid": os.getpid(), "argv": sys.argv, "since": time.time()}
-            (self.folder / HOLDER_FILE).write_text(json.dumps(info), encoding="utf-8")
+            write_private(self.folder / HOLDER_FILE, json.dumps(info))
             _held[self.folder] = _Held(lock, 1)
             self._acquired = True
 

@@ -12,7 +12,12 @@ Three chromadb collections hold one store:
 - `<name>-namespaces`: one record per namespace that holds items, for `list_namespaces`.
 
 Embedded (`ChromaStore.persistent`, the default, under `<data dir>/memory/`) the store holds an
-inter-process lock while open; through a `chroma run` server (`ChromaStore.http`) any number of
+inter-process lock while open, and keeps its folder owner-only. chromadb creates its files
+itself (its database, and index segments during writes) with the umask's modes, and the umask
+is the whole process's, so it cannot be narrowed for chromadb alone without affecting every
+other thread: instead the folder is made 0700 before chromadb opens it (nothing inside can be
+reached by others meanwhile) and every file in it is set to 0600 when the store opens and when
+it closes; through a `chroma run` server (`ChromaStore.http`) any number of
 processes share it. TTLs are not supported (`supports_ttl = False`, as the contract allows).
 """
 
@@ -47,6 +52,7 @@ from agentrun.errors import ConfigError, MemoryStoreError
 from agentrun.memory import filters
 from agentrun.memory.embedders import Embedder
 from agentrun.memory.lock import StoreLock
+from agentrun.settings import narrow_tree, private_dir
 
 DEFAULT_COLLECTION = "agentrun"
 DEFAULT_INDEX_FIELDS = ("text",)
@@ -118,8 +124,10 @@ class ChromaStore(BaseStore):
         index_fields: Sequence[str] = DEFAULT_INDEX_FIELDS,
         location: str = "chromadb",
         lock: StoreLock | None = None,
+        folder: Path | None = None,
     ) -> None:
         self.client = client
+        self.folder = folder
         self.embedder = embedder
         self.location = location
         self.index_fields = [(path, tokenize_path(path)) for path in index_fields]
@@ -154,20 +162,23 @@ class ChromaStore(BaseStore):
         import chromadb
         from chromadb.config import Settings
 
-        folder = Path(path).expanduser()
+        folder = private_dir(Path(path).expanduser())
         lock = StoreLock(folder, lock_timeout_s)
         lock.acquire()
         try:
             client = chromadb.PersistentClient(
                 path=str(folder), settings=Settings(anonymized_telemetry=False)
             )
+            narrow_tree(folder)
         except Exception as exc:
             lock.release()
             raise MemoryStoreError(
                 f"cannot open the memory store at {folder}: {exc}; check the directory is "
                 "writable and was made by chromadb"
             ) from exc
-        return cls(client, embedder, collection=collection, location=str(folder), lock=lock)
+        return cls(
+            client, embedder, collection=collection, location=str(folder), lock=lock, folder=folder
+        )
 
     @classmethod
     def http(
@@ -203,8 +214,12 @@ class ChromaStore(BaseStore):
             if callable(close):
                 close()
         finally:
-            if self._lock is not None:
-                self._lock.release()
+            try:
+                if self.folder is not None:
+                    narrow_tree(self.folder)  # the index files chromadb wrote while open
+            finally:
+                if self._lock is not None:
+                    self._lock.release()
 
     def __enter__(self) -> ChromaStore:
         return self

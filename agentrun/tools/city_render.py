@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agentrun.settings import open_private
 from agentrun.tools.city import City, CityTask, Sighting, exact_sightings
 
 if TYPE_CHECKING:
@@ -109,8 +110,8 @@ def episode_png(
 
     figure = episode_figure(task, paths, title)
     path_out = Path(out)
-    path_out.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path_out)
+    with open_private(path_out, "wb") as handle:
+        figure.savefig(handle, format="png")
     plt.close(figure)
     return path_out
 

@@ -18,7 +18,7 @@ from agentrun.errors import UsageError
 from agentrun.graphs import runtime, tour_navigation
 from agentrun.graphs.tour_navigation import TourConfig, parse_frame
 from agentrun.memory.namespaces import records_ns
-from agentrun.memory.scoped import ScopedStore
+from agentrun.memory.scope import ScopedStore
 from agentrun.tools.city import CityConfig
 from agentrun.tools.tour import TourTask, sample_tour_tasks
 

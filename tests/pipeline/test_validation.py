@@ -114,6 +114,73 @@ BROKEN: dict[str, tuple[str, str]] = {
         "f: [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\n",
         "expands to more than",
     ),
+    "200,000 nested flow sequences": (
+        HEAD + "x: " + "[" * 200_000 + "\n",
+        ":3:203: nesting deeper than 200 levels",
+    ),
+    "200,000 nested flow mappings": (
+        HEAD + "x: " + "{" * 200_000 + "\n",
+        ":3:203: nesting deeper than 200 levels",
+    ),
+    "10,000 nested block sequences": (
+        HEAD + "x:\n" + "- " * 10_000 + "y\n",
+        ":4:399: nesting deeper than 200 levels",
+    ),
+    "block mappings and sequences nested in turn": (
+        HEAD + "x:\n" + "".join(" " * (5 * i + 1) + "- - k:\n" for i in range(100)) + "y\n",
+        ":70:334: nesting deeper than 200 levels",
+    ),
+    "flow mappings and sequences nested in turn": (
+        HEAD + "x: " + "{a: [" * 10_000 + "\n",
+        ":3:503: nesting deeper than 200 levels",
+    ),
+    "nesting through aliases": (
+        HEAD
+        + "a0: &a0 x\n"
+        + "".join(
+            f"a{i}: &a{i} " + "[" * 150 + f"*a{i - 1}" + "]" * 150 + "\n" for i in range(1, 20)
+        ),
+        "nesting deeper than 200 levels once aliases are expanded",
+    ),
+    "duplicate top-level key": (
+        HEAD + AGENT + "name: again\n",
+        ":7:1: duplicate key 'name' (first at line 2)",
+    ),
+    "duplicate nested key": (
+        HEAD + "nodes:\n  - id: a\n    agent:\n      prompt: hi\n      model: default\n"
+        "      prompt: ho\n",
+        ":8:7: duplicate key 'prompt' (first at line 6)",
+    ),
+    "duplicate key in a flow mapping": (
+        HEAD + "models:\n  default: {model: local/smollm2, model: fake/x}\n" + AGENT,
+        ":4:35: duplicate key 'model' (first at line 4)",
+    ),
+    "output schema nested past the limit": (
+        HEAD
+        + "nodes:\n  - id: a\n    agent:\n      prompt: hi\n      output:\n"
+        + "".join(" " * (8 + 2 * i) + "not:\n" for i in range(70))
+        + " " * 148
+        + "{}\n",
+        ":71:135: the output schema nests deeper than 64 levels",
+    ),
+    "template nested too deeply": (
+        HEAD
+        + "nodes:\n  - id: a\n    agent:\n      prompt: '{{ "
+        + "(" * 5000
+        + "1"
+        + ")" * 5000
+        + " }}'\n",
+        ":6:7: template nodes.0.agent.prompt line 1: nested too deeply for the template engine",
+    ),
+    "template with a long chain of operators": (
+        HEAD + "nodes:\n  - id: a\n    agent:\n      prompt: '{{ 1" + " + 1" * 5000 + " }}'\n",
+        "nested too deeply for the template engine",
+    ),
+    "condition nested too deeply": (
+        HEAD + AGENT + "  - id: b\n    agent:\n      prompt: hi\n"
+        "edges:\n  - from: a\n    switch:\n      - when: " + "not " * 5000 + "1\n        to: b\n",
+        ":13:9: expression edges.0.switch.0.when: nested too deeply for the template engine",
+    ),
     "template call": (
         HEAD
         + "nodes:\n  - id: a\n    agent:\n      prompt: |\n        ok\n        {{ range(10) }}\n",
@@ -219,6 +286,9 @@ def test_empty_binary_and_non_utf8_files(
         ("{reply: x}\n", "replies.yaml:1:1: replies must be a non-empty list"),
         ("- !!python/object/apply:os.system ['touch {marker}']\n", "is not allowed"),
         ("- [unclosed\n", "invalid YAML"),
+        ("- when: a\n  reply: x\n  when: b\n",
+         "replies.yaml:3:3: duplicate key 'when' (first at line 1)"),
+        ("- " + "[" * 200_000 + "\n", "replies.yaml:1:202: nesting deeper than 200 levels"),
     ],
 )  # fmt: skip
 def test_replies_files_are_checked_at_validation(
@@ -248,6 +318,34 @@ def test_set_checks_integer_workflow_inputs(
     assert cli(["validate", str(example), "--set", "workflow.inputs.target_words=lots"]) == 2
     assert "input 'target_words' must be a whole number" in capsys.readouterr().err
     assert cli(["validate", str(example), "--set", "workflow.inputs.target_words=' 800 '"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("option", "expected"),
+    [
+        ("--set", "--set nodes.0.agent.output:1:197: nesting deeper than 200 levels"),
+        ("--set", "--set nodes.0.agent.prompt:1:1: YAML tag"),
+        ("--set", "--set models.default:1:12: duplicate key 'model' (first at line 1)"),
+        ("--input", "input 'items':1:200: nesting deeper than 200 levels"),
+    ],
+)
+def test_command_line_values_follow_the_spec_rules(
+    option: str, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--set` and list `--input` values are YAML too: bounded, untagged, without duplicates."""
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(HEAD + "inputs:\n  items: {type: list}\n" + AGENT, "utf-8")
+    values = {
+        "--set nodes.0.agent.output": "nodes.0.agent.output=" + "[" * 100_000,
+        "--set nodes.0.agent.prompt": "nodes.0.agent.prompt=!!python/name:os.system",
+        "--set models.default": "models.default={model: a, model: b}",
+        "input 'items'": "items=" + "[" * 100_000,
+    }
+    value = next(v for k, v in values.items() if expected.startswith(k))
+    command = "validate" if option == "--set" else "run"
+    assert cli([command, str(path), option, value]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err and "Recursion" not in err, err
 
 
 def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
