@@ -280,8 +280,3 @@ class _Legacy:
 
     function: Any
     id: str = "call_0"
-
-
-def count_text(calls: Sequence[ToolCall]) -> str:
-    """The calls as text, for counting the tokens a scripted reply spends on them."""
-    return "\n".join(f"{call.name} {call.raw_arguments}" for call in calls)

@@ -273,8 +273,8 @@ class _Connection:
     def _call_timeout_message(self) -> str:
         return (
             f"MCP server {self.config.name!r} gave no answer within "
-            f"{self.config.call_timeout_s:g} s (the call was cancelled); raise call_timeout_s "
-            "for a slow tool"
+            f"{self.config.call_timeout_s:g} s (it was asked to cancel the call); raise "
+            "call_timeout_s for a slow tool"
         )
 
     def _gone_message(self, stderr_since: int | None = None) -> str:

@@ -17,27 +17,11 @@ from agentrun.agents.messages import normalize_messages, tool_result
 from agentrun.agents.testing import ScriptedToolCalls, scripted_model
 from agentrun.agents.tool_calls import ToolCall
 from agentrun.errors import UsageError
+from tests.agents.tool_specs import ADD as ADD_SPEC
+from tests.agents.tool_specs import WEATHER
 from tests.conftest import fake_gateway
 
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "The weather in a city.",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
-ADD = {
-    "name": "add",
-    "parameters": {
-        "type": "object",
-        "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
-    },
-}
+ADD = ADD_SPEC["function"]  # offered as a bare function dict
 
 
 def weather(city: str, call_id: str | None = None) -> dict[str, Any]:

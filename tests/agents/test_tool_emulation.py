@@ -17,30 +17,7 @@ from agentrun.agents.testing import scripted_model
 from agentrun.agents.tool_calls import ToolCall
 from agentrun.agents.tool_emulation import reply_schema
 from agentrun.errors import UsageError
-
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "The weather in a city.",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
-ADD = {
-    "type": "function",
-    "function": {
-        "name": "add",
-        "parameters": {
-            "type": "object",
-            "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
-            "required": ["a", "b"],
-        },
-    },
-}
+from tests.agents.tool_specs import ADD, WEATHER
 
 
 def emulating(mode: str = "llama_cpp_schema") -> GatewayConfig:
