@@ -165,6 +165,40 @@ class CostLimitError(RunFailedError):
     with a higher limit."""
 
 
+# --- tools (exit code 1, or 3 for a server that cannot be used) -----------------------------
+
+
+class ToolError(AgentrunError):
+    """A tool could not do what was asked; `tool` names it. An agent loop sends the message
+    back to the model as the tool's result, so it says what to change."""
+
+    def __init__(self, tool: str, message: str) -> None:
+        super().__init__(f"tool {tool!r}: {message}")
+        self.tool = tool
+
+
+class ToolArgumentsError(ToolError):
+    """The arguments do not match the tool's schema; `problems` lists each field and what is
+    wrong with it."""
+
+    def __init__(self, tool: str, problems: list[str]) -> None:
+        super().__init__(tool, "invalid arguments: " + "; ".join(problems))
+        self.problems = problems
+
+
+class ToolCallError(ToolError):
+    """The tool ran and failed: it reported an error, timed out, or its server went away."""
+
+
+class McpServerError(ConfigError):
+    """An MCP server did not start, did not answer its handshake, or cannot be reached;
+    `server` names it."""
+
+    def __init__(self, server: str, message: str) -> None:
+        super().__init__(f"MCP server {server!r}: {message}")
+        self.server = server
+
+
 class MemoryStoreError(AgentrunError):
     """The memory store refused an operation (scope, embedder mismatch, lock timeout)."""
 
@@ -187,6 +221,7 @@ __all__ = [
     "FileOutsideRootsError",
     "InputFileError",
     "LocalModelStartError",
+    "McpServerError",
     "MemoryStoreError",
     "MissingAPIKeyError",
     "ModelCallError",
@@ -196,6 +231,9 @@ __all__ = [
     "ScriptedModelError",
     "SpecError",
     "StructuredOutputError",
+    "ToolArgumentsError",
+    "ToolCallError",
+    "ToolError",
     "UnknownModelError",
     "UsageError",
 ]

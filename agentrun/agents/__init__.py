@@ -10,7 +10,8 @@ from agentrun.agents.config import (
 )
 from agentrun.agents.gateway import Completion, Gateway
 from agentrun.agents.ledger import CallRecord, Ledger, Usage, current_node, current_run
-from agentrun.agents.messages import Image, assistant, system, user
+from agentrun.agents.messages import Image, assistant, system, tool_result, user
+from agentrun.agents.tool_calls import ToolCall
 
 __all__ = [
     "LOCAL_MODEL",
@@ -24,10 +25,12 @@ __all__ = [
     "LocalModelConfig",
     "ModelConfig",
     "RetryPolicy",
+    "ToolCall",
     "Usage",
     "assistant",
     "current_node",
     "current_run",
     "system",
+    "tool_result",
     "user",
 ]

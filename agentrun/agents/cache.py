@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +39,13 @@ class CachedReply:
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float
+    #: The reply's tool calls, as `dataclasses.asdict(ToolCall)` dicts.
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
 
 #: Fields that join the key only when set, so keys of requests without them stay as they were.
 #: `local`: what identifies the embedded model (its file and n_ctx), which the name does not.
-OPTIONAL_KEY_FIELDS = ("local",)
+OPTIONAL_KEY_FIELDS = ("local", "tools", "tool_choice", "parallel_tool_calls")
 
 
 def request_key(request: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 LOCAL_MODEL = "local/smollm2"
 
 StructuredMode = Literal["auto", "json_schema", "llama_cpp_schema", "json_object", "prompt"]
+ToolCallingMode = Literal["auto", "native", "emulated"]
 
 
 class _Strict(BaseModel):
@@ -32,6 +33,14 @@ class ModelConfig(_Strict):
     rpm: int | None = Field(default=None, gt=0, description="Requests per minute.")
     tpm: int | None = Field(default=None, gt=0, description="Tokens per minute.")
     structured_output: StructuredMode = "auto"
+    tool_calling: ToolCallingMode = Field(
+        default="auto",
+        description=(
+            "native: send tools to the provider; emulated: ask for the calls as JSON through "
+            "structured_output (for models without tool calls); auto: emulated for the "
+            "embedded model, native otherwise."
+        ),
+    )
 
 
 class RetryPolicy(_Strict):

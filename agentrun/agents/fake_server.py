@@ -1,7 +1,8 @@
 """A loopback OpenAI-compatible server for tests and benchmarks.
 
 It answers `/v1/chat/completions` (plain and streamed) with configurable latency, random errors,
-scripted status codes with Retry-After, and malformed bodies, and records every request it saw.
+scripted status codes with Retry-After, malformed bodies and scripted tool calls
+(`FakeReply(tool_calls=[...])`), and records every request it saw.
 Point any model at it with `openai/<name>` and `api_base=server.url`.
 
 Run it in its own process with `python -m agentrun.agents.fake_server --port 8900`; flags script
@@ -19,7 +20,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,11 +28,19 @@ from aiohttp import web
 
 from agentrun.agents.messages import text_of
 from agentrun.agents.tokens import count_cl100k
+from agentrun.agents.tool_calls import ToolCall, as_tool_calls
 
 
 @dataclass(frozen=True)
 class FakeReply:
-    text: str
+    """A reply: `text` (empty: the server's default reply), or tool calls (`ToolCall`s or
+    `{"name", "arguments", "id"?}` dicts; `arguments` as a dict or a JSON text sent as it is)."""
+
+    text: str = ""
+    tool_calls: Sequence[ToolCall | Mapping[str, Any]] = ()
+
+    def calls(self) -> list[ToolCall]:
+        return as_tool_calls(self.tool_calls)
 
 
 @dataclass(frozen=True)
@@ -193,15 +202,22 @@ class FakeOpenAIServer:
             return web.json_response(payload, status=action.status, headers=headers)
         if isinstance(action, FakeMalformed):
             return web.Response(text=action.body, content_type="application/json")
-        text = action.text or (self.reply(body) if callable(self.reply) else self.reply)
+        calls = [call.to_openai() for call in action.calls()]
+        text = action.text
+        if not text and not calls:
+            text = self.reply(body) if callable(self.reply) else self.reply
         prompt_tokens = count_cl100k(text_of(body.get("messages", [])))
+        completion_tokens = count_cl100k(text_of([{"content": text, "tool_calls": calls}]))
         usage = {
             "prompt_tokens": prompt_tokens,
-            "completion_tokens": count_cl100k(text),
-            "total_tokens": prompt_tokens + count_cl100k(text),
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
         }
         if body.get("stream"):
-            return await self._stream(request, body, text, usage)
+            return await self._stream(request, body, text, calls, usage)
+        message: dict[str, Any] = {"role": "assistant", "content": text or None}
+        if calls:
+            message["tool_calls"] = calls
         return web.json_response(
             {
                 "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
@@ -211,8 +227,8 @@ class FakeOpenAIServer:
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": text},
-                        "finish_reason": "stop",
+                        "message": message,
+                        "finish_reason": "tool_calls" if calls else "stop",
                     }
                 ],
                 "usage": usage,
@@ -220,22 +236,23 @@ class FakeOpenAIServer:
         )
 
     async def _stream(
-        self, request: web.Request, body: dict[str, Any], text: str, usage: dict[str, int]
+        self,
+        request: web.Request,
+        body: dict[str, Any],
+        text: str,
+        calls: list[dict[str, Any]],
+        usage: dict[str, int],
     ) -> web.StreamResponse:
         response = web.StreamResponse(headers={"content-type": "text/event-stream"})
         await response.prepare(request)
         ident = f"chatcmpl-{uuid.uuid4().hex[:12]}"
         base = {"id": ident, "object": "chat.completion.chunk", "created": int(time.time()),
                 "model": body.get("model", "fake")}  # fmt: skip
-        words = text.split(" ")
-        for index, word in enumerate(words):
-            piece = word if index == len(words) - 1 else word + " "
-            chunk = {
-                **base,
-                "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
-            }
+        for delta in _deltas(text, calls):
+            chunk = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
             await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
-        final = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+        finish = "tool_calls" if calls else "stop"
+        final = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}
         await response.write(f"data: {json.dumps(final)}\n\n".encode())
         if (body.get("stream_options") or {}).get("include_usage"):
             await response.write(
@@ -244,6 +261,26 @@ class FakeOpenAIServer:
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
+
+
+def _deltas(text: str, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stream deltas: the text word by word, then each tool call with its arguments in two
+    pieces (the first naming the call), as OpenAI streams them."""
+    deltas: list[dict[str, Any]] = []
+    if text or not calls:
+        words = text.split(" ")
+        deltas = [{"content": word + " "} for word in words[:-1]] + [{"content": words[-1]}]
+    for index, call in enumerate(calls):
+        arguments = call["function"]["arguments"]
+        half = len(arguments) // 2
+        head = {
+            **call,
+            "index": index,
+            "function": {**call["function"], "arguments": arguments[:half]},
+        }
+        tail = {"index": index, "function": {"arguments": arguments[half:]}}
+        deltas += [{"tool_calls": [head]}, {"tool_calls": [tail]}]
+    return deltas
 
 
 def _parser() -> argparse.ArgumentParser:

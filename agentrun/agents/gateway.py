@@ -2,32 +2,34 @@
 
 Around that single call the gateway owns, in this order: the response cache, fallbacks across
 models, tenacity retries (LiteLLM's own retries are switched off), per-model limits, and the usage
-ledger. Structured output and token counting sit on top of the same path.
+ledger. Structured output, tool calls and token counting sit on top of the same path.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from tenacity import AsyncRetrying, stop_after_attempt
 
 from agentrun.agents import _litellm as lx
-from agentrun.agents import retry, structured
+from agentrun.agents import retry, structured, tool_calls, tool_emulation
 from agentrun.agents.cache import CachedReply, request_key, response_cache
 from agentrun.agents.config import LOCAL_MODEL, GatewayConfig, ModelConfig, StructuredMode
 from agentrun.agents.failures import own_failure_error, passed_through, public_error
 from agentrun.agents.ledger import CallRecord, Ledger, current_node, current_run
 from agentrun.agents.limits import ModelLimits
 from agentrun.agents.local import LocalServer, acquire, local_identity, release
-from agentrun.agents.messages import Message, normalize_messages
+from agentrun.agents.messages import Message, assistant, normalize_messages
 from agentrun.agents.portal import Portal
 from agentrun.agents.tokens import LocalTokenizer, estimate_messages_cl100k, estimate_text_cl100k
+from agentrun.agents.tool_calls import ToolCall, ToolChoice, ToolLike
 from agentrun.errors import (
     ConfigError,
     CostLimitError,
@@ -46,7 +48,12 @@ TextCallback = Callable[[str], None]
 
 @dataclass(frozen=True)
 class Completion:
-    """A model's reply and what it cost."""
+    """A model's reply and what it cost.
+
+    `tool_calls` holds the calls the model asked for (then `finish_reason` is "tool_calls"
+    unless the reply was cut off); `message()` is the reply as the next request's history
+    carries it.
+    """
 
     text: str
     model: str
@@ -60,6 +67,17 @@ class Completion:
     cache_hit: bool = False
     fallbacks: int = 0
     attempts: int = 1
+    tool_calls: tuple[ToolCall, ...] = ()
+
+    def message(self) -> Message:
+        """The assistant message to append to the history (with its tool calls)."""
+        return assistant(self.text, self.tool_calls)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Completion:
+        """The inverse of `dataclasses.asdict` (checkpoints)."""
+        calls = tuple(ToolCall.from_dict(call) for call in data.get("tool_calls") or ())
+        return cls(**{**data, "tool_calls": calls})
 
 
 @dataclass
@@ -75,6 +93,8 @@ class _Tally:
     retries: int = 0
     fallbacks: int = 0
     started: float = field(default_factory=time.perf_counter)
+    #: The last model tried got its tool calls emulated, and its text was not streamed.
+    withheld_text: bool = False
 
 
 @dataclass(frozen=True)
@@ -317,6 +337,8 @@ class Gateway:
         """Prompt tokens the messages cost on `model` (an upper bound where not exact)."""
         config = self.resolve(model)
         normalized = normalize_messages(messages)
+        if self.tool_mode(model) == "emulated":
+            normalized = tool_emulation.plain_messages(normalized)  # as the model will see them
         if config.model == LOCAL_MODEL:
             return self._tokenizer().count_messages(normalized)
         if not self._is_custom_provider(config) and self._known_to_litellm(config):
@@ -357,14 +379,25 @@ class Gateway:
         top_p: float | None = None,
         seed: int | None = None,
         response_format: dict[str, Any] | None = None,
+        tools: Sequence[ToolLike] | None = None,
+        tool_choice: ToolChoice | None = None,
+        parallel_tool_calls: bool | None = None,
         on_text: TextCallback | None = None,
     ) -> Completion:
-        """One chat completion through cache, fallbacks, retries and limits."""
+        """One chat completion through cache, fallbacks, retries and limits.
+
+        `tools` (OpenAI function specs or agentrun `Tool`s) are offered to the model, natively
+        or, for models without tool calls, through structured output; `tool_choice` is "auto",
+        "none", "required" or a tool's name; `parallel_tool_calls=False` asks for one call at
+        most (the default of emulated calls: small models otherwise call on and on). The calls
+        come back as `Completion.tool_calls`.
+        """
         config = self.resolve(model)
         request: dict[str, Any] = {
             "messages": normalize_messages(messages),
             "max_tokens": max_tokens or config.max_tokens,
             "temperature": temperature,
+            **tool_calls.request_fields(tools, tool_choice, parallel_tool_calls),
         }
         for name, value in (
             ("stop", stop),
@@ -390,7 +423,9 @@ class Gateway:
         except Exception as exc:
             self._record_failure(model, tally, node, exc)
             raise
-        completion = self._completion(model, response, tally)
+        completion = self._completion(model, response, tally, request)
+        if tally.withheld_text and on_text is not None and completion.text:
+            on_text(completion.text)
         self._record(completion, node)
         if use_cache and completion.finish_reason != "error":
             self.cache.put(
@@ -402,6 +437,7 @@ class Gateway:
                     prompt_tokens=completion.prompt_tokens,
                     completion_tokens=completion.completion_tokens,
                     cost_usd=completion.cost_usd,
+                    tool_calls=[dataclasses.asdict(call) for call in completion.tool_calls],
                 ),
             )
         return completion
@@ -442,8 +478,9 @@ class Gateway:
             latency_s=0.0,
             cache_hit=True,
             attempts=0,
+            tool_calls=tuple(ToolCall.from_dict(call) for call in hit.tool_calls),
         )
-        if on_text is not None:
+        if on_text is not None and hit.text:
             on_text(hit.text)
         self._record(completion, node)
         return completion
@@ -463,6 +500,7 @@ class Gateway:
                 cache_hit=completion.cache_hit,
                 fallbacks=completion.fallbacks,
                 attempts=completion.attempts,
+                tool_calls=len(completion.tool_calls),
             )
         )
         log.info(
@@ -474,6 +512,7 @@ class Gateway:
             latency_s=round(completion.latency_s, 3),
             cache_hit=completion.cache_hit,
             retries=completion.retries,
+            tool_calls=len(completion.tool_calls),
         )
 
     def _record_failure(
@@ -507,15 +546,25 @@ class Gateway:
             latency_s=round(latency, 3),
         )
 
-    def _completion(self, requested: str, response: Any, tally: _Tally) -> Completion:
+    def _completion(
+        self, requested: str, response: Any, tally: _Tally, request: dict[str, Any]
+    ) -> Completion:
         choice = response.choices[0]
         usage = getattr(response, "usage", None)
         config = self.resolve(tally.model)
+        text = choice.message.content or ""
+        if self.tool_mode(tally.model) == "emulated":
+            text, calls = tool_emulation.emulated_reply(text, request)
+        else:
+            calls = tool_calls.native_calls(choice.message, request)
+        finish_reason = choice.finish_reason
+        if calls and finish_reason in (None, "stop"):
+            finish_reason = "tool_calls"  # some providers say "stop" with calls, others omit it
         return Completion(
-            text=choice.message.content or "",
+            text=text,
             model=tally.model,
             requested_model=requested,
-            finish_reason=choice.finish_reason,
+            finish_reason=finish_reason,
             prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
             completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
             cost_usd=self._cost(config, response),
@@ -523,6 +572,7 @@ class Gateway:
             retries=tally.retries,
             fallbacks=tally.fallbacks,
             attempts=tally.attempts,
+            tool_calls=tuple(calls),
         )
 
     def _cost(self, config: ModelConfig, response: Any) -> float:
@@ -567,8 +617,10 @@ class Gateway:
                     reason=retry.short(last_error),
                 )
             tally.model, tally.fallbacks = name, position
+            sent, tally.withheld_text = self._request_for(name, request)
+            streamed = None if tally.withheld_text else on_text
             try:
-                return await self._with_retries(name, config, request, timeout_s, on_text, tally)
+                return await self._with_retries(name, config, sent, timeout_s, streamed, tally)
             except retry.RetryAfterTooLong as exc:
                 last_error, last_name = exc, name
             except Exception as exc:
@@ -700,6 +752,26 @@ class Gateway:
     def _public_error(self, name: str, config: ModelConfig, exc: BaseException) -> Exception:
         policy = self.config.retry
         return public_error(name, config, exc, policy.max_attempts, policy.max_retry_after_s)
+
+    # --- tool calls --------------------------------------------------------------------------
+
+    def tool_mode(self, model: str) -> Literal["native", "emulated"]:
+        """How `model` gets tools: natively, or emulated through structured output."""
+        config = self.resolve(model)
+        if config.tool_calling != "auto":
+            return config.tool_calling
+        return "emulated" if config.model == LOCAL_MODEL else "native"
+
+    def _request_for(self, name: str, request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """The request as model `name` takes tools, and whether its text must not be streamed
+        (emulated calls reply in JSON; the answer in it is passed on once parsed)."""
+        if not tool_calls.uses_tools(request):
+            return request, False
+        if self.tool_mode(name) == "native":
+            return tool_calls.native_request(request), False
+        mode = self.structured_mode(name)
+        emulated = tool_emulation.emulated_request(request, mode, name)
+        return emulated, tool_emulation.asks_for_json(request)
 
     # --- structured output -------------------------------------------------------------------
 

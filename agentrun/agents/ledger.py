@@ -59,6 +59,8 @@ class CallRecord:
     attempts: int = 1
     #: The exception type of a call that failed; None for an answered call or a cache hit.
     error: str | None = None
+    #: Tool calls the reply asked for.
+    tool_calls: int = 0
 
     @property
     def failed(self) -> bool:
@@ -71,7 +73,8 @@ class Usage:
 
     `calls` counts answered calls and cache hits, `model_calls` the answered ones, and
     `failed_calls` those that raised. Cache hits add no tokens or cost; failed calls add their
-    attempts, retries and latency (and tokens only where known).
+    attempts, retries and latency (and tokens only where known). `tool_calls` counts the calls
+    the replies asked for, cache hits included.
     """
 
     calls: int = 0
@@ -85,6 +88,7 @@ class Usage:
     fallbacks: int = 0
     failed_calls: int = 0
     attempts: int = 0
+    tool_calls: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -93,6 +97,7 @@ class Usage:
     def add(self, record: CallRecord) -> None:
         self.latency_s += record.latency_s
         self.attempts += record.attempts
+        self.tool_calls += record.tool_calls
         if record.cache_hit:
             self.calls += 1
             self.cache_hits += 1

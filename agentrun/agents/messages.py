@@ -3,11 +3,15 @@
 A message's content may be a string or a list of parts. Besides OpenAI's own part shapes, a part
 may be an `Image` (or a `{"type": "image", "image": ...}` dict) holding a path, raw bytes or a URL;
 every VLM behind LiteLLM then receives a standard `image_url` part.
+
+Tool use travels in OpenAI's shape too: an assistant message with `tool_calls` (`ToolCall`s or
+their dicts) and one `{"role": "tool", "tool_call_id": ..., "content": ...}` result per call.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import mimetypes
 import os
 from collections.abc import Sequence
@@ -15,6 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic_core import to_jsonable_python
+
+from agentrun.agents.tool_calls import ToolCall
 from agentrun.errors import InputFileError, UsageError
 
 Message = dict[str, Any]
@@ -89,14 +96,65 @@ def normalize_messages(messages: Sequence[Message] | str) -> list[Message]:
             message = {**message, "content": [_normalize_part(p) for p in content]}
         elif isinstance(content, Image):
             message = {**message, "content": [content.to_part()]}
+        if message.get("tool_calls"):
+            message = {**message, "tool_calls": _normalize_calls(index, message["tool_calls"])}
+        if message["role"] == "tool":
+            message = _normalize_tool_result(index, message)
         normalized.append(message)
     return normalized
 
 
+def _normalize_calls(index: int, calls: Any) -> list[dict[str, Any]]:
+    """An assistant message's tool calls as OpenAI dicts (arguments as a JSON text)."""
+    if not isinstance(calls, list | tuple):
+        raise UsageError(f"messages[{index}].tool_calls must be a list of tool calls")
+    normalized: list[dict[str, Any]] = []
+    for position, call in enumerate(calls):
+        if isinstance(call, ToolCall):
+            normalized.append(call.to_openai())
+            continue
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not call.get("id") or not function.get("name"):
+            raise UsageError(
+                f"messages[{index}].tool_calls[{position}] needs an 'id' and a 'function' with "
+                "a 'name' (pass the reply's ToolCall objects, or Completion.message())"
+            )
+        arguments = function.get("arguments")
+        if not isinstance(arguments, str):
+            arguments = json.dumps(arguments or {}, ensure_ascii=False)
+        normalized.append(
+            {**call, "type": "function", "function": {**function, "arguments": arguments}}
+        )
+    return normalized
+
+
+def _normalize_tool_result(index: int, message: Message) -> Message:
+    if not isinstance(message.get("tool_call_id"), str) or not message["tool_call_id"]:
+        raise UsageError(
+            f"messages[{index}] is a tool result without 'tool_call_id' (the id of the call it "
+            "answers); build it with tool_result(call, content)"
+        )
+    content = message.get("content")
+    if isinstance(content, str | list):
+        return message
+    return {**message, "content": result_text(content)}
+
+
+def result_text(value: Any) -> str:
+    """A tool's result as the text a model reads: strings as they are, anything else as JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(to_jsonable_python(value, fallback=str), ensure_ascii=False)
+
+
 def text_of(messages: Sequence[Message]) -> str:
-    """All text in the messages, for counting tokens (image parts are not text)."""
+    """All text in the messages, tool calls included, for counting tokens (image parts are not
+    text)."""
     pieces: list[str] = []
     for message in messages:
+        for call in message.get("tool_calls") or []:
+            function = call.get("function", {}) if isinstance(call, dict) else {}
+            pieces.append(f"{function.get('name', '')} {function.get('arguments', '')}")
         content = message.get("content")
         if isinstance(content, str):
             pieces.append(content)
@@ -129,5 +187,18 @@ def user(*parts: str | Image) -> Message:
     return {"role": "user", "content": [_normalize_part(p) for p in parts]}
 
 
-def assistant(text: str) -> Message:
-    return {"role": "assistant", "content": text}
+def assistant(text: str | None, tool_calls: Sequence[ToolCall] = ()) -> Message:
+    """A reply for the history; with `tool_calls`, the calls the results that follow answer."""
+    if not tool_calls:
+        return {"role": "assistant", "content": text or ""}
+    return {
+        "role": "assistant",
+        "content": text or None,
+        "tool_calls": [call.to_openai() for call in tool_calls],
+    }
+
+
+def tool_result(call: ToolCall | str, content: Any) -> Message:
+    """The result of one tool call (the call or its id), for the message after the calls."""
+    call_id = call if isinstance(call, str) else call.id
+    return {"role": "tool", "tool_call_id": call_id, "content": result_text(content)}

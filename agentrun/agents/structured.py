@@ -26,11 +26,17 @@ def schema_of(output: type[BaseModel]) -> dict[str, Any]:
 
 
 def response_format(mode: StructuredMode, output: type[BaseModel]) -> dict[str, Any] | None:
-    schema = schema_of(output)
+    return format_for_schema(mode, output.__name__, schema_of(output))
+
+
+def format_for_schema(
+    mode: StructuredMode, name: str, schema: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The response format that asks for `schema` in `mode` (None: the prompt carries it)."""
     if mode == "json_schema":
         return {
             "type": "json_schema",
-            "json_schema": {"name": output.__name__, "schema": schema, "strict": False},
+            "json_schema": {"name": name, "schema": schema, "strict": False},
         }
     if mode == "llama_cpp_schema":
         return {"type": "json_object", "schema": schema}

@@ -5,6 +5,9 @@ own dispatch, response building and streaming code, and the gateway cannot tell 
 provider. `scripted_model(...)` registers it only inside a `with` block and restores LiteLLM's
 provider map afterwards, so nothing leaks into other code.
 
+A reply may be a string, or `ScriptedToolCalls([...])` for a reply that calls tools (the gateway
+parses it as it parses any provider's calls, streamed or not).
+
 A scripted exception with an HTTP status or of a retryable kind (`litellm.RateLimitError`,
 `ConnectionError`, `TimeoutError`, `httpx.ConnectError`) simulates the provider failing, and the
 gateway retries or falls back as it would for a real one. Any other exception (the script
@@ -20,7 +23,7 @@ import inspect
 import itertools
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,14 +32,33 @@ from agentrun.agents import _litellm as lx
 from agentrun.agents.failures import is_provider_like, mark_pass_through
 from agentrun.agents.messages import Message, text_of
 from agentrun.agents.tokens import count_cl100k
+from agentrun.agents.tool_calls import ToolCall, as_tool_calls
 from agentrun.errors import ScriptedModelError
 
 lx.litellm()  # imported through agentrun's guard (no price-map fetch, environment untouched)
 from litellm.llms.custom_llm import CustomLLM  # noqa: E402
 
+
+@dataclass(frozen=True)
+class ScriptedToolCalls:
+    """A scripted reply that calls tools: `ToolCall`s or `{"name", "arguments", "id"?}` dicts
+    (`arguments` a dict, or a JSON text sent as it is, malformed or not), and optional text."""
+
+    calls: Sequence[ToolCall | Mapping[str, Any]]
+    text: str = ""
+    finish_reason: str = "tool_calls"
+
+    def __post_init__(self) -> None:
+        self.tool_calls()  # a call without a name fails here, in the test, not in the provider
+
+    def tool_calls(self) -> list[ToolCall]:
+        return as_tool_calls(self.calls)
+
+
+Answer = str | ScriptedToolCalls
 #: What a script entry may be: a reply, an exception to raise, or a function of the messages.
-Reply = str | BaseException | Callable[[list[Message]], "str | BaseException"]
-Script = Sequence[Reply] | Callable[[list[Message]], "str | BaseException"]
+Reply = Answer | BaseException | Callable[[list[Message]], "Answer | BaseException"]
+Script = Sequence[Reply] | Callable[[list[Message]], "Answer | BaseException"]
 
 FAKE_PROVIDER = "fake"
 _PROVIDER_MAP = "custom_provider_map"
@@ -77,7 +99,7 @@ class _ScriptCore:
         self.provider = FAKE_PROVIDER
         self._lock = threading.Lock()
 
-    def _next(self, messages: list[Message], model: str = "") -> str:
+    def _next(self, messages: list[Message], model: str = "") -> Answer:
         with self._lock:
             if self._function is not None:
                 reply: Reply = self._function
@@ -125,18 +147,74 @@ def _parameters(function: Callable[..., Any]) -> set[str]:
         return set()
 
 
-def _response(model_response: Any, model: str, messages: list[Message], text: str) -> Any:
-    from litellm.types.utils import Usage
-
-    model_response.choices[0].message.content = text
-    model_response.choices[0].finish_reason = "stop"
-    model_response.model = model
+def _usage(messages: list[Message], answer: Answer) -> dict[str, int]:
     prompt = count_cl100k(text_of(messages)) + 4 * len(messages)
-    completion = count_cl100k(text)
+    if isinstance(answer, str):
+        completion = count_cl100k(answer)
+    else:
+        calls = [call.to_openai() for call in answer.tool_calls()]
+        completion = count_cl100k(text_of([{"content": answer.text, "tool_calls": calls}]))
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+def _response(model_response: Any, model: str, messages: list[Message], answer: Answer) -> Any:
+    from litellm.types.utils import ChatCompletionMessageToolCall, Function, Usage
+
+    choice = model_response.choices[0]
+    if isinstance(answer, str):
+        choice.message.content = answer
+        choice.finish_reason = "stop"
+    else:
+        choice.message.content = answer.text or None
+        choice.message.tool_calls = [
+            ChatCompletionMessageToolCall(
+                id=call.id,
+                type="function",
+                function=Function(name=call.name, arguments=call.raw_arguments),
+            )
+            for call in answer.tool_calls()
+        ]
+        choice.finish_reason = answer.finish_reason
+    model_response.model = model
+    usage = _usage(messages, answer)
     model_response.usage = Usage(
-        prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
+        prompt_tokens=usage["prompt_tokens"],
+        completion_tokens=usage["completion_tokens"],
+        total_tokens=usage["total_tokens"],
     )
     return model_response
+
+
+def _stream_chunks(messages: list[Message], answer: Answer) -> list[dict[str, Any]]:
+    """LiteLLM's generic streaming chunks for a reply: the text word by word, then each tool
+    call in two pieces (the arguments split), as providers stream them."""
+    text = answer if isinstance(answer, str) else answer.text
+    chunks: list[dict[str, Any]] = []
+    if text or isinstance(answer, str):
+        words = text.split(" ")
+        chunks = [{"text": word + " "} for word in words[:-1]] + [{"text": words[-1]}]
+    if isinstance(answer, ScriptedToolCalls):
+        for index, call in enumerate(answer.tool_calls()):
+            half = len(call.raw_arguments) // 2
+            first, rest = call.raw_arguments[:half], call.raw_arguments[half:]
+            function = {"name": call.name, "arguments": first}
+            chunks.append({"text": "", "tool_use": _tool_chunk(index, call.id, function)})
+            more = {"name": None, "arguments": rest}
+            chunks.append({"text": "", "tool_use": _tool_chunk(index, None, more)})
+    finish = "stop" if isinstance(answer, str) else answer.finish_reason
+    for chunk in chunks:
+        chunk.update(is_finished=False, finish_reason="", index=0, usage=None)
+        chunk.setdefault("tool_use", None)
+    chunks[-1].update(is_finished=True, finish_reason=finish, usage=_usage(messages, answer))
+    return chunks
+
+
+def _tool_chunk(index: int, call_id: str | None, function: dict[str, Any]) -> dict[str, Any]:
+    return {"id": call_id, "type": "function", "function": function, "index": index}
 
 
 class ScriptedModel(_ScriptCore, CustomLLM):
@@ -176,25 +254,8 @@ class ScriptedModel(_ScriptCore, CustomLLM):
         call = self._begin(model, messages, kw.get("optional_params") or {})
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
-        text = self._next(messages, model)
-        words = text.split(" ")
-        prompt = count_cl100k(text_of(messages)) + 4 * len(messages)
-        completion = count_cl100k(text)
-        for index, word in enumerate(words):
-            last = index == len(words) - 1
-            usage = {
-                "prompt_tokens": prompt,
-                "completion_tokens": completion,
-                "total_tokens": prompt + completion,
-            }
-            yield {
-                "text": word if last else word + " ",
-                "is_finished": last,
-                "finish_reason": "stop" if last else "",
-                "index": 0,
-                "tool_use": None,
-                "usage": usage if last else None,
-            }
+        for chunk in _stream_chunks(messages, self._next(messages, model)):
+            yield chunk
         call.ended = time.monotonic()
 
 

@@ -155,7 +155,7 @@ async def _structured(
 async def complete(model: str, messages: list[Message], *, node: str, **options: Any) -> Completion:
     """A checkpointed chat completion (call it from inside a graph node)."""
     data = await _complete(model, messages, node, options)
-    return Completion(**data)
+    return Completion.from_dict(data)
 
 
 @dataclass(frozen=True)
@@ -177,10 +177,11 @@ async def structured(
 def usage_of(completion: Completion) -> Usage:
     """The ledger's view of one completion."""
     if completion.cache_hit:
-        return Usage(calls=1, cache_hits=1)
+        return Usage(calls=1, cache_hits=1, tool_calls=len(completion.tool_calls))
     return Usage(
         calls=1,
         model_calls=1,
+        tool_calls=len(completion.tool_calls),
         attempts=completion.attempts,
         prompt_tokens=completion.prompt_tokens,
         completion_tokens=completion.completion_tokens,

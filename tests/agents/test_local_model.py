@@ -55,6 +55,28 @@ async def test_structured_output_on_the_embedded_model(local_gateway: Gateway) -
     assert isinstance(value.city, str)
 
 
+async def test_tool_calls_on_the_embedded_model(local_gateway: Gateway) -> None:
+    """Wiring only: the grammar-constrained reply parses into a call of an offered tool with
+    arguments of its schema, or into text."""
+    from agentrun.tools.function import tool
+
+    @tool
+    def get_weather(city: str) -> str:
+        """The current weather in a city."""
+        return "sunny"
+
+    reply = await local_gateway.acomplete(
+        "local/smollm2", "What is the weather in Paris?", tools=[get_weather], max_tokens=48
+    )
+    if reply.tool_calls:
+        (call,) = reply.tool_calls
+        assert call.name == "get_weather" and call.error is None
+        assert await get_weather.call(call.arguments) == "sunny"
+        assert reply.finish_reason == "tool_calls"
+    else:
+        assert reply.text.strip()
+
+
 def test_a_model_file_that_does_not_load_is_a_clear_error(tmp_path: Path) -> None:
     broken = tmp_path / "broken.gguf"
     broken.write_bytes(b"not a model")
