@@ -68,6 +68,8 @@ class Completion:
     fallbacks: int = 0
     attempts: int = 1
     tool_calls: tuple[ToolCall, ...] = ()
+    #: The call's label in its workflow (`worker[3]`), for usage by node.
+    node: str | None = None
 
     def message(self) -> Message:
         """The assistant message to append to the history (with its tool calls)."""
@@ -78,6 +80,16 @@ class Completion:
         """The inverse of `dataclasses.asdict` (checkpoints)."""
         calls = tuple(ToolCall.from_dict(call) for call in data.get("tool_calls") or ())
         return cls(**{**data, "tool_calls": calls})
+
+    def record(self, run_id: str | None = None) -> CallRecord:
+        """The usage ledger's record of this call."""
+        return CallRecord(
+            model=self.model, requested_model=self.requested_model, node=self.node,
+            run_id=run_id, prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens, cost_usd=self.cost_usd,
+            latency_s=self.latency_s, retries=self.retries, cache_hit=self.cache_hit,
+            fallbacks=self.fallbacks, attempts=self.attempts, tool_calls=len(self.tool_calls),
+        )  # fmt: skip
 
 
 @dataclass
@@ -426,7 +438,7 @@ class Gateway:
         completion = self._completion(model, response, tally, request)
         if tally.withheld_text and on_text is not None and completion.text:
             on_text(completion.text)
-        self._record(completion, node)
+        completion = self._record(completion, node)
         if use_cache and completion.finish_reason != "error":
             self.cache.put(
                 key,
@@ -482,27 +494,13 @@ class Gateway:
         )
         if on_text is not None and hit.text:
             on_text(hit.text)
-        self._record(completion, node)
+        completion = self._record(completion, node)
         return completion
 
-    def _record(self, completion: Completion, node: str | None) -> None:
-        self.ledger.record(
-            CallRecord(
-                model=completion.model,
-                requested_model=completion.requested_model,
-                node=node,
-                run_id=current_run.get(),
-                prompt_tokens=completion.prompt_tokens,
-                completion_tokens=completion.completion_tokens,
-                cost_usd=completion.cost_usd,
-                latency_s=completion.latency_s,
-                retries=completion.retries,
-                cache_hit=completion.cache_hit,
-                fallbacks=completion.fallbacks,
-                attempts=completion.attempts,
-                tool_calls=len(completion.tool_calls),
-            )
-        )
+    def _record(self, completion: Completion, node: str | None) -> Completion:
+        """Label the completion with its node and keep it in the ledger."""
+        completion = dataclasses.replace(completion, node=node)
+        self.ledger.record(completion.record(current_run.get()))
         log.info(
             "model_call",
             model=completion.model,
@@ -514,6 +512,7 @@ class Gateway:
             retries=completion.retries,
             tool_calls=len(completion.tool_calls),
         )
+        return completion
 
     def _record_failure(
         self, model: str, tally: _Tally, node: str | None, error: BaseException

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 #: Labels a workflow sets around its model calls so the ledger can aggregate per node and run.
@@ -89,12 +89,19 @@ class Usage:
     failed_calls: int = 0
     attempts: int = 0
     tool_calls: int = 0
+    #: The same totals per node of the graph (`worker[3]` counts under `worker`).
+    by_node: dict[str, Usage] = field(default_factory=dict)
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
     def add(self, record: CallRecord) -> None:
+        self._add_flat(record)
+        if record.node:
+            self.by_node.setdefault(node_group(record.node), Usage())._add_flat(record)
+
+    def _add_flat(self, record: CallRecord) -> None:
         self.latency_s += record.latency_s
         self.attempts += record.attempts
         self.tool_calls += record.tool_calls
@@ -114,14 +121,44 @@ class Usage:
         self.fallbacks += record.fallbacks
 
     def __add__(self, other: Usage) -> Usage:
-        return Usage(**{name: value + getattr(other, name) for name, value in asdict(self).items()})
+        summed = Usage(**{name: getattr(self, name) + getattr(other, name) for name in _TOTALS})
+        for source in (self.by_node, other.by_node):
+            for node, usage in source.items():
+                summed.by_node[node] = summed.by_node.get(node, Usage()) + usage
+        return summed
+
+    def flat(self) -> Usage:
+        """The totals alone, without the per-node breakdown."""
+        return Usage(**{name: getattr(self, name) for name in _TOTALS})
+
+    def under(self, prefix: str) -> Usage:
+        """These totals with every node named `prefix/node` (a workflow inside a pipeline)."""
+        usage = self.flat()
+        usage.by_node = {f"{prefix}/{node}": value for node, value in self.by_node.items()}
+        return usage
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "total_tokens": self.total_tokens}
+        totals = {name: getattr(self, name) for name in _TOTALS}
+        by_node = {node: usage.to_dict() for node, usage in sorted(self.by_node.items())}
+        return {**totals, "total_tokens": self.total_tokens, "by_node": by_node}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Usage:
-        return cls(**{k: v for k, v in (data or {}).items() if k != "total_tokens"})
+        data = data or {}
+        usage = cls(**{k: v for k, v in data.items() if k in _TOTALS})
+        usage.by_node = {
+            node: cls.from_dict(value) for node, value in (data.get("by_node") or {}).items()
+        }
+        return usage
+
+
+#: The counters of `Usage` (everything but `by_node`).
+_TOTALS = tuple(f.name for f in fields(Usage) if f.name != "by_node")
+
+
+def node_group(label: str) -> str:
+    """The graph node a call label belongs to: `worker[3]` and `worker[4]` are `worker`."""
+    return label.split("[", 1)[0] or label
 
 
 def total(records: Iterable[CallRecord]) -> Usage:

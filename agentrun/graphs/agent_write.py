@@ -281,7 +281,7 @@ async def _save(ctx: WorkflowContext, kind: str, index: int, text: str) -> None:
 def _emit(node: str, text: str) -> None:
     """A finished section as a `text` event named `section[<index>]`."""
     try:
-        get_stream_writer()({"node": node, "text": text})
+        get_stream_writer()({"kind": "token", "node": node, "text": text})
     except Exception:
         return
 

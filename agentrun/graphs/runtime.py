@@ -27,6 +27,7 @@ from pydantic import BaseModel
 
 from agentrun.agents.gateway import Completion, Gateway
 from agentrun.agents.ledger import (
+    CallRecord,
     Usage,
     collect,
     collect_failures,
@@ -95,7 +96,25 @@ def _stream_writer(node: str) -> Callable[[str], None] | None:
         writer = get_stream_writer()
     except Exception:
         return None
-    return lambda text: writer({"node": node, "text": text})
+    return lambda text: writer({"kind": "token", "node": node, "text": text})
+
+
+def emit(payload: dict[str, Any]) -> None:
+    """Send an event to whoever streams the run (nothing happens when nobody does)."""
+    try:
+        writer = get_stream_writer()
+    except Exception:
+        return
+    writer(payload)
+
+
+def _report_call(node: str, call: Completion | CallRecord) -> None:
+    """A `model_call` event for one answered call (a failed one raises instead)."""
+    emit({
+        "kind": "model_call", "node": node, "model": call.model,
+        "prompt_tokens": call.prompt_tokens, "completion_tokens": call.completion_tokens,
+        "cost_usd": call.cost_usd, "latency_s": call.latency_s, "cache_hit": call.cache_hit,
+    })  # fmt: skip
 
 
 async def record_prompt(
@@ -123,6 +142,7 @@ async def _complete(
     finally:
         current_node.reset(node_token)
         current_run.reset(run_token)
+    _report_call(node, completion)
     return dataclasses.asdict(completion)
 
 
@@ -148,7 +168,10 @@ async def _structured(
     finally:
         current_node.reset(node_token)
         current_run.reset(run_token)
-    result["usage"] = dataclasses.asdict(total(calls))
+    for call in calls:
+        if not call.failed:
+            _report_call(node, call)
+    result["usage"] = total(calls).to_dict()
     return result
 
 
@@ -175,31 +198,18 @@ async def structured(
 
 
 def usage_of(completion: Completion) -> Usage:
-    """The ledger's view of one completion."""
-    if completion.cache_hit:
-        return Usage(calls=1, cache_hits=1, tool_calls=len(completion.tool_calls))
-    return Usage(
-        calls=1,
-        model_calls=1,
-        tool_calls=len(completion.tool_calls),
-        attempts=completion.attempts,
-        prompt_tokens=completion.prompt_tokens,
-        completion_tokens=completion.completion_tokens,
-        cost_usd=completion.cost_usd,
-        latency_s=completion.latency_s,
-        retries=completion.retries,
-        fallbacks=completion.fallbacks,
-    )
+    """The ledger's view of one completion (under its node)."""
+    return total([completion.record()])
 
 
 def add_usage(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
     """State reducer that sums usage dicts (so a resumed run reports the whole run)."""
-    return dataclasses.asdict(Usage.from_dict(left) + Usage.from_dict(right))
+    return (Usage.from_dict(left) + Usage.from_dict(right)).to_dict()
 
 
 def usage_update(*usages: Usage) -> dict[str, Any]:
     """A state update adding these usages to the run's total."""
-    return dataclasses.asdict(sum(usages, Usage()))
+    return sum(usages, Usage()).to_dict()
 
 
 async def recorded_prompts(ctx: WorkflowContext) -> list[dict[str, Any]]:
@@ -369,7 +379,7 @@ async def stream_graph(
 
 
 def _report(on_event: EventHandler, mode: str, payload: Any, node_names: Sequence[str]) -> None:
-    if mode == "custom" and isinstance(payload, dict):
+    if mode == "custom" and isinstance(payload, dict) and payload.get("kind") == "token":
         on_event(WorkflowEvent("text", str(payload.get("node", "")), str(payload.get("text", ""))))
     elif mode == "updates" and isinstance(payload, dict):
         for name, update in payload.items():
@@ -393,7 +403,7 @@ def _failed_ns(ctx: WorkflowContext) -> tuple[str, ...]:
 
 async def keep_failed_calls(ctx: WorkflowContext, usage: Usage) -> None:
     key = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
-    await ctx.store.aput(_failed_ns(ctx), key, dataclasses.asdict(usage), index=False)
+    await ctx.store.aput(_failed_ns(ctx), key, usage.to_dict(), index=False)
 
 
 async def failed_calls(ctx: WorkflowContext) -> Usage:

@@ -63,14 +63,19 @@ async def test_the_ranked_ablation_is_reported_beside_prep(tmp_path: Path, data_
     assert (ranked["sr"], ranked["spl"]) == (prep["sr"], prep["spl"])  # the model chose as code
 
 
+def without_latency(usage: dict[str, Any]) -> dict[str, Any]:
+    """Usage totals (and those by node) without latency, which differs between equal runs."""
+    by_node = {node: without_latency(value) for node, value in usage.get("by_node", {}).items()}
+    return {k: v for k, v in usage.items() if k != "latency_s"} | {"by_node": by_node}
+
+
 def comparable(episodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Episodes without what differs between equal runs: thread ids and latency."""
     drop = ("thread_id", "usage")
     return [
-        {**{k: v for k, v in e.items() if k not in drop},
-         "usage": {k: v for k, v in e["usage"].items() if k != "latency_s"}}
+        {**{k: v for k, v in e.items() if k not in drop}, "usage": without_latency(e["usage"])}
         for e in episodes
-    ]  # fmt: skip
+    ]
 
 
 async def test_a_rerun_into_the_same_directory_keeps_finished_episodes(
