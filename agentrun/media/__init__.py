@@ -1,4 +1,5 @@
-"""Long-video input: frames sampled from videos or image folders, made ready for vision models.
+"""Long-video input: frames sampled from videos or image folders, made ready for vision models,
+and the text a video carries (on screen and spoken) as timestamped records.
 
 Decoding needs the `video` extra (`pip install "agentrun[video]"`: PyAV, pytesseract,
 pocketsphinx); importing this package does not. Bad input files raise `InputFileError`.
@@ -16,6 +17,7 @@ from agentrun.media.encode import (
 )
 from agentrun.media.frames import Frame, FrameSequence, Segment, evenly_spaced
 from agentrun.media.images import load_images
+from agentrun.media.timed_text import TimedText, TimedWord, merge_repeats
 from agentrun.media.video import Sampling, iter_video_frames, load_video
 
 __all__ = [
@@ -25,6 +27,8 @@ __all__ = [
     "MediaLimits",
     "Sampling",
     "Segment",
+    "TimedText",
+    "TimedWord",
     "encode_image",
     "evenly_spaced",
     "fit_image",
@@ -34,5 +38,6 @@ __all__ = [
     "iter_video_frames",
     "load_images",
     "load_video",
+    "merge_repeats",
     "timestamp_label",
 ]
