@@ -181,10 +181,15 @@ def system(text: str) -> Message:
     return {"role": "system", "content": text}
 
 
+def content_parts(*parts: str | Image) -> list[dict[str, Any]]:
+    """OpenAI-style content parts: strings become text parts, images `image_url` parts."""
+    return [_normalize_part(p) for p in parts]
+
+
 def user(*parts: str | Image) -> Message:
     if len(parts) == 1 and isinstance(parts[0], str):
         return {"role": "user", "content": parts[0]}
-    return {"role": "user", "content": [_normalize_part(p) for p in parts]}
+    return {"role": "user", "content": content_parts(*parts)}
 
 
 def assistant(text: str | None, tool_calls: Sequence[ToolCall] = ()) -> Message:
