@@ -34,7 +34,7 @@ def _pairs(values: list[str], option: str) -> dict[str, str]:
 
 def _inputs(values: list[str]) -> dict[str, Any]:
     """`--input name=value`; `name=@path` reads the file (UTF-8, or its declared encoding)."""
-    from agentrun.tools.files import read_text_file
+    from agentrun.text.files import read_text_file
 
     given: dict[str, Any] = {}
     for name, raw in _pairs(values, "--input").items():

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentrun.errors import InputFileError
-from agentrun.tools.files import read_text_file as read_source
+from agentrun.text.files import read_text_file as read_source
 
 TokenCounter = Callable[[str], int]
 DatasetFormat = Literal["auto", "longbench", "hotpotqa"]

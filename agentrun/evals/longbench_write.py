@@ -42,7 +42,7 @@ from agentrun.errors import (
 from agentrun.graphs import agent_write
 from agentrun.graphs import agent_write_prompts as prompts
 from agentrun.settings import open_private, private_dir, write_private
-from agentrun.tools.words import Language, count_words, language_of, length_score
+from agentrun.text.words import Language, count_words, language_of, length_score
 
 Subset = Literal["en", "zh", "all"]
 System = Literal["agentwrite", "agentwrite-parallel", "single"]

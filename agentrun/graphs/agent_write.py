@@ -70,8 +70,8 @@ from agentrun.graphs.runtime import (
     usage_of,
     usage_update,
 )
-from agentrun.tools import words as w
-from agentrun.tools.words import Language
+from agentrun.text import words as w
+from agentrun.text.words import Language
 
 #: Texts whose token count per word gives the model's words -> tokens ratio.
 RATIO_SAMPLES: dict[Language, str] = {

@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from agentrun.tools.words import Language, count_words
+from agentrun.text.words import Language, count_words
 
 PlanSource = Literal["single", "model", "lines", "outline"]
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from agentrun.agents.messages import Message
 from agentrun.graphs.agent_write_plan import SectionBounds, SectionPlan
-from agentrun.tools.words import Language
+from agentrun.text.words import Language
 
 
 def _system(language: Language) -> Message:

@@ -21,8 +21,8 @@ from agentrun.graphs import agent_write_prompts as prompts
 from agentrun.graphs import runtime
 from agentrun.graphs.agent_write_plan import Plan
 from agentrun.graphs.runtime import context, usage_of
-from agentrun.tools import words as w
-from agentrun.tools.words import Language
+from agentrun.text import words as w
+from agentrun.text.words import Language
 
 if TYPE_CHECKING:
     from agentrun.graphs.agent_write import AgentWriteConfig

@@ -3,7 +3,7 @@
 
 Small models lose facts when they paraphrase, so the default CU format is `evidence`: sentences
 taken verbatim from the chunk, each verified against it. A quote the model altered (fuzzy match,
-or a near match that negates differently: `agentrun.tools.quotes.locate`) or restated is mapped
+or a near match that negates differently: `agentrun.text.quotes.locate`) or restated is mapped
 back to the source text it restates and counted as `restated_quotes`; one that matches nothing is
 dropped and counted as `dropped_quotes`. `free` is the paper's free-form running summary, and
 summarization (no query) always uses it.
@@ -55,7 +55,7 @@ from agentrun.graphs.runtime import (
     usage_update,
 )
 from agentrun.logs import get_logger
-from agentrun.tools.quotes import grapheme_boundaries, locate, match_sentence, word_boundaries
+from agentrun.text.quotes import grapheme_boundaries, locate, match_sentence, word_boundaries
 
 log = get_logger("chain_of_agents")
 

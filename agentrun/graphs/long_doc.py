@@ -21,7 +21,7 @@ from agentrun.agents.gateway import Gateway
 from agentrun.errors import UsageError
 from agentrun.memory.namespaces import chunks_ns
 from agentrun.memory.records import INGEST_CHUNK_TOKENS, DocumentChunk, chunk_key, split_name
-from agentrun.tools.text import split_text
+from agentrun.text.splitter import split_text
 
 
 class Answer(BaseModel):

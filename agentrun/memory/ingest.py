@@ -39,7 +39,7 @@ from agentrun.memory.records import (
     split_name,
 )
 from agentrun.memory.sources import SourceFile, collect, open_source, text_blocks
-from agentrun.tools.text import split_text
+from agentrun.text.splitter import split_text
 
 DEFAULT_CHUNK_TOKENS = INGEST_CHUNK_TOKENS
 DEFAULT_OVERLAP_TOKENS = 0

@@ -1,7 +1,7 @@
 """Input files for ingestion: which ones, how they decode, and their text as a stream.
 
 Text and Markdown are decoded as UTF-8 first, then with an encoding the file declares (see
-`agentrun.tools.files`), else refused with an error naming the file. PDF text comes from pypdf,
+`agentrun.text.files`), else refused with an error naming the file. PDF text comes from pypdf,
 page by page. Each problem is an `InputFileError` for that one file, so a caller can report it
 and go on with the others.
 """
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentrun.errors import InputFileError
-from agentrun.tools.files import bom_encoding, declared_encoding
+from agentrun.text.files import bom_encoding, declared_encoding
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".rst", ".text"})
 PDF_SUFFIXES = frozenset({".pdf"})

@@ -94,7 +94,7 @@ async def memory_put(args: MemoryPutArgs, call: ToolCall) -> dict[str, str]:
 
 
 async def file_read(args: FileReadArgs, call: ToolCall) -> str:
-    from agentrun.tools.files import read_text_file
+    from agentrun.text.files import read_text_file
 
     path = call.files.resolve(args.path)
     if not path.is_file():

@@ -13,7 +13,7 @@ from agentrun.agents import Gateway, GatewayConfig
 from agentrun.agents.testing import scripted_model
 from agentrun.cli import run as cli
 from agentrun.evals import longbench_write as lbw
-from agentrun.tools.words import length_score, requested_length
+from agentrun.text.words import length_score, requested_length
 from tests.graphs.test_agent_write import FAST, Writer
 
 BASELINE_WORDS = 460  # what a small model writes in one call, whatever it is asked for

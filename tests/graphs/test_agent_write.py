@@ -21,7 +21,7 @@ from agentrun.errors import RunFailedError, UsageError
 from agentrun.graphs import agent_write as aw
 from agentrun.graphs.runtime import WorkflowEvent
 from agentrun.memory.namespaces import records_ns
-from agentrun.tools.words import count_words
+from agentrun.text.words import count_words
 
 FAST = RetryPolicy(max_attempts=2, initial_backoff_s=0.0, max_backoff_s=0.0, jitter_s=0.0)
 WRITE = re.compile(r"Write about (\d+) words")

@@ -8,7 +8,7 @@ from langgraph.store.memory import InMemoryStore
 
 from agentrun.agents import Gateway
 from agentrun.graphs import agent_write as aw
-from agentrun.tools.words import count_words
+from agentrun.text.words import count_words
 
 pytestmark = pytest.mark.real_model
 

@@ -17,7 +17,7 @@ from agentrun.graphs.agent_write_plan import (
     plan_from_draft,
 )
 from agentrun.graphs.agent_write_section import strip_heading
-from agentrun.tools import words as w
+from agentrun.text import words as w
 
 BOUNDS = SectionBounds(min_words=200, max_words=1000, preferred_words=500)
 

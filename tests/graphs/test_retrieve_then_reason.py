@@ -15,7 +15,7 @@ from agentrun.agents import Gateway, GatewayConfig, RetryPolicy
 from agentrun.agents.testing import scripted_model
 from agentrun.errors import AgentrunError, UsageError
 from agentrun.graphs import retrieve_then_reason as rtr
-from agentrun.tools.text import split_text
+from agentrun.text.splitter import split_text
 
 QUESTION = "Who kept the Saltmere light in 1890?"
 KEEPER = "The keeper of the Saltmere light in 1890 was Maren Holt."

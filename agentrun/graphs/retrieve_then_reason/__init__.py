@@ -1,7 +1,7 @@
 """Retrieve-then-reason with verified evidence (after ALR², Li et al., 2024).
 
 Stage 1 asks the model for the facts that support an answer, as quotes with their source id;
-every quote is located in its source (`agentrun.tools.quotes.locate`: exact, then Unicode NFKC /
+every quote is located in its source (`agentrun.text.quotes.locate`: exact, then Unicode NFKC /
 case / whitespace normalized, then fuzzy above `fuzzy_threshold`, always mapped back to the
 original text), so a kept fact is `document[start:end]`, verbatim. A quote that cannot be found
 is re-asked once, naming it; it counts as `recovered` only when a new quote of the re-ask, found
@@ -16,7 +16,7 @@ the first extraction proposed, and that the re-ask found none either).
 
 - The answer is checked too (`evidence.ground_answer`): every word of it but function words
   (articles, prepositions, pronouns...; never a negation) must occur as a whole word in the
-  verified facts it cites, compared as `agentrun.tools.quotes.words` reads them (NFKC, case
+  verified facts it cites, compared as `agentrun.text.quotes.words` reads them (NFKC, case
   folded, punctuation dropped, "n't" as "not", "1,890" as 1890); a bare yes or no needs citations
   only. An answer citing no fact or a fact id that does not exist, or holding a word its facts do
   not, is not kept: `answer=None` and `reason` names the words or ids. With `facts+context` the
@@ -40,7 +40,7 @@ the first extraction proposed, and that the re-ask found none either).
   are cited, and `citations_inferred` says so.
 - Models that cannot copy (`map_paraphrases`, on by default for local/smollm2 only): a quote
   still not found after its re-ask is mapped to the sentence of its chunk it restates
-  (`agentrun.tools.quotes.match_sentence`, by shared rare words) and that sentence, verbatim
+  (`agentrun.text.quotes.match_sentence`, by shared rare words) and that sentence, verbatim
   from the source, is kept instead; such quotes still count as not found in the hallucination
   rate and are counted apart as `paraphrased`.
 - `method="unverified"` is the two-stage prompting baseline (raw quotes go to the reasoner; they
@@ -72,7 +72,7 @@ from agentrun.graphs.retrieve_then_reason.models import (
     RetrieveThenReasonConfig,
     RetrieveThenReasonResult,
 )
-from agentrun.tools.files import read_text_file as read_source
+from agentrun.text.files import read_text_file as read_source
 
 __all__ = [
     "Context",

@@ -10,7 +10,7 @@ from agentrun.agents import roles
 from agentrun.agents.messages import Message
 from agentrun.graphs.retrieve_then_reason.models import Fact, Proposal
 from agentrun.memory.records import DocumentChunk
-from agentrun.tools.quotes import (
+from agentrun.text.quotes import (
     QuoteSpan,
     content_words,
     locate,
@@ -151,7 +151,7 @@ def map_paraphrases(
     chunk: DocumentChunk, texts: list[str], known: set[tuple[int | None, int | None]]
 ) -> list[Proposal]:
     """For models that cannot copy: each text that restates a sentence of its chunk
-    (`agentrun.tools.quotes.match_sentence`) becomes that sentence, verbatim, unless known."""
+    (`agentrun.text.quotes.match_sentence`) becomes that sentence, verbatim, unless known."""
     mapped: list[Proposal] = []
     seen = set(known)
     for text in texts:
@@ -231,7 +231,7 @@ def ground_answer(
     """Keep `answer` only if the verified facts it cites hold it, else abstain saying why.
 
     Held: every word of the answer but function words occurs as a whole word in the cited
-    facts (`agentrun.tools.quotes.unsupported_words`); a bare yes/no needs its citations only.
+    facts (`agentrun.text.quotes.unsupported_words`); a bare yes/no needs its citations only.
     `cited` None means the reasoner gave no ids (plain-text prompting): the answer is checked
     against all `facts`, and cites those that hold at least one of its words.
     """

@@ -54,8 +54,8 @@ from agentrun.graphs.runtime import (
 )
 from agentrun.memory.namespaces import chunks_ns, records_ns
 from agentrun.memory.records import DocumentChunk
-from agentrun.tools.files import read_text_file as read_source
-from agentrun.tools.quotes import QuoteSpan
+from agentrun.text.files import read_text_file as read_source
+from agentrun.text.quotes import QuoteSpan
 
 SAFETY_TOKENS = 32
 MIN_CHUNK_TOKENS = 64

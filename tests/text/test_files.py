@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agentrun.errors import InputFileError
-from agentrun.tools.files import read_text_file
+from agentrun.text.files import read_text_file
 
 TEXT = "Café in Zürich, 東京, 🙂"
 

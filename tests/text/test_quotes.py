@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agentrun.tools.quotes import locate
+from agentrun.text.quotes import locate
 
 SOURCE = (
     "The Saltmere light was first lit in 1887.  Its keeper,   MAREN HOLT, kept a log.\n"
@@ -48,7 +48,7 @@ def test_invented_or_empty_quotes_are_not_found(quote: str) -> None:
 
 
 def test_a_restatement_maps_to_the_sentence_it_restates() -> None:
-    from agentrun.tools.quotes import match_sentence
+    from agentrun.text.quotes import match_sentence
 
     source = (
         "The railway reached Saltmere in 1862, when a branch line opened. "
@@ -107,7 +107,7 @@ def test_normalized_matches_keep_whole_clusters() -> None:
 
 
 def test_grapheme_boundaries() -> None:
-    from agentrun.tools.quotes import grapheme_boundaries
+    from agentrun.text.quotes import grapheme_boundaries
 
     assert grapheme_boundaries("e\u0301x") == [0, 2, 3]
     assert grapheme_boundaries("a🇫🇷🇩🇪b") == [0, 1, 3, 5, 6]
@@ -117,7 +117,7 @@ def test_grapheme_boundaries() -> None:
 
 
 def test_word_boundaries_split_unspaced_scripts_between_characters_only() -> None:
-    from agentrun.tools.quotes import word_boundaries
+    from agentrun.text.quotes import word_boundaries
 
     assert word_boundaries("ab cd") == [0, 2, 3, 5]
     assert word_boundaries("東京は1958年") == [0, 1, 2, 3, 7, 8]
@@ -169,14 +169,14 @@ def test_a_fuzzy_match_keeps_only_the_source_text_the_quote_aligns_with() -> Non
 
 
 def test_contractions_are_whole_words() -> None:
-    from agentrun.tools.quotes import word_boundaries
+    from agentrun.text.quotes import word_boundaries
 
     assert word_boundaries("wasn't here") == [0, 6, 7, 11]
     assert word_boundaries("Holt’s 'log'") == [0, 6, 7, 8, 11, 12]
 
 
 def test_words_are_compared_normalized() -> None:
-    from agentrun.tools.quotes import negations, words
+    from agentrun.text.quotes import negations, words
 
     assert words("The KEEPER wasn’t paid 1,890 crowns (3.5%) in ＳＡＬＴＭＥＲＥ café") == [
         "the", "keeper", "was", "not", "paid", "1890", "crowns", "3.5", "in", "saltmere", "café"
@@ -204,7 +204,7 @@ def test_words_are_compared_normalized() -> None:
     ],
 )
 def test_unsupported_words(answer: str, missing: list[str]) -> None:
-    from agentrun.tools.quotes import unsupported_words
+    from agentrun.text.quotes import unsupported_words
 
     support = [
         "The keeper was Thomas Reed.",

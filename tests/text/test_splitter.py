@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from agentrun.agents.tokens import count_cl100k
 from agentrun.errors import UsageError
-from agentrun.tools.text import split_text
+from agentrun.text.splitter import split_text
 
 PARAGRAPHS = [
     "The harbour opened in 1821. Boats came from the north. Trade grew fast!",
