@@ -38,6 +38,8 @@ class WorkflowEntry:
     number_inputs: tuple[str, ...] = ()
     #: The module's entry point, when it is not `arun` (it takes the same keywords).
     runner_name: str = "arun"
+    #: The module's `Workflow` class, when it has one: `runner` and `resumer` go through it.
+    workflow_class: str | None = None
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -45,9 +47,27 @@ class WorkflowEntry:
 
     def runner(self) -> Callable[..., Awaitable[BaseModel]]:
         """The workflow's `arun(*inputs, config=..., gateway=..., store=..., ...)`."""
+        if self.workflow_class is not None:
+            cls = getattr(importlib.import_module(self.module), self.workflow_class)
+
+            async def run(*, thread_id: str, **options: Any) -> BaseModel:
+                resources = {name: options.pop(name) for name in _RESOURCES if name in options}
+                workflow = cls(options.pop("config", None), **resources)
+                return await workflow.arun(thread_id=thread_id, **options)  # type: ignore[no-any-return]
+
+            return run
         return getattr(importlib.import_module(self.module), self.runner_name)  # type: ignore[no-any-return]
 
     def resumer(self) -> Callable[..., Awaitable[BaseModel]]:
+        if self.workflow_class is not None:
+            cls = getattr(importlib.import_module(self.module), self.workflow_class)
+
+            async def resume(thread_id: str, **options: Any) -> BaseModel:
+                resources = {name: options.pop(name) for name in _RESOURCES if name in options}
+                workflow = cls(options.pop("config", None), **resources)
+                return await workflow.aresume(thread_id)  # type: ignore[no-any-return]
+
+            return resume
         return importlib.import_module(self.module).aresume  # type: ignore[no-any-return]
 
     def arguments(self, inputs: Mapping[str, object]) -> dict[str, object]:
@@ -78,6 +98,8 @@ class WorkflowEntry:
         return value
 
 
+#: What a pipeline hands a workflow besides its config and inputs.
+_RESOURCES = ("gateway", "store", "checkpointer", "namespace")
 WORKFLOWS: dict[str, WorkflowEntry] = {}
 #: The city simulator's settings a navigation pipeline may set (numbers).
 _CITY_KNOBS = ("occlusion", "visibility_m", "bearing_noise_deg", "distance_noise")
