@@ -282,7 +282,7 @@ def graph(
 
 def schema() -> None:
     """Print the JSON Schema of pipeline files (agentrun/v1)."""
-    from agentrun.spec import json_schema
+    from agentrun.pipeline.spec import json_schema
 
     console().print_json(json.dumps(json_schema()))
 

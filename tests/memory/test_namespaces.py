@@ -18,7 +18,7 @@ from agentrun.memory.namespaces import (
     records_ns,
     records_prefix,
 )
-from agentrun.spec import MemorySpec
+from agentrun.pipeline.spec import MemorySpec
 
 
 async def test_an_outer_namespace_cannot_reach_an_inner_one() -> None:

@@ -10,7 +10,7 @@ import pytest
 from agentrun.cli import run as cli
 from agentrun.errors import SpecError
 from agentrun.pipeline import load_pipeline
-from agentrun.spec import PipelineSpec, json_schema
+from agentrun.pipeline.spec import PipelineSpec, json_schema
 
 HEAD = "version: agentrun/v1\nname: broken\n"
 AGENT = "nodes:\n  - id: a\n    agent:\n      prompt: hi\n"

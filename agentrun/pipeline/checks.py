@@ -17,13 +17,13 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from agentrun import templates
 from agentrun.errors import FileOutsideRootsError, SpecError, UsageError
 from agentrun.graphs.registry import WORKFLOWS, entry_for
 from agentrun.memory.namespaces import Namespace, readable_namespace
-from agentrun.pipeline_fakes import load_script
-from agentrun.spec import NodeSpec, PipelineSpec
-from agentrun.spec_loader import PathKey, SourceMap, describe
+from agentrun.pipeline import templates
+from agentrun.pipeline.fakes import load_script
+from agentrun.pipeline.load import PathKey, SourceMap, describe
+from agentrun.pipeline.spec import NodeSpec, PipelineSpec
 from agentrun.tools.registry import TOOLS
 from agentrun.tools.sandbox import FileRoots
 

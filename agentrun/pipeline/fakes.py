@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentrun import spec_loader
 from agentrun.agents.messages import Message, text_of
 from agentrun.errors import SpecError
-from agentrun.spec import ModelSpec
+from agentrun.pipeline import load as spec_loader
+from agentrun.pipeline.spec import ModelSpec
 from agentrun.tools.sandbox import FileRoots
 
 

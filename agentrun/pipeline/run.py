@@ -22,20 +22,22 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from agentrun import budget, pipeline_checks, spec_loader
 from agentrun.agents.config import GatewayConfig, ModelConfig
 from agentrun.agents.gateway import Gateway
-from agentrun.blobs import BlobStore
-from agentrun.budget import Estimate, Limits
 from agentrun.errors import AgentrunError, RunFailedError, SpecError, UsageError
 from agentrun.graphs import runtime
 from agentrun.graphs.runtime import EventHandler
 from agentrun.memory.scope import scoped
-from agentrun.pipeline_graph import PipelineGraph
-from agentrun.run_options import RunOptions
+from agentrun.pipeline import budget
+from agentrun.pipeline import checks as pipeline_checks
+from agentrun.pipeline import load as spec_loader
+from agentrun.pipeline.blobs import BlobStore
+from agentrun.pipeline.budget import Estimate, Limits
+from agentrun.pipeline.compile import PipelineGraph
+from agentrun.pipeline.options import RunOptions
+from agentrun.pipeline.spec import PipelineSpec
 from agentrun.settings import data_dir as resolve_data_dir
 from agentrun.settings import private_dir, write_private
-from agentrun.spec import PipelineSpec
 from agentrun.tools.sandbox import FileRoots
 
 RUN_FILES = ("spec.yaml", "inputs.json", "meta.json", "result.json")
@@ -140,7 +142,7 @@ class Pipeline:
             yield
             return
         from agentrun.agents.testing import scripted_model
-        from agentrun.pipeline_fakes import FakeReplies
+        from agentrun.pipeline.fakes import FakeReplies
 
         replies = FakeReplies.from_models(fakes, self.spec_roots())
         with scripted_model(replies):
@@ -337,7 +339,7 @@ class Pipeline:
     # --- drawing -----------------------------------------------------------------------------
 
     def diagram(self) -> Any:
-        from agentrun.graph_render import diagram_of
+        from agentrun.pipeline.draw import diagram_of
 
         return diagram_of(self)
 

@@ -18,8 +18,8 @@ from typing import Any
 from agentrun.agents.gateway import Gateway
 from agentrun.agents.tokens import estimate_text_cl100k
 from agentrun.errors import BudgetError, ConfigError
-from agentrun.run_options import RunOptions
-from agentrun.spec import PipelineSpec
+from agentrun.pipeline.options import RunOptions
+from agentrun.pipeline.spec import PipelineSpec
 
 DEFAULT_MAX_INPUT_TOKENS = 1_000_000
 DEFAULT_MAX_COST_USD = 1.0

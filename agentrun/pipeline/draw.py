@@ -159,7 +159,7 @@ def diagram_of(pipeline: Pipeline) -> Diagram:
             Edge(e.source, e.target, str(e.data or ""), bool(e.conditional)) for e in graph.edges
         ]
         return Diagram(f"{spec.name} ({entry.name})", list(graph.nodes), edges)
-    from agentrun.pipeline_checks import graph_nodes, start_node
+    from agentrun.pipeline.checks import graph_nodes, start_node
 
     ids = [node.id for node in graph_nodes(spec)]
     edges = [Edge(START, start_node(spec))]

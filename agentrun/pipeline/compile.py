@@ -19,17 +19,17 @@ from jsonschema import Draft202012Validator
 from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, RootModel, ValidationError, model_validator
 
-from agentrun import templates
 from agentrun.agents.ledger import Usage
 from agentrun.agents.messages import Message
-from agentrun.blobs import BlobStore
 from agentrun.errors import RunFailedError, UsageError
 from agentrun.graphs import runtime
 from agentrun.graphs.registry import entry_for
 from agentrun.graphs.runtime import WorkflowContext, add_usage, context, usage_of, usage_update
-from agentrun.pipeline_checks import graph_nodes, start_node
-from agentrun.spec import AgentSpec, NodeSpec, PipelineSpec
-from agentrun.spec_loader import describe
+from agentrun.pipeline import templates
+from agentrun.pipeline.blobs import BlobStore
+from agentrun.pipeline.checks import graph_nodes, start_node
+from agentrun.pipeline.load import describe
+from agentrun.pipeline.spec import AgentSpec, NodeSpec, PipelineSpec
 from agentrun.tools.registry import TOOLS, ToolCall
 from agentrun.tools.sandbox import FileRoots
 
