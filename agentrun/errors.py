@@ -13,6 +13,8 @@ EXIT_OK = 0
 EXIT_RUN_FAILED = 1
 EXIT_USAGE = 2
 EXIT_CONFIG = 3
+#: The run stopped at a question and waits, checkpointed, for `agentrun resume --answer`.
+EXIT_WAITING = 4
 EXIT_INTERRUPTED = 130
 
 
@@ -127,6 +129,11 @@ class InputFileError(UsageError):
         self.path = path
 
 
+class AnswerError(UsageError):
+    """An answer to a waiting run's question was refused (or missing, or not expected); the run
+    is left as it was, still waiting."""
+
+
 class SpecError(UsageError):
     """A pipeline spec is invalid; the message lists every problem with file:line:column."""
 
@@ -211,7 +218,9 @@ __all__ = [
     "EXIT_OK",
     "EXIT_RUN_FAILED",
     "EXIT_USAGE",
+    "EXIT_WAITING",
     "AgentrunError",
+    "AnswerError",
     "AuthenticationFailedError",
     "BudgetError",
     "ConfigError",

@@ -11,11 +11,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import typer
 
 from agentrun.cli._common import console, err_console, fail, literal, state, visible
-from agentrun.errors import EXIT_INTERRUPTED, AgentrunError, UsageError
+from agentrun.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_WAITING,
+    AgentrunError,
+    AnswerError,
+    UsageError,
+)
 
 if TYPE_CHECKING:
-    from agentrun.graphs.runtime import WorkflowEvent
-    from agentrun.pipeline import Pipeline, PipelineResult
+    from agentrun.cli.progress import Progress
+    from agentrun.pipeline import PipelineResult
 
 R = TypeVar("R")
 
@@ -32,124 +38,33 @@ def _pairs(values: list[str], option: str) -> dict[str, str]:
     return pairs
 
 
-def _inputs(values: list[str]) -> dict[str, Any]:
-    """`--input name=value`; `name=@path` reads the file (UTF-8, or its declared encoding)."""
+def _text_or_file(raw: str, option: str) -> str:
+    """`raw`, or with `@path` the file's text (UTF-8, or its declared encoding)."""
     from agentrun.text.files import read_text_file
 
-    given: dict[str, Any] = {}
-    for name, raw in _pairs(values, "--input").items():
-        if raw.startswith("@"):
-            path = Path(raw[1:]).expanduser()
-            if not path.is_file():
-                raise UsageError(f"--input {name}=@{raw[1:]}: no such file")
-            given[name] = read_text_file(path)
-        else:
-            given[name] = raw
-    return given
+    if not raw.startswith("@"):
+        return raw
+    path = Path(raw[1:]).expanduser()
+    if not path.is_file():
+        raise UsageError(f"{option}=@{raw[1:]}: no such file")
+    return read_text_file(path)
 
 
-class StreamedText:
-    """Streamed model text of steps that may run at once (fan-out), kept readable.
-
-    Each line starts with its step's label, and one step's line is not broken by another's
-    text: that waits until the line ends (or its step has been quiet for `patience_s`), and is
-    then written as whole lines. A lone step streams live, token by token.
-    """
-
-    def __init__(
-        self,
-        write: Callable[[str], None],
-        clock: Callable[[], float] = time.monotonic,
-        patience_s: float = 1.0,
-    ) -> None:
-        self.write = write
-        self.clock = clock
-        self.patience_s = patience_s
-        self.owner: str | None = None  # the step whose line is open
-        self.last = 0.0
-        self.waiting: dict[str, str] = {}
-
-    def add(self, node: str, text: str) -> None:
-        now = self.clock()
-        if self.owner not in (None, node):
-            if now - self.last < self.patience_s:
-                self.waiting[node] = self.waiting.get(node, "") + text
-                return
-            self._close()  # the open line's step went quiet
-        if self.owner is None:
-            text = self.waiting.pop(node, "") + text
-            self.owner = node
-            self.write(f"{node} | ")
-        self.last = now
-        first, *rest = text.split("\n")
-        self.write(first)
-        for index, line in enumerate(rest):
-            self.write("\n")
-            if index == len(rest) - 1 and not line:
-                self.owner = None
-                self._whole_lines()
-            else:
-                self.write(f"{node} | {line}")
-
-    def finish(self) -> None:
-        """Write everything still held (a step finished)."""
-        self._close()
-        for node, text in self.waiting.items():
-            for line in text.rstrip("\n").split("\n"):
-                self.write(f"{node} | {line}\n")
-        self.waiting.clear()
-
-    def _close(self) -> None:
-        if self.owner is not None:
-            self.write("\n")
-            self.owner = None
-            self._whole_lines()
-
-    def _whole_lines(self) -> None:
-        for node, text in list(self.waiting.items()):
-            done, newline, rest = text.rpartition("\n")
-            if not newline:
-                continue
-            for line in done.split("\n"):
-                self.write(f"{node} | {line}\n")
-            if rest:
-                self.waiting[node] = rest
-            else:
-                del self.waiting[node]
+def _inputs(values: list[str]) -> dict[str, Any]:
+    """`--input name=value`; `name=@path` reads the file."""
+    pairs = _pairs(values, "--input")
+    return {name: _text_or_file(raw, f"--input {name}") for name, raw in pairs.items()}
 
 
-class Progress:
-    """Live progress: one line per finished node, streamed model text, totals at the end."""
-
-    def __init__(self, stream: bool) -> None:
-        self.started = time.perf_counter()
-        self.stream = stream
-        self.text = StreamedText(self._write)
-
-    @staticmethod
-    def _write(text: str) -> None:
-        err_console().print(literal(text), end="", style="dim")
-
-    def __call__(self, event: WorkflowEvent) -> None:
-        if event.kind == "text":
-            if self.stream:
-                self.text.add(event.node, event.text)
-            return
-        self.text.finish()
-        usage = event.data.get("usage") or {}
-        tokens = usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
-        detail = f"  {tokens} tokens" if tokens else ""
-        from rich.text import Text
-
-        elapsed = time.perf_counter() - self.started
-        err_console().print(
-            Text.assemble(("done", "green"), literal(f" {event.node}{detail}  {elapsed:.1f} s"))
-        )
-
-
-def _report(result: PipelineResult) -> None:
+def _report(ctx: typer.Context, result: PipelineResult) -> None:
+    """The outputs and totals of a finished run; for a waiting one, its question, then exit 4."""
     from rich.text import Text
 
+    from agentrun.cli.progress import show_question
+
+    if result.interrupt is not None:
+        show_question(result.interrupt, resume_command(ctx, result.thread_id))
+        raise typer.Exit(EXIT_WAITING)
     out = console()
     for name, value in result.outputs.items():
         text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, indent=2)
@@ -162,6 +77,12 @@ def _report(result: PipelineResult) -> None:
     )
     out.print(f"result: {result.result_path}")
     out.print(f"thread: {result.thread_id}")
+
+
+def _progress(stream: bool, events: Path | None) -> Progress:
+    from agentrun.cli.progress import EventLog, Progress
+
+    return Progress(stream, EventLog(events) if events is not None else None)
 
 
 def resume_command(ctx: typer.Context, thread_id: str) -> str:
@@ -181,8 +102,8 @@ def _resumable(ctx: typer.Context, thread_id: str, call: Callable[[], R]) -> R:
         err_console().print(hint, markup=False)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except AgentrunError as exc:
-        if exc.thread_id is None:
-            raise  # refused before it started: nothing to resume
+        if exc.thread_id is None or isinstance(exc, AnswerError):
+            raise  # refused before it started, or an answer refused: nothing new to say
         code = fail(exc)
         hint = f"run {exc.thread_id} failed; resume with: {resume_command(ctx, exc.thread_id)}"
         err_console().print(hint, markup=False)
@@ -192,6 +113,8 @@ def _resumable(ctx: typer.Context, thread_id: str, call: Callable[[], R]) -> R:
 MAX_INPUT_TOKENS_HELP = "Refuse inputs estimated over this many tokens (default 1,000,000)."
 MAX_COST_HELP = "Refuse, or stop resumably, a run over this cost in USD (default 1; paid models)."
 RESUME_MAX_COST_HELP = "Stop once the run has cost this much in USD, over all its attempts."
+EVENTS_HELP = "Also write every event of the run to this file, one JSON line each."
+ANSWER_HELP = "Answer the question the run waits on: text, or @file."
 
 
 def run(
@@ -210,6 +133,7 @@ def run(
         metavar="DIR",
         help="Let file tools also read inside this folder (repeatable).",
     ),
+    events: Path | None = typer.Option(None, metavar="FILE", help=EVENTS_HELP),
 ) -> None:
     """Run a pipeline; results go to <data dir>/runs/<thread id>/result.json."""
     from agentrun.graphs.runtime import new_thread_id
@@ -220,10 +144,10 @@ def run(
     thread = thread_id or new_thread_id()
     result = _resumable(ctx, thread, lambda: loaded.run(
         given, thread_id=thread, data_dir=state(ctx).data_dir, cache=cache,
-        on_event=Progress(stream), stream_text=stream, file_roots=allow_dir,
+        on_event=_progress(stream, events), stream_text=stream, file_roots=allow_dir,
         max_input_tokens=max_input_tokens, max_cost_usd=max_cost,
     ))  # fmt: skip
-    _report(result)
+    _report(ctx, result)
 
 
 def resume(
@@ -236,21 +160,25 @@ def resume(
         None, help="Show model output as it streams (default: as the run was started)."
     ),
     max_cost: float | None = typer.Option(None, min=0, help=RESUME_MAX_COST_HELP),
+    answer: str | None = typer.Option(None, metavar="TEXT|@FILE", help=ANSWER_HELP),
+    events: Path | None = typer.Option(None, metavar="FILE", help=EVENTS_HELP),
 ) -> None:
-    """Continue a failed or killed run from its last checkpoint, with the options and the
-    folders it was run with (an option given here replaces the stored one)."""
-    from agentrun.pipeline import RunRecord
+    """Continue a failed, killed or waiting run from its last checkpoint, with the options and
+    the folders it was run with (an option given here replaces the stored one)."""
+    from agentrun.graphs.base import NO_ANSWER
+    from agentrun.pipeline import Pipeline, RunRecord
     from agentrun.settings import data_dir
 
     record = RunRecord.open(data_dir(state(ctx).data_dir), thread_id)
-    pipeline: Pipeline = record.pipeline()
+    pipeline = Pipeline.from_record(record)
     options = record.options().overridden(cache=cache, stream_text=stream, max_cost_usd=max_cost)
+    reply = NO_ANSWER if answer is None else _text_or_file(answer, "--answer")
     result = _resumable(ctx, thread_id, lambda: pipeline.resume(
-        thread_id, data_dir=state(ctx).data_dir, cache=options.cache,
-        on_event=Progress(options.stream_text), stream_text=options.stream_text,
+        thread_id, answer=reply, data_dir=state(ctx).data_dir, cache=options.cache,
+        on_event=_progress(options.stream_text, events), stream_text=options.stream_text,
         max_cost_usd=options.max_cost_usd,
     ))  # fmt: skip
-    _report(result)
+    _report(ctx, result)
 
 
 def validate(

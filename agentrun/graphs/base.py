@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import abc
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agentrun.agents.gateway import Gateway
 from agentrun.agents.ledger import Usage, collect_failures, total
-from agentrun.errors import UsageError
+from agentrun.errors import AnswerError, UsageError
 from agentrun.graphs import runtime
 from agentrun.graphs.events import (
     CheckpointSaved,
@@ -49,7 +49,7 @@ from agentrun.graphs.events import (
     TokenDelta,
     ToolCalled,
 )
-from agentrun.graphs.human import checked_answer, pending_questions
+from agentrun.graphs.human import checked_answer, pending_questions, reply_to
 from agentrun.graphs.runtime import DEFAULT_NAMESPACE, RECURSION_LIMIT, Session, WorkflowContext
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
@@ -216,6 +216,13 @@ class Workflow(abc.ABC, Generic[ConfigT, InputsT, ResultT]):
             async for event in self._drive(app, graph_input, session):
                 yield event
 
+    async def apending(self, thread_id: str) -> PendingQuestion | None:
+        """The question a run waits on, if it waits (None for a finished or failed run)."""
+        async with self.session(thread_id) as session:
+            app = session.compile(self.build(self._build_context(session)))
+            pending = pending_questions(await app.aget_state(graph_config(thread_id)))
+        return pending[0] if pending else None
+
     async def arun(
         self,
         *args: Any,
@@ -250,26 +257,11 @@ class Workflow(abc.ABC, Generic[ConfigT, InputsT, ResultT]):
         return BuildContext(self.config, session.gateway, session.store, self.namespace)
 
     async def _drive(self, app: Any, graph_input: Any, session: Session) -> AsyncIterator[Event]:
-        thread = session.thread_id
-        async for event in stream_events(app, graph_input, session.ctx):
+        async def finish(state: dict[str, Any]) -> WorkflowResult:
+            return await self.finish(state, session)
+
+        async for event in drive(app, graph_input, session, finish=finish, result=self.Result):
             yield event
-        snapshot = await app.aget_state(graph_config(thread))
-        state = dict(snapshot.values)
-        spent = Usage.from_dict(state.get("usage")) + await runtime.failed_calls(session.ctx)
-        usage = spent.to_dict()
-        pending = pending_questions(snapshot)
-        if pending:
-            result = self.Result.model_construct(
-                thread_id=thread, usage=usage, usage_by_node=usage_by_node(state),
-                interrupt=pending[0],
-            )  # fmt: skip
-        else:
-            result = await self.finish(state, session)
-            result.thread_id = thread
-            result.usage = usage
-            result.usage_by_node = usage_by_node(state)
-        status = "waiting" if pending else "done"
-        yield RunFinished(thread_id=thread, status=status, usage=usage, result=result)
 
     async def _last(
         self, events: AsyncIterator[Event], on_event: Callable[[Event], None] | None
@@ -288,6 +280,37 @@ class Workflow(abc.ABC, Generic[ConfigT, InputsT, ResultT]):
 # --- helpers shared with pipelines -------------------------------------------------------------
 
 
+async def drive(
+    app: Any,
+    graph_input: Any,
+    session: Session,
+    *,
+    finish: Callable[[dict[str, Any]], Awaitable[WorkflowResult]],
+    result: type[WorkflowResult],
+) -> AsyncIterator[Event]:
+    """Run (or resume) a compiled graph, yielding its events, then `RunFinished` with the
+    result `finish` makes of the final state, or, while the run waits for a person, a `result`
+    holding the question, with usage over every attempt at the run so far."""
+    thread = session.thread_id
+    async for event in stream_events(app, graph_input, session.ctx):
+        yield event
+    snapshot = await app.aget_state(graph_config(thread))
+    state = dict(snapshot.values)
+    spent = Usage.from_dict(state.get("usage")) + await runtime.failed_calls(session.ctx)
+    usage = spent.to_dict()
+    by_node = usage.pop("by_node")
+    pending = pending_questions(snapshot)
+    if pending:
+        done = result.model_construct(
+            thread_id=thread, usage=usage, usage_by_node=by_node, interrupt=pending[0]
+        )
+    else:
+        done = await finish(state)
+        done.thread_id, done.usage, done.usage_by_node = thread, usage, by_node
+    status = "waiting" if pending else "done"
+    yield RunFinished(thread_id=thread, status=status, usage=usage, result=done)
+
+
 def graph_config(thread_id: str) -> dict[str, Any]:
     return {"configurable": {"thread_id": thread_id}, "recursion_limit": RECURSION_LIMIT}
 
@@ -300,7 +323,7 @@ async def _has_checkpoint(app: Any, thread_id: str) -> bool:
 async def resume_input(app: Any, thread_id: str, answer: Any) -> Any:
     """What resuming `thread_id` sends the graph: None, or the checked answer to its question.
 
-    Raises a `UsageError` (the run is left as it was) when there is nothing to resume, when the
+    Raises an `AnswerError` (the run is left as it was) when there is nothing to resume, when the
     run waits and no answer is given, or when the answer fails the question's schema.
     """
     snapshot = await app.aget_state(graph_config(thread_id))
@@ -311,22 +334,17 @@ async def resume_input(app: Any, thread_id: str, answer: Any) -> Any:
     pending = pending_questions(snapshot)
     if not pending:
         if answer is not NO_ANSWER:
-            raise UsageError(f"run {thread_id} is not waiting for an answer; resume it without one")
+            raise AnswerError(
+                f"run {thread_id} is not waiting for an answer; resume it without one"
+            )
         return None
     first = pending[0]
     if answer is NO_ANSWER:
-        raise UsageError(
+        raise AnswerError(
             f"run {thread_id} waits for an answer to: {first.question}; resume it with an answer "
             f"(agentrun resume {thread_id} --answer TEXT|@file)"
         )
-    return Command(resume={first.id: checked_answer(first, answer)})
-
-
-def usage_by_node(state: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Usage per node kept in the state (`usage.by_node`), across resumes."""
-    usage = state.get("usage") or {}
-    by_node = usage.get("by_node") if isinstance(usage, dict) else None
-    return dict(by_node) if isinstance(by_node, dict) else {}
+    return Command(resume={first.id: reply_to(first, checked_answer(first, answer))})
 
 
 def input_problem(workflow: str, exc: ValidationError) -> str:

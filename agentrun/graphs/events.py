@@ -91,6 +91,8 @@ class PendingQuestion(BaseModel):
     review: Literal["answer", "approve"] = "answer"
     answer_schema: dict[str, Any] | None = None
     value: Any = None
+    #: The question of a workflow run inside a pipeline node that this one passes on.
+    relayed: str | None = None
 
 
 class Interrupted(_Event):

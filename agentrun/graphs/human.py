@@ -16,7 +16,7 @@ from langgraph.config import get_config
 from langgraph.types import interrupt
 from pydantic import BaseModel
 
-from agentrun.errors import UsageError
+from agentrun.errors import AnswerError
 from agentrun.graphs.events import PendingQuestion
 
 #: Answers to a review that approve, or reject, what was shown (case and spaces ignored).
@@ -40,7 +40,7 @@ def _node() -> str:
 def ask(question: str, *, schema: dict[str, Any] | None = None) -> Any:
     """Stop the run until a person answers `question`; return the (validated) answer."""
     pending = PendingQuestion(node=_node(), question=question, answer_schema=schema)
-    return interrupt(pending.model_dump(mode="json", exclude={"id"}))
+    return _answer(interrupt(_payload(pending)))
 
 
 def review(question: str, value: Any, *, schema: dict[str, Any] | None = None) -> Review:
@@ -49,8 +49,37 @@ def review(question: str, value: Any, *, schema: dict[str, Any] | None = None) -
     pending = PendingQuestion(
         node=_node(), question=question, review="approve", answer_schema=schema, value=value
     )
-    answer = interrupt(pending.model_dump(mode="json", exclude={"id"}))
-    return Review.model_validate(answer)
+    return Review.model_validate(_answer(interrupt(_payload(pending))))
+
+
+def relay(pending: PendingQuestion, node: str) -> Any:
+    """Pass the question of a run inside this node (a workflow in a pipeline) on to the
+    person; the answer for it, or `NOT_FOR_IT` when the reply answered an earlier question
+    of that run (a node replays its questions in order each time it resumes)."""
+    passed = pending.model_copy(update={"node": node, "relayed": pending.id})
+    reply = interrupt(_payload(passed))
+    return _answer(reply) if _to(reply) == pending.id else NOT_FOR_IT
+
+
+#: What `relay` returns for a reply meant for an earlier question.
+NOT_FOR_IT: Any = object()
+
+
+def reply_to(pending: PendingQuestion, answer: Any) -> dict[str, Any]:
+    """How a checked answer travels back into the run: with the question it answers."""
+    return {"answer": answer, "to": pending.relayed or pending.id}
+
+
+def _payload(pending: PendingQuestion) -> dict[str, Any]:
+    return pending.model_dump(mode="json", exclude={"id"})
+
+
+def _answer(reply: Any) -> Any:
+    return reply["answer"] if isinstance(reply, dict) and "to" in reply else reply
+
+
+def _to(reply: Any) -> Any:
+    return reply.get("to") if isinstance(reply, dict) else None
 
 
 def _parsed(answer: Any) -> Any:
@@ -72,7 +101,7 @@ def _check(value: Any, schema: dict[str, Any] | None, what: str) -> Any:
     if errors:
         first = errors[0]
         where = "/".join(str(part) for part in first.path) or "the answer"
-        raise UsageError(
+        raise AnswerError(
             f"{what} refused: {where}: {first.message}; answer again (the run still waits)"
         )
     return value
@@ -106,4 +135,14 @@ def pending_questions(snapshot: Any) -> list[PendingQuestion]:
     return questions
 
 
-__all__ = ["PendingQuestion", "Review", "ask", "checked_answer", "pending_questions", "review"]
+__all__ = [
+    "NOT_FOR_IT",
+    "PendingQuestion",
+    "Review",
+    "ask",
+    "checked_answer",
+    "pending_questions",
+    "relay",
+    "reply_to",
+    "review",
+]

@@ -45,6 +45,11 @@ class WorkflowEntry:
     def inputs(self) -> tuple[str, ...]:
         return self.required_inputs + self.optional_inputs
 
+    def cls(self) -> Any:
+        """The module's `Workflow` class (for an entry that names one)."""
+        assert self.workflow_class is not None
+        return getattr(importlib.import_module(self.module), self.workflow_class)
+
     def runner(self) -> Callable[..., Awaitable[BaseModel]]:
         """The workflow's `arun(*inputs, config=..., gateway=..., store=..., ...)`."""
         if self.workflow_class is not None:

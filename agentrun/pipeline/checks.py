@@ -126,6 +126,8 @@ class _Checker:
                 self._tool(path, node)
             if node.workflow is not None:
                 self._workflow(path if self.spec.nodes is not None else ("workflow",), node)
+            if node.human is not None and node.human.answer_schema is not None:
+                self._json_schema((*path, "human", "schema"), node.human.answer_schema, "answer")
         for field in ("start",):
             value = getattr(self.spec, field)
             if value is not None and value not in self.node_ids:
@@ -151,16 +153,22 @@ class _Checker:
                 if branch.when is not None:
                     self._expression(("edges", index, "switch", branch_index, "when"), branch.when)
 
-    def _output_schema(self, path: PathKey, schema: dict[str, Any]) -> None:
+    def _json_schema(self, path: PathKey, schema: dict[str, Any], what: str) -> bool:
+        """Whether `schema` is a valid JSON Schema of bounded depth (else reported)."""
         too_deep = _past_depth(schema, MAX_SCHEMA_DEPTH)
         if too_deep is not None:
-            self.report((*path, *too_deep), f"the output schema nests deeper than "
+            self.report((*path, *too_deep), f"the {what} schema nests deeper than "
                         f"{MAX_SCHEMA_DEPTH} levels; flatten it")  # fmt: skip
-            return
+            return False
         try:
             Draft202012Validator.check_schema(schema)
         except SchemaError as exc:
             self.report(path, f"not a valid JSON Schema: {exc.message}")
+            return False
+        return True
+
+    def _output_schema(self, path: PathKey, schema: dict[str, Any]) -> None:
+        if not self._json_schema(path, schema, "output"):
             return
         if schema.get("type") != "object":
             self.report(path, "a structured output must be a JSON Schema of `type: object`")
@@ -279,7 +287,9 @@ class _Checker:
         """(path, source, is_expression, extra names) of every template in the spec."""
         for index, node in enumerate(graph_nodes(self.spec)):
             base: PathKey = ("nodes", index) if self.spec.nodes is not None else ("workflow",)
-            extra = {"item"} if node.for_each else set()
+            extra = {"item"} if node.for_each else {"review"} if node.approve else set()
+            if node.human is not None:
+                yield (*base, "human", "question"), node.human.question, False, set()
             if node.for_each:
                 yield (*base, "for_each"), node.for_each, True, set()
             if node.agent is not None:
@@ -322,7 +332,8 @@ class _Checker:
         self, path: PathKey, what: str, source: str, extra: set[str], expression: bool = False
     ) -> None:
         """Only the names the run provides: `inputs`, `state`, `visits` and `extra` (`item`
-        under for_each, `result` in the outputs of a workflow pipeline)."""
+        under for_each, `review` in a step a person approves, `result` in the outputs of a
+        workflow pipeline)."""
         allowed = {"inputs", "state", "visits", *extra}
         template = templates.as_template(source) if expression else source
         shift = templates.EXPRESSION_SHIFT if expression else 0

@@ -2,9 +2,11 @@
 
 Each spec node becomes one graph node that renders its templates against `inputs` and the
 results so far (`state.<node id>`), then runs its action: a model call (checkpointed task), a
-registered tool, or a built-in workflow (which runs its own resumable graph). `for_each` fans a
-node out over a list with a concurrency limit and joins the results into a list. Edges are
-sequential or conditional (`switch`), and `max_visits` bounds loops.
+registered tool, a registered workflow (which runs its own resumable graph; its events are
+passed on, its questions relayed), or a question to a person (`human`). `approve: true` has a
+person approve, edit or reject a step's result. `for_each` fans a node out over a list with a
+concurrency limit and joins the results into a list. Edges are sequential or conditional
+(`switch`), and `max_visits` bounds loops.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Annotated, Any, TypedDict
 
 from jsonschema import Draft202012Validator
@@ -22,7 +24,9 @@ from pydantic import BaseModel, RootModel, ValidationError, model_validator
 from agentrun.agents.ledger import Usage
 from agentrun.agents.messages import Message
 from agentrun.errors import RunFailedError, UsageError
-from agentrun.graphs import runtime
+from agentrun.graphs import human, runtime
+from agentrun.graphs.base import FORWARDED, NO_ANSWER, Workflow, WorkflowResult
+from agentrun.graphs.events import CheckpointSaved, Event, Interrupted, RunFinished
 from agentrun.graphs.registry import entry_for
 from agentrun.graphs.runtime import WorkflowContext, add_usage, context, usage_of, usage_update
 from agentrun.pipeline import templates
@@ -179,22 +183,58 @@ class PipelineGraph:
             config = config.model_copy(update={"model": "default"})
         ctx = context()
         thread_id = f"{self.thread_id}-{re.sub(r'[^A-Za-z0-9_-]+', '-', label).strip('-')}"
+        result: BaseModel
+        try:
+            if entry.workflow_class is not None:
+                workflow = entry.cls()(
+                    config, gateway=ctx.gateway, store=ctx.store, checkpointer=ctx.checkpointer,
+                    namespace=ctx.namespace, stream_text=ctx.stream_text,
+                )  # fmt: skip
+                result = await self._run_workflow(workflow, inputs, thread_id, label)
+            else:
+                result = await self._run_entry(entry, inputs, config, thread_id)
+        except UsageError as exc:  # its inputs, in the workflow's words: say which step
+            raise UsageError(self._named(node, entry.name, str(exc))) from exc
+        data = result.model_dump(mode="json", exclude={"interrupt", "usage_by_node"})
+        by_node = getattr(result, "usage_by_node", None) or {}
+        usage = Usage.from_dict({**(data.get("usage") or {}), "by_node": by_node}).under(label)
+        return {k: v for k, v in data.items() if k not in HEAVY_RESULT_KEYS}, usage
+
+    async def _run_entry(
+        self, entry: Any, inputs: dict[str, str], config: BaseModel, thread_id: str
+    ) -> BaseModel:
+        ctx = context()
         options = {
             "config": config, "gateway": ctx.gateway, "store": ctx.store,
             "checkpointer": ctx.checkpointer, "namespace": ctx.namespace,
         }  # fmt: skip
-        try:
-            saver = ctx.checkpointer
-            if saver is not None and await runtime.has_checkpoint(saver, thread_id):
-                result = await entry.resumer()(thread_id, **options)
+        saver = ctx.checkpointer
+        if saver is not None and await runtime.has_checkpoint(saver, thread_id):
+            return await entry.resumer()(thread_id, **options)  # type: ignore[no-any-return]
+        return await entry.runner()(**entry.arguments(inputs), thread_id=thread_id, **options)  # type: ignore[no-any-return]
+
+    async def _run_workflow(
+        self, workflow: Workflow[Any, Any, Any], inputs: dict[str, str], thread_id: str, label: str
+    ) -> WorkflowResult:
+        """Run (or continue) a workflow on its own thread, its events passed on under `label`;
+        when it asks a person, the question is relayed and the pipeline waits too."""
+        saver = context().checkpointer
+        started = saver is not None and await runtime.has_checkpoint(saver, thread_id)
+        while True:
+            if not started:
+                events = workflow.astream(thread_id=thread_id, **given_inputs(workflow, inputs))
+                started = True
             else:
-                arguments = entry.arguments(inputs)
-                result = await entry.runner()(**arguments, thread_id=thread_id, **options)
-        except UsageError as exc:  # its inputs, in the workflow's words: say which step
-            raise UsageError(self._named(node, entry.name, str(exc))) from exc
-        data = result.model_dump(mode="json")
-        usage = Usage.from_dict(data.get("usage"))
-        return {k: v for k, v in data.items() if k not in HEAVY_RESULT_KEYS}, usage
+                pending = await workflow.apending(thread_id)
+                answer = NO_ANSWER
+                if pending is not None:
+                    answer = human.relay(pending, label)
+                    if answer is human.NOT_FOR_IT:
+                        continue  # that reply went to an earlier question; ask on
+                events = workflow.astream_resume(thread_id, answer=answer)
+            result = await _passed_on(events, label)
+            if result.interrupt is None:
+                return result
 
     def _named(self, node: NodeSpec, workflow: str, message: str) -> str:
         """`message` prefixed with the node (custom graphs) and the workflow it came from."""
@@ -209,7 +249,36 @@ class PipelineGraph:
             return await self._agent(node, variables, label)
         if node.tool is not None:
             return await self._tool(node, variables)
+        if node.human is not None:
+            question = templates.render(node.human.question, variables, name=f"{node.id}.human")
+            return human.ask(question, schema=node.human.answer_schema), Usage()
         return await self._workflow(node, variables, label)
+
+    async def _approved(
+        self, node: NodeSpec, variables: dict[str, Any], value: Any, usage: Usage
+    ) -> tuple[Any, Usage]:
+        """`value` once a person approves it (or their edit of it); each rejection runs the
+        step again with `review.feedback`, up to `max_reviews` times."""
+        for _ in range(node.max_reviews):
+            outcome = human.review(f"Approve the result of {node.id}?", value,
+                                   schema=self._edit_schema(node))  # fmt: skip
+            if outcome.action == "approve":
+                return value, usage
+            if outcome.action == "edit":
+                return outcome.value, usage
+            review = {"feedback": outcome.reason, "rejected": value}
+            value, more = await self._act(node, {**variables, "review": review}, node.id)
+            usage = usage + more
+        raise RunFailedError(
+            f"node {node.id}: its result was rejected {node.max_reviews} times (max_reviews)"
+        )
+
+    @staticmethod
+    def _edit_schema(node: NodeSpec) -> dict[str, Any] | None:
+        """What an edit of a step's result must be: its output schema, or text for a model."""
+        if node.agent is not None:
+            return node.agent.output or {"type": "string"}
+        return None
 
     # --- graph -------------------------------------------------------------------------------
 
@@ -221,7 +290,12 @@ class PipelineGraph:
                     f"node {node.id} ran {visits} times (max_visits); the loop did not end"
                 )
             if node.for_each is None:
-                value, usage = await self._act(node, self.variables(state), node.id)
+                variables = self.variables(state)
+                if node.approve:
+                    variables["review"] = {"feedback": "", "rejected": None}
+                value, usage = await self._act(node, variables, node.id)
+                if node.approve:
+                    value, usage = await self._approved(node, variables, value, usage)
                 return {
                     "results": {node.id: value},
                     "visits": {node.id: 1},
@@ -301,3 +375,28 @@ class PipelineGraph:
 
 def to_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, indent=2, default=str)
+
+
+def given_inputs(workflow: Workflow[Any, Any, Any], inputs: dict[str, str]) -> dict[str, str]:
+    """Rendered inputs, without those left blank that the workflow can do without (it uses
+    its default)."""
+    fields = workflow.Inputs.model_fields
+    return {
+        name: value
+        for name, value in inputs.items()
+        if value.strip() not in ("", "None") or name not in fields or fields[name].is_required()
+    }
+
+
+async def _passed_on(events: AsyncIterator[Event], label: str) -> WorkflowResult:
+    """Send a workflow's events on to whoever streams the pipeline, its nodes named under
+    `label`; return its result. Its questions and checkpoints are the pipeline's own affair."""
+    result: WorkflowResult | None = None
+    async for event in events:
+        if isinstance(event, RunFinished):
+            result = event.result
+        elif not isinstance(event, Interrupted | CheckpointSaved):
+            node = getattr(event, "node", "")
+            runtime.emit({FORWARDED: event.model_copy(update={"node": f"{label}/{node}"})})
+    assert result is not None  # a stream always ends with its result, unless it raised
+    return result

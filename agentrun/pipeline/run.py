@@ -1,22 +1,21 @@
 """Pipelines: a YAML spec loaded, validated, and run (or resumed) as a LangGraph graph.
 
-`load_pipeline(path)` gives a `Pipeline` with `run(...)` / `arun(...)`. Embedding one in an
-application needs no global state: the models, store and checkpointer are made per run (or
-passed in), and nothing touches logging. Every run keeps a record under
-`<data dir>/runs/<thread id>/` (the spec as run, its inputs, status, result), which is what
-`agentrun resume` and `agentrun runs` read.
+`load_pipeline(path)` gives a `Pipeline`; `astream` yields the same typed events as every
+workflow (`agentrun.graphs.events`), and `arun`/`aresume`/`run`/`resume` are built on it.
+Embedding one in an application needs no global state: the models, store and checkpointer are
+made per run (or passed in), and nothing touches logging. Every run keeps a record under
+`<data dir>/runs/<thread id>/` (`agentrun.pipeline.records`), which `agentrun resume` and
+`agentrun runs` read. A run that stops at a question (a `human` node, or `approve: true`)
+waits there, checkpointed, until it is resumed with an answer.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import shutil
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +23,10 @@ from pydantic import ValidationError
 
 from agentrun.agents.config import GatewayConfig, ModelConfig
 from agentrun.agents.gateway import Gateway
-from agentrun.errors import AgentrunError, RunFailedError, SpecError, UsageError
+from agentrun.errors import AgentrunError, AnswerError, RunFailedError, SpecError, UsageError
 from agentrun.graphs import runtime
-from agentrun.graphs.runtime import EventHandler
+from agentrun.graphs.base import NO_ANSWER, WorkflowResult, drive, resume_input
+from agentrun.graphs.events import Event, RunFinished
 from agentrun.memory.scope import scoped
 from agentrun.pipeline import budget
 from agentrun.pipeline import checks as pipeline_checks
@@ -35,20 +35,22 @@ from agentrun.pipeline.blobs import BlobStore
 from agentrun.pipeline.budget import Estimate, Limits
 from agentrun.pipeline.compile import PipelineGraph
 from agentrun.pipeline.options import RunOptions
+from agentrun.pipeline.records import CostMeter, RunRecord
 from agentrun.pipeline.spec import PipelineSpec
 from agentrun.settings import data_dir as resolve_data_dir
-from agentrun.settings import private_dir, write_private
 from agentrun.tools.sandbox import FileRoots
 
-RUN_FILES = ("spec.yaml", "inputs.json", "meta.json", "result.json")
+EventCallback = Callable[[Event], None]
 
 
-@dataclass
-class PipelineResult:
-    thread_id: str
-    outputs: dict[str, Any]
-    results: dict[str, Any]
-    usage: dict[str, Any]
+class PipelineResult(WorkflowResult):
+    """A pipeline run's outputs (its `outputs:` templates rendered), every node's result, and
+    where `result.json` was written."""
+
+    output_field = "outputs"
+
+    outputs: dict[str, Any] = {}
+    results: dict[str, Any] = {}
     result_path: Path | None = None
 
 
@@ -217,7 +219,7 @@ class Pipeline:
         budget.check(found, limits)
         return found
 
-    async def arun(
+    async def astream(
         self,
         inputs: Mapping[str, Any] | None = None,
         *,
@@ -227,13 +229,12 @@ class Pipeline:
         checkpointer: Any = None,
         data_dir: str | os.PathLike[str] | None = None,
         cache: bool | None = None,
-        on_event: EventHandler | None = None,
         stream_text: bool = False,
         max_input_tokens: int | None = None,
         max_cost_usd: float | None = None,
         file_roots: Iterable[str | os.PathLike[str]] = (),
-    ) -> PipelineResult:
-        """Run the pipeline; a run record is kept under the data directory.
+    ) -> AsyncIterator[Event]:
+        """Run the pipeline, yielding its events; the last is `RunFinished` with the result.
 
         Inputs estimated over `max_input_tokens` or `max_cost_usd` (else the spec's `limits:`,
         else the defaults) are refused before any call; the run stops, resumably, once it has
@@ -246,87 +247,97 @@ class Pipeline:
         root = resolve_data_dir(data_dir)
         await self.check_budget(values, self.limits(options), gateway, root)
         thread_id = thread_id or runtime.new_thread_id()
-        stored = BlobStore(root).stash(values)
-        record = RunRecord.create(root, thread_id, self, stored, options, roots)
-        initial = record.initial_state()
-        return await self._execute(initial, record, options, gateway, store, checkpointer, on_event)
+        record = RunRecord.create(
+            root, thread_id, name=self.spec.name, spec_text=self.text, spec_path=self.path,
+            inputs=BlobStore(root).stash(values), options=options, file_roots=roots,
+        )  # fmt: skip
+        async for event in self._events(record, options, gateway, store, checkpointer):
+            yield event
+
+    async def astream_resume(
+        self,
+        thread_id: str,
+        *,
+        answer: Any = NO_ANSWER,
+        gateway: Gateway | None = None,
+        store: Any = None,
+        checkpointer: Any = None,
+        data_dir: str | os.PathLike[str] | None = None,
+        cache: bool | None = None,
+        stream_text: bool | None = None,
+        max_cost_usd: float | None = None,
+    ) -> AsyncIterator[Event]:
+        """Continue a run from its last checkpoint (answering its question, if it waits), with
+        the options and file roots it was started with; an option given here (not None)
+        replaces the stored one, for this and later resumes."""
+        record = RunRecord.open(resolve_data_dir(data_dir), thread_id)
+        options = record.options().overridden(
+            cache=cache, stream_text=stream_text, max_cost_usd=max_cost_usd
+        )
+        async for event in self._events(record, options, gateway, store, checkpointer, answer):
+            yield event
+
+    async def arun(
+        self,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        on_event: EventCallback | None = None,
+        **options: Any,
+    ) -> PipelineResult:
+        """Run the pipeline to its end, or to a question (then `result.interrupt` is set)."""
+        return await _last(self.astream(inputs, **options), on_event)
 
     def run(self, inputs: Mapping[str, Any] | None = None, **options: Any) -> PipelineResult:
         """Sync twin of `arun`."""
         return runtime.run_sync(self.arun(inputs, **options))
 
     async def aresume(
-        self,
-        thread_id: str,
-        *,
-        gateway: Gateway | None = None,
-        store: Any = None,
-        checkpointer: Any = None,
-        data_dir: str | os.PathLike[str] | None = None,
-        cache: bool | None = None,
-        on_event: EventHandler | None = None,
-        stream_text: bool | None = None,
-        max_cost_usd: float | None = None,
+        self, thread_id: str, *, on_event: EventCallback | None = None, **options: Any
     ) -> PipelineResult:
-        """Continue a run from its last checkpoint, with the options and file roots it was
-        started with; an option given here (not None) replaces the stored one, for this and
-        later resumes."""
-        record = RunRecord.open(resolve_data_dir(data_dir), thread_id)
-        options = record.options().overridden(
-            cache=cache, stream_text=stream_text, max_cost_usd=max_cost_usd
-        )
-        return await self._execute(None, record, options, gateway, store, checkpointer, on_event)
+        """Continue a run (see `astream_resume`); `answer=` answers its pending question."""
+        return await _last(self.astream_resume(thread_id, **options), on_event)
 
     def resume(self, thread_id: str, **options: Any) -> PipelineResult:
         """Sync twin of `aresume`."""
         return runtime.run_sync(self.aresume(thread_id, **options))
 
-    async def _execute(
+    async def _events(
         self,
-        graph_input: dict[str, Any] | None,
         record: RunRecord,
         options: RunOptions,
         gateway: Gateway | None,
         store: Any,
         checkpointer: Any,
-        on_event: EventHandler | None,
-    ) -> PipelineResult:
+        answer: Any = NO_ANSWER,
+    ) -> AsyncIterator[Event]:
+        """The run on the shared engine (`agentrun.graphs.base.drive`), kept in its record."""
         record.update(status="running", started=time.time(), options=options.to_dict())
         builder = PipelineGraph(
-            self.spec, record.file_roots(self), record.thread_id, BlobStore(record.root)
-        )
-        spent = CostMeter(record)
+            self.spec, record.file_roots(self.spec_roots()), record.thread_id,
+            BlobStore(record.root),
+        )  # fmt: skip
+
+        async def finish(state: dict[str, Any]) -> PipelineResult:
+            results = dict(state.get("results") or {})
+            return PipelineResult(outputs=builder.outputs(state), results=results)
+
         try:
-            with self._fakes():
-                async with AsyncExitStack() as stack:
-                    if gateway is None:
-                        gateway = Gateway(
-                            self.gateway_config(), data_dir=record.root, cache=options.cache
-                        )
-                        await stack.enter_async_context(gateway)
-                    stack.enter_context(spent.limiting(gateway, self.limits(options)))
-                    if store is None:
-                        store = stack.enter_context(self._store(record.root))
-                    memory = self.spec.memory
-                    async with runtime.session(
-                        thread_id=record.thread_id, gateway=gateway,
-                        store=scoped(store, memory.namespace, memory.read),
-                        checkpointer=checkpointer, namespace=tuple(memory.namespace),
-                        data_dir=record.root, stream_text=options.stream_text,
-                    ) as run:  # fmt: skip
-                        if graph_input is None and not await run.has_checkpoint():
-                            # it stopped before its first checkpoint: start it afresh
-                            graph_input = record.initial_state()
-                        state = await run.run(builder.build(), graph_input, on_event=on_event)
-            result = PipelineResult(
-                thread_id=record.thread_id,
-                outputs=builder.outputs(state),
-                results=dict(state.get("results") or {}),
-                usage=dict(state.get("usage") or {}),
-            )
-            result.result_path = record.finish(result)
+            async with self._resources(record, options, gateway, store, checkpointer) as run:
+                app = run.compile(builder.build())
+                if not await run.has_checkpoint():  # new, or stopped before its first one
+                    graph_input: Any = record.initial_state()
+                else:
+                    graph_input = await resume_input(app, record.thread_id, answer)
+                async for event in drive(
+                    app, graph_input, run, finish=finish, result=PipelineResult
+                ):
+                    if isinstance(event, RunFinished):
+                        self._keep(record, event.result)
+                    yield event
         except BaseException as exc:
             status = "failed" if isinstance(exc, Exception) else "interrupted"
+            if isinstance(exc, AnswerError):
+                status = "waiting"  # a refused answer: the run still waits for a good one
             record.update(status=status, error=str(exc) or type(exc).__name__, finished=time.time())
             if not isinstance(exc, Exception):
                 raise
@@ -334,7 +345,50 @@ class Pipeline:
                 exc.thread_id = record.thread_id  # its own type and exit code, and the run
                 raise
             raise RunFailedError(f"run {record.thread_id} failed: {exc}", record.thread_id) from exc
-        return result
+
+    @staticmethod
+    def _keep(record: RunRecord, result: PipelineResult) -> None:
+        """Write the run's result (or the question it waits on) into its record."""
+        if result.interrupt is not None:
+            record.update(status="waiting", question=result.interrupt.model_dump(mode="json"))
+        else:
+            result.result_path = record.finish(result.outputs, result.usage)
+
+    @contextlib.asynccontextmanager
+    async def _resources(
+        self,
+        record: RunRecord,
+        options: RunOptions,
+        gateway: Gateway | None,
+        store: Any,
+        checkpointer: Any,
+    ) -> AsyncIterator[runtime.Session]:
+        """The run's session: fake models registered, the spec's gateway (with the run's cost
+        limit) and store, the store scoped to the spec's namespace."""
+        spent = CostMeter(record)
+        with self._fakes():
+            async with AsyncExitStack() as stack:
+                if gateway is None:
+                    gateway = Gateway(
+                        self.gateway_config(), data_dir=record.root, cache=options.cache
+                    )
+                    await stack.enter_async_context(gateway)
+                stack.enter_context(spent.limiting(gateway, self.limits(options)))
+                if store is None:
+                    store = stack.enter_context(self._store(record.root))
+                memory = self.spec.memory
+                async with runtime.session(
+                    thread_id=record.thread_id, gateway=gateway,
+                    store=scoped(store, memory.namespace, memory.read),
+                    checkpointer=checkpointer, namespace=tuple(memory.namespace),
+                    data_dir=record.root, stream_text=options.stream_text,
+                ) as run:  # fmt: skip
+                    yield run
+
+    @classmethod
+    def from_record(cls, record: RunRecord) -> Pipeline:
+        """The pipeline exactly as the run ran it (relative paths resolve from its folder)."""
+        return cls.from_text(record.spec_text(), Path(record.meta["spec_path"]))
 
     # --- drawing -----------------------------------------------------------------------------
 
@@ -342,6 +396,18 @@ class Pipeline:
         from agentrun.pipeline.draw import diagram_of
 
         return diagram_of(self)
+
+
+async def _last(events: AsyncIterator[Event], on_event: EventCallback | None) -> PipelineResult:
+    result: PipelineResult | None = None
+    async for event in events:
+        if on_event is not None:
+            on_event(event)
+        if isinstance(event, RunFinished) and isinstance(event.result, PipelineResult):
+            result = event.result
+    if result is None:  # the stream always ends with the result, unless it raised
+        raise RuntimeError("the pipeline run ended without a result")
+    return result
 
 
 def load_pipeline(
@@ -379,135 +445,6 @@ def _coerce(name: str, kind: str, value: Any) -> Any:
     except (TypeError, ValueError) as exc:
         raise UsageError(f"input {name!r}: {value!r} is not a valid {kind}") from exc
     return value
-
-
-@dataclass
-class CostMeter:
-    """Keeps a run's spending across resumes: the gateway refuses calls past the run's limit,
-    counting what earlier attempts spent, and the record learns the new total when it ends."""
-
-    record: RunRecord
-
-    @contextlib.contextmanager
-    def limiting(self, gateway: Gateway, limits: Limits) -> Iterator[None]:
-        previous = gateway.cost_limit
-        limit = gateway.limit_cost(limits.max_cost_usd, spent_usd=self.record.spent_usd())
-        try:
-            yield
-        finally:
-            assert limit is not None
-            self.record.update(cost_usd=limit.spent(gateway.ledger))
-            gateway.cost_limit = previous
-
-
-# --- run records -------------------------------------------------------------------------------
-
-
-@dataclass
-class RunRecord:
-    """The files of one run under `<data dir>/runs/<thread id>/`."""
-
-    root: Path
-    thread_id: str
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def folder(self) -> Path:
-        return self.root / "runs" / self.thread_id
-
-    @classmethod
-    def create(
-        cls,
-        root: Path,
-        thread_id: str,
-        pipeline: Pipeline,
-        inputs: dict[str, Any],
-        options: RunOptions | None = None,
-        file_roots: FileRoots | None = None,
-    ) -> RunRecord:
-        """A new record; `inputs` as the run's state holds them (long texts by reference)."""
-        record = cls(root, thread_id)
-        folder = private_dir(record.folder)
-        write_private(folder / "spec.yaml", pipeline.text)
-        write_private(folder / "inputs.json", json.dumps(inputs, ensure_ascii=False))
-        record.meta = {
-            "thread_id": thread_id, "pipeline": pipeline.spec.name,
-            "spec_path": str(pipeline.path.resolve()), "status": "created", "created": time.time(),
-            "options": (options or RunOptions()).to_dict(), "cost_usd": 0.0,
-            "file_roots": list((file_roots or pipeline.spec_roots()).shown()),
-        }  # fmt: skip
-        record._write_meta()
-        return record
-
-    @classmethod
-    def open(cls, root: Path, thread_id: str) -> RunRecord:
-        record = cls(root, thread_id)
-        meta_file = record.folder / "meta.json"
-        if not meta_file.is_file():
-            raise UsageError(f"no run {thread_id!r} under {root / 'runs'}; see `agentrun runs ls`")
-        record.meta = json.loads(meta_file.read_text(encoding="utf-8"))
-        return record
-
-    def pipeline(self) -> Pipeline:
-        """The pipeline exactly as it was run (relative paths resolve from its original folder)."""
-        text = (self.folder / "spec.yaml").read_text(encoding="utf-8")
-        return Pipeline.from_text(text, Path(self.meta["spec_path"]))
-
-    def file_roots(self, pipeline: Pipeline) -> FileRoots:
-        """The folders file tools may read in this run (records from before they were kept:
-        the spec's own)."""
-        kept = self.meta.get("file_roots")
-        return FileRoots.of(kept) if kept else pipeline.spec_roots()
-
-    def stored_inputs(self) -> dict[str, Any]:
-        """The run's inputs as its state holds them: long texts by reference."""
-        data: dict[str, Any] = json.loads((self.folder / "inputs.json").read_text(encoding="utf-8"))
-        return data
-
-    def inputs(self) -> dict[str, Any]:
-        """The run's inputs, long texts read back from where they are stored."""
-        return BlobStore(self.root).resolve(self.stored_inputs())
-
-    def initial_state(self) -> dict[str, Any]:
-        """The pipeline graph's state before its first step."""
-        return {"inputs": self.stored_inputs(), "results": {}, "visits": {}}
-
-    def options(self) -> RunOptions:
-        """The options the run was (last) started with."""
-        return RunOptions.from_dict(self.meta.get("options"))
-
-    def update(self, **values: Any) -> None:
-        self.meta.update(values)
-        self._write_meta()
-
-    def finish(self, result: PipelineResult) -> Path:
-        path = self.folder / "result.json"
-        payload = {"thread_id": result.thread_id, "outputs": result.outputs, "usage": result.usage}
-        write_private(path, json.dumps(payload, ensure_ascii=False, indent=2, default=str))
-        self.update(status="done", finished=time.time(), error=None)
-        return path
-
-    def spent_usd(self) -> float:
-        """What the run's model calls cost over every attempt at it so far."""
-        return float(self.meta.get("cost_usd") or 0.0)
-
-    def _write_meta(self) -> None:
-        write_private(self.folder / "meta.json", json.dumps(self.meta, indent=2))
-
-    @staticmethod
-    def all(root: Path) -> list[dict[str, Any]]:
-        runs = root / "runs"
-        if not runs.is_dir():
-            return []
-        metas = []
-        for folder in runs.iterdir():
-            meta = folder / "meta.json"
-            with contextlib.suppress(OSError, ValueError):
-                metas.append(json.loads(meta.read_text(encoding="utf-8")))
-        return sorted(metas, key=lambda m: m.get("created", 0), reverse=True)
-
-    def remove(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 __all__ = ["Pipeline", "PipelineResult", "RunRecord", "load_pipeline"]

@@ -112,13 +112,37 @@ class ToolSpec(_Spec):
     )
 
 
+class HumanSpec(_Spec):
+    """Ask a person: the run stops here, checkpointed, until it is resumed with an answer
+    (`agentrun resume THREAD --answer TEXT|@file`); the answer is this step's result."""
+
+    question: str = Field(description="Template of the question shown to the person.")
+    answer_schema: dict[str, Any] | None = Field(
+        default=None,
+        alias="schema",
+        description="JSON Schema the answer must satisfy (an answer that does not is refused "
+        "and the run keeps waiting); without it any text is taken.",
+    )
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
 class NodeSpec(_Spec):
-    """A step of a custom graph: exactly one of `agent`, `tool`, `workflow`."""
+    """A step of a custom graph: exactly one of `agent`, `tool`, `workflow`, `human`."""
 
     id: str = Field(pattern=NODE_ID)
     agent: AgentSpec | None = None
     tool: ToolSpec | None = None
     workflow: WorkflowSpec | None = None
+    human: HumanSpec | None = None
+    approve: bool = Field(
+        default=False,
+        description="A person approves, edits or rejects this step's result before the run "
+        "goes on; a rejection runs the step again with `review.feedback` set.",
+    )
+    max_reviews: int = Field(
+        default=3, ge=1, le=100, description="With approve: rejections before the run fails."
+    )
     for_each: str | None = Field(
         default=None,
         description="Fan out: an expression giving a list; the step runs once per item "
@@ -131,12 +155,18 @@ class NodeSpec(_Spec):
 
     @model_validator(mode="after")
     def _exactly_one_action(self) -> NodeSpec:
-        actions = [
-            name for name in ("agent", "tool", "workflow") if getattr(self, name) is not None
-        ]
+        kinds = ("agent", "tool", "workflow", "human")
+        actions = [name for name in kinds if getattr(self, name) is not None]
         if len(actions) != 1:
             found = ", ".join(actions) or "none"
-            raise ValueError(f"a node needs exactly one of agent, tool, workflow (found: {found})")
+            raise ValueError(
+                f"a node needs exactly one of agent, tool, workflow, human (found: {found})"
+            )
+        if (self.human is not None or self.approve) and self.for_each is not None:
+            raise ValueError("a step that asks a person (human, approve) cannot fan out "
+                             "(for_each); ask once, after the fan-out")  # fmt: skip
+        if self.human is not None and self.approve:
+            raise ValueError("a human step is its own answer: drop `approve`")
         return self
 
 

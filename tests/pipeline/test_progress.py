@@ -8,7 +8,7 @@ import pytest
 
 from agentrun.agents.testing import scripted_model
 from agentrun.cli import run as cli
-from agentrun.cli.pipeline import StreamedText
+from agentrun.cli.progress import StreamedText
 
 
 class Clock:
