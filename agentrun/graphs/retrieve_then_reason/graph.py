@@ -23,14 +23,10 @@ from agentrun.errors import ConfigError, InputFileError, UsageError
 from agentrun.graphs import long_doc, runtime
 from agentrun.graphs.long_doc import PreparedDocument, StoredDocument, normalize_answer
 from agentrun.graphs.retrieve_then_reason.evidence import (
-    extraction_messages,
     ground_answer,
     locate_answer_sentence,
     locate_quote,
     map_paraphrases,
-    reask_message,
-    reasoning_messages,
-    render_facts,
     replaced,
 )
 from agentrun.graphs.retrieve_then_reason.models import (
@@ -42,6 +38,12 @@ from agentrun.graphs.retrieve_then_reason.models import (
     RetrieveThenReasonConfig,
     RetrieveThenReasonResult,
     Stage,
+)
+from agentrun.graphs.retrieve_then_reason.prompts import (
+    extraction_messages,
+    reask_message,
+    reasoning_messages,
+    render_facts,
 )
 from agentrun.graphs.runtime import (
     DEFAULT_NAMESPACE,
