@@ -59,7 +59,6 @@ from agentrun.graphs.retrieve_then_reason.graph import (
     build_graph,
     resume,
     run,
-    store_can_search,
 )
 from agentrun.graphs.retrieve_then_reason.models import (
     Extraction,
@@ -91,5 +90,4 @@ __all__ = [
     "read_source",
     "resume",
     "run",
-    "store_can_search",
 ]

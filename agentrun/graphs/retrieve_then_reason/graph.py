@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import operator
 import os
@@ -54,7 +53,7 @@ from agentrun.graphs.runtime import (
     usage_of,
     usage_update,
 )
-from agentrun.memory.namespaces import chunks_ns, records_ns
+from agentrun.memory.namespaces import chunks_ns
 from agentrun.memory.records import DocumentChunk
 from agentrun.text.files import read_text_file as read_source
 from agentrun.text.quotes import QuoteSpan
@@ -599,16 +598,3 @@ def resume(thread_id: str, **options: Any) -> RetrieveThenReasonResult:
     """Sync twin of `aresume`."""
     return runtime.run_sync(aresume(thread_id, **options))
 
-
-async def store_can_search(store: BaseStore, namespace: tuple[str, ...] = ("evals",)) -> bool:
-    """Whether the store ranks by meaning (it has an embedder): probed with one tiny record."""
-    probe = records_ns(namespace, "search-probe")
-    try:
-        await store.aput(probe, "probe", {"text": "a probe for semantic search"}, index=["text"])
-        hits = await store.asearch(probe, query="semantic search probe", limit=1)
-    except Exception:
-        return False
-    finally:
-        with contextlib.suppress(Exception):
-            await store.adelete(probe, "probe")
-    return bool(hits) and hits[0].score is not None
