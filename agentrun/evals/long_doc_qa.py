@@ -15,6 +15,7 @@ reported as failed with the reason and the other strategies still run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 import uuid
@@ -24,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from langgraph.store.base import BaseStore
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agentrun.agents.config import LOCAL_MODEL
@@ -39,6 +41,7 @@ from agentrun.evals import metrics, report
 from agentrun.evals.datasets import DatasetFormat, QAItem, load_dataset
 from agentrun.evals.strategies import STRATEGIES, Outcome, Resources, run_strategy
 from agentrun.evals.synthetic import generate
+from agentrun.memory.namespaces import records_ns
 
 DEFAULT_LENGTHS = (4096, 16384, 65536, 131072)
 DEFAULT_STRATEGIES = ("coa", "coa-free", "vanilla", "rag")
@@ -135,10 +138,22 @@ def score_row(
     }
 
 
+async def store_can_search(store: BaseStore, namespace: tuple[str, ...] = ("evals",)) -> bool:
+    """Whether the store ranks by meaning (it has an embedder): probed with one tiny record."""
+    probe = records_ns(namespace, "search-probe")
+    try:
+        await store.aput(probe, "probe", {"text": "a probe for semantic search"}, index=["text"])
+        hits = await store.asearch(probe, query="semantic search probe", limit=1)
+    except Exception:
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            await store.adelete(probe, "probe")
+    return bool(hits) and hits[0].score is not None
+
+
 async def failed_strategies(strategies: Sequence[str], res: Resources) -> dict[str, str]:
     """Strategies that cannot run at all with these resources, and why."""
-    from agentrun.graphs.retrieve_then_reason import store_can_search
-
     failed = {}
     if "rag" in strategies and not await store_can_search(res.store, res.namespace):
         failed["rag"] = (

@@ -2,8 +2,9 @@
 
 Chain-of-agents and its baselines go through `chain_of_agents.arun` (its config picks the
 strategy); retrieve-then-reason, its unverified two-stage baseline and direct answering go
-through `retrieve_then_reason.arun`. Every strategy returns the same `Outcome`, so one report
-compares them; retrieve-then-reason runs also return their extraction figures.
+through the `RetrieveThenReason` workflow (its config's `method` picks which). Every strategy
+returns the same `Outcome`, so one report compares them; retrieve-then-reason runs also return
+their extraction figures.
 """
 
 from __future__ import annotations
@@ -100,13 +101,14 @@ async def _chain_of_agents(
 async def _retrieve_then_reason(
     strategy: str, item: QAItem, model: str, res: Resources, thread_id: str
 ) -> Outcome:
-    from agentrun.graphs import retrieve_then_reason as rtr
+    from agentrun.graphs.retrieve_then_reason import RetrieveThenReason, RetrieveThenReasonConfig
 
-    config = rtr.RetrieveThenReasonConfig(model=model, method=RTR_METHODS[strategy])
-    result = await rtr.arun(
-        item.context, item.question, config=config, gateway=res.gateway, store=res.store,
-        checkpointer=res.checkpointer, namespace=res.namespace, thread_id=thread_id,
+    config = RetrieveThenReasonConfig(model=model, method=RTR_METHODS[strategy])
+    workflow = RetrieveThenReason(
+        config, gateway=res.gateway, store=res.store, checkpointer=res.checkpointer,
+        namespace=res.namespace,
     )  # fmt: skip
+    result = await workflow.arun(item.context, item.question, thread_id=thread_id)
     details = {
         "chunks": result.chunk_count,
         "chunk_tokens": result.chunk_tokens,

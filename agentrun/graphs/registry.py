@@ -19,7 +19,7 @@ from agentrun.errors import UsageError
 from agentrun.graphs.agent_write import AgentWriteConfig
 from agentrun.graphs.chain_of_agents import ChainOfAgentsConfig
 from agentrun.graphs.navigation import NavigationConfig
-from agentrun.graphs.retrieve_then_reason.models import RetrieveThenReasonConfig
+from agentrun.graphs.retrieve_then_reason import RetrieveThenReason, RetrieveThenReasonConfig
 from agentrun.graphs.tour_navigation import TourConfig
 
 
@@ -132,9 +132,8 @@ register(
         module="agentrun.graphs.retrieve_then_reason",
         config=RetrieveThenReasonConfig,
         required_inputs=("context", "query"),
-        description="Extract supporting quotes, verify each against the source, then answer "
-        "from the verified facts only (or abstain).",
-        keywords=(("context", "context_in"),),
+        description=RetrieveThenReason.description,
+        workflow_class="RetrieveThenReason",
     )
 )
 

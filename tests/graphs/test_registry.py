@@ -34,7 +34,7 @@ def test_integer_inputs_are_converted_and_blank_ones_left_to_the_default() -> No
         "instruction": "Write."
     }
     assert WORKFLOWS["retrieve-then-reason"].arguments({"context": "c", "query": "q"}) == {
-        "context_in": "c",
+        "context": "c",
         "query": "q",
     }
 

@@ -15,6 +15,10 @@ from agentrun.agents import Gateway, GatewayConfig, RetryPolicy
 from agentrun.agents.testing import scripted_model
 from agentrun.errors import AgentrunError, UsageError
 from agentrun.graphs import retrieve_then_reason as rtr
+from agentrun.graphs.events import NodeStarted, RunFinished
+from agentrun.memory.embedders import FakeEmbedder
+from agentrun.memory.ingest import Ingester
+from agentrun.memory.inmemory import in_memory_store
 from agentrun.text.splitter import split_text
 
 QUESTION = "Who kept the Saltmere light in 1890?"
@@ -46,10 +50,10 @@ async def run(
     text: str | Path, data_dir: Path, encoding: str | None = None, **options: Any
 ) -> rtr.RetrieveThenReasonResult:
     async with Gateway(data_dir=data_dir, cache=False) as gateway:
-        return await rtr.arun(
-            text, QUESTION, config=config(**options), gateway=gateway,
-            store=InMemoryStore(), checkpointer=InMemorySaver(), encoding=encoding,
-        )  # fmt: skip
+        workflow = rtr.RetrieveThenReason(
+            config(**options), gateway=gateway, store=InMemoryStore(), checkpointer=InMemorySaver()
+        )
+        return await workflow.arun(text, QUESTION, encoding=encoding)
 
 
 def chunks_of(text: str, data_dir: Path, chunk_tokens: int = 80) -> list[str]:
@@ -450,10 +454,10 @@ async def test_beyond_the_window_chunks_are_retrieved_or_all_read(data_dir: Path
     indexed = InMemoryStore(index={"embed": _embed, "dims": 64, "fields": ["text"]})
     with scripted_model(model, context_window=700) as fake:
         async with Gateway(data_dir=data_dir, cache=False) as gateway:
-            searched = await rtr.arun(
-                text, QUESTION, config=config(top_k=2), gateway=gateway, store=indexed,
-                checkpointer=InMemorySaver(),
-            )  # fmt: skip
+            workflow = rtr.RetrieveThenReason(
+                config(top_k=2), gateway=gateway, store=indexed, checkpointer=InMemorySaver()
+            )
+            searched = await workflow.arun(text, QUESTION)
         assert searched.retrieval == "semantic"
         assert len(searched.chunks_read) == 2 < searched.chunk_count
         assert searched.answer == "Maren Holt"
@@ -483,22 +487,71 @@ async def test_resume_after_a_crash_resends_no_recorded_call(data_dir: Path) -> 
         async with Gateway(gateway_config, data_dir=data_dir, cache=False) as gateway:
             options: dict[str, Any] = {"gateway": gateway, "store": store, "checkpointer": saver}
             with pytest.raises(AgentrunError):
-                await rtr.arun(document(), QUESTION, config=config(), thread_id="t1", **options)
+                await rtr.RetrieveThenReason(config(), **options).arun(
+                    document(), QUESTION, thread_id="t1"
+                )
             before = len(fake.calls)
-            result = await rtr.aresume("t1", config=config(), **options)
+            result = await rtr.RetrieveThenReason(config(), **options).aresume("t1")
     assert len(fake.calls) == before + 1  # only the reasoning call again
     assert result.answer == "Maren Holt"
     assert result.usage["model_calls"] == result.chunk_count + 1
+
+
+def keeper_model(messages: Messages) -> str:
+    """Quotes KEEPER from the chunk that holds it and answers from it."""
+    if last_user(messages).startswith("Facts:"):
+        return reasoned("Maren Holt", [1])
+    return extraction(KEEPER) if KEEPER in last_user(messages) else extraction()
+
+
+async def test_a_run_streams_its_steps_and_ends_with_the_typed_result(data_dir: Path) -> None:
+    with scripted_model(keeper_model, context_window=1024):
+        async with Gateway(data_dir=data_dir, cache=False) as gateway:
+            workflow = rtr.RetrieveThenReason(
+                config(chunk_tokens=400), gateway=gateway, store=InMemoryStore(),
+                checkpointer=InMemorySaver(),
+            )  # fmt: skip
+            events = [e async for e in workflow.astream(document(3), QUESTION, thread_id="s")]
+    started = [e.node for e in events if isinstance(e, NodeStarted)]
+    assert started == ["retrieve", "extract", "reask", "reason"]
+    final = events[-1]
+    assert isinstance(final, RunFinished) and final.status == "done"
+    result = final.result
+    assert isinstance(result, rtr.RetrieveThenReasonResult)
+    assert result.output == result.answer == "Maren Holt" and result.thread_id == "s"
+    assert set(result.usage_by_node) == {"extract", "reason"}
+    assert result.usage["model_calls"] == 2 == len(result.prompts)
+
+
+async def test_a_stored_document_is_read_by_its_id(tmp_path: Path, data_dir: Path) -> None:
+    path = tmp_path / "harbour.md"
+    path.write_text(document(), encoding="utf-8")
+    store = in_memory_store()
+    (outcome,) = await Ingester(store, FakeEmbedder()).ingest([path])
+    with scripted_model(keeper_model, context_window=1024):
+        async with Gateway(data_dir=data_dir, cache=False) as gateway:
+            workflow = rtr.RetrieveThenReason(
+                config(), gateway=gateway, store=store, checkpointer=InMemorySaver()
+            )
+            result = await workflow.arun(rtr.StoredDocument(outcome.doc_id), QUESTION)
+            with pytest.raises(UsageError, match=r"'nope' .* is not in the store"):
+                await workflow.arun(rtr.StoredDocument("nope"), QUESTION)
+    assert result.answer == "Maren Holt"
+    assert [f.text for f in result.facts] == [KEEPER]
+    fact = result.facts[0]
+    assert document()[fact.start : fact.end] == KEEPER  # type: ignore[misc]
 
 
 async def test_bad_input_has_stated_behaviour(data_dir: Path, tmp_path: Path) -> None:
     with scripted_model(lambda m: extraction(), context_window=1024):
         with pytest.raises(UsageError, match="context is empty"):
             await run(" \n\n ", data_dir)
-        with pytest.raises(UsageError, match="question is empty"):
+        with pytest.raises(UsageError, match="input 'query': the question is empty"):
             async with Gateway(data_dir=data_dir) as gateway:
-                await rtr.arun(document(), "  ", config=config(), gateway=gateway,
-                               store=InMemoryStore(), checkpointer=InMemorySaver())  # fmt: skip
+                workflow = rtr.RetrieveThenReason(
+                    config(), gateway=gateway, store=InMemoryStore(), checkpointer=InMemorySaver()
+                )
+                await workflow.arun(document(), "  ")
         empty = tmp_path / "empty.txt"
         empty.write_bytes(b"")
         with pytest.raises(UsageError, match=r"empty\.txt: is empty"):

@@ -20,10 +20,10 @@ DOCUMENT = (
 
 async def test_verified_run_completes_on_the_embedded_model(local_gateway: Gateway) -> None:
     config = rtr.RetrieveThenReasonConfig(extract_max_tokens=96, answer_max_tokens=32)
-    result = await rtr.arun(
-        DOCUMENT, "Who was the lighthouse keeper in 1890?", config=config,
-        gateway=local_gateway, store=InMemoryStore(), checkpointer=InMemorySaver(),
-    )  # fmt: skip
+    workflow = rtr.RetrieveThenReason(
+        config, gateway=local_gateway, store=InMemoryStore(), checkpointer=InMemorySaver()
+    )
+    result = await workflow.arun(DOCUMENT, "Who was the lighthouse keeper in 1890?")
     assert result.prompting == "quotes" and result.chunk_count == 1
     for fact in result.facts:  # every fact the reasoner saw is verbatim source text
         assert fact.start is not None and fact.end is not None

@@ -1,5 +1,8 @@
 """Retrieve-then-reason with verified evidence (after ALR², Li et al., 2024).
 
+`RetrieveThenReason(config).run(context, query)` answers `query` from `context`: a text, a
+`Path` to a text file, or a `StoredDocument` (a document in the store, by id).
+
 Stage 1 asks the model for the facts that support an answer, as quotes with their source id;
 every quote is located in its source (`agentrun.text.quotes.locate`: exact, then Unicode NFKC /
 case / whitespace normalized, then fuzzy above `fuzzy_threshold`, always mapped back to the
@@ -52,16 +55,29 @@ the first extraction proposed, and that the re-ask found none either).
   `InputFileError` naming the file.
 """
 
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from langgraph.graph import StateGraph
+from langgraph.store.base import BaseStore
+
+from agentrun.agents.gateway import Gateway
+from agentrun.errors import InputFileError, UsageError
+from agentrun.graphs import long_doc, runtime
+from agentrun.graphs.base import BuildContext, Workflow
+from agentrun.graphs.long_doc import PreparedDocument, StoredDocument
 from agentrun.graphs.retrieve_then_reason.graph import (
-    Context,
-    aresume,
-    arun,
+    RtrState,
     build_graph,
-    resume,
-    run,
-    store_can_search,
+    plan_chunk_tokens,
+    reasoning_budget,
 )
 from agentrun.graphs.retrieve_then_reason.models import (
+    Context,
     Extraction,
     ExtractionStats,
     Fact,
@@ -70,9 +86,107 @@ from agentrun.graphs.retrieve_then_reason.models import (
     Proposal,
     ReasonedAnswer,
     RetrieveThenReasonConfig,
+    RetrieveThenReasonInputs,
     RetrieveThenReasonResult,
 )
+from agentrun.graphs.runtime import Session
 from agentrun.text.files import read_text_file as read_source
+
+
+class RetrieveThenReason(
+    Workflow[RetrieveThenReasonConfig, RetrieveThenReasonInputs, RetrieveThenReasonResult]
+):
+    """Answer `query` from `context` with facts verified against it (see the package doc);
+    `config.method` picks the verified workflow or one of its baselines."""
+
+    name = "retrieve-then-reason"
+    description = (
+        "Extract supporting quotes, verify each against the source, then answer from the "
+        "verified facts only (or abstain)."
+    )
+    Config = RetrieveThenReasonConfig
+    Inputs = RetrieveThenReasonInputs
+    Result = RetrieveThenReasonResult
+
+    def resolved_config(self, gateway: Gateway) -> RetrieveThenReasonConfig:
+        """The config with its `auto` settings decided for the model the gateway serves."""
+        return self.config.resolved(gateway.is_local(self.config.model))
+
+    def build(self, ctx: BuildContext[RetrieveThenReasonConfig]) -> StateGraph[Any, Any, Any, Any]:
+        return build_graph(self.resolved_config(ctx.gateway))
+
+    async def start(self, inputs: RetrieveThenReasonInputs, session: Session) -> RtrState:
+        """Split the context into the store (ids in the state) and size the two stages."""
+        config, gateway = self.resolved_config(session.gateway), session.gateway
+        namespace, query = session.ctx.namespace, inputs.query
+        text = await _text_of(session.store, namespace, inputs.context, inputs.encoding)
+        if not text.strip():
+            raise UsageError("the context is empty, so no fact can be found; pass a text")
+        chunk_tokens = plan_chunk_tokens(gateway, config, query)
+        budget = reasoning_budget(gateway, config, query)
+        beyond = gateway.count_text(config.model, text) > gateway.context_window(config.model)
+        source = str(inputs.context) if isinstance(inputs.context, Path) else "context"
+        doc = await long_doc.prepare_document(
+            gateway, session.store, namespace, text, model=config.model,
+            chunk_tokens=chunk_tokens, source=source, index=beyond,
+        )  # fmt: skip
+        return {
+            "query": query,
+            "doc": dataclasses.asdict(doc),
+            "beyond_window": beyond,
+            "budget": budget,
+        }
+
+    async def finish(self, state: Mapping[str, Any], session: Session) -> RetrieveThenReasonResult:
+        config = self.resolved_config(session.gateway)
+        doc = PreparedDocument(**state["doc"])
+        proposals = [Proposal.model_validate(p) for p in state.get("proposals", [])]
+        first = [p for p in proposals if p.stage == "extract"]
+        facts = [Fact.model_validate(f) for f in state.get("facts", [])]
+        not_found = sum(not p.found for p in first)
+        recovered = int(state.get("recovered", 0))
+        paraphrased = int(state.get("paraphrased", 0))
+        verified = config.method == "verified"
+        stats = ExtractionStats(
+            proposed=len(first), not_found=not_found,
+            reasked=not_found if verified and config.reask else 0,
+            recovered=recovered, paraphrased=paraphrased,
+            dropped=not_found - recovered - paraphrased if verified else 0, kept=len(facts),
+        )  # fmt: skip
+        return RetrieveThenReasonResult(
+            method=config.method,
+            prompting=config.resolved_prompting,
+            answer=state.get("answer"),
+            reason=str(state.get("reason", "")),
+            query=str(state["query"]),
+            doc_id=doc.doc_id,
+            chunk_count=doc.chunk_count,
+            chunk_tokens=int(doc.split.rsplit("-", 1)[1]),
+            document_tokens=doc.tokens,
+            retrieval=str(state.get("retrieval", "")),
+            chunks_read=list(state.get("candidates", [])),
+            facts=facts,
+            cited=list(state.get("cited", [])),
+            citations_inferred=bool(state.get("citations_inferred", False)),
+            proposals=proposals,
+            stats=stats,
+            prompts=await runtime.recorded_prompts(session.ctx),
+            warnings=list(state.get("warnings", [])),
+        )
+
+
+async def _text_of(
+    store: BaseStore, namespace: tuple[str, ...], context: Context, encoding: str | None
+) -> str:
+    if isinstance(context, Path):
+        text = read_source(context, encoding=encoding)
+        if not text.strip():
+            raise InputFileError(str(context), "is empty; pass a file with text")
+        return text
+    if isinstance(context, StoredDocument):
+        return await long_doc.load_text(store, namespace, context)
+    return context
+
 
 __all__ = [
     "Context",
@@ -83,13 +197,11 @@ __all__ = [
     "Prompting",
     "Proposal",
     "ReasonedAnswer",
+    "RetrieveThenReason",
     "RetrieveThenReasonConfig",
+    "RetrieveThenReasonInputs",
     "RetrieveThenReasonResult",
-    "aresume",
-    "arun",
+    "StoredDocument",
     "build_graph",
     "read_source",
-    "resume",
-    "run",
-    "store_can_search",
 ]

@@ -1,60 +1,52 @@
-"""The retrieve-then-reason graph, its budgets and its entry points (see the package doc)."""
+"""The retrieve-then-reason graph and its token budgets (see the package doc)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import operator
-import os
 from collections.abc import Awaitable, Iterable
-from pathlib import Path
 from typing import Annotated, Any, TypedDict, TypeVar
 
-from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
-from langgraph.store.base import BaseStore
 
 from agentrun.agents import roles, structured
 from agentrun.agents.gateway import Gateway
 from agentrun.agents.ledger import Usage
 from agentrun.agents.messages import Message
-from agentrun.errors import ConfigError, InputFileError, UsageError
+from agentrun.errors import ConfigError, UsageError
 from agentrun.graphs import long_doc, runtime
-from agentrun.graphs.long_doc import PreparedDocument, StoredDocument, normalize_answer
+from agentrun.graphs.long_doc import StoredDocument, normalize_answer
 from agentrun.graphs.retrieve_then_reason.evidence import (
-    extraction_messages,
     ground_answer,
     locate_answer_sentence,
     locate_quote,
     map_paraphrases,
-    reask_message,
-    reasoning_messages,
-    render_facts,
     replaced,
 )
 from agentrun.graphs.retrieve_then_reason.models import (
     Extraction,
-    ExtractionStats,
     Fact,
     Proposal,
     ReasonedAnswer,
     RetrieveThenReasonConfig,
-    RetrieveThenReasonResult,
     Stage,
 )
+from agentrun.graphs.retrieve_then_reason.prompts import (
+    extraction_messages,
+    reask_message,
+    reasoning_messages,
+    render_facts,
+)
 from agentrun.graphs.runtime import (
-    DEFAULT_NAMESPACE,
-    EventHandler,
     WorkflowContext,
     add_usage,
     context,
     usage_of,
     usage_update,
 )
-from agentrun.memory.namespaces import chunks_ns, records_ns
+from agentrun.memory.namespaces import chunks_ns
 from agentrun.memory.records import DocumentChunk
-from agentrun.text.files import read_text_file as read_source
 from agentrun.text.quotes import QuoteSpan
 
 SAFETY_TOKENS = 32
@@ -62,7 +54,6 @@ MIN_CHUNK_TOKENS = 64
 #: Room for the re-ask instruction that names the quotes not found.
 REASK_TOKENS = 160
 
-Context = str | Path | StoredDocument
 T = TypeVar("T")
 
 
@@ -410,9 +401,6 @@ def build_graph(
     return graph
 
 
-NODES = ("retrieve", "extract", "reask", "reason")
-
-
 # --- budgets -----------------------------------------------------------------------------------
 
 
@@ -456,157 +444,3 @@ def reasoning_budget(gateway: Gateway, config: RetrieveThenReasonConfig, query: 
             "use a model with a larger window"
         )
     return budget
-
-
-# --- entry points ------------------------------------------------------------------------------
-
-
-async def _text_of(
-    res: runtime.RunResources, namespace: tuple[str, ...], ctx_in: Context, encoding: str | None
-) -> str:
-    if isinstance(ctx_in, Path):
-        text = read_source(ctx_in, encoding=encoding)
-        if not text.strip():
-            raise InputFileError(str(ctx_in), "is empty; pass a file with text")
-        return text
-    if isinstance(ctx_in, StoredDocument):
-        return await long_doc.load_text(res.store, namespace, ctx_in)
-    return ctx_in
-
-
-async def result_from_state(
-    state: dict[str, Any], ctx: WorkflowContext, config: RetrieveThenReasonConfig,
-    doc: PreparedDocument, chunk_tokens: int, thread_id: str,
-) -> RetrieveThenReasonResult:  # fmt: skip
-    proposals = [Proposal.model_validate(p) for p in state.get("proposals", [])]
-    first = [p for p in proposals if p.stage == "extract"]
-    facts = [Fact.model_validate(f) for f in state.get("facts", [])]
-    not_found = sum(not p.found for p in first)
-    recovered = int(state.get("recovered", 0))
-    paraphrased = int(state.get("paraphrased", 0))
-    verified = config.method == "verified"
-    stats = ExtractionStats(
-        proposed=len(first), not_found=not_found,
-        reasked=not_found if verified and config.reask else 0,
-        recovered=recovered, paraphrased=paraphrased,
-        dropped=not_found - recovered - paraphrased if verified else 0, kept=len(facts),
-    )  # fmt: skip
-    return RetrieveThenReasonResult(
-        method=config.method,
-        prompting=config.resolved_prompting,
-        answer=state.get("answer"),
-        reason=str(state.get("reason", "")),
-        query=str(state["query"]),
-        thread_id=thread_id,
-        doc_id=doc.doc_id,
-        chunk_count=doc.chunk_count,
-        chunk_tokens=chunk_tokens,
-        document_tokens=doc.tokens,
-        retrieval=str(state.get("retrieval", "")),
-        chunks_read=list(state.get("candidates", [])),
-        facts=facts,
-        cited=list(state.get("cited", [])),
-        citations_inferred=bool(state.get("citations_inferred", False)),
-        proposals=proposals,
-        stats=stats,
-        prompts=await runtime.recorded_prompts(ctx),
-        usage=Usage.from_dict(state.get("usage")).to_dict(),
-        warnings=list(state.get("warnings", [])),
-    )
-
-
-async def arun(
-    context_in: Context,
-    query: str,
-    *,
-    config: RetrieveThenReasonConfig | None = None,
-    gateway: Gateway | None = None,
-    store: BaseStore | None = None,
-    checkpointer: BaseCheckpointSaver[Any] | None = None,
-    namespace: tuple[str, ...] = DEFAULT_NAMESPACE,
-    thread_id: str | None = None,
-    on_event: EventHandler | None = None,
-    data_dir: str | os.PathLike[str] | None = None,
-    encoding: str | None = None,
-) -> RetrieveThenReasonResult:
-    """Answer `query` from `context_in` (a text, a `Path` to a text file, or a stored document)
-    with facts verified against it. A file is read as UTF-8, else in `encoding` or the one it
-    declares."""
-    config = config or RetrieveThenReasonConfig()
-    if not query or not query.strip():
-        raise UsageError("the question is empty; pass the question to answer")
-    thread_id = thread_id or runtime.new_thread_id()
-    async with runtime.session(
-        thread_id=thread_id, gateway=gateway, store=store, checkpointer=checkpointer,
-        namespace=namespace, data_dir=data_dir,
-    ) as run:  # fmt: skip
-        config = config.resolved(run.gateway.is_local(config.model))
-        text = await _text_of(run.resources, namespace, context_in, encoding)
-        if not text.strip():
-            raise UsageError("the context is empty, so no fact can be found; pass a text")
-        chunk_tokens = plan_chunk_tokens(run.gateway, config, query)
-        budget = reasoning_budget(run.gateway, config, query)
-        window = run.gateway.context_window(config.model)
-        beyond = run.gateway.count_text(config.model, text) > window
-        source = str(context_in) if isinstance(context_in, Path) else "context"
-        doc = await long_doc.prepare_document(
-            run.gateway, run.store, namespace, text, model=config.model,
-            chunk_tokens=chunk_tokens, source=source, index=beyond,
-        )  # fmt: skip
-        initial: RtrState = {
-            "query": query,
-            "doc": dataclasses.asdict(doc),
-            "beyond_window": beyond,
-            "budget": budget,
-        }
-        state = await run.run(build_graph(config), initial, on_event=on_event, node_names=NODES)
-        return await result_from_state(state, run.ctx, config, doc, chunk_tokens, thread_id)
-
-
-async def aresume(
-    thread_id: str,
-    *,
-    config: RetrieveThenReasonConfig | None = None,
-    gateway: Gateway | None = None,
-    store: BaseStore | None = None,
-    checkpointer: BaseCheckpointSaver[Any] | None = None,
-    namespace: tuple[str, ...] = DEFAULT_NAMESPACE,
-    on_event: EventHandler | None = None,
-    data_dir: str | os.PathLike[str] | None = None,
-) -> RetrieveThenReasonResult:
-    """Continue a failed or killed run from its last checkpoint (same config and store)."""
-    config = config or RetrieveThenReasonConfig()
-    async with runtime.session(
-        thread_id=thread_id, gateway=gateway, store=store, checkpointer=checkpointer,
-        namespace=namespace, data_dir=data_dir,
-    ) as run:  # fmt: skip
-        config = config.resolved(run.gateway.is_local(config.model))
-        graph = build_graph(config)
-        doc = PreparedDocument(**(await run.saved(graph))["doc"])
-        state = await run.run(graph, None, on_event=on_event, node_names=NODES)
-        chunk_tokens = int(doc.split.rsplit("-", 1)[1])
-        return await result_from_state(state, run.ctx, config, doc, chunk_tokens, thread_id)
-
-
-def run(context_in: Context, query: str, **options: Any) -> RetrieveThenReasonResult:
-    """Sync twin of `arun`."""
-    return runtime.run_sync(arun(context_in, query, **options))
-
-
-def resume(thread_id: str, **options: Any) -> RetrieveThenReasonResult:
-    """Sync twin of `aresume`."""
-    return runtime.run_sync(aresume(thread_id, **options))
-
-
-async def store_can_search(store: BaseStore, namespace: tuple[str, ...] = ("evals",)) -> bool:
-    """Whether the store ranks by meaning (it has an embedder): probed with one tiny record."""
-    probe = records_ns(namespace, "search-probe")
-    try:
-        await store.aput(probe, "probe", {"text": "a probe for semantic search"}, index=["text"])
-        hits = await store.asearch(probe, query="semantic search probe", limit=1)
-    except Exception:
-        return False
-    finally:
-        with contextlib.suppress(Exception):
-            await store.adelete(probe, "probe")
-    return bool(hits) and hits[0].score is not None

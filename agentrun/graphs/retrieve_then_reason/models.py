@@ -1,17 +1,22 @@
-"""Settings, structured outputs and results of retrieve-then-reason."""
+"""Settings, inputs, structured outputs and results of retrieve-then-reason."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agentrun.agents.config import LOCAL_MODEL
+from agentrun.graphs.base import WorkflowResult
+from agentrun.graphs.long_doc import StoredDocument
 
 Method = Literal["verified", "unverified", "direct"]
 Prompting = Literal["auto", "structured", "quotes", "answer-span"]
 #: Where a proposal came from: the first extraction, the re-ask, or the paraphrase mapping.
 Stage = Literal["extract", "reask", "paraphrase"]
+#: What is answered from: a text, a text file, or a document already in the store.
+Context = str | Path | StoredDocument
 
 
 class RetrieveThenReasonConfig(BaseModel):
@@ -71,6 +76,28 @@ class RetrieveThenReasonConfig(BaseModel):
         if self.map_paraphrases is not None:
             return self.map_paraphrases
         return self.model == LOCAL_MODEL
+
+
+class RetrieveThenReasonInputs(BaseModel):
+    """What a run answers (`query`) and from what (`context`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    context: Context = Field(
+        description="The text; a Path to a text file (read as UTF-8, else in `encoding` or the "
+        "one it declares); or a StoredDocument (an ingested document's id)."
+    )
+    query: str = Field(description="The question to answer.")
+    encoding: str | None = Field(
+        default=None, description="Encoding of a context file that is not UTF-8."
+    )
+
+    @field_validator("query")
+    @classmethod
+    def _asked(cls, query: str) -> str:
+        if not query.strip():
+            raise ValueError("the question is empty; pass the question to answer")
+        return query
 
 
 class ExtractedFact(BaseModel):
@@ -140,13 +167,17 @@ class ExtractionStats(BaseModel):
         return self.not_found / self.proposed if self.proposed else None
 
 
-class RetrieveThenReasonResult(BaseModel):
+class RetrieveThenReasonResult(WorkflowResult):
+    """The answer (None: abstained, `reason` says why), the facts it stands on, and how every
+    quote fared."""
+
+    output_field = "answer"
+
     method: str
     prompting: str
     answer: str | None
     reason: str
     query: str
-    thread_id: str
     doc_id: str
     chunk_count: int
     chunk_tokens: int
@@ -159,5 +190,4 @@ class RetrieveThenReasonResult(BaseModel):
     proposals: list[Proposal] = Field(default_factory=list)
     stats: ExtractionStats = Field(default_factory=ExtractionStats)
     prompts: list[dict[str, Any]] = Field(default_factory=list)
-    usage: dict[str, Any] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
