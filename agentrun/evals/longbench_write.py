@@ -40,7 +40,7 @@ from agentrun.errors import (
     UsageError,
 )
 from agentrun.graphs import agent_write
-from agentrun.graphs import agent_write_prompts as prompts
+from agentrun.graphs.agent_write import prompts
 from agentrun.settings import open_private, private_dir, write_private
 from agentrun.text.words import Language, count_words, language_of, length_score
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agentrun.agents.messages import Message
-from agentrun.graphs.agent_write_plan import SectionBounds, SectionPlan
+from agentrun.graphs.agent_write.plan import SectionBounds, SectionPlan
 from agentrun.text.words import Language
 
 

@@ -42,9 +42,9 @@ from agentrun.errors import (
     StructuredOutputError,
     UsageError,
 )
-from agentrun.graphs import agent_write_prompts as prompts
 from agentrun.graphs import runtime
-from agentrun.graphs.agent_write_plan import (
+from agentrun.graphs.agent_write import prompts
+from agentrun.graphs.agent_write.plan import (
     OutlineDraft,
     Plan,
     PlanSource,
@@ -55,7 +55,7 @@ from agentrun.graphs.agent_write_plan import (
     parse_point_lines,
     plan_from_draft,
 )
-from agentrun.graphs.agent_write_section import (
+from agentrun.graphs.agent_write.section import (
     MIN_OUTPUT_TOKENS,
     EmptySectionError,
     SectionWriter,
