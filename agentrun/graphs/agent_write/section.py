@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from agentrun.agents.gateway import Gateway
 from agentrun.agents.ledger import Usage
@@ -19,13 +18,11 @@ from agentrun.agents.messages import Message
 from agentrun.errors import ContextLengthError, ModelCallError
 from agentrun.graphs import runtime
 from agentrun.graphs.agent_write import prompts
+from agentrun.graphs.agent_write.models import AgentWriteConfig
 from agentrun.graphs.agent_write.plan import Plan
 from agentrun.graphs.runtime import context, usage_of
 from agentrun.text import words as w
 from agentrun.text.words import Language
-
-if TYPE_CHECKING:
-    from agentrun.graphs.agent_write.graph import AgentWriteConfig
 
 #: Tokens kept free in every prompt for tokenizer disagreements and chat formatting.
 SAFETY_TOKENS = 32
