@@ -34,6 +34,7 @@ from agentrun.graphs.agent_write.models import (
     AgentWriteConfig,
     AgentWriteInputs,
     AgentWriteResult,
+    PlanReview,
     SectionResult,
 )
 from agentrun.graphs.agent_write.plan import Plan, SectionPlan
@@ -87,6 +88,8 @@ class AgentWrite(Workflow[AgentWriteConfig, AgentWriteInputs, AgentWriteResult])
         ]
         markdown = await load_document(ctx)
         words = w.count_words(markdown)
+        outcome = state.get("plan_review")
+        rejections = list(state.get("rejections") or [])
         return AgentWriteResult(
             instruction=state["instruction"],
             target_words=state["target_words"],
@@ -96,6 +99,7 @@ class AgentWrite(Workflow[AgentWriteConfig, AgentWriteInputs, AgentWriteResult])
             mode=self.config.mode,
             plan_source=state["plan_source"],
             plan=plan.sections,
+            plan_review=PlanReview(outcome=outcome, rejections=rejections) if outcome else None,
             sections=sections,
             markdown=markdown,
             words=words,
@@ -113,6 +117,7 @@ __all__ = [
     "AgentWriteResult",
     "EmptySectionError",
     "PlanError",
+    "PlanReview",
     "SectionPlan",
     "SectionResult",
     "SingleCall",

@@ -1,5 +1,5 @@
-"""AgentWrite's graph: plan -> write (one section per step) -> assemble, and the records it
-keeps in the store (section texts, running summaries, the document)."""
+"""AgentWrite's graph: plan -> (review) -> write (one section per step) -> assemble, and the
+records it keeps in the store (section texts, running summaries, the document)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from langgraph.types import Send
 from agentrun.errors import EndpointUnreachableError, ModelCallError, RunFailedError
 from agentrun.graphs.agent_write.models import AgentWriteConfig, TargetSource
 from agentrun.graphs.agent_write.plan import Plan, PlanSource
-from agentrun.graphs.agent_write.planner import make_plan
+from agentrun.graphs.agent_write.planner import Rejection, make_plan
+from agentrun.graphs.agent_write.review import review_outline
 from agentrun.graphs.agent_write.section import SectionWriter
 from agentrun.graphs.runtime import WorkflowContext, add_usage, context, emit, usage_update
 from agentrun.text import words as w
@@ -43,10 +44,14 @@ class WriteState(TypedDict, total=False):
     words: int
     warnings: Annotated[list[str], operator.add]
     usage: Annotated[dict[str, Any], add_usage]
+    # plan review: the reasons of rejected outlines, why an edit was not used, how it ended
+    rejections: Annotated[list[str], operator.add]
+    review_note: str
+    plan_review: str
 
 
 #: What a parallel section writer gets from the state (besides its index).
-_SECTION_INPUT = ("instruction", "language", "tokens_per_word", "plan")
+_SECTION_INPUT = ("instruction", "language", "tokens_per_word", "plan", "plan_review")
 
 
 # --- records in the store ----------------------------------------------------------------------
@@ -97,7 +102,7 @@ async def write_section(
     writer = SectionWriter(
         config, Plan.model_validate(state["plan"]), index,
         instruction=state["instruction"], language=state["language"],
-        ratio=float(state["tokens_per_word"]),
+        ratio=float(state["tokens_per_word"]), reviewed=bool(state.get("plan_review")),
     )  # fmt: skip
     previous: str | None = None
     summary: str | None = None
@@ -143,14 +148,32 @@ def to_markdown(plan: Plan, texts: list[str], headings: bool) -> str:
 # --- graph -------------------------------------------------------------------------------------
 
 
+def rejection(config: AgentWriteConfig, state: WriteState) -> Rejection | None:
+    """The outline a person rejected last, if any; an error once `max_plan_reviews` outlines
+    have all been rejected."""
+    reasons = state.get("rejections") or []
+    if not reasons:
+        return None
+    if len(reasons) >= config.max_plan_reviews:
+        raise RunFailedError(
+            f"AgentWrite stopped: the outline was rejected at all {len(reasons)} reviews "
+            f"(max_plan_reviews={config.max_plan_reviews}); nothing was written. Start a new run "
+            "with a clearer instruction, or allow more reviews with a larger max_plan_reviews",
+            context().run_id,
+        )
+    return Rejection(Plan.model_validate(state["plan"]), reasons[-1])
+
+
 def build_graph(config: AgentWriteConfig) -> StateGraph[WriteState, WorkflowContext, Any, Any]:
     """plan -> write (one section per step, looping) -> assemble; in parallel mode plan fans
-    out to one `write_one` per section."""
+    out to one `write_one` per section. With `review_plan`, `review` stands between planning and
+    writing: it loops back to `plan` on a rejection and to itself when an edit is not used."""
 
     async def plan(state: WriteState) -> dict[str, Any]:
+        rejected = rejection(config, state)
         with failures_kept():
             made, source, warnings, usage = await make_plan(
-                config, state["instruction"], state["target_words"], state["language"]
+                config, state["instruction"], state["target_words"], state["language"], rejected
             )
         return {
             "plan": made.model_dump(), "plan_source": source, "cursor": 0,
@@ -173,8 +196,16 @@ def build_graph(config: AgentWriteConfig) -> StateGraph[WriteState, WorkflowCont
     def fan_out(state: WriteState) -> list[Send] | str:
         done = {int(item["index"]) for item in state.get("sections") or []}
         todo = [i for i in range(len(state["plan"]["sections"])) if i not in done]
-        shared = {key: state[key] for key in _SECTION_INPUT}  # type: ignore[literal-required]
+        shared = {key: value for key, value in state.items() if key in _SECTION_INPUT}
         return [Send("write_one", {**shared, "cursor": i}) for i in todo] or "assemble"
+
+    async def review(state: WriteState) -> dict[str, Any]:
+        return review_outline(config, dict(state))
+
+    def after_review(state: WriteState) -> list[Send] | str:
+        if state.get("plan_review"):
+            return fan_out(state) if config.mode == "parallel" else "write"
+        return "review" if state.get("review_note") else "plan"
 
     async def assemble(state: WriteState) -> dict[str, Any]:
         ctx = context()
@@ -194,11 +225,19 @@ def build_graph(config: AgentWriteConfig) -> StateGraph[WriteState, WorkflowCont
     graph.add_edge(START, "plan")
     if config.mode == "parallel":
         graph.add_node("write_one", write_one)
-        graph.add_conditional_edges("plan", fan_out, ["write_one", "assemble"])
         graph.add_edge("write_one", "assemble")
+        writing = ["write_one", "assemble"]
     else:
         graph.add_node("write", write)
-        graph.add_edge("plan", "write")
         graph.add_conditional_edges("write", after_write, ["write", "assemble"])
+        writing = ["write"]
+    if config.review_plan:
+        graph.add_node("review", review)
+        graph.add_edge("plan", "review")
+        graph.add_conditional_edges("review", after_review, ["plan", "review", *writing])
+    elif config.mode == "parallel":
+        graph.add_conditional_edges("plan", fan_out, writing)
+    else:
+        graph.add_edge("plan", "write")
     graph.add_edge("assemble", END)
     return graph

@@ -12,7 +12,8 @@ from agentrun.graphs.base import WorkflowResult
 from agentrun.text.words import Language
 
 Mode = Literal["sequential", "parallel"]
-TargetSource = Literal["argument", "instruction", "inferred"]
+#: Where the target came from; `review` when a person's edited outline changed it.
+TargetSource = Literal["argument", "instruction", "inferred", "review"]
 
 
 class AgentWriteConfig(BaseModel):
@@ -58,6 +59,14 @@ class AgentWriteConfig(BaseModel):
     )
     headings: bool = Field(default=True, description="Section titles as Markdown headings.")
     temperature: float = Field(default=0.0, ge=0)
+    review_plan: bool = Field(
+        default=False,
+        description="Stop after planning until a person approves, edits or rejects the outline "
+        "(resume with the answer); no section is written before.",
+    )
+    max_plan_reviews: int = Field(
+        default=3, ge=1, description="Outlines shown for review; rejecting the last is an error."
+    )
 
     @model_validator(mode="after")
     def _sizes_agree(self) -> AgentWriteConfig:
@@ -105,6 +114,13 @@ class SectionResult(BaseModel):
     within_tolerance: bool
 
 
+class PlanReview(BaseModel):
+    """How the outline's review ended, and the reasons of the outlines rejected before."""
+
+    outcome: Literal["approved", "edited"]
+    rejections: list[str] = Field(default_factory=list)
+
+
 class AgentWriteResult(WorkflowResult):
     output_field = "markdown"
 
@@ -116,6 +132,7 @@ class AgentWriteResult(WorkflowResult):
     mode: Mode
     plan_source: PlanSource
     plan: list[SectionPlan]
+    plan_review: PlanReview | None = Field(default=None, description="Set with review_plan.")
     sections: list[SectionResult]
     markdown: str
     words: int

@@ -1,9 +1,13 @@
 """Making AgentWrite's outline: a JSON-schema-constrained request, re-asked with its problems,
-then the configured fallback."""
+then the configured fallback. After a person rejected an outline, every planning prompt carries
+that outline and the reason."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from agentrun.agents.ledger import Usage
+from agentrun.agents.messages import Message
 from agentrun.errors import ContextLengthError, StructuredOutputError
 from agentrun.graphs import runtime
 from agentrun.graphs.agent_write import prompts
@@ -27,16 +31,37 @@ class PlanError(StructuredOutputError):
     """The planner gave no usable outline and `plan_fallback` is `error`."""
 
 
+@dataclass(frozen=True)
+class Rejection:
+    """An outline a person rejected at review, and why."""
+
+    plan: Plan
+    reason: str
+
+    def noted(self, messages: list[Message], language: Language) -> list[Message]:
+        outline = prompts.render_plan(self.plan.sections, language)
+        return prompts.rejected(messages, outline, self.reason, language)
+
+
 async def make_plan(
-    config: AgentWriteConfig, instruction: str, target: int, language: Language
+    config: AgentWriteConfig,
+    instruction: str,
+    target: int,
+    language: Language,
+    rejection: Rejection | None = None,
 ) -> tuple[Plan, PlanSource, list[str], Usage]:
     """The outline, with how it was made, warnings, and what the planning calls cost."""
     bounds, planner, gateway = config.bounds, config.planner, context().gateway
     if target < config.single_section_below:
-        section = SectionPlan(point=instruction.strip(), words=target)
+        point = instruction.strip()
+        if rejection is not None and rejection.reason:
+            point = prompts.reviewed_point(instruction, rejection.reason, language)
+        section = SectionPlan(point=point, words=target)
         return Plan(target_words=target, sections=[section]), "single", [], Usage()
     count = bounds.preferred_count(target)
     base = prompts.plan(instruction, target, bounds, language)
+    if rejection is not None:
+        base = rejection.noted(base, language)
     messages, usage, problems = base, Usage(), []
     for _ in range(config.plan_attempts):
         # ~80 tokens per section (title, point, count); room for a few more than asked for
@@ -66,6 +91,8 @@ async def make_plan(
     points: list[tuple[str, str]] = []
     if config.plan_fallback == "lines":
         lines = prompts.point_lines(instruction, count, language)
+        if rejection is not None:
+            lines = rejection.noted(lines, language)
         completion = await runtime.complete(
             planner, lines, node="plan_lines",
             max_tokens=max(1, min(48 * count + 32, room(gateway, planner, lines))),

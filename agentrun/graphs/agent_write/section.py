@@ -100,7 +100,7 @@ class SectionWriter:
 
     def __init__(
         self, config: AgentWriteConfig, plan: Plan, index: int, *,
-        instruction: str, language: Language, ratio: float,
+        instruction: str, language: Language, ratio: float, reviewed: bool = False,
     ) -> None:  # fmt: skip
         self.config = config
         self.plan = plan
@@ -108,10 +108,12 @@ class SectionWriter:
         self.ratio = ratio
         self.gateway = context().gateway
         self.usage = Usage()
+        point = self.section.point
         self.task = prompts.SectionTask(
             instruction=instruction, language=language, index=index,
-            count=len(plan.sections), point=self.section.point, words=self.section.words,
+            count=len(plan.sections), point=point, words=self.section.words,
             headings=config.headings and len(plan.sections) > 1,
+            point_named=reviewed and point.strip() != instruction.strip(),
         )  # fmt: skip
 
     def tokens_for(self, words: int) -> int:
