@@ -171,6 +171,10 @@ async def test_an_edit_that_breaks_the_schema_is_refused_and_the_run_still_waits
             {"sections": [{"point": f"Part {i} of the story", "words": 1000} for i in range(5)]},
             "budgets sum to 5000 words, over max_words=4000",
         ),
+        (
+            {"sections": [{"point": "  ", "words": 500}, {"point": "Keepers", "words": 500}]},
+            "section 1 point: String should have at least 1 character.",
+        ),
     ],
 )
 async def test_an_edit_against_the_plan_rules_is_asked_about_again(

@@ -13,15 +13,13 @@ new outline with the reason given to the planner; at most `max_plan_reviews` out
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ValidationError
 
 from agentrun.graphs.agent_write.models import AgentWriteConfig
 from agentrun.graphs.agent_write.plan import Plan, SectionBounds, SectionPlan
 from agentrun.graphs.human import review
-
-Outcome = Literal["approved", "edited"]
 
 
 def outline_value(plan: Plan) -> dict[str, Any]:
@@ -74,10 +72,16 @@ def question(plan: Plan, shown: int, limit: int, note: str) -> str:
 def edited_plan(value: Any, config: AgentWriteConfig, shown_target: int) -> Plan | str:
     """The plan a (schema-checked) edit describes, or why it cannot be used. A `target_words`
     left as shown is ignored (the budgets' sum is the target); one changed must equal that sum."""
-    try:
-        sections = [SectionPlan.model_validate(item) for item in value["sections"]]
-    except (KeyError, TypeError, ValidationError) as exc:
-        return f"the edit is not an outline ({exc})"
+    sections: list[SectionPlan] = []
+    for number, item in enumerate(value["sections"], start=1):
+        try:
+            sections.append(
+                SectionPlan(title=item.get("title", "").strip(), point=item["point"].strip(),
+                            words=item["words"])
+            )  # fmt: skip
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            return f"the edit's section {number} {first['loc'][0]}: {first['msg']}."
     total = sum(section.words for section in sections)
     named = value.get("target_words")
     if named not in (None, shown_target, total):
@@ -87,10 +91,7 @@ def edited_plan(value: Any, config: AgentWriteConfig, shown_target: int) -> Plan
         )
     if total > config.max_words:
         return f"the edit's budgets sum to {total} words, over max_words={config.max_words}."
-    stripped = [
-        SectionPlan(title=s.title.strip(), point=s.point.strip(), words=s.words) for s in sections
-    ]
-    return Plan(target_words=total, sections=stripped)
+    return Plan(target_words=total, sections=sections)
 
 
 def review_outline(config: AgentWriteConfig, state: dict[str, Any]) -> dict[str, Any]:
