@@ -32,15 +32,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentrun.agents.config import LOCAL_MODEL
 from agentrun.agents.gateway import Gateway
-from agentrun.agents.ledger import collect, total
 from agentrun.errors import (
     ContextLengthError,
     ModelCallError,
     RunFailedError,
     UsageError,
 )
-from agentrun.graphs import agent_write
-from agentrun.graphs import agent_write_prompts as prompts
+from agentrun.graphs.agent_write import AgentWrite, AgentWriteConfig, single_call
 from agentrun.settings import open_private, private_dir, write_private
 from agentrun.text.words import Language, count_words, language_of, length_score
 
@@ -207,14 +205,12 @@ class LongBenchWriteSettings(BaseModel):
         default_factory=dict, description="AgentWriteConfig overrides (model and mode are set)."
     )
 
-    def writer_config(self, system: str, *, strict: bool = False) -> agent_write.AgentWriteConfig:
+    def writer_config(self, system: str, *, strict: bool = False) -> AgentWriteConfig:
         """The AgentWrite settings of `system`; a bad override is a UsageError (or, `strict`,
         the ValidationError naming the field)."""
         mode = "parallel" if system == "agentwrite-parallel" else "sequential"
         try:
-            return agent_write.AgentWriteConfig(
-                **{**self.writer, "model": self.model, "mode": mode}
-            )
+            return AgentWriteConfig(**{**self.writer, "model": self.model, "mode": mode})
         except ValueError as exc:
             if strict:
                 raise
@@ -308,19 +304,11 @@ async def write_single(
     gateway: Gateway, settings: LongBenchWriteSettings, item: WritingPrompt
 ) -> Written:
     """The baseline: the prompt in one call, max_tokens what the window leaves (or the cap)."""
-    messages = prompts.single_call(item.prompt)
-    room = (
-        gateway.context_window(settings.model)
-        - gateway.count_tokens(settings.model, messages)
-        - SAFETY_TOKENS
+    reply = await single_call(
+        gateway, settings.model, item.prompt, max_tokens=settings.baseline_max_tokens
     )
-    max_tokens = min(room, settings.baseline_max_tokens or room)
-    with collect() as calls:
-        completion = await gateway.acomplete(
-            settings.model, messages, max_tokens=max_tokens, temperature=0.0, node="single"
-        )
-    details = {"finish_reason": completion.finish_reason, "max_tokens": max_tokens}
-    return Written(completion.text, total(calls).to_dict(), details, [])
+    details = {"finish_reason": reply.finish_reason, "max_tokens": reply.max_tokens}
+    return Written(reply.text, reply.usage, details, [])
 
 
 async def write_agent(
@@ -332,17 +320,15 @@ async def write_agent(
     item: WritingPrompt,
 ) -> Written:
     """AgentWrite on one prompt, continued from its checkpoint if an earlier run stopped."""
-    config = settings.writer_config(system)
+    writer = AgentWrite(
+        settings.writer_config(system), gateway=gateway, store=store, checkpointer=saver,
+        namespace=("evals", "longbench-write"),
+    )  # fmt: skip
     thread_id = f"{system}-{item.id}"
-    namespace = ("evals", "longbench-write")
-    common: dict[str, Any] = {
-        "config": config, "gateway": gateway, "store": store, "checkpointer": saver,
-        "namespace": namespace,
-    }  # fmt: skip
     if await saver.aget_tuple({"configurable": {"thread_id": thread_id}}) is not None:
-        result = await agent_write.aresume(thread_id, **common)
+        result = await writer.aresume(thread_id)
     else:
-        result = await agent_write.arun(item.prompt, item.length, thread_id=thread_id, **common)
+        result = await writer.arun(item.prompt, item.length, thread_id=thread_id)
     details = {
         "plan_source": result.plan_source,
         "sections": len(result.sections),

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 from agentrun.errors import UsageError
-from agentrun.graphs.agent_write import AgentWriteConfig
+from agentrun.graphs.agent_write import AgentWrite, AgentWriteConfig
 from agentrun.graphs.chain_of_agents import ChainOfAgentsConfig
 from agentrun.graphs.navigation import NavigationConfig
 from agentrun.graphs.retrieve_then_reason import RetrieveThenReason, RetrieveThenReasonConfig
@@ -145,9 +145,9 @@ register(
         config=AgentWriteConfig,
         required_inputs=("instruction",),
         optional_inputs=("target_words",),
-        description="Plan sections with word budgets, then write them one by one (AgentWrite): "
-        "long texts that hit the requested length.",
+        description=AgentWrite.description,
         integer_inputs=("target_words",),
+        workflow_class=AgentWrite.__name__,
     )
 )
 

@@ -19,7 +19,7 @@ from agentrun.agents import _litellm as lx
 from agentrun.agents.testing import ScriptedModel, registered_provider, scripted_model
 from agentrun.errors import RunFailedError, UsageError
 from agentrun.graphs import agent_write as aw
-from agentrun.graphs.runtime import WorkflowEvent
+from agentrun.graphs.events import Event, NodeFinished, TokenDelta
 from agentrun.memory.namespaces import records_ns
 from agentrun.text.words import count_words
 
@@ -109,15 +109,15 @@ async def write(
     store: InMemoryStore | None = None,
     checkpointer: InMemorySaver | None = None,
     thread_id: str | None = None,
-    on_event: Callable[[WorkflowEvent], None] | None = None,
+    on_event: Callable[[Event], None] | None = None,
     **options: Any,
 ) -> aw.AgentWriteResult:
     async with gateway(data_dir) as gw:
-        return await aw.arun(
-            instruction, target, config=config(**options), gateway=gw,
-            store=store or InMemoryStore(), checkpointer=checkpointer or InMemorySaver(),
-            thread_id=thread_id, on_event=on_event,
+        writer = aw.AgentWrite(
+            config(**options), gateway=gw, store=store or InMemoryStore(),
+            checkpointer=checkpointer or InMemorySaver(),
         )  # fmt: skip
+        return await writer.arun(instruction, target, thread_id=thread_id, on_event=on_event)
 
 
 def sections_of(fake: ScriptedModel) -> list[int]:
@@ -209,9 +209,8 @@ async def test_a_crash_at_section_k_resumes_without_resending_earlier_sections(
 
     with scripted_model(Writer(1.0)) as fake:
         async with gateway(data_dir) as gw:
-            result = await aw.aresume(
-                "t1", config=config(), gateway=gw, store=store, checkpointer=saver
-            )
+            writer = aw.AgentWrite(config(), gateway=gw, store=store, checkpointer=saver)
+            result = await writer.aresume("t1")
     assert sections_of(fake) == [4, 5, 6]
     assert not any("JSON schema" in c.messages[-1]["content"] for c in fake.calls)
     summaries = [c for c in fake.calls if c.messages[-1]["content"].startswith("Summary so far")]
@@ -277,9 +276,10 @@ async def test_a_section_blank_when_asked_again_raises_and_resume_asks_again(
 
     with scripted_model(Writer(1.0)) as fake:
         async with gateway(data_dir) as gw:
-            result = await aw.aresume(
-                "t4", config=config(fix_attempts=0), gateway=gw, store=store, checkpointer=saver
+            writer = aw.AgentWrite(
+                config(fix_attempts=0), gateway=gw, store=store, checkpointer=saver
             )
+            result = await writer.aresume("t4")
     prompts = [c.messages[-1]["content"] for c in fake.calls]
     assert "Nothing of it is written yet" in prompts[0] and "section 3 of 6" in prompts[0]
     assert sections_of(fake) == [3, 4, 5, 6]  # the blank write[2] is replayed, not re-sent
@@ -454,17 +454,16 @@ async def test_chinese_is_planned_written_and_counted_in_characters(data_dir: Pa
 
 
 async def test_sections_stream_as_events_with_their_text(data_dir: Path) -> None:
-    events: list[WorkflowEvent] = []
+    events: list[Event] = []
     writer = Writer(1.0)
     with scripted_model(writer):
         result = await write(data_dir, on_event=events.append)
-    texts = [e for e in events if e.kind == "text" and e.node.startswith("section[")]
+    texts = [e for e in events if isinstance(e, TokenDelta) and e.node.startswith("section[")]
     assert [e.node for e in texts] == [f"section[{i}]" for i in range(6)]
     assert [e.text for e in texts] == [s.text for s in result.sections]
-    nodes = [e.node for e in events if e.kind == "node"]
+    nodes = [e.node for e in events if isinstance(e, NodeFinished)]
     assert nodes == ["plan", *["write"] * 6, "assemble"]
-    write_events = [e for e in events if e.kind == "node" and e.node == "write"]
-    assert write_events[0].data["sections"][0]["words"] == result.sections[0].words
+    assert count_words(texts[0].text) == result.sections[0].words
     # the document is the model's replies under the plan's headings, and nothing else
     blocks = [f"## Era {i + 1}\n\n{reply}" for i, reply in enumerate(writer.replies)]
     assert len(blocks) == 6 and result.markdown == "\n\n".join(blocks)

@@ -22,10 +22,10 @@ async def test_a_short_target_completes_with_a_valid_plan(local_gateway: Gateway
         headroom=1.0, single_section_below=0, min_section_words=40, max_section_words=80,
         section_words=60,
     )  # fmt: skip
-    result = await aw.arun(
-        "Write a 120-word article about the history of tea.", config=config,
-        gateway=local_gateway, store=InMemoryStore(), checkpointer=InMemorySaver(),
-    )  # fmt: skip
+    writer = aw.AgentWrite(
+        config, gateway=local_gateway, store=InMemoryStore(), checkpointer=InMemorySaver()
+    )
+    result = await writer.arun("Write a 120-word article about the history of tea.")
     assert result.target_words == 120 and result.target_source == "instruction"
     # a valid plan: budgets sum to the target, each section within the size bounds
     low, high = config.bounds.count_range(120)

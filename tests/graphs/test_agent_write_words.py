@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agentrun.graphs.agent_write_plan import (
+from agentrun.graphs.agent_write.plan import (
     OutlineDraft,
     SectionBounds,
     SectionDraft,
@@ -16,7 +16,7 @@ from agentrun.graphs.agent_write_plan import (
     parse_point_lines,
     plan_from_draft,
 )
-from agentrun.graphs.agent_write_section import strip_heading
+from agentrun.graphs.agent_write.section import strip_heading
 from agentrun.text import words as w
 
 BOUNDS = SectionBounds(min_words=200, max_words=1000, preferred_words=500)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agentrun.agents.messages import Message
-from agentrun.graphs.agent_write_plan import SectionBounds, SectionPlan
+from agentrun.graphs.agent_write.plan import SectionBounds, SectionPlan
 from agentrun.text.words import Language
 
 
@@ -49,6 +49,12 @@ def plan(instruction: str, target: int, bounds: SectionBounds, language: Languag
     ]
 
 
+def _with_note(messages: list[Message], note: str) -> list[Message]:
+    """`messages` with `note` added to the last one."""
+    last = messages[-1]
+    return [*messages[:-1], {**last, "content": f"{last['content']}\n\n{note}"}]
+
+
 def replan(messages: list[Message], problems: list[str], language: Language) -> list[Message]:
     """The planning prompt again, with what was wrong with the last outline."""
     listed = "; ".join(problems)
@@ -57,8 +63,28 @@ def replan(messages: list[Message], problems: list[str], language: Language) -> 
         if language == "zh"
         else f"The previous outline could not be used: {listed}. Write a new outline."
     )
-    last = messages[-1]
-    return [*messages[:-1], {**last, "content": f"{last['content']}\n\n{note}"}]
+    return _with_note(messages, note)
+
+
+def rejected(
+    messages: list[Message], outline: str, reason: str, language: Language
+) -> list[Message]:
+    """A planning prompt again, with the outline a person rejected and their reason."""
+    if language == "zh":
+        why = reason or "（未说明）"
+        note = f"审阅者否决了这份提纲：\n{outline}\n理由：{why}\n请据此重新拟定提纲。"
+    else:
+        note = (
+            f"A reviewer rejected this outline:\n{outline}\nReason: {reason or '(none given)'}\n"
+            "Write a new outline that addresses it."
+        )
+    return _with_note(messages, note)
+
+
+def reviewed_point(instruction: str, reason: str, language: Language) -> str:
+    """A lone section's point after a person rejected it with `reason` (no planner runs)."""
+    label = "审阅意见：" if language == "zh" else "Reviewer's note: "
+    return f"{instruction.strip()}\n{label}{reason}"
 
 
 def point_lines(instruction: str, count: int, language: Language) -> list[Message]:
@@ -108,6 +134,8 @@ class SectionTask:
     point: str
     words: int
     headings: bool
+    #: A lone section's request names its point too (a reviewed outline set it).
+    point_named: bool = False
 
 
 def write(
@@ -134,10 +162,12 @@ def _write_request(task: SectionTask) -> str:
     n, k = task.count, task.index + 1
     if task.language == "zh":
         where = f"现在请写第{k}部分（共{n}部分）：{task.point}\n" if n > 1 else ""
+        where = f"主要内容：{task.point}\n" if task.point_named and n == 1 else where
         ending = "这是最后一部分，请完成全文的结尾。" if k == n else "不要在本部分总结全文。"
         heading = "不要写标题（标题会自动加上），" if task.headings else ""
         return f"{where}本部分约{task.words}字。只输出本部分的正文，{heading}不要重复前文。{ending}"
     where = f"Now write section {k} of {n}: {task.point}\n" if n > 1 else ""
+    where = f"Main point: {task.point}\n" if task.point_named and n == 1 else where
     ending = (
         "This is the last section: bring the piece to its end."
         if k == n

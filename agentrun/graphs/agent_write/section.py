@@ -11,21 +11,18 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from agentrun.agents.gateway import Gateway
 from agentrun.agents.ledger import Usage
 from agentrun.agents.messages import Message
 from agentrun.errors import ContextLengthError, ModelCallError
-from agentrun.graphs import agent_write_prompts as prompts
 from agentrun.graphs import runtime
-from agentrun.graphs.agent_write_plan import Plan
+from agentrun.graphs.agent_write import prompts
+from agentrun.graphs.agent_write.models import AgentWriteConfig
+from agentrun.graphs.agent_write.plan import Plan
 from agentrun.graphs.runtime import context, usage_of
 from agentrun.text import words as w
 from agentrun.text.words import Language
-
-if TYPE_CHECKING:
-    from agentrun.graphs.agent_write import AgentWriteConfig
 
 #: Tokens kept free in every prompt for tokenizer disagreements and chat formatting.
 SAFETY_TOKENS = 32
@@ -103,7 +100,7 @@ class SectionWriter:
 
     def __init__(
         self, config: AgentWriteConfig, plan: Plan, index: int, *,
-        instruction: str, language: Language, ratio: float,
+        instruction: str, language: Language, ratio: float, reviewed: bool = False,
     ) -> None:  # fmt: skip
         self.config = config
         self.plan = plan
@@ -111,10 +108,12 @@ class SectionWriter:
         self.ratio = ratio
         self.gateway = context().gateway
         self.usage = Usage()
+        point = self.section.point
         self.task = prompts.SectionTask(
             instruction=instruction, language=language, index=index,
-            count=len(plan.sections), point=self.section.point, words=self.section.words,
+            count=len(plan.sections), point=point, words=self.section.words,
             headings=config.headings and len(plan.sections) > 1,
+            point_named=reviewed and point.strip() != instruction.strip(),
         )  # fmt: skip
 
     def tokens_for(self, words: int) -> int:
