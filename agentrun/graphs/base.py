@@ -49,7 +49,7 @@ from agentrun.graphs.events import (
     TokenDelta,
     ToolCalled,
 )
-from agentrun.graphs.human import checked_answer, pending_questions, reply_to
+from agentrun.graphs.human import pending_questions, reply_to
 from agentrun.graphs.runtime import DEFAULT_NAMESPACE, RECURSION_LIMIT, Session, WorkflowContext
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
@@ -344,7 +344,7 @@ async def resume_input(app: Any, thread_id: str, answer: Any) -> Any:
             f"run {thread_id} waits for an answer to: {first.question}; resume it with an answer "
             f"(agentrun resume {thread_id} --answer TEXT|@file)"
         )
-    return Command(resume={first.id: reply_to(first, checked_answer(first, answer))})
+    return Command(resume={first.id: reply_to(first, answer)})
 
 
 def input_problem(workflow: str, exc: ValidationError) -> str:

@@ -54,20 +54,28 @@ def review(question: str, value: Any, *, schema: dict[str, Any] | None = None) -
 
 def relay(pending: PendingQuestion, node: str) -> Any:
     """Pass the question of a run inside this node (a workflow in a pipeline) on to the
-    person; the answer for it, or `NOT_FOR_IT` when the reply answered an earlier question
-    of that run (a node replays its questions in order each time it resumes)."""
-    passed = pending.model_copy(update={"node": node, "relayed": pending.id})
+    person, named under `node` (`result/review`); the answer for it, or `NOT_FOR_IT` when the
+    reply answered an earlier question of that run (a node replays its questions in order each
+    time it resumes)."""
+    passed = pending.model_copy(update={"node": f"{node}/{pending.node}", "relayed": pending.id})
     reply = interrupt(_payload(passed))
-    return _answer(reply) if _to(reply) == pending.id else NOT_FOR_IT
+    if _to(reply) != pending.id:
+        return NOT_FOR_IT
+    return reply.get("given", _answer(reply))  # the inner run checks the answer as given
 
 
 #: What `relay` returns for a reply meant for an earlier question.
 NOT_FOR_IT: Any = object()
 
 
-def reply_to(pending: PendingQuestion, answer: Any) -> dict[str, Any]:
-    """How a checked answer travels back into the run: with the question it answers."""
-    return {"answer": answer, "to": pending.relayed or pending.id}
+def reply_to(pending: PendingQuestion, given: Any) -> dict[str, Any]:
+    """How an answer travels back into the run: checked, as given (for a relayed question,
+    which the run inside checks itself), and with the question it answers."""
+    return {
+        "answer": checked_answer(pending, given),
+        "given": given,
+        "to": pending.relayed or pending.id,
+    }
 
 
 def _payload(pending: PendingQuestion) -> dict[str, Any]:

@@ -148,3 +148,35 @@ async def test_the_stream_carries_the_question_and_the_waiting_result(
     final = events[-1]
     assert isinstance(final, RunFinished) and final.status == "waiting"
     assert json.loads(final.model_dump_json())["result"]["interrupt"]["node"] == "topic"
+
+
+REVIEWED_WRITE = """
+inputs:
+  topic: {type: string}
+workflow:
+  type: agent-write
+  config: {review_plan: true, fix_attempts: 0, summary: extractive}
+  inputs: {instruction: "Write a 3000-word article about {{ inputs.topic }}."}
+outputs:
+  words: "{{ result.words }}"
+"""
+
+
+def test_a_workflow_question_is_relayed_and_answered_through_the_cli(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.graphs.test_agent_write import Writer
+
+    path = write(tmp_path, REVIEWED_WRITE)
+    base = ["--data-dir", str(data_dir)]
+    with scripted_model(Writer(1.0)) as fake:
+        code = cli([*base, "run", str(path), "--input", "topic=lighthouses", "--thread-id", "w"])
+        err = capsys.readouterr().err
+        assert code == EXIT_WAITING and "waiting at result/review" in err
+        assert '"title": "Era 1"' in err  # the outline to review is shown
+        planned = len(fake.calls)
+        assert cli([*base, "resume", "w", "--answer", "approve"]) == 0, capsys.readouterr().err
+        wrote = len(fake.calls) - planned
+    assert wrote >= 6  # every section written after approval, and the plan not asked again
+    assert "words: " in capsys.readouterr().out
+    assert RunRecord.open(data_dir, "w").meta["status"] == "done"
