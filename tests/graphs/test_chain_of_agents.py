@@ -14,8 +14,8 @@ from langgraph.store.memory import InMemoryStore
 from agentrun.agents import Gateway, GatewayConfig, ModelConfig, RetryPolicy
 from agentrun.agents.testing import ScriptedModel, scripted_model
 from agentrun.errors import AgentrunError, ConfigError, UsageError
-from agentrun.graphs import chain_of_agents as coa
-from agentrun.graphs import long_doc_baselines
+from agentrun.graphs.chain_of_agents import baselines
+from agentrun.graphs.chain_of_agents import graph as coa
 from agentrun.graphs.long_doc import StoredDocument
 from agentrun.memory.embedders import FakeEmbedder
 from agentrun.memory.ingest import Ingester
@@ -381,7 +381,7 @@ async def test_rag_reads_the_most_similar_chunks_in_source_order(data_dir: Path)
     assert len(chunks) < 121  # far from the whole document
     entries = [int(n) for n in re.findall(r"Entry (\d+)\.", read)]
     assert entries == sorted(entries)  # in source order, whatever the ranking
-    assert result.chunk_count > 3 and result.chunk_tokens <= long_doc_baselines.RAG_CHUNK_TOKENS
+    assert result.chunk_count > 3 and result.chunk_tokens <= baselines.RAG_CHUNK_TOKENS
 
 
 async def test_multi_path_judge_picks_the_path_it_names(data_dir: Path) -> None:

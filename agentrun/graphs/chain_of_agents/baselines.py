@@ -25,7 +25,7 @@ from agentrun.agents.gateway import Gateway
 from agentrun.agents.ledger import Usage
 from agentrun.errors import ConfigError, UsageError
 from agentrun.graphs import long_doc, runtime
-from agentrun.graphs.chain_of_agents import (
+from agentrun.graphs.chain_of_agents.graph import (
     MIN_CHUNK_TOKENS,
     SAFETY_TOKENS,
     ChainOfAgentsConfig,

@@ -560,7 +560,7 @@ async def arun(
     """
     config = config or ChainOfAgentsConfig()
     if config.strategy != "coa":
-        import agentrun.graphs.long_doc_baselines as baselines
+        import agentrun.graphs.chain_of_agents.baselines as baselines
 
         return await baselines.arun(
             document, query, config=config, gateway=gateway, store=store,
@@ -603,7 +603,7 @@ async def aresume(
     """Continue a failed or killed run from its last checkpoint (same config and store)."""
     config = config or ChainOfAgentsConfig()
     if config.strategy != "coa":
-        import agentrun.graphs.long_doc_baselines as baselines
+        import agentrun.graphs.chain_of_agents.baselines as baselines
 
         return await baselines.aresume(
             thread_id, config=config, gateway=gateway, store=store, checkpointer=checkpointer,
