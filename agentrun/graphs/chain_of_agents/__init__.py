@@ -17,10 +17,10 @@ from typing import Any
 from langgraph.graph import StateGraph
 
 from agentrun.errors import UsageError
-from agentrun.graphs import long_doc
+from agentrun.graphs import long_doc, runtime
 from agentrun.graphs.base import BuildContext, Workflow
 from agentrun.graphs.chain_of_agents import baselines, graph
-from agentrun.graphs.chain_of_agents.budgets import plan_chunk_tokens
+from agentrun.graphs.chain_of_agents.budgets import chunk_tokens_of, plan_chunk_tokens
 from agentrun.graphs.chain_of_agents.models import (
     ChainOfAgentsConfig,
     ChainOfAgentsInputs,
@@ -74,9 +74,17 @@ class ChainOfAgents(Workflow[ChainOfAgentsConfig, ChainOfAgentsInputs, ChainOfAg
         return {"query": query, "doc": dataclasses.asdict(doc)}
 
     async def finish(self, state: Mapping[str, Any], session: Session) -> ChainOfAgentsResult:
+        doc = long_doc.PreparedDocument(**state["doc"])
         if self.config.strategy == "coa":
-            return await graph.result(dict(state), session.ctx)
-        return await baselines.result(dict(state), session.ctx, self.config.strategy)
+            fields = await graph.outcome(dict(state), session.ctx)
+        else:
+            fields = baselines.outcome(dict(state), doc)
+        return ChainOfAgentsResult(
+            strategy=self.config.strategy, query=state.get("query"), doc_id=doc.doc_id,
+            chunk_count=doc.chunk_count, chunk_tokens=chunk_tokens_of(doc),
+            document_tokens=doc.tokens, prompts=await runtime.recorded_prompts(session.ctx),
+            **fields,
+        )  # fmt: skip
 
 
 __all__ = [

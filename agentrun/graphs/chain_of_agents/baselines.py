@@ -20,17 +20,9 @@ from agentrun.agents.gateway import Gateway
 from agentrun.agents.ledger import Usage
 from agentrun.graphs import long_doc, runtime
 from agentrun.graphs.chain_of_agents import prompts
-from agentrun.graphs.chain_of_agents.budgets import (
-    chunk_tokens_of,
-    context_budget,
-    plan_chunk_tokens,
-)
+from agentrun.graphs.chain_of_agents.budgets import context_budget, plan_chunk_tokens
 from agentrun.graphs.chain_of_agents.graph import answer_from
-from agentrun.graphs.chain_of_agents.models import (
-    ChainOfAgentsConfig,
-    ChainOfAgentsResult,
-    PathResult,
-)
+from agentrun.graphs.chain_of_agents.models import ChainOfAgentsConfig, PathResult
 from agentrun.graphs.long_doc import PreparedDocument
 from agentrun.graphs.runtime import WorkflowContext, add_usage, context, usage_of, usage_update
 from agentrun.memory.namespaces import chunks_ns
@@ -212,26 +204,18 @@ def build(config: ChainOfAgentsConfig) -> StateGraph[BaselineState, WorkflowCont
     return builders[config.strategy](config)
 
 
-async def result(state: dict[str, Any], ctx: WorkflowContext, strategy: str) -> ChainOfAgentsResult:
-    """The baseline's answer, what its answering call read, and each chunk's answer (merge)."""
-    doc = PreparedDocument(**state["doc"])
-    units = list(state.get("units") or [])
+def outcome(state: dict[str, Any], doc: PreparedDocument) -> dict[str, Any]:
+    """Result fields of a baseline: its answer, what its answering call read, each chunk's
+    answer (merge), and how much of the document vanilla left unread."""
     candidates = state.get("candidates") or []
     warnings = []
     if state.get("truncated_tokens"):
         warnings.append(
             f"vanilla read {doc.tokens - state['truncated_tokens']} of {doc.tokens} tokens"
         )
-    return ChainOfAgentsResult(
-        strategy=strategy,
-        answer=state.get("answer"),
-        query=state.get("query"),
-        doc_id=doc.doc_id,
-        chunk_count=doc.chunk_count,
-        chunk_tokens=chunk_tokens_of(doc),
-        document_tokens=doc.tokens,
-        communication_units=units,
-        paths=[PathResult(order=[], answer=c, communication_units=[]) for c in candidates],
-        prompts=await runtime.recorded_prompts(ctx),
-        warnings=warnings,
-    )
+    return {
+        "answer": state.get("answer"),
+        "communication_units": list(state.get("units") or []),
+        "paths": [PathResult(order=[], answer=c, communication_units=[]) for c in candidates],
+        "warnings": warnings,
+    }

@@ -32,11 +32,10 @@ from agentrun.agents import roles
 from agentrun.agents.ledger import Usage
 from agentrun.graphs import long_doc, runtime
 from agentrun.graphs.chain_of_agents import prompts
-from agentrun.graphs.chain_of_agents.budgets import answer_output_tokens, chunk_tokens_of
+from agentrun.graphs.chain_of_agents.budgets import answer_output_tokens
 from agentrun.graphs.chain_of_agents.evidence import QuoteCounts, trim, verify_quotes
 from agentrun.graphs.chain_of_agents.models import (
     ChainOfAgentsConfig,
-    ChainOfAgentsResult,
     CommunicationUnit,
     PathResult,
 )
@@ -251,29 +250,23 @@ async def _units_of(ctx: WorkflowContext, path: int) -> list[str]:
     ]
 
 
-async def result(state: dict[str, Any], ctx: WorkflowContext) -> ChainOfAgentsResult:
-    """The chosen path's answer and units, every path, and what happened to the quotes."""
-    doc = PreparedDocument(**state["doc"])
+async def outcome(state: dict[str, Any], ctx: WorkflowContext) -> dict[str, Any]:
+    """Result fields of a chain: the chosen path's answer and units, every path, and what
+    happened to the quotes."""
     answers: list[str | None] = state.get("answers") or [None]
     chosen = int(state.get("chosen", 0))
     paths = [
         PathResult(order=order, answer=answers[i], communication_units=await _units_of(ctx, i))
         for i, order in enumerate(state["orders"])
     ]
-    return ChainOfAgentsResult(
-        answer=answers[chosen],
-        query=state.get("query"),
-        doc_id=doc.doc_id,
-        chunk_count=doc.chunk_count,
-        chunk_tokens=chunk_tokens_of(doc),
-        document_tokens=doc.tokens,
-        chosen_path=chosen,
-        communication_units=paths[chosen].communication_units,
-        paths=paths,
-        prompts=await runtime.recorded_prompts(ctx),
-        dropped_quotes=int(state.get("dropped_quotes", 0)),
-        restated_quotes=int(state.get("restated_quotes", 0)),
-        evicted_quotes=int(state.get("evicted_quotes", 0)),
-        truncated_quotes=int(state.get("truncated_quotes", 0)),
-        warnings=list(state.get("warnings", [])),
-    )
+    return {
+        "answer": answers[chosen],
+        "chosen_path": chosen,
+        "communication_units": paths[chosen].communication_units,
+        "paths": paths,
+        "dropped_quotes": int(state.get("dropped_quotes", 0)),
+        "restated_quotes": int(state.get("restated_quotes", 0)),
+        "evicted_quotes": int(state.get("evicted_quotes", 0)),
+        "truncated_quotes": int(state.get("truncated_quotes", 0)),
+        "warnings": list(state.get("warnings", [])),
+    }
