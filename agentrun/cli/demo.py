@@ -28,8 +28,8 @@ def demo(
 ) -> None:
     """Answer a question about a bundled ~4,000-word text with chain-of-agents."""
     from agentrun.agents import Gateway
-    from agentrun.graphs import chain_of_agents
-    from agentrun.graphs.runtime import WorkflowEvent
+    from agentrun.graphs.chain_of_agents import ChainOfAgents, ChainOfAgentsConfig
+    from agentrun.graphs.events import Event, NodeFinished
 
     text, questions = bundled_demo()
     query = question or str(questions[0]["question"])
@@ -37,21 +37,22 @@ def demo(
     out.print(f"document: Saltmere harbour history, {len(text.split())} words")
     out.print(literal(f"question: {query}"))
     started = time.perf_counter()
+    chunks_read = 0
 
-    def progress(event: WorkflowEvent) -> None:
-        if event.kind == "node":
-            step = event.data.get("step")
-            detail = f" (chunk {step})" if step else ""
+    def progress(event: Event) -> None:
+        nonlocal chunks_read
+        if isinstance(event, NodeFinished):
+            chunks_read += event.node == "worker"
+            detail = f" (chunk {chunks_read})" if event.node == "worker" else ""
             err_console().print(
                 f"  done: {event.node}{detail}  {time.perf_counter() - started:.1f} s"
             )
 
     data_dir = state(ctx).data_dir
-    config = chain_of_agents.ChainOfAgentsConfig(model=model)
     with Gateway(data_dir=data_dir, cache=cache) as gateway:
-        result = chain_of_agents.run(
-            text, query, config=config, gateway=gateway, data_dir=data_dir, on_event=progress
-        )
+        workflow = ChainOfAgents(ChainOfAgentsConfig(model=model), gateway=gateway,
+                                 data_dir=data_dir)  # fmt: skip
+        result = workflow.run(text, query, on_event=progress)
     usage = result.usage
     out.print(literal(f"answer:   {result.answer if result.answer is not None else '(abstained)'}"))
     out.print("evidence:")

@@ -1,6 +1,6 @@
-"""The strategies an eval can compare, each run through its workflow's own `arun`.
+"""The strategies an eval can compare, each run through its workflow's public API.
 
-Chain-of-agents and its baselines go through `chain_of_agents.arun` (its config picks the
+Chain-of-agents and its baselines go through the `ChainOfAgents` workflow (its config picks the
 strategy); retrieve-then-reason, its unverified two-stage baseline and direct answering go
 through the `RetrieveThenReason` workflow (its config's `method` picks which). Every strategy
 returns the same `Outcome`, so one report compares them; retrieve-then-reason runs also return
@@ -69,18 +69,18 @@ async def run_strategy(
 async def _chain_of_agents(
     strategy: str, item: QAItem, model: str, res: Resources, thread_id: str
 ) -> Outcome:
-    from agentrun.graphs import chain_of_agents
-    from agentrun.graphs.chain_of_agents import ChainOfAgentsConfig
+    from agentrun.graphs.chain_of_agents import ChainOfAgents, ChainOfAgentsConfig
 
     config = ChainOfAgentsConfig(
         model=model,
         strategy="coa" if strategy.startswith("coa") else strategy,
         cu_format="free" if strategy == "coa-free" else "evidence",
     )
-    result = await chain_of_agents.arun(
-        item.context, item.question, config=config, gateway=res.gateway, store=res.store,
-        checkpointer=res.checkpointer, namespace=res.namespace, thread_id=thread_id,
+    workflow = ChainOfAgents(
+        config, gateway=res.gateway, store=res.store, checkpointer=res.checkpointer,
+        namespace=res.namespace,
     )  # fmt: skip
+    result = await workflow.arun(item.context, item.question, thread_id=thread_id)
     details: dict[str, Any] = {
         "chunks": result.chunk_count,
         "chunk_tokens": result.chunk_tokens,

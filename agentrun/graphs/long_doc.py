@@ -3,12 +3,12 @@
 A document is split once per (model, chunk size) and its chunks are kept in the memory store in
 the namespace's `chunks` (`agentrun.memory.namespaces.chunks_ns`), keyed by document id, split
 and index, so later runs and other workflows reuse them. Graph state carries only the document
-id and the chunk count.
+id and the chunk count. Document ids and stored documents are the memory store's
+(`agentrun.memory.documents`); they are named here too, for the workflows.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 import string
 from collections import Counter
@@ -19,8 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentrun.agents.gateway import Gateway
 from agentrun.errors import UsageError
+from agentrun.memory.documents import StoredDocument, document_id, load_text
 from agentrun.memory.namespaces import chunks_ns
-from agentrun.memory.records import INGEST_CHUNK_TOKENS, DocumentChunk, chunk_key, split_name
+from agentrun.memory.records import DocumentChunk, chunk_key
 from agentrun.text.splitter import split_text
 
 
@@ -30,14 +31,6 @@ class Answer(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     answer: str | None = Field(description="A short answer, or null if it is not in the text.")
-
-
-@dataclass(frozen=True)
-class StoredDocument:
-    """A document already in the store, named by its id (as `agentrun memory ingest` prints)."""
-
-    doc_id: str
-    split: str = split_name(INGEST_CHUNK_TOKENS)
 
 
 Document = str | StoredDocument
@@ -52,34 +45,8 @@ class PreparedDocument:
     source: str
 
 
-def document_id(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
 def model_slug(model: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", model).strip("_").lower()
-
-
-async def load_text(store: BaseStore, namespace: tuple[str, ...], document: StoredDocument) -> str:
-    """Reassemble a stored document's text from its chunks (in offset order)."""
-    items = await store.asearch(
-        chunks_ns(namespace),
-        filter={"doc_id": document.doc_id, "split": document.split},
-        limit=1_000_000,
-    )
-    if not items:
-        raise UsageError(
-            f"document {document.doc_id!r} (split {document.split!r}) is not in the store "
-            f"under namespace {'/'.join(namespace)}; ingest it first or pass the text"
-        )
-    chunks = sorted((DocumentChunk.from_value(item.value) for item in items), key=lambda c: c.start)
-    text = ""
-    for chunk in chunks:
-        if chunk.start >= len(text):
-            text += " " * (chunk.start - len(text)) + chunk.text
-        else:
-            text = text[: chunk.start] + chunk.text
-    return text
 
 
 async def prepare_document(
@@ -157,3 +124,18 @@ def vote(answers: list[str | None]) -> int:
         return 0
     winner, _ = Counter(said).most_common(1)[0]
     return next(i for i, a in enumerate(answers) if a and normalize_answer(a) == winner)
+
+
+__all__ = [
+    "Answer",
+    "Document",
+    "PreparedDocument",
+    "StoredDocument",
+    "document_id",
+    "load_chunk",
+    "load_text",
+    "model_slug",
+    "normalize_answer",
+    "prepare_document",
+    "vote",
+]

@@ -17,7 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 from agentrun.errors import UsageError
 from agentrun.graphs.agent_write import AgentWrite, AgentWriteConfig
-from agentrun.graphs.chain_of_agents import ChainOfAgentsConfig
+from agentrun.graphs.chain_of_agents import ChainOfAgents, ChainOfAgentsConfig
 from agentrun.graphs.navigation import NavigationConfig
 from agentrun.graphs.retrieve_then_reason import RetrieveThenReason, RetrieveThenReasonConfig
 from agentrun.graphs.tour_navigation import TourConfig
@@ -121,7 +121,8 @@ register(
         config=ChainOfAgentsConfig,
         required_inputs=("document",),
         optional_inputs=("query",),
-        description="Workers read a long document in order; a manager answers (or summarizes).",
+        description=ChainOfAgents.description,
+        workflow_class=ChainOfAgents.__name__,
     )
 )
 

@@ -4,9 +4,10 @@ A file is read as a stream of paragraph-aligned blocks, cut by the shared splitt
 of at most `chunk_tokens` of the embedder's own tokens (so no chunk is truncated when embedded),
 and stored as `DocumentChunk` records in the namespace's `chunks` (`namespaces.chunks_ns`, the
 same place workflows read) with stable keys (document id, split, index):
-`agentrun.graphs.long_doc.StoredDocument(doc_id, split)` loads them. The document id is the hash
-of the text; the document itself is its source path, whose `DocumentInfo` record (keyed by the
-path) is written after all its chunks.
+`agentrun.memory.documents.StoredDocument(doc_id, split)` names them for `load_text` and the
+workflows. The document id is the hash of the text (`document_id` there); the document itself
+is its source path, whose `DocumentInfo` record (keyed by the path) is written after all its
+chunks.
 
 So ingesting an unchanged file adds nothing, and an interrupted ingest, run again, overwrites
 the same keys. An edited file (or one chunked anew) gets its new chunks written first, then its

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentrun.errors import InputFileError
+from agentrun.memory.documents import digest_id
 from agentrun.text.files import bom_encoding, declared_encoding
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".rst", ".text"})
@@ -50,8 +51,8 @@ class SourceFile:
 
     @property
     def doc_id(self) -> str:
-        """The same id `agentrun.graphs.long_doc.document_id` gives the text."""
-        return self.sha256[:16]
+        """The same id `documents.document_id` gives the text."""
+        return digest_id(self.sha256)
 
 
 def collect(paths: Iterable[str | Path]) -> tuple[list[Path], list[Skipped], list[InputFileError]]:

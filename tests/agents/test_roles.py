@@ -39,9 +39,3 @@ def test_parse_quotes(reply: str, quotes: list[str]) -> None:
 )
 def test_parse_answer(reply: str, answer: str | None) -> None:
     assert roles.parse_answer(reply) == answer
-
-
-def test_parse_choice_accepts_only_listed_candidates() -> None:
-    assert roles.parse_choice("Candidate 1 is right", 3) == 1
-    assert roles.parse_choice("7", 3) is None
-    assert roles.parse_choice("the second one", 3) is None

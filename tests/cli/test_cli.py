@@ -112,11 +112,15 @@ def test_demo_answers_the_bundled_question_on_a_scripted_model(
 
     with scripted_model(reader, context_window=2048) as fake:
         assert cli(["demo", "--model", "fake/reader", "--no-cache"]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert f"answer:   {answer}" in out
     workers = int(re.search(r"(\d+) workers over", out).group(1))  # type: ignore[union-attr]
     assert workers > 1 and len(fake.calls) == workers + 1
     assert f"in {workers + 1} calls" in out
+    progress = re.findall(r"done: (\w+(?: \(chunk \d+\))?)", captured.err)
+    chunks = [f"worker (chunk {i})" for i in range(1, workers + 1)]
+    assert progress == [*chunks, "manager", "select"]
 
 
 def test_an_interrupted_command_says_so_and_exits_130(

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agentrun.agents import Gateway, GatewayConfig, ModelConfig, RetryPolicy
-from agentrun.graphs import chain_of_agents
-from agentrun.graphs.chain_of_agents import ChainOfAgentsConfig, ChainOfAgentsResult
+from agentrun.graphs.chain_of_agents import ChainOfAgents, ChainOfAgentsConfig, ChainOfAgentsResult
 from agentrun.memory import default_store
 from agentrun.memory.checkpoint import sqlite_checkpointer
 
@@ -55,13 +54,10 @@ async def run(mode: str, url: str, data_dir: Path, thread_id: str) -> ChainOfAge
     async with Gateway(config, data_dir=data_dir, cache=False) as gateway:
         with default_store(data_dir) as store:
             async with sqlite_checkpointer(data_dir) as saver:
-                options: dict[str, Any] = {"config": CONFIG, "gateway": gateway, "store": store,
-                                           "checkpointer": saver}  # fmt: skip
+                workflow = ChainOfAgents(CONFIG, gateway=gateway, store=store, checkpointer=saver)
                 if mode == "run":
-                    return await chain_of_agents.arun(
-                        document(), QUERY, thread_id=thread_id, **options
-                    )
-                return await chain_of_agents.aresume(thread_id, **options)
+                    return await workflow.arun(document(), QUERY, thread_id=thread_id)
+                return await workflow.aresume(thread_id)
 
 
 def summary(result: ChainOfAgentsResult) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from agentrun.cli import run as cli
-from agentrun.graphs.long_doc import StoredDocument, load_text
 from agentrun.memory import FakeEmbedder, default_store, in_memory_store
+from agentrun.memory.documents import StoredDocument, load_text
 from agentrun.memory.ingest import Ingester, document_key
 from agentrun.memory.namespaces import chunks_ns, documents_ns
 from agentrun.memory.records import INGEST_CHUNK_TOKENS, split_name

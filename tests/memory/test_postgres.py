@@ -17,7 +17,7 @@ import pytest
 from agentrun.agents import Gateway, GatewayConfig, ModelConfig, RetryPolicy
 from agentrun.agents.fake_server import FakeError, FakeOpenAIServer
 from agentrun.agents.local import free_port
-from agentrun.graphs import chain_of_agents
+from agentrun.graphs.chain_of_agents import ChainOfAgents
 from agentrun.memory import in_memory_store
 from agentrun.memory.checkpoint import checkpointer
 from tests.memory import coa_child
@@ -88,27 +88,29 @@ async def test_a_failed_run_resumes_from_postgres_checkpoints(
         config = GatewayConfig(models={"m": model}, retry=retry)
         store = in_memory_store()
         async with Gateway(config, data_dir=data_dir, cache=False) as gateway:
-            options: dict[str, Any] = {"config": coa_child.CONFIG, "gateway": gateway,
-                                       "store": store}  # fmt: skip
+
+            def workflow(saver: Any) -> ChainOfAgents:
+                return ChainOfAgents(
+                    coa_child.CONFIG, gateway=gateway, store=store, checkpointer=saver
+                )
+
             async with checkpointer(url=postgres_url) as saver:
-                baseline = await chain_of_agents.arun(
-                    coa_child.document(), coa_child.QUERY, thread_id="pg-base",
-                    checkpointer=saver, **options,
-                )  # fmt: skip
+                baseline = await workflow(saver).arun(
+                    coa_child.document(), coa_child.QUERY, thread_id="pg-base"
+                )
             uninterrupted = len(server.chat_requests())
             server.reset()
             fail_at = 2  # the third request gets a non-retryable error
             async with checkpointer(url=postgres_url) as saver:
                 with pytest.raises(Exception, match="bad request"):
-                    await chain_of_agents.arun(
-                        coa_child.document(), coa_child.QUERY, thread_id="pg-fail",
-                        checkpointer=saver, **options,
-                    )  # fmt: skip
+                    await workflow(saver).arun(
+                        coa_child.document(), coa_child.QUERY, thread_id="pg-fail"
+                    )
             failed_at = len(server.chat_requests())
             async with checkpointer(
                 url=postgres_url
             ) as saver:  # a new connection, as after a crash
-                resumed = await chain_of_agents.aresume("pg-fail", checkpointer=saver, **options)
+                resumed = await workflow(saver).aresume("pg-fail")
     assert failed_at == 3
     assert len(server.chat_requests()) == uninterrupted + 1  # only the failed call is repeated
     assert resumed.answer == baseline.answer

@@ -12,8 +12,8 @@ from langgraph.store.base import BaseStore, Op, PutOp, Result
 from langgraph.store.memory import InMemoryStore
 
 from agentrun.cli import run as cli
-from agentrun.graphs.long_doc import StoredDocument, load_text
 from agentrun.memory import FakeEmbedder, default_store, in_memory_store
+from agentrun.memory.documents import StoredDocument, load_text
 from agentrun.memory.ingest import Ingester, IngestOutcome, documents, remove
 from agentrun.memory.namespaces import chunks_ns
 from agentrun.memory.records import INGEST_CHUNK_TOKENS, DocumentChunk, chunk_key, split_name

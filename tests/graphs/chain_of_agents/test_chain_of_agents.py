@@ -14,12 +14,24 @@ from langgraph.store.memory import InMemoryStore
 from agentrun.agents import Gateway, GatewayConfig, ModelConfig, RetryPolicy
 from agentrun.agents.testing import ScriptedModel, scripted_model
 from agentrun.errors import AgentrunError, ConfigError, UsageError
-from agentrun.graphs import chain_of_agents as coa
-from agentrun.graphs import long_doc_baselines
-from agentrun.graphs.long_doc import StoredDocument
+from agentrun.graphs.chain_of_agents import (
+    ChainOfAgents,
+    ChainOfAgentsConfig,
+    ChainOfAgentsResult,
+    CommunicationUnit,
+    Quote,
+    StoredDocument,
+    baselines,
+    build_graph,
+    prompts,
+)
+from agentrun.graphs.chain_of_agents.budgets import plan_chunk_tokens
+from agentrun.graphs.chain_of_agents.evidence import trim, verify_quotes
+from agentrun.graphs.events import Event, NodeFinished, RunFinished
 from agentrun.memory.embedders import FakeEmbedder
 from agentrun.memory.ingest import Ingester
 from agentrun.memory.inmemory import in_memory_store
+from agentrun.memory.namespaces import chunks_ns
 
 FACT = "The vault code is 4471, kept by Ines Moreau."
 QUESTION = "What is the vault code?"
@@ -46,19 +58,24 @@ def worker_or_manager(messages: list[dict[str, Any]]) -> str:
     return "NONE"
 
 
-def config(**options: Any) -> coa.ChainOfAgentsConfig:
+def config(**options: Any) -> ChainOfAgentsConfig:
     options = {"model": "fake/m", "cu_tokens": 128, "worker_max_tokens": 64, **options}
-    return coa.ChainOfAgentsConfig(**options)
+    return ChainOfAgentsConfig(**options)
 
 
-async def run(
-    doc: str, fake: ScriptedModel, data_dir: Path, **options: Any
-) -> coa.ChainOfAgentsResult:
+def workflow(
+    gateway: Gateway, store: Any = None, saver: InMemorySaver | None = None, **options: Any
+) -> ChainOfAgents:
+    """The workflow on `gateway`, with a store and checkpointer of its own unless given."""
+    return ChainOfAgents(
+        config(**options), gateway=gateway, store=InMemoryStore() if store is None else store,
+        checkpointer=saver or InMemorySaver(),
+    )  # fmt: skip
+
+
+async def run(doc: str, fake: ScriptedModel, data_dir: Path, **options: Any) -> ChainOfAgentsResult:
     async with Gateway(data_dir=data_dir, cache=False) as gateway:
-        return await coa.arun(
-            doc, QUESTION, config=config(**options), gateway=gateway,
-            store=InMemoryStore(), checkpointer=InMemorySaver(),
-        )  # fmt: skip
+        return await workflow(gateway, **options).arun(doc, QUESTION)
 
 
 def chunk_text(prompt: str) -> str:
@@ -172,14 +189,9 @@ async def test_resume_after_a_crash_sends_nothing_for_earlier_workers(data_dir: 
     with scripted_model(flaky, context_window=1024) as fake:
         async with Gateway(gateway_config, data_dir=data_dir, cache=False) as gateway:
             with pytest.raises(AgentrunError):
-                await coa.arun(
-                    document(), QUESTION, config=config(), gateway=gateway, store=store,
-                    checkpointer=saver, thread_id="t1",
-                )  # fmt: skip
+                await workflow(gateway, store, saver).arun(document(), QUESTION, thread_id="t1")
             before = len(fake.calls)
-            result = await coa.aresume(
-                "t1", config=config(), gateway=gateway, store=store, checkpointer=saver
-            )
+            result = await workflow(gateway, store, saver).aresume("t1")
     resumed = [PART.search(c.messages[-1]["content"]) for c in fake.calls[before:]]
     resumed_parts = [int(m.group(1)) for m in resumed if m]
     assert before == crash_at  # parts 1..k-1 answered, part k failed
@@ -213,8 +225,7 @@ async def test_bad_input(data_dir: Path) -> None:
         assert short.chunk_count == 1 and short.answer == "4471"
         with pytest.raises(UsageError, match="longer than the 1024-token window"):
             async with Gateway(data_dir=data_dir) as gateway:
-                await coa.arun(FACT, "why " * 1200, config=config(), gateway=gateway,
-                               store=InMemoryStore(), checkpointer=InMemorySaver())  # fmt: skip
+                await workflow(gateway).arun(FACT, "why " * 1200)
     with (
         scripted_model(worker_or_manager, context_window=300),
         pytest.raises(ConfigError, match="window of fake/m leaves"),
@@ -300,22 +311,22 @@ def test_trimming_evicts_oldest_first_and_cuts_a_lone_long_quote() -> None:
     def count(text: str) -> int:
         return len(text.split())
 
-    quotes = [coa.Quote(text=f"q{i} a b c", chunk=i, start=0, end=8) for i in range(4)]
-    unit, evicted, truncated = coa._trim(coa.CommunicationUnit(quotes=quotes), 10, count)
+    quotes = [Quote(text=f"q{i} a b c", chunk=i, start=0, end=8) for i in range(4)]
+    unit, evicted, truncated = trim(CommunicationUnit(quotes=quotes), 10, count)
     assert [q.text for q in unit.quotes] == ["q2 a b c", "q3 a b c"]
     assert (evicted, truncated) == (2, 0)
 
     text = "First one here. Second sentence is longer than that. Third."
-    long = coa.Quote(text=text, chunk=0, start=10, end=10 + len(text))
-    unit, evicted, truncated = coa._trim(coa.CommunicationUnit(quotes=[quotes[0], long]), 6, count)
+    long = Quote(text=text, chunk=0, start=10, end=10 + len(text))
+    unit, evicted, truncated = trim(CommunicationUnit(quotes=[quotes[0], long]), 6, count)
     (cut,) = unit.quotes
     assert cut.text == "First one here." and cut.truncated
     assert (cut.start, cut.end) == (10, 10 + len("First one here."))
     assert (evicted, truncated) == (1, 1)
-    unit, _, _ = coa._trim(coa.CommunicationUnit(quotes=[long]), 3, count)
+    unit, _, _ = trim(CommunicationUnit(quotes=[long]), 3, count)
     assert unit.quotes[0].text == "First one"  # no sentence fits: the last word gap that does
-    cjk = coa.Quote(text="東京タワーは1958年に完成した", chunk=0, start=0, end=15)
-    unit, _, _ = coa._trim(coa.CommunicationUnit(quotes=[cjk]), 12, len)
+    cjk = Quote(text="東京タワーは1958年に完成した", chunk=0, start=0, end=15)
+    unit, _, _ = trim(CommunicationUnit(quotes=[cjk]), 12, len)
     assert unit.quotes[0].text == "東京タワーは"  # no spaces: cut between characters, not in 1958
 
 
@@ -345,7 +356,7 @@ def test_quotes_that_negate_differently_count_as_restated_not_verbatim() -> None
     )
     negated = "The keeper of the Saltmere light in 1890 was not Thomas Reed of Kellport."
     cut = "The vault code was"  # a fragment whose whole last word is "wasn't"
-    quotes, dropped, restated = coa.verify_quotes([negated, cut], 0, chunk, coa.CommunicationUnit())
+    quotes, dropped, restated = verify_quotes([negated, cut], 0, chunk, CommunicationUnit())
     assert (dropped, restated) == (0, 2)
     assert [q.text for q in quotes] == [
         "The keeper of the Saltmere light in 1890 was Thomas Reed of Kellport.",
@@ -364,15 +375,9 @@ async def test_rag_reads_the_most_similar_chunks_in_source_order(data_dir: Path)
         async with Gateway(data_dir=data_dir, cache=False) as gateway:
             store = in_memory_store()
             options = {"strategy": "rag", "rag_top_k": 3}
-            result = await coa.arun(
-                document(120, 80), QUESTION, config=config(**options), gateway=gateway,
-                store=store, checkpointer=InMemorySaver(),
-            )  # fmt: skip
+            result = await workflow(gateway, store, **options).arun(document(120, 80), QUESTION)
             with pytest.raises(UsageError, match="rag strategy needs a query"):
-                await coa.arun(
-                    document(120, 80), None, config=config(**options), gateway=gateway,
-                    store=store, checkpointer=InMemorySaver(),
-                )  # fmt: skip
+                await workflow(gateway, store, **options).arun(document(120, 80), None)
     assert len(fake.calls) == 1 and result.answer == "4471"
     (read,) = result.communication_units
     prompt = fake.calls[0].messages[-1]["content"]
@@ -381,7 +386,7 @@ async def test_rag_reads_the_most_similar_chunks_in_source_order(data_dir: Path)
     assert len(chunks) < 121  # far from the whole document
     entries = [int(n) for n in re.findall(r"Entry (\d+)\.", read)]
     assert entries == sorted(entries)  # in source order, whatever the ranking
-    assert result.chunk_count > 3 and result.chunk_tokens <= long_doc_baselines.RAG_CHUNK_TOKENS
+    assert result.chunk_count > 3 and result.chunk_tokens <= baselines.RAG_CHUNK_TOKENS
 
 
 async def test_multi_path_judge_picks_the_path_it_names(data_dir: Path) -> None:
@@ -424,10 +429,7 @@ async def test_summarization_uses_running_summaries_and_the_last_one(data_dir: P
 
     with scripted_model(model, context_window=1024) as fake:
         async with Gateway(data_dir=data_dir, cache=False) as gateway:
-            result = await coa.arun(
-                document(), None, config=config(), gateway=gateway,
-                store=InMemoryStore(), checkpointer=InMemorySaver(),
-            )  # fmt: skip
+            result = await workflow(gateway).arun(document(), None)
     prompts = [str(c.messages[-1]["content"]) for c in fake.calls]
     workers, manager = prompts[:-1], prompts[-1]
     assert len(workers) == result.chunk_count >= 4
@@ -451,15 +453,9 @@ async def test_a_stored_document_is_read_by_its_id(tmp_path: Path, data_dir: Pat
     assert outcome.doc_id
     with scripted_model(worker_or_manager, context_window=1024) as fake:
         async with Gateway(data_dir=data_dir, cache=False) as gateway:
-            result = await coa.arun(
-                StoredDocument(outcome.doc_id), QUESTION, config=config(), gateway=gateway,
-                store=store, checkpointer=InMemorySaver(),
-            )  # fmt: skip
+            result = await workflow(gateway, store).arun(StoredDocument(outcome.doc_id), QUESTION)
             with pytest.raises(UsageError, match=r"'nope' .* is not in the store"):
-                await coa.arun(
-                    StoredDocument("nope"), QUESTION, config=config(), gateway=gateway,
-                    store=store, checkpointer=InMemorySaver(),
-                )  # fmt: skip
+                await workflow(gateway, store).arun(StoredDocument("nope"), QUESTION)
     assert result.answer == "4471"
     read = entries_read(fake.calls)
     assert [n for chunk in read for n in chunk] == list(range(60))  # the whole text, once
@@ -472,12 +468,10 @@ def test_local_models_get_a_default_chunk_cap_of_2048(data_dir: Path) -> None:
     with scripted_model(worker_or_manager, context_window=big):
         gateway = Gateway(GatewayConfig(models=models), data_dir=data_dir)
         assert gateway.is_local("big-local") and not gateway.is_local("fake/m")
-        hosted = coa.plan_chunk_tokens(gateway, config(), QUESTION)
-        local = coa.plan_chunk_tokens(gateway, config(model="big-local"), QUESTION)
-        chosen = coa.plan_chunk_tokens(
-            gateway, config(model="big-local", chunk_tokens=4000), QUESTION
-        )
-        capped = coa.plan_chunk_tokens(
+        hosted = plan_chunk_tokens(gateway, config(), QUESTION)
+        local = plan_chunk_tokens(gateway, config(model="big-local"), QUESTION)
+        chosen = plan_chunk_tokens(gateway, config(model="big-local", chunk_tokens=4000), QUESTION)
+        capped = plan_chunk_tokens(
             gateway, config(model="big-local", local_chunk_cap=512), QUESTION
         )
     assert hosted > 2048  # the whole budget: window minus prompt, unit and output
@@ -506,3 +500,47 @@ async def test_hierarchical_merges_say_which_parts_they_summarize(data_dir: Path
     spans = [tuple(map(int, re.findall(r"\d+", m)[:2])) for m in merges]
     assert spans[0][0] == 1 and max(b for _, b in spans) == n  # the merges cover every part
     assert result.answer == "4471"
+
+
+def test_the_judge_reply_names_a_listed_candidate_or_none() -> None:
+    assert prompts.parse_choice("Candidate 1 is right", 3) == 1
+    assert prompts.parse_choice("7", 3) is None
+    assert prompts.parse_choice("the second one", 3) is None
+
+
+async def test_the_run_reports_typed_events_and_usage_by_node(data_dir: Path) -> None:
+    events: list[Event] = []
+    with scripted_model(worker_or_manager, context_window=1024):
+        async with Gateway(data_dir=data_dir, cache=False) as gateway:
+            result = await workflow(gateway, paths=2).arun(
+                document(), QUESTION, thread_id="events", on_event=events.append
+            )
+    finished = [e.node for e in events if isinstance(e, NodeFinished)]
+    assert finished == ["worker"] * result.chunk_count + ["manager", "select"]
+    assert isinstance(events[-1], RunFinished) and events[-1].result == result
+    assert result.output == result.answer == "4471" and result.thread_id == "events"
+    by_node = result.usage_by_node
+    assert set(by_node) == {"worker", "manager"}  # select voted: it asked no model
+    assert by_node["worker"]["model_calls"] == 2 * result.chunk_count  # a worker per path
+    assert sum(u["model_calls"] for u in by_node.values()) == result.usage["model_calls"]
+
+
+async def test_bad_inputs_are_refused_before_anything_is_stored(data_dir: Path) -> None:
+    store = in_memory_store()
+    with scripted_model(worker_or_manager, context_window=1024) as fake:
+        async with Gateway(data_dir=data_dir, cache=False) as gateway:
+            with pytest.raises(UsageError, match="input 'document' is required"):
+                await workflow(gateway, store).arun(query=QUESTION)
+            with pytest.raises(UsageError, match="rag strategy needs a query"):
+                await workflow(gateway, store, strategy="rag").arun(document())
+    assert not fake.calls
+    assert not await store.asearch(chunks_ns(("default",)), limit=1)
+
+
+@pytest.mark.parametrize(
+    ("strategy", "nodes"),
+    [("coa", {"worker", "manager", "select"}), ("merge", {"answer"}), ("rag", {"answer"})],
+)
+def test_the_graph_drawn_is_the_configured_strategys(strategy: str, nodes: set[str]) -> None:
+    drawn = build_graph(config(strategy=strategy)).compile().get_graph()
+    assert set(drawn.nodes) - {"__start__", "__end__"} == nodes

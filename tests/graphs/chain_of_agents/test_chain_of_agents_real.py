@@ -7,7 +7,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 
 from agentrun.agents import Gateway
-from agentrun.graphs import chain_of_agents as coa
+from agentrun.graphs.chain_of_agents import ChainOfAgents, ChainOfAgentsConfig
 
 pytestmark = pytest.mark.real_model
 
@@ -25,13 +25,13 @@ DOCUMENT = "\n\n".join(
 
 async def test_free_chain_completes_on_the_embedded_model(local_gateway: Gateway) -> None:
     # Few output tokens per call bound the run (about 10 s on an idle machine) however busy it is.
-    config = coa.ChainOfAgentsConfig(
+    config = ChainOfAgentsConfig(
         cu_format="free", chunk_tokens=60, cu_tokens=96, worker_max_tokens=40, answer_max_tokens=16
     )
-    result = await coa.arun(
-        DOCUMENT, "Who was the lighthouse keeper in 1890?", config=config,
-        gateway=local_gateway, store=InMemoryStore(), checkpointer=InMemorySaver(),
-    )  # fmt: skip
+    workflow = ChainOfAgents(
+        config, gateway=local_gateway, store=InMemoryStore(), checkpointer=InMemorySaver()
+    )
+    result = await workflow.arun(DOCUMENT, "Who was the lighthouse keeper in 1890?")
     assert result.chunk_count >= 2
     assert len(result.communication_units) == result.chunk_count
     assert result.answer

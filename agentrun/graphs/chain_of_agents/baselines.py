@@ -12,38 +12,19 @@ Each is a small graph whose model calls are checkpointed tasks, like chain-of-ag
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import os
 from typing import Annotated, Any, TypedDict
 
-from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
-from langgraph.store.base import BaseStore
 
-from agentrun.agents import roles
 from agentrun.agents.gateway import Gateway
 from agentrun.agents.ledger import Usage
-from agentrun.errors import ConfigError, UsageError
 from agentrun.graphs import long_doc, runtime
-from agentrun.graphs.chain_of_agents import (
-    MIN_CHUNK_TOKENS,
-    SAFETY_TOKENS,
-    ChainOfAgentsConfig,
-    ChainOfAgentsResult,
-    PathResult,
-    manager_messages,
-    plan_chunk_tokens,
-)
-from agentrun.graphs.long_doc import Document, PreparedDocument
-from agentrun.graphs.runtime import (
-    DEFAULT_NAMESPACE,
-    EventHandler,
-    WorkflowContext,
-    add_usage,
-    context,
-    usage_of,
-    usage_update,
-)
+from agentrun.graphs.chain_of_agents import prompts
+from agentrun.graphs.chain_of_agents.budgets import context_budget, plan_chunk_tokens
+from agentrun.graphs.chain_of_agents.graph import answer_from
+from agentrun.graphs.chain_of_agents.models import ChainOfAgentsConfig, PathResult
+from agentrun.graphs.long_doc import PreparedDocument
+from agentrun.graphs.runtime import WorkflowContext, add_usage, context, usage_of, usage_update
 from agentrun.memory.namespaces import chunks_ns
 
 #: Chunk size for retrieval: small chunks retrieve precisely.
@@ -58,30 +39,6 @@ class BaselineState(TypedDict, total=False):
     candidates: list[str | None]
     truncated_tokens: int
     usage: Annotated[dict[str, Any], add_usage]
-
-
-def _context_budget(gateway: Gateway, config: ChainOfAgentsConfig, query: str | None) -> int:
-    """Tokens of document text that fit one answering prompt."""
-    window = gateway.context_window(config.manager)
-    overhead = gateway.count_tokens(config.manager, manager_messages(query, ""))
-    budget = window - overhead - config.answer_max_tokens * (1 if query else 4) - SAFETY_TOKENS
-    if budget < MIN_CHUNK_TOKENS:
-        raise ConfigError(
-            f"the {window}-token window of {config.manager} leaves {budget} tokens for the "
-            "document; use a model with a larger window"
-        )
-    return budget
-
-
-async def _answer(
-    config: ChainOfAgentsConfig, query: str | None, text: str, node: str
-) -> tuple[str | None, Usage]:
-    completion = await runtime.complete(
-        config.manager, manager_messages(query, text), node=node,
-        max_tokens=config.answer_max_tokens * (1 if query else 4), temperature=config.temperature,
-    )  # fmt: skip
-    answer = roles.parse_answer(completion.text) if query else completion.text.strip()
-    return answer, usage_of(completion)
 
 
 async def _chunks(state: BaselineState) -> list[str]:
@@ -111,7 +68,7 @@ def build_vanilla(
     async def answer(state: BaselineState) -> dict[str, Any]:
         ctx = context()
         first = await long_doc.load_chunk(ctx.store, ctx.namespace, state["doc"], 0)
-        result, usage = await _answer(config, state.get("query"), first.text, "vanilla")
+        result, usage = await answer_from(config, state.get("query"), first.text, "vanilla")
         dropped = int(state["doc"]["tokens"]) - first.tokens
         return {
             "answer": result,
@@ -123,16 +80,13 @@ def build_vanilla(
     return _graph(answer)
 
 
-def build_rag(
-    config: ChainOfAgentsConfig, budget: int
-) -> StateGraph[BaselineState, WorkflowContext, Any, Any]:
+def build_rag(config: ChainOfAgentsConfig) -> StateGraph[BaselineState, WorkflowContext, Any, Any]:
     """Retrieve the chunks most similar to the query until the window is full."""
 
     async def answer(state: BaselineState) -> dict[str, Any]:
         ctx = context()
         query = state.get("query")
-        if not query:
-            raise UsageError("the rag strategy needs a query; use coa or hierarchical to summarize")
+        budget = context_budget(ctx.gateway, config, query)
         doc = state["doc"]
         limit = config.rag_top_k or int(doc["chunk_count"])
         hits = await ctx.store.asearch(
@@ -149,7 +103,7 @@ def build_rag(
             used += tokens
         chosen.sort(key=lambda value: int(value["start"]))
         text = "\n\n".join(value["text"] for value in chosen)
-        result, usage = await _answer(config, query, text, "rag")
+        result, usage = await answer_from(config, query, text, "rag")
         return {"answer": result, "units": [text], "usage": usage_update(usage)}
 
     return _graph(answer)
@@ -164,7 +118,7 @@ def build_merge(
         texts = await _chunks(state)
         query = state.get("query")
         results = await asyncio.gather(
-            *(_answer(config, query, text, f"merge[{i}]") for i, text in enumerate(texts))
+            *(answer_from(config, query, text, f"merge[{i}]") for i, text in enumerate(texts))
         )
         candidates = [r[0] for r in results]
         winner = candidates[long_doc.vote(candidates)]
@@ -178,12 +132,12 @@ def build_merge(
 
 
 def build_hierarchical(
-    config: ChainOfAgentsConfig, manager_budget: int
+    config: ChainOfAgentsConfig,
 ) -> StateGraph[BaselineState, WorkflowContext, Any, Any]:
     """Leaf units per chunk, merged level by level until the manager can see them all."""
 
     async def leaf(text: str, query: str | None, position: str, node: str) -> tuple[str, Usage]:
-        messages = roles.summary_worker(query, "", text, position)
+        messages = prompts.summary_worker(query, "", text, position)
         completion = await runtime.complete(
             config.model, messages, node=node,
             max_tokens=config.cu_tokens, temperature=config.temperature,
@@ -193,6 +147,7 @@ def build_hierarchical(
     async def answer(state: BaselineState) -> dict[str, Any]:
         ctx = context()
         query = state.get("query")
+        manager_budget = context_budget(ctx.gateway, config, query)
         texts = await _chunks(state)
         total = len(texts)
         results = await asyncio.gather(
@@ -224,101 +179,43 @@ def build_hierarchical(
             )
             units = [m[0] for m in merged]
             usages.extend(m[1] for m in merged)
-        result, usage = await _answer(config, query, "\n\n".join(units), "manager")
+        result, usage = await answer_from(config, query, "\n\n".join(units), "manager")
         return {"answer": result, "units": units, "usage": usage_update(*usages, usage)}
 
     return _graph(answer)
 
 
-async def arun(
-    document: Document,
-    query: str | None = None,
-    *,
-    config: ChainOfAgentsConfig,
-    gateway: Gateway | None = None,
-    store: BaseStore | None = None,
-    checkpointer: BaseCheckpointSaver[Any] | None = None,
-    namespace: tuple[str, ...] = DEFAULT_NAMESPACE,
-    thread_id: str | None = None,
-    on_event: EventHandler | None = None,
-    data_dir: str | os.PathLike[str] | None = None,
-) -> ChainOfAgentsResult:
-    """Run the baseline named by `config.strategy` (`chain_of_agents.arun` routes here)."""
-    thread_id = thread_id or runtime.new_thread_id()
-    async with runtime.session(
-        thread_id=thread_id, gateway=gateway, store=store, checkpointer=checkpointer,
-        namespace=namespace, data_dir=data_dir,
-    ) as run:  # fmt: skip
-        chunk_tokens, graph = _plan(run.gateway, config, query)
-        doc = await long_doc.prepare_document(
-            run.gateway, run.store, namespace, document, model=config.model,
-            chunk_tokens=chunk_tokens, index=config.strategy == "rag" or config.index_chunks,
-        )  # fmt: skip
-        initial: BaselineState = {"query": query, "doc": dataclasses.asdict(doc)}
-        state = await run.run(graph, initial, on_event=on_event, node_names=("answer",))
-        return await _result(state, run.ctx, doc, chunk_tokens, thread_id, config.strategy)
-
-
-async def aresume(
-    thread_id: str,
-    *,
-    config: ChainOfAgentsConfig,
-    gateway: Gateway | None = None,
-    store: BaseStore | None = None,
-    checkpointer: BaseCheckpointSaver[Any] | None = None,
-    namespace: tuple[str, ...] = DEFAULT_NAMESPACE,
-    on_event: EventHandler | None = None,
-    data_dir: str | os.PathLike[str] | None = None,
-) -> ChainOfAgentsResult:
-    """Continue a baseline run from its last checkpoint."""
-    async with runtime.session(
-        thread_id=thread_id, gateway=gateway, store=store, checkpointer=checkpointer,
-        namespace=namespace, data_dir=data_dir,
-    ) as run:  # fmt: skip
-        saved = await run.saved(build_vanilla(config))  # every baseline has the same state
-        chunk_tokens, graph = _plan(run.gateway, config, saved.get("query"))
-        doc = PreparedDocument(**saved["doc"])
-        state = await run.run(graph, None, on_event=on_event, node_names=("answer",))
-        return await _result(state, run.ctx, doc, chunk_tokens, thread_id, config.strategy)
-
-
-def _plan(
-    gateway: Gateway, config: ChainOfAgentsConfig, query: str | None
-) -> tuple[int, StateGraph[BaselineState, WorkflowContext, Any, Any]]:
-    """Chunk size and graph of the configured baseline."""
-    budget = _context_budget(gateway, config, query)
-    if config.strategy == "vanilla":
-        return budget, build_vanilla(config)
+def chunk_tokens(gateway: Gateway, config: ChainOfAgentsConfig, query: str | None) -> int:
+    """Chunk size of the configured baseline (every one needs the manager's window to fit)."""
+    budget = context_budget(gateway, config, query)
     if config.strategy == "rag":
-        return min(RAG_CHUNK_TOKENS, budget), build_rag(config, budget)
-    if config.strategy == "merge":
-        return budget, build_merge(config)
-    return plan_chunk_tokens(gateway, config, query), build_hierarchical(config, budget)
+        return min(RAG_CHUNK_TOKENS, budget)
+    if config.strategy == "hierarchical":
+        return plan_chunk_tokens(gateway, config, query)
+    return budget
 
 
-async def _result(
-    state: dict[str, Any], ctx: WorkflowContext, doc: PreparedDocument, chunk_tokens: int,
-    thread_id: str, strategy: str,
-) -> ChainOfAgentsResult:  # fmt: skip
-    units = list(state.get("units") or [])
+def build(config: ChainOfAgentsConfig) -> StateGraph[BaselineState, WorkflowContext, Any, Any]:
+    """The graph of the baseline `config.strategy` names."""
+    builders = {
+        "vanilla": build_vanilla, "rag": build_rag,
+        "merge": build_merge, "hierarchical": build_hierarchical,
+    }  # fmt: skip
+    return builders[config.strategy](config)
+
+
+def outcome(state: dict[str, Any], doc: PreparedDocument) -> dict[str, Any]:
+    """Result fields of a baseline: its answer, what its answering call read, each chunk's
+    answer (merge), and how much of the document vanilla left unread."""
     candidates = state.get("candidates") or []
     warnings = []
     if state.get("truncated_tokens"):
         warnings.append(
             f"vanilla read {doc.tokens - state['truncated_tokens']} of {doc.tokens} tokens"
         )
-    return ChainOfAgentsResult(
-        strategy=strategy,
-        answer=state.get("answer"),
-        query=state.get("query"),
-        thread_id=thread_id,
-        doc_id=doc.doc_id,
-        chunk_count=doc.chunk_count,
-        chunk_tokens=chunk_tokens,
-        document_tokens=doc.tokens,
-        communication_units=units,
-        paths=[PathResult(order=[], answer=c, communication_units=[]) for c in candidates],
-        prompts=await runtime.recorded_prompts(ctx),
-        usage=Usage.from_dict(state.get("usage")).to_dict(),
-        warnings=warnings,
-    )
+    return {
+        "answer": state.get("answer"),
+        "communication_units": list(state.get("units") or []),
+        "paths": [PathResult(order=[], answer=c, communication_units=[]) for c in candidates],
+        "warnings": warnings,
+    }

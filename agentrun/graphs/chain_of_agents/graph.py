@@ -1,0 +1,272 @@
+"""Chain of Agents: workers read a long document in order, each passing a communication unit
+(CU) to the next; a manager answers from the last CU alone (Zhang et al., 2024).
+
+Small models lose facts when they paraphrase, so the default CU format is `evidence`: sentences
+taken verbatim from the chunk, each verified against it (`.evidence`); restated quotes are
+mapped back to the source text and counted as `restated_quotes`, invented ones dropped and
+counted as `dropped_quotes`. `free` is the paper's free-form running summary, and
+summarization (no query) always uses it.
+
+An evidence unit is held to `cu_tokens` (the worker budget reserves that much for it): quotes
+evicted or cut to keep it there are counted (`evicted_quotes`, `truncated_quotes`) and reported
+once per run in `warnings` with the fix (raise `cu_tokens`); truncating keeps the prompt budget,
+which a whole over-long quote would break.
+
+Several reading orders can run at once (multi-path), judged by a model or a vote. Each worker
+step is a graph step with a checkpoint after it, and each model call is a checkpointed task, so a
+resumed run continues mid-chain without re-sending calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import operator
+import random
+from typing import Annotated, Any, TypedDict
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.store.base import BaseStore
+
+from agentrun.agents import roles
+from agentrun.agents.ledger import Usage
+from agentrun.graphs import long_doc, runtime
+from agentrun.graphs.chain_of_agents import prompts
+from agentrun.graphs.chain_of_agents.budgets import answer_output_tokens
+from agentrun.graphs.chain_of_agents.evidence import QuoteCounts, trim, verify_quotes
+from agentrun.graphs.chain_of_agents.models import (
+    ChainOfAgentsConfig,
+    CommunicationUnit,
+    PathResult,
+)
+from agentrun.graphs.long_doc import PreparedDocument
+from agentrun.graphs.runtime import WorkflowContext, add_usage, context, usage_of, usage_update
+from agentrun.logs import get_logger
+
+log = get_logger("chain_of_agents")
+
+
+def reading_orders(chunk_count: int, config: ChainOfAgentsConfig) -> list[list[int]]:
+    forward = list(range(chunk_count))
+    first = forward if config.direction == "forward" else forward[::-1]
+    orders = [first]
+    if config.paths >= 2:
+        orders.append(first[::-1])
+    for k in range(2, config.paths):
+        shuffled = forward[:]
+        random.Random(config.seed + k).shuffle(shuffled)
+        orders.append(shuffled)
+    return orders
+
+
+def first_state(
+    config: ChainOfAgentsConfig, query: str | None, doc: PreparedDocument
+) -> dict[str, Any]:
+    """The chain's state before the first worker: every path's reading order, empty units."""
+    orders = reading_orders(doc.chunk_count, config)
+    return {
+        "query": query,
+        "doc": dataclasses.asdict(doc),
+        "orders": orders,
+        "step": 0,
+        "units": [CommunicationUnit().model_dump() for _ in orders],
+    }
+
+
+class ChainState(TypedDict, total=False):
+    query: str | None
+    doc: dict[str, Any]
+    orders: list[list[int]]
+    step: int
+    units: list[dict[str, Any]]
+    answers: list[str | None]
+    chosen: int
+    dropped_quotes: Annotated[int, operator.add]
+    restated_quotes: Annotated[int, operator.add]
+    evicted_quotes: Annotated[int, operator.add]
+    truncated_quotes: Annotated[int, operator.add]
+    warnings: Annotated[list[str], operator.add]
+    usage: Annotated[dict[str, Any], add_usage]
+
+
+def _cu_key(path: int, step: int) -> str:
+    return f"{path:02d}-{step:06d}"
+
+
+async def _store_unit(
+    store: BaseStore, ctx: WorkflowContext, path: int, step: int, text: str
+) -> None:
+    await store.aput(
+        ctx.ns("runs", ctx.run_id, "cus"), _cu_key(path, step), {"text": text}, index=False
+    )
+
+
+async def _evidence_step(
+    config: ChainOfAgentsConfig, query: str, previous: CommunicationUnit,
+    chunk_index: int, text: str, position: str, node: str,
+) -> tuple[CommunicationUnit, QuoteCounts, Usage]:  # fmt: skip
+    ctx = context()
+    messages = prompts.evidence_worker(query, previous.render(), text, position)
+    completion = await runtime.complete(
+        config.model, messages, node=node,
+        max_tokens=config.worker_max_tokens, temperature=config.temperature,
+    )  # fmt: skip
+    candidates = roles.parse_quotes(completion.text)
+    quotes, dropped, restated = verify_quotes(candidates, chunk_index, text, previous)
+    unit, evicted, truncated = trim(
+        CommunicationUnit(quotes=quotes), config.cu_tokens, ctx.gateway.text_counter(config.model)
+    )
+    return unit, QuoteCounts(dropped, restated, evicted, truncated), usage_of(completion)
+
+
+def evidence_warnings(config: ChainOfAgentsConfig, state: ChainState) -> list[str]:
+    """The run's one warning about evidence the unit budget cost (logged as well)."""
+    evicted, truncated = state.get("evicted_quotes", 0), state.get("truncated_quotes", 0)
+    if not evicted and not truncated:
+        return []
+    paths = len(state["orders"])
+    lost = [f"{evicted} verified quotes were evicted (oldest first)"] if evicted else []
+    lost += [f"{truncated} quotes longer than the unit were cut"] if truncated else []
+    message = (
+        f"{' and '.join(lost)} to keep the communication unit within cu_tokens="
+        f"{config.cu_tokens}" + (f" (over {paths} paths)" if paths > 1 else "")
+        + "; raise cu_tokens to keep more evidence"
+    )  # fmt: skip
+    log.warning(
+        "evidence_evicted", evicted=evicted, truncated=truncated, cu_tokens=config.cu_tokens
+    )
+    return [message]
+
+
+async def answer_from(
+    config: ChainOfAgentsConfig, query: str | None, text: str, node: str
+) -> tuple[str | None, Usage]:
+    """The manager's answer to `query` from `text` (a summary of it when there is no query)."""
+    completion = await runtime.complete(
+        config.manager, prompts.manager_messages(query, text), node=node,
+        max_tokens=answer_output_tokens(config, query), temperature=config.temperature,
+    )  # fmt: skip
+    answer = roles.parse_answer(completion.text) if query else completion.text.strip()
+    return answer, usage_of(completion)
+
+
+def build_graph(config: ChainOfAgentsConfig) -> StateGraph[ChainState, WorkflowContext, Any, Any]:
+    """worker (one chunk per path per step, looping) -> manager -> select."""
+
+    async def worker(state: ChainState) -> dict[str, Any]:
+        ctx = context()
+        step = state["step"]
+        total = len(state["orders"][0])
+
+        async def advance(path: int, order: list[int]) -> tuple[dict[str, Any], QuoteCounts, Usage]:
+            chunk_index = order[step]
+            chunk = await long_doc.load_chunk(ctx.store, ctx.namespace, state["doc"], chunk_index)
+            position = f"part {step + 1} of {total}"
+            node = f"worker[{path}]"
+            query = state.get("query")
+            previous = CommunicationUnit.model_validate(state["units"][path])
+            if query is not None and prompts.uses_evidence(config, query):
+                unit, counts, usage = await _evidence_step(
+                    config, query, previous, chunk_index, chunk.text, position, node
+                )
+            else:
+                messages = prompts.summary_worker(query, previous.note, chunk.text, position)
+                completion = await runtime.complete(
+                    config.model, messages, node=node,
+                    max_tokens=config.cu_tokens, temperature=config.temperature,
+                )  # fmt: skip
+                unit = CommunicationUnit(note=completion.text.strip())
+                counts, usage = QuoteCounts(), usage_of(completion)
+            await _store_unit(ctx.store, ctx, path, step, unit.render())
+            return unit.model_dump(), counts, usage
+
+        results = await asyncio.gather(*(advance(p, o) for p, o in enumerate(state["orders"])))
+        counts = [r[1].update() for r in results]
+        return {
+            "step": step + 1,
+            "units": [r[0] for r in results],
+            **{key: sum(c[key] for c in counts) for key in counts[0]},
+            "usage": usage_update(*(r[2] for r in results)),
+        }
+
+    def after_worker(state: ChainState) -> str:
+        return "worker" if state["step"] < len(state["orders"][0]) else "manager"
+
+    async def manager(state: ChainState) -> dict[str, Any]:
+        query = state.get("query")
+
+        async def answer(unit: dict[str, Any]) -> tuple[str | None, Usage]:
+            rendered = CommunicationUnit.model_validate(unit).render()
+            if query and not rendered:
+                return None, Usage()  # no evidence survived: abstain without asking
+            return await answer_from(config, query, rendered, "manager")
+
+        results = await asyncio.gather(*(answer(unit) for unit in state["units"]))
+        return {
+            "answers": [r[0] for r in results],
+            "usage": usage_update(*(r[1] for r in results)),
+            "warnings": evidence_warnings(config, state),
+        }
+
+    async def select(state: ChainState) -> dict[str, Any]:
+        answers = state["answers"]
+        query = state.get("query")
+        if len(answers) == 1:
+            return {"chosen": 0}
+        if config.selector == "judge" and query:
+            completion = await runtime.complete(
+                config.judge, prompts.judge(query, answers), node="judge",
+                max_tokens=8, temperature=0.0,
+            )  # fmt: skip
+            choice = prompts.parse_choice(completion.text, len(answers))
+            update: dict[str, Any] = {"usage": usage_update(usage_of(completion))}
+            if choice is None:
+                choice = long_doc.vote(answers)
+                reply = completion.text.strip()[:60]
+                update["warnings"] = [f"judge reply {reply!r} was not a candidate number; voted"]
+            return {**update, "chosen": choice}
+        return {"chosen": long_doc.vote(answers)}
+
+    graph: StateGraph[ChainState, WorkflowContext, Any, Any] = StateGraph(
+        ChainState, context_schema=WorkflowContext
+    )
+    graph.add_node("worker", worker)
+    graph.add_node("manager", manager)
+    graph.add_node("select", select)
+    graph.add_edge(START, "worker")
+    graph.add_conditional_edges("worker", after_worker, ["worker", "manager"])
+    graph.add_edge("manager", "select")
+    graph.add_edge("select", END)
+    return graph
+
+
+async def _units_of(ctx: WorkflowContext, path: int) -> list[str]:
+    items = await ctx.store.asearch(ctx.ns("runs", ctx.run_id, "cus"), limit=1_000_000)
+    prefix = f"{path:02d}-"
+    return [
+        item.value["text"]
+        for item in sorted(items, key=lambda i: i.key)
+        if item.key.startswith(prefix)
+    ]
+
+
+async def outcome(state: dict[str, Any], ctx: WorkflowContext) -> dict[str, Any]:
+    """Result fields of a chain: the chosen path's answer and units, every path, and what
+    happened to the quotes."""
+    answers: list[str | None] = state.get("answers") or [None]
+    chosen = int(state.get("chosen", 0))
+    paths = [
+        PathResult(order=order, answer=answers[i], communication_units=await _units_of(ctx, i))
+        for i, order in enumerate(state["orders"])
+    ]
+    return {
+        "answer": answers[chosen],
+        "chosen_path": chosen,
+        "communication_units": paths[chosen].communication_units,
+        "paths": paths,
+        "dropped_quotes": int(state.get("dropped_quotes", 0)),
+        "restated_quotes": int(state.get("restated_quotes", 0)),
+        "evicted_quotes": int(state.get("evicted_quotes", 0)),
+        "truncated_quotes": int(state.get("truncated_quotes", 0)),
+        "warnings": list(state.get("warnings", [])),
+    }
