@@ -30,8 +30,14 @@ from agentrun.agents.gateway import Gateway
 from agentrun.errors import UsageError
 from agentrun.graphs import runtime
 from agentrun.graphs.navigation import NavigationConfig, Strategy
+from agentrun.graphs.navigation.city import (
+    City,
+    CityConfig,
+    EpisodeOutcome,
+    path_visibility,
+    summarize,
+)
 from agentrun.settings import open_private, private_dir, write_private
-from agentrun.tools.city import City, CityConfig, EpisodeOutcome, path_visibility, summarize
 
 STRATEGIES: tuple[Strategy, ...] = ("prep", "react")
 EPISODES_FILE = "episodes.jsonl"
@@ -274,7 +280,7 @@ async def _run_city(
     on_episode: EpisodeCallback | None,
 ) -> None:  # fmt: skip
     from agentrun.graphs import navigation
-    from agentrun.tools.city import sample_tasks
+    from agentrun.graphs.navigation.city import sample_tasks
 
     fingerprint, prefix = ids
     tasks = sample_tasks(config.city(), config.tasks, seed=config.seed,
@@ -309,7 +315,7 @@ async def _run_tours(
     on_episode: EpisodeCallback | None,
 ) -> None:  # fmt: skip
     from agentrun.graphs import tour_navigation
-    from agentrun.tools.tour import sample_tour_tasks
+    from agentrun.graphs.tour_navigation.tour import sample_tour_tasks
 
     fingerprint, prefix = ids
     tasks = sample_tour_tasks(config.city(), config.tasks, seed=config.seed,
@@ -358,8 +364,8 @@ def write_report(config: NavigationEvalConfig, out: Path) -> dict[str, Any]:
 def _plot_first_episode(
     config: NavigationEvalConfig, records: Sequence[dict[str, Any]], out: Path
 ) -> str | None:
-    from agentrun.tools.city import replay, sample_tasks
-    from agentrun.tools.city_render import episode_png
+    from agentrun.graphs.navigation.city import replay, sample_tasks
+    from agentrun.graphs.navigation.render import episode_png
 
     if not records:
         return None

@@ -1,9 +1,9 @@
 """Tour navigation (Mobility VLA): a model picks the goal frame, a graph executor walks there.
 
-Offline, the task's demonstration tour becomes a topological graph (`agentrun.tools.tour`).
-Online: localize the current view to a frame (deterministic matching), ask the model for the goal
-frame given every frame's caption (and map image, for a VLM) and the instruction, then follow the
-graph's shortest path in the environment. Each of the three is a checkpointed graph step; an
+Offline, the task's demonstration tour becomes a topological graph (`tour.py`). Online: localize
+the current view to a frame (deterministic matching), ask the model for the goal frame given
+every frame's caption (and map image, for a VLM) and the instruction, then follow the graph's
+shortest path in the environment. Each of the three is a checkpointed graph step; an
 unparseable frame number falls back to staying at the current frame, and is counted.
 """
 
@@ -26,14 +26,14 @@ from agentrun.graphs.navigation import (
     navigation_session,
     sampled_city,
 )
+from agentrun.graphs.navigation.render import local_map_png
 from agentrun.graphs.runtime import (
     EventHandler,
     add_usage,
     usage_of,
     usage_update,
 )
-from agentrun.tools.city_render import local_map_png
-from agentrun.tools.tour import Tour, TourTask, sample_tour_tasks
+from agentrun.graphs.tour_navigation.tour import Tour, TourTask, sample_tour_tasks
 
 _NUMBER = re.compile(r"\d+")
 

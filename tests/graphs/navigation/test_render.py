@@ -11,8 +11,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from agentrun.tools.city import City, CityConfig, CityEnvironment, exact_sightings, sample_tasks
-from agentrun.tools.city_render import (
+from agentrun.graphs.navigation.city import (
+    City,
+    CityConfig,
+    CityEnvironment,
+    exact_sightings,
+    sample_tasks,
+)
+from agentrun.graphs.navigation.render import (
     MAP_PX,
     episode_figure,
     episode_png,

@@ -16,11 +16,11 @@ from agentrun.agents.messages import Message, text_of
 from agentrun.agents.testing import scripted_model
 from agentrun.errors import UsageError
 from agentrun.graphs import runtime, tour_navigation
+from agentrun.graphs.navigation.city import CityConfig
 from agentrun.graphs.tour_navigation import TourConfig, parse_frame
+from agentrun.graphs.tour_navigation.tour import TourTask, sample_tour_tasks
 from agentrun.memory.namespaces import records_ns
 from agentrun.memory.scope import ScopedStore
-from agentrun.tools.city import CityConfig
-from agentrun.tools.tour import TourTask, sample_tour_tasks
 
 TASK = sample_tour_tasks(CityConfig(seed=5), 1, seed=5)[0]
 

@@ -43,8 +43,18 @@ from agentrun.agents.config import LOCAL_MODEL
 from agentrun.agents.gateway import Gateway
 from agentrun.agents.ledger import Usage
 from agentrun.errors import UsageError
-from agentrun.graphs import navigation_prompts as prompts
 from agentrun.graphs import runtime
+from agentrun.graphs.navigation import prompts
+from agentrun.graphs.navigation import wayfinding as wf
+from agentrun.graphs.navigation.city import (
+    DIRECTIONS,
+    CityConfig,
+    CityEnvironment,
+    CityTask,
+    sample_tasks,
+    spl,
+)
+from agentrun.graphs.navigation.environment import Environment
 from agentrun.graphs.runtime import (
     DEFAULT_NAMESPACE,
     EventHandler,
@@ -56,9 +66,6 @@ from agentrun.graphs.runtime import (
 )
 from agentrun.memory.records import Experience
 from agentrun.memory.scope import searches_by_meaning
-from agentrun.tools import wayfinding as wf
-from agentrun.tools.city import DIRECTIONS, CityConfig, CityEnvironment, CityTask, sample_tasks, spl
-from agentrun.tools.environment import Environment
 
 Strategy = Literal["prep", "react", "ranked"]
 PREP_GRAPH: frozenset[str] = frozenset({"prep", "ranked"})

@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agentrun.errors import UsageError
-from agentrun.tools.environment import Observation, ObservationKind, StepResult
+from agentrun.graphs.navigation.environment import Observation, ObservationKind, StepResult
 
 DIRECTIONS = (
     "north", "north-east", "east", "south-east", "south", "south-west", "west", "north-west",
@@ -537,7 +537,7 @@ class CityEnvironment:
         text = describe_view(sightings, list(self.city.exits[self.node].values()), header)
         if kind == "text":
             return Observation(text)
-        from agentrun.tools.city_render import local_map_png
+        from agentrun.graphs.navigation.render import local_map_png
 
         image = local_map_png(self.city, self.node, self.heading, sightings=sightings)
         return Observation(text, image)

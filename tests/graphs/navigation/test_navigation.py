@@ -17,9 +17,7 @@ from agentrun.agents.messages import Message, text_of
 from agentrun.agents.testing import scripted_model
 from agentrun.graphs import navigation
 from agentrun.graphs.navigation import NavigationConfig
-from agentrun.memory.namespaces import records_ns
-from agentrun.memory.records import Experience
-from agentrun.tools.city import (
+from agentrun.graphs.navigation.city import (
     CityConfig,
     CityEnvironment,
     CityTask,
@@ -28,6 +26,8 @@ from agentrun.tools.city import (
     sample_tasks,
     summarize,
 )
+from agentrun.memory.namespaces import records_ns
+from agentrun.memory.records import Experience
 from tests.conftest import FAST_RETRY
 
 TASK = sample_tasks(CityConfig(), 1, min_hops=10, max_hops=20)[0]

@@ -9,7 +9,7 @@ from langgraph.store.memory import InMemoryStore
 from agentrun.agents import Gateway
 from agentrun.graphs import navigation
 from agentrun.graphs.navigation import NavigationConfig
-from agentrun.tools.city import CityConfig, sample_tasks
+from agentrun.graphs.navigation.city import CityConfig, sample_tasks
 
 pytestmark = pytest.mark.real_model
 
