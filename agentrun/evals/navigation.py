@@ -364,8 +364,9 @@ def write_report(config: NavigationEvalConfig, out: Path) -> dict[str, Any]:
 def _plot_first_episode(
     config: NavigationEvalConfig, records: Sequence[dict[str, Any]], out: Path
 ) -> str | None:
-    from agentrun.graphs.navigation.city import replay, sample_tasks
+    from agentrun.graphs.navigation.city import sample_tasks
     from agentrun.graphs.navigation.render import episode_png
+    from agentrun.graphs.navigation.simulator import replay
 
     if not records:
         return None

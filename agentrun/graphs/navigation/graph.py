@@ -46,15 +46,9 @@ from agentrun.errors import UsageError
 from agentrun.graphs import runtime
 from agentrun.graphs.navigation import prompts
 from agentrun.graphs.navigation import wayfinding as wf
-from agentrun.graphs.navigation.city import (
-    DIRECTIONS,
-    CityConfig,
-    CityEnvironment,
-    CityTask,
-    sample_tasks,
-    spl,
-)
+from agentrun.graphs.navigation.city import DIRECTIONS, CityConfig, CityTask, sample_tasks, spl
 from agentrun.graphs.navigation.environment import Environment
+from agentrun.graphs.navigation.simulator import CityEnvironment
 from agentrun.graphs.runtime import (
     DEFAULT_NAMESPACE,
     EventHandler,

@@ -16,13 +16,13 @@ from agentrun.graphs.navigation.city import (
     DIRECTIONS,
     City,
     CityConfig,
-    CityEnvironment,
     EpisodeOutcome,
     direction_of,
     sample_tasks,
     spl,
     summarize,
 )
+from agentrun.graphs.navigation.simulator import CityEnvironment
 from agentrun.graphs.navigation.wayfinding import parse_observation, vector
 
 SMALL = st.builds(

@@ -19,13 +19,12 @@ from agentrun.graphs import navigation
 from agentrun.graphs.navigation import NavigationConfig
 from agentrun.graphs.navigation.city import (
     CityConfig,
-    CityEnvironment,
     CityTask,
     EpisodeOutcome,
-    replay,
     sample_tasks,
     summarize,
 )
+from agentrun.graphs.navigation.simulator import CityEnvironment, replay
 from agentrun.memory.namespaces import records_ns
 from agentrun.memory.records import Experience
 from tests.conftest import FAST_RETRY

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from agentrun.graphs.navigation.city import CityConfig, CityEnvironment
+from agentrun.graphs.navigation.city import CityConfig
+from agentrun.graphs.navigation.simulator import CityEnvironment
 from agentrun.graphs.tour_navigation.tour import record_tour, region, sample_tour_tasks
 
 CONFIG = CityConfig(seed=3)
