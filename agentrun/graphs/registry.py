@@ -18,9 +18,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 from agentrun.errors import UsageError
 from agentrun.graphs.agent_write import AgentWriteConfig
 from agentrun.graphs.chain_of_agents import ChainOfAgentsConfig
-from agentrun.graphs.navigation import NavigationConfig
+from agentrun.graphs.navigation import Navigation, NavigationConfig
 from agentrun.graphs.retrieve_then_reason.models import RetrieveThenReasonConfig
-from agentrun.graphs.tour_navigation import TourConfig
+from agentrun.graphs.tour_navigation import TourConfig, TourNavigation
 
 
 @dataclass(frozen=True)
@@ -155,12 +155,8 @@ register(
         config=NavigationConfig,
         required_inputs=(),
         optional_inputs=("city_seed", "task_seed", "min_hops", "max_hops", *_CITY_KNOBS),
-        description="Perceive, reflect and plan (PReP) through a seeded city simulator to a goal "
-        "described only relative to landmarks; one sampled task per run. City inputs: "
-        "occlusion (0-1), visibility_m, bearing_noise_deg, distance_noise (relative).",
-        integer_inputs=("city_seed", "task_seed", "min_hops", "max_hops"),
-        number_inputs=_CITY_KNOBS,
-        runner_name="arun_sampled",
+        description=Navigation.description,
+        workflow_class="Navigation",
     )
 )
 
@@ -172,12 +168,8 @@ register(
         config=TourConfig,
         required_inputs=(),
         optional_inputs=("city_seed", "task_seed", "radius_m", "occlusion", "visibility_m"),
-        description="Tour navigation (Mobility VLA): a recorded tour of a seeded city "
-        "neighbourhood becomes a graph; the model picks the goal frame for the instruction and "
-        "a shortest-path executor walks there. One sampled task per run.",
-        integer_inputs=("city_seed", "task_seed"),
-        number_inputs=("radius_m", "occlusion", "visibility_m"),
-        runner_name="arun_sampled",
+        description=TourNavigation.description,
+        workflow_class="TourNavigation",
     )
 )
 

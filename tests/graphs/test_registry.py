@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from agentrun.cli import run as cli
-from agentrun.errors import UsageError
 from agentrun.graphs.registry import WORKFLOWS
 
 
@@ -36,26 +35,6 @@ def test_integer_inputs_are_converted_and_blank_ones_left_to_the_default() -> No
     assert WORKFLOWS["retrieve-then-reason"].arguments({"context": "c", "query": "q"}) == {
         "context_in": "c",
         "query": "q",
-    }
-
-
-def test_a_non_integer_names_the_workflow_and_the_input() -> None:
-    with pytest.raises(UsageError, match=r"workflow navigation: input 'task_seed' must be a whole"):
-        WORKFLOWS["navigation"].arguments({"task_seed": "three"})
-
-
-def test_city_settings_arrive_as_numbers_and_bad_ones_name_the_input() -> None:
-    navigation = WORKFLOWS["navigation"]
-    assert navigation.arguments(
-        {"task_seed": "3", "occlusion": "0.5", "bearing_noise_deg": " 12 ", "distance_noise": ""}
-    ) == {"task_seed": 3, "occlusion": 0.5, "bearing_noise_deg": 12.0}
-    with pytest.raises(UsageError, match=r"input 'visibility_m' must be a number, got 'far'"):
-        navigation.arguments({"visibility_m": "far"})
-    with pytest.raises(UsageError, match=r"input 'occlusion' must be a number"):
-        navigation.arguments({"occlusion": "nan"})
-    assert WORKFLOWS["tour-navigation"].arguments({"radius_m": "250", "city_seed": "2"}) == {
-        "radius_m": 250.0,
-        "city_seed": 2,
     }
 
 
