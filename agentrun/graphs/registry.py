@@ -13,10 +13,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic_core import InitErrorDetails
 
 from agentrun.errors import UsageError
 from agentrun.graphs.agent_write import AgentWriteConfig
+from agentrun.graphs.base import input_problem
 from agentrun.graphs.chain_of_agents import ChainOfAgentsConfig
 from agentrun.graphs.navigation import Navigation, NavigationConfig
 from agentrun.graphs.retrieve_then_reason.models import RetrieveThenReasonConfig
@@ -71,7 +73,11 @@ class WorkflowEntry:
         return importlib.import_module(self.module).aresume  # type: ignore[no-any-return]
 
     def arguments(self, inputs: Mapping[str, object]) -> dict[str, object]:
-        """Pipeline inputs as keyword arguments of `arun` (numbers converted, blanks dropped)."""
+        """Pipeline inputs as keyword arguments of `arun` (numbers converted, blanks dropped;
+        a `Workflow` class converts its own, and a value it refuses is refused here already)."""
+        if self.workflow_class is not None:
+            workflow = getattr(importlib.import_module(self.module), self.workflow_class)
+            check_inputs(workflow.name, workflow.Inputs, inputs)
         renamed = dict(self.keywords)
         arguments: dict[str, object] = {}
         for name, value in inputs.items():
@@ -96,6 +102,23 @@ class WorkflowEntry:
                 f"{text[:40]!r}; fix the template or the value passed with --input"
             ) from None
         return value
+
+
+def check_inputs(workflow: str, model: type[BaseModel], inputs: Mapping[str, object]) -> None:
+    """Refuse, naming the input, a value of `inputs` that the workflow's `Inputs` model cannot
+    read. Inputs left out are not asked for: a pipeline check passes one input at a time."""
+    try:
+        model.model_validate(dict(inputs))
+    except ValidationError as exc:
+        errors = (error for error in exc.errors() if error["loc"][:1] and error["loc"][0] in inputs)
+        first = next(errors, None)
+        if first is None:
+            return
+        detail = InitErrorDetails(type=first["type"], loc=first["loc"], input=first["input"])
+        if "ctx" in first:
+            detail["ctx"] = first["ctx"]
+        problem = ValidationError.from_exception_data(exc.title, [detail])
+        raise UsageError(input_problem(workflow, problem)) from None
 
 
 #: What a pipeline hands a workflow besides its config and inputs.

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from agentrun.cli import run as cli
+from agentrun.errors import UsageError
 from agentrun.graphs.registry import WORKFLOWS
 
 
@@ -36,6 +37,15 @@ def test_integer_inputs_are_converted_and_blank_ones_left_to_the_default() -> No
         "context_in": "c",
         "query": "q",
     }
+
+
+def test_a_workflow_class_refuses_a_bad_input_by_name_before_the_run() -> None:
+    with pytest.raises(UsageError, match=r"^workflow navigation: input 'task_seed': .*'three'"):
+        WORKFLOWS["navigation"].arguments({"task_seed": "three"})
+    with pytest.raises(UsageError, match=r"^workflow tour-navigation: input 'radius_m': .*'far'"):
+        WORKFLOWS["tour-navigation"].arguments({"city_seed": "2", "radius_m": "far"})
+    given = {"task_seed": "3", "occlusion": "0.5", "distance_noise": ""}
+    assert WORKFLOWS["navigation"].arguments(given) == given  # the class converts them
 
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
