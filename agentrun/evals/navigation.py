@@ -29,9 +29,17 @@ from agentrun.agents.config import LOCAL_MODEL
 from agentrun.agents.gateway import Gateway
 from agentrun.errors import UsageError
 from agentrun.graphs import runtime
-from agentrun.graphs.navigation import NavigationConfig, Strategy
+from agentrun.graphs.base import ResultT, Workflow
+from agentrun.graphs.navigation import Navigation, NavigationConfig, Strategy, sample_tasks
+from agentrun.graphs.navigation.city import (
+    City,
+    CityConfig,
+    EpisodeOutcome,
+    path_visibility,
+    summarize,
+)
+from agentrun.graphs.tour_navigation import TourConfig, TourNavigation, sample_tour_tasks
 from agentrun.settings import open_private, private_dir, write_private
-from agentrun.tools.city import City, CityConfig, EpisodeOutcome, path_visibility, summarize
 
 STRATEGIES: tuple[Strategy, ...] = ("prep", "react")
 EPISODES_FILE = "episodes.jsonl"
@@ -273,25 +281,24 @@ async def _run_city(
     done: dict[str, dict[str, Any]], res: runtime.RunResources,
     on_episode: EpisodeCallback | None,
 ) -> None:  # fmt: skip
-    from agentrun.graphs import navigation
-    from agentrun.tools.city import sample_tasks
-
     fingerprint, prefix = ids
     tasks = sample_tasks(config.city(), config.tasks, seed=config.seed,
                          min_hops=config.min_hops, max_hops=config.max_hops)  # fmt: skip
+    shared = _resources(res)
+    workflows = {
+        strategy: Navigation(
+            NavigationConfig(strategy=strategy, model=config.model, perception=config.perception),
+            **shared,
+        )
+        for strategy in config.strategies
+    }
     # Task by task, every strategy on it: a partial run still compares strategies pairwise.
     for task in tasks:
-        for strategy in config.strategies:
-            nav = NavigationConfig(
-                strategy=strategy, model=config.model, perception=config.perception
-            )
+        for strategy, workflow in workflows.items():
             key = f"{strategy}-{task.task_id}"
             if key in done:
                 continue
-            result = await navigation.arun(
-                task, config=nav, gateway=res.gateway, store=res.store,
-                checkpointer=res.checkpointer, thread_id=f"{prefix}-{key}",
-            )  # fmt: skip
+            result = await _episode(workflow, task, f"{prefix}-{key}", res)
             share = path_visibility(task)
             record = {
                 "key": key, "fingerprint": fingerprint, **result.model_dump(mode="json"),
@@ -308,27 +315,36 @@ async def _run_tours(
     done: dict[str, dict[str, Any]], res: runtime.RunResources,
     on_episode: EpisodeCallback | None,
 ) -> None:  # fmt: skip
-    from agentrun.graphs import tour_navigation
-    from agentrun.tools.tour import sample_tour_tasks
-
     fingerprint, prefix = ids
     tasks = sample_tour_tasks(config.city(), config.tasks, seed=config.seed,
                               radius_m=config.tour_radius_m)  # fmt: skip
     frames: Literal["captions", "images"] = "images" if config.perception == "image" else "captions"
-    tour_config = tour_navigation.TourConfig(model=config.model, frames=frames)
+    workflow = TourNavigation(TourConfig(model=config.model, frames=frames), **_resources(res))
     for task in tasks:
         key = f"tour-{task.task_id}"
         if key in done:
             continue
-        result = await tour_navigation.arun(
-            task, config=tour_config, gateway=res.gateway, store=res.store,
-            checkpointer=res.checkpointer, thread_id=f"{prefix}-{key}",
-        )  # fmt: skip
+        result = await _episode(workflow, task, f"{prefix}-{key}", res)
         record = {"key": key, "fingerprint": fingerprint, **result.model_dump(mode="json")}
         _append(out, record)
         done[key] = record
         if on_episode:
             on_episode(record)
+
+
+async def _episode(
+    workflow: Workflow[Any, Any, ResultT], task: BaseModel, thread_id: str,
+    res: runtime.RunResources,
+) -> ResultT:  # fmt: skip
+    """One episode; one an earlier run of the eval left unfinished continues from its checkpoint."""
+    if await runtime.has_checkpoint(res.checkpointer, thread_id):
+        return await workflow.aresume(thread_id)
+    return await workflow.arun(task, thread_id=thread_id)
+
+
+def _resources(res: runtime.RunResources) -> dict[str, Any]:
+    """What every episode of the eval shares: gateway, store and checkpointer."""
+    return {"gateway": res.gateway, "store": res.store, "checkpointer": res.checkpointer}
 
 
 def write_report(config: NavigationEvalConfig, out: Path) -> dict[str, Any]:
@@ -358,8 +374,8 @@ def write_report(config: NavigationEvalConfig, out: Path) -> dict[str, Any]:
 def _plot_first_episode(
     config: NavigationEvalConfig, records: Sequence[dict[str, Any]], out: Path
 ) -> str | None:
-    from agentrun.tools.city import replay, sample_tasks
-    from agentrun.tools.city_render import episode_png
+    from agentrun.graphs.navigation.render import episode_png
+    from agentrun.graphs.navigation.simulator import replay
 
     if not records:
         return None

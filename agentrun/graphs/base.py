@@ -157,6 +157,15 @@ class Workflow(abc.ABC, Generic[ConfigT, InputsT, ResultT]):
     async def finish(self, state: Mapping[str, Any], session: Session) -> ResultT:
         """The result of a finished run, from its final state."""
 
+    def graph(self) -> StateGraph[Any, Any, Any, Any]:
+        """The graph as `build` makes it, for drawing: with a gateway that is never called
+        and an in-memory store."""
+        from langgraph.store.memory import InMemoryStore
+
+        gateway = self.gateway or Gateway()
+        store = self.store or InMemoryStore()
+        return self.build(BuildContext(self.config, gateway, store, self.namespace))
+
     def context(self, ctx: WorkflowContext) -> WorkflowContext:
         """The context nodes see; override to add what this workflow's nodes need."""
         return ctx

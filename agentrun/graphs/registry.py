@@ -1,231 +1,217 @@
-"""The built-in workflows a pipeline can name, and how a pipeline calls each one.
+"""Workflows by name: the built-ins, those plugins declare, and those registered at run time.
 
-Each entry gives the workflow's typed config and the inputs its `arun` takes. Pipelines refer to
-workflows by these names only (never by import path); an unknown name is an error that lists the
-valid ones.
+Pipelines, the CLI and the server name a workflow by its registered name only (never by import
+path). A plugin package declares its workflows as entry points of the group `agentrun.workflows`
+(`my-flow = "my_package:MyFlow"`), or a program calls `agentrun.register_workflow(MyFlow)`.
+Nothing is imported until a workflow is asked for, so `agentrun --version` stays fast; an
+unknown name is an error that lists the known ones.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib
-import math
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Union
+import re
+from collections.abc import Mapping
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ValidationError
+from pydantic_core import InitErrorDetails
 
-from agentrun.errors import UsageError
-from agentrun.graphs.agent_write import AgentWrite, AgentWriteConfig
-from agentrun.graphs.chain_of_agents import ChainOfAgents, ChainOfAgentsConfig
-from agentrun.graphs.navigation import NavigationConfig
-from agentrun.graphs.retrieve_then_reason import RetrieveThenReason, RetrieveThenReasonConfig
-from agentrun.graphs.tour_navigation import TourConfig
+from agentrun.errors import ConfigError, UsageError
+from agentrun.graphs.base import Workflow, input_problem
 
+W = TypeVar("W", bound=type[Workflow[Any, Any, Any]])
 
-@dataclass(frozen=True)
-class WorkflowEntry:
-    name: str
-    module: str
-    config: type[BaseModel]
-    required_inputs: tuple[str, ...]
-    optional_inputs: tuple[str, ...] = ()
-    description: str = ""
-    #: Pipeline input name -> the keyword of `arun` it is passed as, where they differ.
-    keywords: tuple[tuple[str, str], ...] = ()
-    #: Inputs that are not text: rendered templates are converted to these types.
-    integer_inputs: tuple[str, ...] = ()
-    number_inputs: tuple[str, ...] = ()
-    #: The module's entry point, when it is not `arun` (it takes the same keywords).
-    runner_name: str = "arun"
-    #: The module's `Workflow` class, when it has one: `runner` and `resumer` go through it.
-    workflow_class: str | None = None
+WORKFLOWS_GROUP = "agentrun.workflows"
+NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_.][a-z0-9]+)*$")
 
-    @property
-    def inputs(self) -> tuple[str, ...]:
-        return self.required_inputs + self.optional_inputs
+#: The workflows agentrun ships: name -> "module:Class".
+BUILTIN: dict[str, str] = {
+    "chain-of-agents": "agentrun.graphs.chain_of_agents:ChainOfAgents",
+    "retrieve-then-reason": "agentrun.graphs.retrieve_then_reason:RetrieveThenReason",
+    "agent-write": "agentrun.graphs.agent_write:AgentWrite",
+    "navigation": "agentrun.graphs.navigation:Navigation",
+    "tour-navigation": "agentrun.graphs.tour_navigation:TourNavigation",
+}
 
-    def cls(self) -> Any:
-        """The module's `Workflow` class (for an entry that names one)."""
-        assert self.workflow_class is not None
-        return getattr(importlib.import_module(self.module), self.workflow_class)
-
-    def runner(self) -> Callable[..., Awaitable[BaseModel]]:
-        """The workflow's `arun(*inputs, config=..., gateway=..., store=..., ...)`."""
-        if self.workflow_class is not None:
-            cls = getattr(importlib.import_module(self.module), self.workflow_class)
-
-            async def run(*, thread_id: str, **options: Any) -> BaseModel:
-                resources = {name: options.pop(name) for name in _RESOURCES if name in options}
-                workflow = cls(options.pop("config", None), **resources)
-                return await workflow.arun(thread_id=thread_id, **options)  # type: ignore[no-any-return]
-
-            return run
-        return getattr(importlib.import_module(self.module), self.runner_name)  # type: ignore[no-any-return]
-
-    def resumer(self) -> Callable[..., Awaitable[BaseModel]]:
-        if self.workflow_class is not None:
-            cls = getattr(importlib.import_module(self.module), self.workflow_class)
-
-            async def resume(thread_id: str, **options: Any) -> BaseModel:
-                resources = {name: options.pop(name) for name in _RESOURCES if name in options}
-                workflow = cls(options.pop("config", None), **resources)
-                return await workflow.aresume(thread_id)  # type: ignore[no-any-return]
-
-            return resume
-        return importlib.import_module(self.module).aresume  # type: ignore[no-any-return]
-
-    def arguments(self, inputs: Mapping[str, object]) -> dict[str, object]:
-        """Pipeline inputs as keyword arguments of `arun` (numbers converted, blanks dropped)."""
-        renamed = dict(self.keywords)
-        arguments: dict[str, object] = {}
-        for name, value in inputs.items():
-            if name in self.integer_inputs or name in self.number_inputs:
-                text = str(value).strip()
-                if not text or text == "None":
-                    continue  # an optional number left empty: the workflow's default
-                value = self._number(name, text)
-            arguments[renamed.get(name, name)] = value
-        return arguments
-
-    def _number(self, name: str, text: str) -> int | float:
-        whole = name in self.integer_inputs
-        try:
-            value = int(text) if whole else float(text)
-        except ValueError:
-            value = math.nan
-        if not math.isfinite(value):
-            kind = "a whole number" if whole else "a number"
-            raise UsageError(
-                f"workflow {self.name}: input {name!r} must be {kind}, got "
-                f"{text[:40]!r}; fix the template or the value passed with --input"
-            ) from None
-        return value
+_registered: dict[str, type[Workflow[Any, Any, Any]]] = {}
+_loaded: dict[str, type[Workflow[Any, Any, Any]]] = {}
 
 
-#: What a pipeline hands a workflow besides its config and inputs.
-_RESOURCES = ("gateway", "store", "checkpointer", "namespace")
-WORKFLOWS: dict[str, WorkflowEntry] = {}
-#: The city simulator's settings a navigation pipeline may set (numbers).
-_CITY_KNOBS = ("occlusion", "visibility_m", "bearing_noise_deg", "distance_noise")
+def register_workflow(workflow: W) -> W:
+    """Make `workflow` (a `Workflow` subclass) known by its `name`; usable as a decorator.
+
+    A name already taken by another class is an error: pick another name.
+    """
+    check_workflow_class(workflow, f"register_workflow({getattr(workflow, '__name__', workflow)})")
+    taken = _registered.get(workflow.name) or _loaded.get(workflow.name)
+    if workflow.name in BUILTIN or (taken is not None and taken is not workflow):
+        raise UsageError(f"a workflow named {workflow.name!r} exists already; give yours "
+                         "another name")  # fmt: skip
+    _registered[workflow.name] = workflow
+    return workflow
 
 
-def register(entry: WorkflowEntry) -> None:
-    WORKFLOWS[entry.name] = entry
+def check_workflow_class(workflow: Any, where: str) -> None:
+    """Refuse what is not a usable Workflow class, saying what is missing."""
+    if not (isinstance(workflow, type) and issubclass(workflow, Workflow)):
+        raise ConfigError(f"{where}: {workflow!r} is not a subclass of agentrun.Workflow")
+    name = getattr(workflow, "name", None)
+    if not isinstance(name, str) or not NAME.match(name):
+        raise ConfigError(f"{where}: the class needs a `name` like 'my-flow' (lower case, "
+                          f"digits and dashes), found {name!r}")  # fmt: skip
+    for part in ("Config", "Inputs", "Result"):
+        if not (isinstance(getattr(workflow, part, None), type)
+                and issubclass(getattr(workflow, part), BaseModel)):  # fmt: skip
+            raise ConfigError(f"{where}: workflow {name!r} needs `{part}`, a pydantic model")
 
 
-register(
-    WorkflowEntry(
-        name="chain-of-agents",
-        module="agentrun.graphs.chain_of_agents",
-        config=ChainOfAgentsConfig,
-        required_inputs=("document",),
-        optional_inputs=("query",),
-        description=ChainOfAgents.description,
-        workflow_class=ChainOfAgents.__name__,
-    )
-)
+@cache
+def _plugins() -> dict[str, EntryPoint]:
+    """Entry points of installed plugins, read once per process (importing nothing)."""
+    return {point.name: point for point in entry_points(group=WORKFLOWS_GROUP)}
 
 
-register(
-    WorkflowEntry(
-        name="retrieve-then-reason",
-        module="agentrun.graphs.retrieve_then_reason",
-        config=RetrieveThenReasonConfig,
-        required_inputs=("context", "query"),
-        description=RetrieveThenReason.description,
-        workflow_class="RetrieveThenReason",
-    )
-)
+def workflow_names() -> list[str]:
+    """Every name a pipeline may use, sorted."""
+    return sorted({*BUILTIN, *_plugins(), *_registered})
 
 
-register(
-    WorkflowEntry(
-        name="agent-write",
-        module="agentrun.graphs.agent_write",
-        config=AgentWriteConfig,
-        required_inputs=("instruction",),
-        optional_inputs=("target_words",),
-        description=AgentWrite.description,
-        integer_inputs=("target_words",),
-        workflow_class=AgentWrite.__name__,
-    )
-)
+def workflow_source(name: str) -> str:
+    """Where a workflow comes from: `built-in`, `plugin <distribution>` or `registered`."""
+    if name in _registered:
+        return "registered"
+    if name in BUILTIN:
+        return "built-in"
+    point = _plugins().get(name)
+    dist = getattr(getattr(point, "dist", None), "name", None)
+    return f"plugin {dist}" if dist else "plugin"
 
 
-register(
-    WorkflowEntry(
-        name="navigation",
-        module="agentrun.graphs.navigation",
-        config=NavigationConfig,
-        required_inputs=(),
-        optional_inputs=("city_seed", "task_seed", "min_hops", "max_hops", *_CITY_KNOBS),
-        description="Perceive, reflect and plan (PReP) through a seeded city simulator to a goal "
-        "described only relative to landmarks; one sampled task per run. City inputs: "
-        "occlusion (0-1), visibility_m, bearing_noise_deg, distance_noise (relative).",
-        integer_inputs=("city_seed", "task_seed", "min_hops", "max_hops"),
-        number_inputs=_CITY_KNOBS,
-        runner_name="arun_sampled",
-    )
-)
+def get_workflow(name: str) -> type[Workflow[Any, Any, Any]]:
+    """The workflow class registered as `name`; an unknown name lists the known ones."""
+    found = _registered.get(name) or _loaded.get(name)
+    if found is not None:
+        return found
+    if name in BUILTIN:
+        module, _, attr = BUILTIN[name].partition(":")
+        found = getattr(importlib.import_module(module), attr)
+    elif name in _plugins():
+        found = _load_plugin(name, _plugins()[name])
+    else:
+        raise UsageError(unknown_workflow(name))
+    assert found is not None
+    _loaded[name] = found
+    return found
 
 
-register(
-    WorkflowEntry(
-        name="tour-navigation",
-        module="agentrun.graphs.tour_navigation",
-        config=TourConfig,
-        required_inputs=(),
-        optional_inputs=("city_seed", "task_seed", "radius_m", "occlusion", "visibility_m"),
-        description="Tour navigation (Mobility VLA): a recorded tour of a seeded city "
-        "neighbourhood becomes a graph; the model picks the goal frame for the instruction and "
-        "a shortest-path executor walks there. One sampled task per run.",
-        integer_inputs=("city_seed", "task_seed"),
-        number_inputs=("radius_m", "occlusion", "visibility_m"),
-        runner_name="arun_sampled",
-    )
-)
+def unknown_workflow(name: str) -> str:
+    names = workflow_names()
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown workflow {name!r}{hint} (known: {', '.join(names)})"
 
 
-#: A workflow input: a template, or a plain number (`target_words: 500`) taken as its text.
-InputTemplate = Annotated[str | int | float, AfterValidator(str)]
+def _load_plugin(name: str, point: EntryPoint) -> type[Workflow[Any, Any, Any]]:
+    where = f"plugin entry point {point.value!r} ({WORKFLOWS_GROUP}: {name})"
+    try:
+        loaded = point.load()
+    except Exception as exc:
+        raise ConfigError(f"{where} does not load: {type(exc).__name__}: {exc}; reinstall the "
+                          "plugin or fix its entry point") from exc  # fmt: skip
+    check_workflow_class(loaded, where)
+    if loaded.name != name:
+        raise ConfigError(f"{where}: the class is named {loaded.name!r}; make the entry point's "
+                          "name and the class's `name` the same")  # fmt: skip
+    return loaded  # type: ignore[no-any-return]
 
 
-def _step_model(entry: WorkflowEntry) -> type[BaseModel]:
-    """The spec model of one workflow step: its type tag, config and input templates."""
-    title = "".join(part.capitalize() for part in entry.name.split("-")) + "Step"
-    parts = [", ".join(entry.required_inputs)] if entry.required_inputs else []
-    if entry.optional_inputs:
-        parts.append(f"optional: {', '.join(entry.optional_inputs)}")
-    inputs_doc = "; ".join(parts)
-    model: type[BaseModel] = create_model(
-        title,
-        __config__=ConfigDict(extra="forbid"),
-        __doc__=entry.description,
-        type=(Literal[entry.name], Field(description="Which built-in workflow.")),  # type: ignore[arg-type]
-        config=(entry.config, Field(default_factory=entry.config)),
-        inputs=(
-            dict[str, InputTemplate],
-            Field(default_factory=dict, description=f"Templates for its inputs: {inputs_doc}."),
-        ),
-    )
-    return model
+# --- inputs and config, as pipelines give them -------------------------------------------------
 
 
-def step_models() -> tuple[type[BaseModel], ...]:
-    return tuple(_step_model(entry) for entry in WORKFLOWS.values())
+def given_inputs(
+    workflow: type[Workflow[Any, Any, Any]], inputs: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Rendered inputs, without those left blank that the workflow can do without (it then
+    uses its default): a pipeline's optional `"{{ inputs.pages }}"` may render empty."""
+    fields = workflow.Inputs.model_fields
+    return {
+        name: value
+        for name, value in inputs.items()
+        if not (isinstance(value, str) and value.strip() in ("", "None"))
+        or name not in fields
+        or fields[name].is_required()
+    }
 
 
-def _workflow_spec() -> Any:
-    steps = step_models()
-    if len(steps) == 1:
-        return steps[0]
-    return Annotated[Union[steps], Field(discriminator="type")]  # noqa: UP007
+def check_inputs(workflow: type[Workflow[Any, Any, Any]], inputs: Mapping[str, Any]) -> None:
+    """Refuse, naming the input, a value the workflow's `Inputs` cannot read. Inputs left out
+    are not asked for: a pipeline check passes literal inputs one at a time."""
+    try:
+        workflow.Inputs.model_validate(given_inputs(workflow, inputs))
+    except ValidationError as exc:
+        errors = (error for error in exc.errors() if error["loc"][:1] and error["loc"][0] in inputs)
+        first = next(errors, None)
+        if first is None:
+            return
+        detail = InitErrorDetails(type=first["type"], loc=first["loc"], input=first["input"])
+        if "ctx" in first:
+            detail["ctx"] = first["ctx"]
+        problem = ValidationError.from_exception_data(exc.title, [detail])
+        raise UsageError(input_problem(workflow.name, problem)) from None
 
 
-#: The spec of a workflow step: a union of every registered workflow, tagged by `type`.
-WorkflowSpec: Any = _workflow_spec()
+def input_fields(workflow: type[Workflow[Any, Any, Any]]) -> tuple[list[str], list[str]]:
+    """The workflow's (required, optional) input names, in declaration order."""
+    fields = workflow.Inputs.model_fields
+    required = [name for name, field in fields.items() if field.is_required()]
+    return required, [name for name in fields if name not in required]
 
 
-def entry_for(step: BaseModel) -> WorkflowEntry:
-    return WORKFLOWS[str(step.type)]  # type: ignore[attr-defined]
+def workflow_schema(workflow: type[Workflow[Any, Any, Any]]) -> dict[str, Any]:
+    """The JSON Schema of a pipeline step running `workflow`: its `type`, `config` (the
+    workflow's Config) and `inputs` (templates, named by the workflow's Inputs)."""
+    required, optional = input_fields(workflow)
+    template = {"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
+    descriptions = {
+        name: field.description or "" for name, field in workflow.Inputs.model_fields.items()
+    }
+    inputs = {
+        name: {**template, **({"description": descriptions[name]} if descriptions[name] else {})}
+        for name in [*required, *optional]
+    }
+    return {
+        "type": "object",
+        "title": f"workflow {workflow.name}",
+        "description": workflow.description,
+        "properties": {
+            "type": {"const": workflow.name},
+            "config": workflow.Config.model_json_schema(),
+            "inputs": {
+                "type": "object",
+                "properties": inputs,
+                "required": required,
+                "additionalProperties": False,
+            },
+        },
+        "required": ["type"],
+        "additionalProperties": False,
+    }
+
+
+__all__ = [
+    "BUILTIN",
+    "WORKFLOWS_GROUP",
+    "check_inputs",
+    "get_workflow",
+    "given_inputs",
+    "input_fields",
+    "register_workflow",
+    "unknown_workflow",
+    "workflow_names",
+    "workflow_schema",
+    "workflow_source",
+]

@@ -70,9 +70,9 @@ def pipeline_models(spec: PipelineSpec) -> list[str]:
     names = list(spec.models)
     steps = [spec.workflow, *(node.workflow for node in spec.nodes or [])]
     for step in steps:
-        model = getattr(step.config, "model", None) if step is not None else None
-        if step is not None and "model" in step.config.model_fields_set and model not in names:
-            names.append(str(model))
+        model = step.config.get("model") if step is not None else None
+        if isinstance(model, str) and model not in names:
+            names.append(model)
     return names
 
 

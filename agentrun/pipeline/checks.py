@@ -17,8 +17,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from agentrun.errors import FileOutsideRootsError, SpecError, UsageError
-from agentrun.graphs.registry import WORKFLOWS, entry_for
+from agentrun.errors import ConfigError, FileOutsideRootsError, SpecError, UsageError
+from agentrun.graphs import registry
 from agentrun.memory.namespaces import Namespace, readable_namespace
 from agentrun.pipeline import templates
 from agentrun.pipeline.fakes import load_script
@@ -217,26 +217,37 @@ class _Checker:
     def _workflow(self, path: PathKey, node: NodeSpec) -> None:
         step = node.workflow
         assert step is not None
-        entry = entry_for(step)
         base = (*path, "workflow") if self.spec.nodes is not None else path
+        try:
+            workflow = registry.get_workflow(step.type)
+        except (UsageError, ConfigError) as exc:  # unknown, or a plugin that does not load
+            self.report((*base, "type"), str(exc))
+            return
+        try:
+            workflow.Config.model_validate(step.config)
+        except ValidationError as exc:
+            for error in exc.errors():
+                loc = [part for part in error["loc"] if isinstance(part, str | int)]
+                problem = describe(error, workflow.Config)
+                self.report((*base, "config", *loc), f"workflow {workflow.name}: config.{problem}")
+        required, optional = registry.input_fields(workflow)
         for name, value in step.inputs.items():
-            if name not in entry.inputs:
-                self.report((*base, "inputs", name), f"workflow {entry.name} has no input "
-                            f"{name!r}; inputs: {', '.join(entry.inputs)}")  # fmt: skip
+            if name not in (*required, *optional):
+                self.report((*base, "inputs", name), f"workflow {workflow.name} has no input "
+                            f"{name!r}; inputs: {', '.join([*required, *optional])}")  # fmt: skip
             elif "{{" not in value and "{%" not in value:
-                try:  # a literal is converted now as the run would (numbers), not part way in
-                    entry.arguments({name: value})
+                try:  # a literal is read now as the run would read it, not part way in
+                    registry.check_inputs(workflow, {name: value})
                 except UsageError as exc:
-                    problem = str(exc).split("; ")[0]
-                    self.report((*base, "inputs", name), f"{problem}; write one here, or a "
-                                f"template such as '{{{{ inputs.{name} }}}}'")  # fmt: skip
-        for name in entry.required_inputs:
+                    self.report((*base, "inputs", name), f"{exc}; write one here, or a template "
+                                f"such as '{{{{ inputs.{name} }}}}'")  # fmt: skip
+        for name in required:
             if name not in step.inputs:
-                self.report((*base, "inputs"), f"workflow {entry.name} needs input {name!r}")
+                self.report((*base, "inputs"), f"workflow {workflow.name} needs input {name!r}")
         for field in MODEL_FIELDS:
-            value = getattr(step.config, field, None)
-            if isinstance(value, str) and field in step.config.model_fields_set:
-                self._model_ref((*base, "config", field), value)
+            model = step.config.get(field)
+            if isinstance(model, str):
+                self._model_ref((*base, "config", field), model)
 
     # --- graph shape -------------------------------------------------------------------------
 
@@ -449,4 +460,4 @@ def check(spec: PipelineSpec, source: SourceMap, base_dir: Path) -> list[str]:
     return checker.problems
 
 
-__all__ = ["WORKFLOWS", "check", "graph_nodes", "start_node", "successors"]
+__all__ = ["check", "graph_nodes", "start_node", "successors"]

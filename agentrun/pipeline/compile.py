@@ -24,10 +24,9 @@ from pydantic import BaseModel, RootModel, ValidationError, model_validator
 from agentrun.agents.ledger import Usage
 from agentrun.agents.messages import Message
 from agentrun.errors import RunFailedError, UsageError
-from agentrun.graphs import human, runtime
+from agentrun.graphs import human, registry, runtime
 from agentrun.graphs.base import FORWARDED, NO_ANSWER, Workflow, WorkflowResult
 from agentrun.graphs.events import CheckpointSaved, Event, Interrupted, RunFinished
-from agentrun.graphs.registry import entry_for
 from agentrun.graphs.runtime import WorkflowContext, add_usage, context, usage_of, usage_update
 from agentrun.pipeline import templates
 from agentrun.pipeline.blobs import BlobStore
@@ -173,45 +172,27 @@ class PipelineGraph:
     ) -> tuple[Any, Usage]:
         step = node.workflow
         assert step is not None
-        entry = entry_for(step)
+        workflow_class = registry.get_workflow(step.type)
         inputs = {
             name: templates.render(value, variables, name=f"{node.id}.workflow.inputs.{name}")
             for name, value in step.inputs.items()
         }
-        config = step.config
-        if "model" not in config.model_fields_set and "default" in self.spec.models:
-            config = config.model_copy(update={"model": "default"})
+        config = dict(step.config)
+        if "model" in workflow_class.Config.model_fields and "default" in self.spec.models:
+            config.setdefault("model", "default")  # the pipeline's default model alias
         ctx = context()
+        workflow = workflow_class(
+            config, gateway=ctx.gateway, store=ctx.store, checkpointer=ctx.checkpointer,
+            namespace=ctx.namespace, stream_text=ctx.stream_text,
+        )  # fmt: skip
         thread_id = f"{self.thread_id}-{re.sub(r'[^A-Za-z0-9_-]+', '-', label).strip('-')}"
-        result: BaseModel
         try:
-            if entry.workflow_class is not None:
-                workflow = entry.cls()(
-                    config, gateway=ctx.gateway, store=ctx.store, checkpointer=ctx.checkpointer,
-                    namespace=ctx.namespace, stream_text=ctx.stream_text,
-                )  # fmt: skip
-                result = await self._run_workflow(workflow, inputs, thread_id, label)
-            else:
-                result = await self._run_entry(entry, inputs, config, thread_id)
+            result = await self._run_workflow(workflow, inputs, thread_id, label)
         except UsageError as exc:  # its inputs, in the workflow's words: say which step
-            raise UsageError(self._named(node, entry.name, str(exc))) from exc
+            raise UsageError(self._named(node, workflow.name, str(exc))) from exc
         data = result.model_dump(mode="json", exclude={"interrupt", "usage_by_node"})
-        by_node = getattr(result, "usage_by_node", None) or {}
-        usage = Usage.from_dict({**(data.get("usage") or {}), "by_node": by_node}).under(label)
+        usage = Usage.from_dict({**result.usage, "by_node": result.usage_by_node}).under(label)
         return {k: v for k, v in data.items() if k not in HEAVY_RESULT_KEYS}, usage
-
-    async def _run_entry(
-        self, entry: Any, inputs: dict[str, str], config: BaseModel, thread_id: str
-    ) -> BaseModel:
-        ctx = context()
-        options = {
-            "config": config, "gateway": ctx.gateway, "store": ctx.store,
-            "checkpointer": ctx.checkpointer, "namespace": ctx.namespace,
-        }  # fmt: skip
-        saver = ctx.checkpointer
-        if saver is not None and await runtime.has_checkpoint(saver, thread_id):
-            return await entry.resumer()(thread_id, **options)  # type: ignore[no-any-return]
-        return await entry.runner()(**entry.arguments(inputs), thread_id=thread_id, **options)  # type: ignore[no-any-return]
 
     async def _run_workflow(
         self, workflow: Workflow[Any, Any, Any], inputs: dict[str, str], thread_id: str, label: str
@@ -222,7 +203,8 @@ class PipelineGraph:
         started = saver is not None and await runtime.has_checkpoint(saver, thread_id)
         while True:
             if not started:
-                events = workflow.astream(thread_id=thread_id, **given_inputs(workflow, inputs))
+                given = registry.given_inputs(type(workflow), inputs)
+                events = workflow.astream(thread_id=thread_id, **given)
                 started = True
             else:
                 pending = await workflow.apending(thread_id)
@@ -375,17 +357,6 @@ class PipelineGraph:
 
 def to_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, indent=2, default=str)
-
-
-def given_inputs(workflow: Workflow[Any, Any, Any], inputs: dict[str, str]) -> dict[str, str]:
-    """Rendered inputs, without those left blank that the workflow can do without (it uses
-    its default)."""
-    fields = workflow.Inputs.model_fields
-    return {
-        name: value
-        for name, value in inputs.items()
-        if value.strip() not in ("", "None") or name not in fields or fields[name].is_required()
-    }
 
 
 async def _passed_on(events: AsyncIterator[Event], label: str) -> WorkflowResult:

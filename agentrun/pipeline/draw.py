@@ -6,7 +6,6 @@ nodes and edges (conditional edges dashed and labelled with their condition).
 
 from __future__ import annotations
 
-import importlib
 import textwrap
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -150,15 +149,14 @@ def _label(node: str) -> str:
 def diagram_of(pipeline: Pipeline) -> Diagram:
     spec = pipeline.spec
     if spec.workflow is not None:
-        from agentrun.graphs.registry import entry_for
+        from agentrun.graphs.registry import get_workflow
 
-        entry = entry_for(spec.workflow)
-        module = importlib.import_module(entry.module)
-        graph = module.build_graph(spec.workflow.config).compile().get_graph()
+        workflow = get_workflow(spec.workflow.type)(spec.workflow.config)
+        graph = workflow.graph().compile().get_graph()
         edges = [
             Edge(e.source, e.target, str(e.data or ""), bool(e.conditional)) for e in graph.edges
         ]
-        return Diagram(f"{spec.name} ({entry.name})", list(graph.nodes), edges)
+        return Diagram(f"{spec.name} ({workflow.name})", list(graph.nodes), edges)
     from agentrun.pipeline.checks import graph_nodes, start_node
 
     ids = [node.id for node in graph_nodes(spec)]

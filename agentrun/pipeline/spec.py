@@ -8,17 +8,19 @@ YAML never names Python import paths. The JSON Schema that editors use comes fro
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    WithJsonSchema,
     model_validator,
 )
 
 from agentrun.agents.config import ModelConfig
-from agentrun.graphs.registry import WorkflowSpec
 from agentrun.memory.namespaces import Namespace
 
 SPEC_VERSION = "agentrun/v1"
@@ -109,6 +111,32 @@ class ToolSpec(_Spec):
     name: str = Field(description="A registered tool, e.g. memory.search or file.read.")
     args: dict[str, Any] = Field(
         default_factory=dict, description="Arguments; string values are templates."
+    )
+
+
+def _as_text(value: Any) -> Any:
+    """A plain number or boolean in YAML (`target_words: 500`) stands for its text."""
+    return str(value) if isinstance(value, int | float | bool) else value
+
+
+#: A workflow input: a template, or a plain value taken as its text.
+InputTemplate = Annotated[
+    str,
+    BeforeValidator(_as_text),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}),
+]
+
+
+class WorkflowSpec(_Spec):
+    """Run a registered workflow (`agentrun workflows ls`): its name, its config (checked
+    against the workflow's own Config) and templates for its inputs."""
+
+    type: str = Field(description="A registered workflow's name, e.g. chain-of-agents.")
+    config: dict[str, Any] = Field(
+        default_factory=dict, description="The workflow's settings (its Config)."
+    )
+    inputs: dict[str, InputTemplate] = Field(
+        default_factory=dict, description="Templates for the workflow's inputs."
     )
 
 
@@ -225,7 +253,7 @@ class PipelineSpec(_Spec):
     files: FilesSpec = Field(default_factory=FilesSpec)
     inputs: dict[str, InputSpec] = Field(default_factory=dict)
     workflow: WorkflowSpec | None = Field(
-        default=None, description="Run one built-in workflow (instead of nodes and edges)."
+        default=None, description="Run one registered workflow (instead of nodes and edges)."
     )
     nodes: list[NodeSpec] | None = None
     edges: list[EdgeSpec] = Field(default_factory=list)
@@ -247,10 +275,50 @@ class PipelineSpec(_Spec):
         return self
 
 
-def json_schema() -> dict[str, Any]:
-    """The JSON Schema of `agentrun/v1` pipeline files."""
+def json_schema(plugins: bool = False) -> dict[str, Any]:
+    """The JSON Schema of `agentrun/v1` pipeline files: a workflow step is one of the built-in
+    workflows (and, with `plugins`, those of installed plugins and registered ones), each with
+    its own config and inputs."""
+    from agentrun.graphs import registry
+
     schema = PipelineSpec.model_json_schema(by_alias=True)
+    names = registry.workflow_names() if plugins else sorted(registry.BUILTIN)
+    steps = []
+    for name in names:
+        step = registry.workflow_schema(registry.get_workflow(name))
+        steps.append(_hoisted(step, schema["$defs"], prefix=_title(name)))
+    schema["$defs"]["WorkflowSpec"] = {"description": WorkflowSpec.__doc__, "oneOf": steps}
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://agentrun.dev/schema/agentrun-v1.json"
     schema["title"] = "agentrun pipeline (agentrun/v1)"
     return schema
+
+
+def _title(name: str) -> str:
+    return "".join(part.capitalize() for part in re.split(r"[-_.]", name))
+
+
+def _hoisted(schema: Any, defs: dict[str, Any], prefix: str) -> Any:
+    """`schema` with the definitions it carries moved into the document's `defs` (named
+    `<prefix><Name>`, so two workflows' models never collide) and its references renamed."""
+
+    def rename(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                node = {**node, "$ref": f"#/$defs/{prefix}{ref.removeprefix('#/$defs/')}"}
+            return {key: rename(value) for key, value in node.items() if key != "$defs"}
+        if isinstance(node, list):
+            return [rename(item) for item in node]
+        return node
+
+    pending = [schema]
+    while pending:  # definitions may sit at any depth (the config's own `$defs`)
+        node = pending.pop()
+        if isinstance(node, dict):
+            for def_name, definition in (node.get("$defs") or {}).items():
+                defs[f"{prefix}{def_name}"] = rename(definition)
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return rename(schema)

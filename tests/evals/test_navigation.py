@@ -71,9 +71,13 @@ def without_latency(usage: dict[str, Any]) -> dict[str, Any]:
 
 def comparable(episodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Episodes without what differs between equal runs: thread ids and latency."""
-    drop = ("thread_id", "usage")
+    drop = ("thread_id", "usage", "usage_by_node")
     return [
-        {**{k: v for k, v in e.items() if k not in drop}, "usage": without_latency(e["usage"])}
+        {
+            **{k: v for k, v in e.items() if k not in drop},
+            "usage": without_latency(e["usage"]),
+            "usage_by_node": {n: without_latency(u) for n, u in e["usage_by_node"].items()},
+        }
         for e in episodes
     ]
 

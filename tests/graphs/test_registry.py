@@ -9,54 +9,64 @@ import pytest
 
 from agentrun.cli import run as cli
 from agentrun.errors import UsageError
-from agentrun.graphs.registry import WORKFLOWS
+from agentrun.graphs import registry
+from agentrun.graphs.agent_write import AgentWrite
+from agentrun.graphs.registry import get_workflow, register_workflow, workflow_names
+from tests.graphs.test_base import Echo
 
 
-def test_every_workflow_is_registered_with_its_entry_point() -> None:
-    assert set(WORKFLOWS) == {
-        "chain-of-agents",
-        "retrieve-then-reason",
-        "agent-write",
-        "navigation",
-        "tour-navigation",
-    }
-    for entry in WORKFLOWS.values():
-        assert callable(entry.runner()) and callable(entry.resumer())
+def test_every_builtin_workflow_is_found_by_its_name() -> None:
+    assert {
+        "chain-of-agents", "retrieve-then-reason", "agent-write", "navigation", "tour-navigation",
+    } <= set(workflow_names())  # fmt: skip
+    for name in registry.BUILTIN:
+        workflow = get_workflow(name)
+        assert workflow.name == name and registry.workflow_source(name) == "built-in"
 
 
-def test_integer_inputs_are_converted_and_blank_ones_left_to_the_default() -> None:
-    write = WORKFLOWS["agent-write"]
-    assert write.arguments({"instruction": "Write.", "target_words": " 1500 "}) == {
-        "instruction": "Write.",
-        "target_words": 1500,
-    }
-    assert write.arguments({"instruction": "Write.", "target_words": ""}) == {
-        "instruction": "Write."
-    }
-    assert WORKFLOWS["retrieve-then-reason"].arguments({"context": "c", "query": "q"}) == {
-        "context": "c",
-        "query": "q",
-    }
+def test_an_unknown_name_lists_the_known_ones() -> None:
+    with pytest.raises(UsageError, match=r"unknown workflow 'chain-of-agent'; did you mean "
+                       r"'chain-of-agents'\? \(known: .*agent-write"):  # fmt: skip
+        get_workflow("chain-of-agent")
 
 
-def test_a_non_integer_names_the_workflow_and_the_input() -> None:
-    with pytest.raises(UsageError, match=r"workflow navigation: input 'task_seed' must be a whole"):
-        WORKFLOWS["navigation"].arguments({"task_seed": "three"})
+def test_a_workflow_registered_at_run_time_is_found_and_names_are_not_taken_twice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(registry, "_registered", {})
+    assert register_workflow(Echo) is Echo and get_workflow("echo") is Echo
+    assert "echo" in workflow_names() and registry.workflow_source("echo") == "registered"
+    register_workflow(Echo)  # the same class again: fine
+
+    class Other(Echo):
+        pass
+
+    with pytest.raises(UsageError, match="a workflow named 'echo' exists already"):
+        register_workflow(Other)
+
+    class Clash(Echo):
+        name = "agent-write"
+
+    with pytest.raises(UsageError, match="'agent-write' exists already"):
+        register_workflow(Clash)
+
+    class Nameless(Echo):
+        name = "Bad Name"
+
+    with pytest.raises(Exception, match="needs a `name` like 'my-flow'"):
+        register_workflow(Nameless)
 
 
-def test_city_settings_arrive_as_numbers_and_bad_ones_name_the_input() -> None:
-    navigation = WORKFLOWS["navigation"]
-    assert navigation.arguments(
-        {"task_seed": "3", "occlusion": "0.5", "bearing_noise_deg": " 12 ", "distance_noise": ""}
-    ) == {"task_seed": 3, "occlusion": 0.5, "bearing_noise_deg": 12.0}
-    with pytest.raises(UsageError, match=r"input 'visibility_m' must be a number, got 'far'"):
-        navigation.arguments({"visibility_m": "far"})
-    with pytest.raises(UsageError, match=r"input 'occlusion' must be a number"):
-        navigation.arguments({"occlusion": "nan"})
-    assert WORKFLOWS["tour-navigation"].arguments({"radius_m": "250", "city_seed": "2"}) == {
-        "radius_m": 250.0,
-        "city_seed": 2,
-    }
+def test_inputs_are_read_by_the_workflow_model_and_blank_ones_left_to_the_default() -> None:
+    given = {"instruction": "Write.", "target_words": ""}
+    assert registry.given_inputs(AgentWrite, given) == {"instruction": "Write."}
+    registry.check_inputs(AgentWrite, {"target_words": " 1500 "})
+    with pytest.raises(UsageError, match=r"^workflow navigation: input 'task_seed': .*'three'"):
+        registry.check_inputs(get_workflow("navigation"), {"task_seed": "three"})
+    with pytest.raises(UsageError, match=r"^workflow tour-navigation: input 'radius_m': .*'far'"):
+        registry.check_inputs(
+            get_workflow("tour-navigation"), {"city_seed": "2", "radius_m": "far"}
+        )
 
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -116,4 +126,4 @@ def test_a_plain_number_is_a_valid_workflow_input(tmp_path: Path) -> None:
     )
     step = Pipeline.load(spec).spec.workflow
     assert step is not None and step.inputs["target_words"] == "500"
-    assert WORKFLOWS["agent-write"].arguments(step.inputs)["target_words"] == 500
+    assert AgentWrite.Inputs.model_validate(step.inputs).target_words == 500

@@ -71,7 +71,7 @@ BROKEN: dict[str, tuple[str, str]] = {
     "integer workflow input that is not a number": (
         HEAD + "workflow:\n  type: agent-write\n  inputs:\n    instruction: x\n"
         "    target_words: lots\n",
-        ":7:5: workflow agent-write: input 'target_words' must be a whole number, got 'lots'",
+        ":7:5: workflow agent-write: input 'target_words': Input should be a valid integer",
     ),
     "namespace label with a dot": (
         HEAD + "memory:\n  namespace: team.alpha\n" + AGENT,
@@ -316,7 +316,7 @@ def test_set_checks_integer_workflow_inputs(
 ) -> None:
     example = Path(__file__).parents[2] / "examples" / "agent_write.yaml"
     assert cli(["validate", str(example), "--set", "workflow.inputs.target_words=lots"]) == 2
-    assert "input 'target_words' must be a whole number" in capsys.readouterr().err
+    assert "input 'target_words': Input should be a valid integer" in capsys.readouterr().err
     assert cli(["validate", str(example), "--set", "workflow.inputs.target_words=' 800 '"]) == 0
 
 

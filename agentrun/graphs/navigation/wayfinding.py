@@ -14,7 +14,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agentrun.tools.city import DIRECTIONS, direction_of
+from agentrun.graphs.navigation.city import DIRECTIONS, direction_of
 
 #: Grid cell for "have I been here": well under the ~80 m between nodes.
 CELL_M = 25.0

@@ -15,19 +15,19 @@ from langgraph.store.memory import InMemoryStore
 from agentrun.agents import Gateway, GatewayConfig
 from agentrun.agents.messages import Message, text_of
 from agentrun.agents.testing import scripted_model
-from agentrun.graphs import navigation
-from agentrun.graphs.navigation import NavigationConfig
-from agentrun.memory.namespaces import records_ns
-from agentrun.memory.records import Experience
-from agentrun.tools.city import (
+from agentrun.errors import UsageError
+from agentrun.graphs.events import Event, NodeFinished, RunFinished
+from agentrun.graphs.navigation import Navigation, NavigationConfig, NavigationResult
+from agentrun.graphs.navigation.city import (
     CityConfig,
-    CityEnvironment,
     CityTask,
     EpisodeOutcome,
-    replay,
     sample_tasks,
     summarize,
 )
+from agentrun.graphs.navigation.simulator import CityEnvironment, replay
+from agentrun.memory.namespaces import records_ns
+from agentrun.memory.records import Experience
 from tests.conftest import FAST_RETRY
 
 TASK = sample_tasks(CityConfig(), 1, min_hops=10, max_hops=20)[0]
@@ -56,18 +56,24 @@ def gateway(data_dir: Path) -> Iterator[Gateway]:
         yield gw
 
 
+def navigation(
+    gateway: Gateway, store: Any = None, environment: CityEnvironment | None = None, **options: Any
+) -> Navigation:
+    """The workflow on a fake model, its own store and checkpoints (and `environment`)."""
+    return Navigation(
+        NavigationConfig(model="fake/nav", **options), gateway=gateway,
+        store=store or InMemoryStore(), checkpointer=InMemorySaver(), environment=environment,
+    )  # fmt: skip
+
+
 async def run(
     gateway: Gateway,
     task: CityTask = TASK,
     store: Any = None,
     environment: CityEnvironment | None = None,
     **options: Any,
-) -> navigation.NavigationResult:
-    config = NavigationConfig(model="fake/nav", **options)
-    return await navigation.arun(
-        task, config=config, gateway=gateway, store=store or InMemoryStore(),
-        checkpointer=InMemorySaver(), environment=environment,
-    )  # fmt: skip
+) -> NavigationResult:
+    return await navigation(gateway, store, environment, **options).arun(task)
 
 
 async def test_prep_follows_the_model_and_reaches_a_goal_it_can_locate(gateway: Gateway) -> None:
@@ -211,8 +217,7 @@ async def test_similar_experiences_are_retrieved_from_an_indexed_store(gateway: 
 async def test_a_failed_episode_resumes_without_resending_recorded_calls(
     gateway: Gateway,
 ) -> None:
-    saver, store = InMemorySaver(), InMemoryStore()
-    config = NavigationConfig(model="fake/nav")
+    workflow = navigation(gateway)
     answered = 0
 
     def breaks_after_three(messages: list[Message]) -> str | BaseException:
@@ -223,12 +228,9 @@ async def test_a_failed_episode_resumes_without_resending_recorded_calls(
         return first_listed(messages)
 
     with scripted_model(breaks_after_three), pytest.raises(Exception, match="nothing answered"):
-        await navigation.arun(TASK, config=config, gateway=gateway, store=store,
-                              checkpointer=saver, thread_id="t1")  # fmt: skip
+        await workflow.arun(TASK, thread_id="t1")
     with scripted_model(first_listed) as model:
-        result = await navigation.aresume(
-            "t1", config=config, gateway=gateway, store=store, checkpointer=saver
-        )
+        result = await workflow.aresume("t1")
     with scripted_model(first_listed):
         fresh = await run(gateway)
     assert result.actions == fresh.actions and result.success
@@ -249,3 +251,65 @@ async def test_an_optional_model_summary_of_the_trajectory_reaches_the_planner(
     assert len(summaries) == (result.steps - 1) // 4
     plans = [text_of(c.messages) for c in model.calls if "best first:" in text_of(c.messages)]
     assert any("Trajectory so far: You are wandering in circles." in p for p in plans)
+
+
+async def test_a_task_that_starts_at_its_goal_is_done_without_a_step(gateway: Gateway) -> None:
+    there = TASK.model_copy(update={"start": TASK.goal})
+    events: list[Event] = []
+    with scripted_model([]) as idle:
+        result = await navigation(gateway).arun(there, on_event=events.append)
+    assert idle.calls == [] and not any(isinstance(e, NodeFinished) for e in events)
+    assert result.success and result.steps == 0 and result.actions == [] and result.spl == 1.0
+
+
+async def test_progress_arrives_as_typed_events(gateway: Gateway) -> None:
+    events: list[Event] = []
+    with scripted_model([]):
+        result = await navigation(gateway, strategy="ranked").arun(TASK, on_event=events.append)
+    finished = [e.node for e in events if isinstance(e, NodeFinished)]
+    assert finished[:6] == ["perceive", "estimate", "memory", "reflect", "plan", "act"]
+    assert finished.count("act") == result.steps > 0
+    assert isinstance(events[-1], RunFinished) and events[-1].result == result
+
+
+async def test_without_a_task_one_is_sampled_from_inputs_given_as_text(gateway: Gateway) -> None:
+    hidden = sample_tasks(CityConfig(seed=4, occlusion=0.6), 1, seed=2, min_hops=5, max_hops=8)[0]
+    seen = sample_tasks(CityConfig(seed=4), 1, seed=2, min_hops=5, max_hops=8)[0]
+    with scripted_model([]):
+        result = await navigation(gateway, strategy="ranked").arun(
+            city_seed="4", task_seed=" 2 ", min_hops="5", max_hops="8", occlusion="0.6",
+            bearing_noise_deg="", distance_noise="None",
+        )  # fmt: skip
+        walked = await run(gateway, hidden, strategy="ranked")
+        other = await run(gateway, seen, strategy="ranked")
+    assert result.task_id == hidden.task_id and result.shortest_hops == hidden.shortest_hops
+    assert result.actions == walked.actions != other.actions  # the occlusion reached the city
+
+
+def test_inputs_convert_text_and_a_bad_value_names_its_input() -> None:
+    workflow = Navigation()
+    inputs = workflow.inputs(
+        task_seed="3", occlusion="0.5", bearing_noise_deg=" 12 ", distance_noise=""
+    )
+    assert (inputs.task_seed, inputs.occlusion, inputs.bearing_noise_deg) == (3, 0.5, 12.0)
+    assert inputs.distance_noise is None and inputs.min_hops == 10 and inputs.max_hops == 50
+    with pytest.raises(UsageError, match=r"^workflow navigation: input 'task_seed': .*'three'"):
+        workflow.inputs(task_seed="three")
+    with pytest.raises(UsageError, match=r"input 'visibility_m': .* \(got 'far'\)$"):
+        workflow.inputs(visibility_m="far")
+    with pytest.raises(UsageError, match=r"input 'occlusion': Input should be a finite number"):
+        workflow.inputs(occlusion="nan")
+
+
+async def test_bad_sampling_inputs_and_a_task_beside_them_are_refused(gateway: Gateway) -> None:
+    workflow = navigation(gateway)
+    with scripted_model([]) as idle:
+        with pytest.raises(
+            UsageError, match=r"^navigation input 'occlusion': .* less than or equal to 1$"
+        ):
+            await workflow.arun(occlusion="2")
+        with pytest.raises(UsageError, match="need 1 <= min_hops <= max_hops, got 20 and 5"):
+            await workflow.arun(min_hops="20", max_hops="5")
+        with pytest.raises(UsageError, match=r"input 'task': .* so city_seed, task_seed would be"):
+            await workflow.arun(TASK, city_seed=1, task_seed=2)
+    assert idle.calls == []

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from agentrun.graphs.navigation.city import City, CityTask, Sighting, exact_sightings
 from agentrun.settings import open_private
-from agentrun.tools.city import City, CityTask, Sighting, exact_sightings
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -1,4 +1,4 @@
-"""A seeded city for landmark navigation: street graph, landmarks, tasks, environment, metrics.
+"""A seeded city for landmark navigation: street graph, landmarks, tasks, views, metrics.
 
 The city is a jittered grid of intersections joined by streets that are split into short
 segments, so most nodes are 2-way points along a street and intersections are 3-5-way (a few
@@ -9,7 +9,7 @@ one exit per 45-degree compass bin, so an exit is named by its direction alone.
 Named landmarks are visible within a radius, minus a fixed, seeded occlusion dropout per
 (node, landmark); perception noise on bearing and distance is optional. Goals are described only
 relative to landmarks. Everything derives from the seed: the same config gives the same city,
-tasks, observations and metrics.
+tasks, observations and metrics. `simulator.CityEnvironment` lets an agent walk it.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agentrun.errors import UsageError
-from agentrun.tools.environment import Observation, ObservationKind, StepResult
 
 DIRECTIONS = (
     "north", "north-east", "east", "south-east", "south", "south-west", "west", "north-west",
@@ -456,7 +455,7 @@ def path_visibility(task: CityTask) -> float:
     return sum(1 for n in path if wanted & set(city.visible[n])) / len(path)
 
 
-# --- environment -----------------------------------------------------------------------------
+# --- what a node sees ------------------------------------------------------------------------
 
 Sighting = tuple[str, float, float]  # (landmark name, compass bearing, distance in metres)
 
@@ -479,97 +478,6 @@ def describe_view(sightings: Sequence[Sighting], exits: Sequence[Exit], header: 
     lines.append("Exits:")
     lines.extend(f"- {ex.direction}: bearing {ex.bearing:.0f}°, {ex.length:.0f} m" for ex in exits)
     return "\n".join(lines)
-
-
-class CityEnvironment:
-    """The city as an `Environment[CityTask]`: exact (oracle) perception unless noise is set."""
-
-    def __init__(self, city: City | None = None) -> None:
-        self._city = city
-        self._task: CityTask | None = None
-        self.node = 0
-        self.heading = 0.0
-        self.steps = 0
-        self.path: list[int] = []
-        self.done = False
-        self.success = False
-
-    @property
-    def city(self) -> City:
-        if self._city is None:
-            raise UsageError("reset the environment with a task first")
-        return self._city
-
-    @property
-    def task(self) -> CityTask:
-        if self._task is None:
-            raise UsageError("reset the environment with a task first")
-        return self._task
-
-    def reset(self, task: CityTask) -> Observation:
-        if self._city is None or self._city.config != task.city:
-            self._city = City.build(task.city)
-        self._task = task
-        self.node, self.heading, self.steps = task.start, 0.0, 0
-        self.path = [task.start]
-        self.done = self.success = task.start == task.goal
-        return self.observe()
-
-    def sightings(self) -> list[Sighting]:
-        """Visible landmarks as (name, bearing, distance), noisy if the config says so."""
-        city, node = self.city, self.node
-        rng = random.Random(f"{city.config.seed}:{self.task.task_id}:{self.steps}:{node}")
-        seen = []
-        for name, bearing, distance in exact_sightings(city, node):
-            if city.config.bearing_noise_deg:
-                bearing = (bearing + rng.gauss(0, city.config.bearing_noise_deg)) % 360
-            if city.config.distance_noise:
-                distance *= max(0.05, 1 + rng.gauss(0, city.config.distance_noise))
-            seen.append((name, bearing, distance))
-        return sorted(seen, key=lambda s: s[2])
-
-    def observe(self, kind: ObservationKind = "text") -> Observation:
-        header = (
-            f"Step {self.steps} of at most {self.task.step_limit}. "
-            f"Heading: {direction_of(self.heading)} ({self.heading:.0f}°)."
-        )
-        sightings = self.sightings()  # one draw of the noise for the text and the image
-        text = describe_view(sightings, list(self.city.exits[self.node].values()), header)
-        if kind == "text":
-            return Observation(text)
-        from agentrun.tools.city_render import local_map_png
-
-        image = local_map_png(self.city, self.node, self.heading, sightings=sightings)
-        return Observation(text, image)
-
-    def available_actions(self) -> list[str]:
-        return [] if self.done else list(self.city.exits[self.node])
-
-    def step(self, action: str) -> StepResult:
-        if self.done:
-            raise UsageError(f"task {self.task.task_id} is finished; reset before stepping")
-        ex = self.city.exits[self.node].get(action)
-        if ex is None:
-            choices = ", ".join(self.city.exits[self.node])
-            raise UsageError(f"{action!r} is not an exit here; choose one of {choices}")
-        self.node, self.heading = ex.node, ex.bearing
-        self.steps += 1
-        self.path.append(ex.node)
-        self.success = ex.node == self.task.goal
-        self.done = self.success or self.steps >= self.task.step_limit
-        info = {"moved_m": ex.length, "bearing": ex.bearing}
-        return StepResult(self.observe(), self.done, self.success, self.steps, info)
-
-
-def replay(task: CityTask, actions: Sequence[str]) -> list[int]:
-    """The node path a sequence of actions walks (for rendering and checks)."""
-    env = CityEnvironment()
-    env.reset(task)
-    for action in actions:
-        if env.done:
-            break
-        env.step(action)
-    return env.path
 
 
 # --- metrics ---------------------------------------------------------------------------------

@@ -10,8 +10,8 @@ import math
 from collections.abc import Sequence
 
 from agentrun.agents.messages import Image, Message, system, user
-from agentrun.tools.city import direction_of
-from agentrun.tools.wayfinding import Leg, Option, Perception, bearing_to
+from agentrun.graphs.navigation.city import direction_of
+from agentrun.graphs.navigation.wayfinding import Leg, Option, Perception, bearing_to
 
 NAVIGATOR = "You are a navigation agent walking through a city's streets to reach a goal."
 

@@ -11,14 +11,15 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from agentrun.tools.city import City, CityConfig, CityEnvironment, exact_sightings, sample_tasks
-from agentrun.tools.city_render import (
+from agentrun.graphs.navigation.city import City, CityConfig, exact_sightings, sample_tasks
+from agentrun.graphs.navigation.render import (
     MAP_PX,
     episode_figure,
     episode_png,
     local_map_png,
     north_marker,
 )
+from agentrun.graphs.navigation.simulator import CityEnvironment
 
 BLUE = (30, 90, 200)  # landmarks on the local map
 CONFIG = CityConfig(seed=2, occlusion=0)

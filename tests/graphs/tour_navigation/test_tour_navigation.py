@@ -15,12 +15,12 @@ from agentrun.agents import Gateway
 from agentrun.agents.messages import Message, text_of
 from agentrun.agents.testing import scripted_model
 from agentrun.errors import UsageError
-from agentrun.graphs import runtime, tour_navigation
-from agentrun.graphs.tour_navigation import TourConfig, parse_frame
+from agentrun.graphs import runtime
+from agentrun.graphs.navigation.city import CityConfig
+from agentrun.graphs.tour_navigation import TourConfig, TourNavigation, TourResult, parse_frame
+from agentrun.graphs.tour_navigation.tour import TourTask, sample_tour_tasks
 from agentrun.memory.namespaces import records_ns
 from agentrun.memory.scope import ScopedStore
-from agentrun.tools.city import CityConfig
-from agentrun.tools.tour import TourTask, sample_tour_tasks
 
 TASK = sample_tour_tasks(CityConfig(seed=5), 1, seed=5)[0]
 
@@ -45,11 +45,16 @@ def gateway(data_dir: Path) -> Iterator[Gateway]:
         yield gw
 
 
-async def run(gateway: Gateway, task: TourTask = TASK, **options: Any) -> Any:
-    return await tour_navigation.arun(
-        task, config=TourConfig(model="fake/tour", **options), gateway=gateway,
-        store=InMemoryStore(), checkpointer=InMemorySaver(),
+def tours(gateway: Gateway, **options: Any) -> TourNavigation:
+    """The workflow on a fake model, with its own store and checkpoints."""
+    return TourNavigation(
+        TourConfig(model="fake/tour", **options), gateway=gateway, store=InMemoryStore(),
+        checkpointer=InMemorySaver(),
     )  # fmt: skip
+
+
+async def run(gateway: Gateway, task: TourTask = TASK, **options: Any) -> TourResult:
+    return await tours(gateway, **options).arun(task)
 
 
 async def test_the_chosen_goal_frame_is_walked_to(gateway: Gateway) -> None:
@@ -86,15 +91,14 @@ async def test_image_frames_send_one_image_part_per_frame(gateway: Gateway) -> N
 
 
 async def test_a_failed_tour_resumes_and_the_store_is_scoped(gateway: Gateway) -> None:
-    saver, store = InMemorySaver(), InMemoryStore()
-    config = TourConfig(model="fake/tour")
-    options: dict[str, Any] = {
-        "config": config, "gateway": gateway, "store": store, "checkpointer": saver,
-        "namespace": ("team", "tours"),
-    }  # fmt: skip
+    store = InMemoryStore()
+    workflow = TourNavigation(
+        TourConfig(model="fake/tour"), gateway=gateway, store=store,
+        checkpointer=InMemorySaver(), namespace=("team", "tours"),
+    )  # fmt: skip
     broken = scripted_model([ConnectionError("the model server went away")], repeat_last=True)
     with broken, pytest.raises(Exception, match="nothing answered"):
-        await tour_navigation.arun(TASK, thread_id="tour-1", **options)
+        await workflow.arun(TASK, thread_id="tour-1")
     stores: list[object] = []
 
     def answer(messages: list[Message]) -> str:
@@ -102,28 +106,35 @@ async def test_a_failed_tour_resumes_and_the_store_is_scoped(gateway: Gateway) -
         return closest_frame(messages)
 
     with scripted_model(answer) as model:
-        result = await tour_navigation.aresume("tour-1", **options)
+        result = await workflow.aresume("tour-1")
     assert len(model.calls) == 1 and result.success and result.thread_id == "tour-1"
     assert isinstance(stores[0], ScopedStore) and stores[0].labels == ("team", "tours")
     assert store.search(records_ns(("team", "tours"), "runs", "tour-1", "prompts"))
     with pytest.raises(UsageError, match="no checkpoint for thread 'nope'"):
-        await tour_navigation.aresume("nope", **options)
+        await workflow.aresume("nope")
 
 
 async def test_a_pipeline_samples_the_tour_from_seeds(gateway: Gateway) -> None:
-    options: dict[str, Any] = {
-        "config": TourConfig(model="fake/tour"), "gateway": gateway,
-        "store": InMemoryStore(), "checkpointer": InMemorySaver(),
-    }  # fmt: skip
     with scripted_model(closest_frame):
-        first = await tour_navigation.arun_sampled(city_seed=5, task_seed=5, **options)
+        first = await tours(gateway).arun(city_seed="5", task_seed="5", radius_m="")
     assert first.task_id == TASK.task_id and first.instruction == TASK.instruction
     with scripted_model(closest_frame):
-        wider = await tour_navigation.arun_sampled(city_seed=5, task_seed=5, radius_m=450.0,
-                                                   **options)  # fmt: skip
+        wider = await tours(gateway).arun(city_seed=5, task_seed=5, radius_m="450")
     expected = sample_tour_tasks(CityConfig(seed=5), 1, seed=5, radius_m=450.0)[0]
     assert len(expected.tour().frames) > len(TASK.tour().frames)  # the radius reached the tour
     assert wider.goal_frames == expected.goal_frames() and wider.frame_correct
+
+
+async def test_bad_tour_inputs_name_the_input(gateway: Gateway) -> None:
+    workflow = tours(gateway)
+    with pytest.raises(UsageError, match=r"^workflow tour-navigation: input 'radius_m': .*'wide'"):
+        workflow.inputs(radius_m="wide")
+    with scripted_model([]) as idle:
+        with pytest.raises(UsageError, match=r"^tour-navigation input 'visibility_m': .*than 0$"):
+            await workflow.arun(visibility_m="-5")
+        with pytest.raises(UsageError, match=r"input 'task': .* so radius_m would be ignored"):
+            await workflow.arun(TASK, radius_m=450)
+    assert idle.calls == []
 
 
 def test_frame_numbers_parse_within_range() -> None:

@@ -3,7 +3,7 @@
 An environment is reset with a task, shows an observation (text, and a PNG image on request),
 lists the actions available where the agent stands, and applies one action per step. Workflows
 depend on this Protocol only, so a simulator, a recorded tour or a real robot plug in alike.
-`agentrun.tools.city.CityEnvironment` is the seeded simulator shipped for tests and evals.
+`simulator.CityEnvironment` is the seeded city shipped for tests and evals.
 """
 
 from __future__ import annotations

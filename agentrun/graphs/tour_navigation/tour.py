@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentrun.errors import UsageError
-from agentrun.tools.city import (
+from agentrun.graphs.navigation.city import (
     City,
     CityConfig,
     CityTask,

@@ -11,19 +11,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agentrun.errors import UsageError
-from agentrun.tools import city as city_module
-from agentrun.tools.city import (
+from agentrun.graphs.navigation import city as city_module
+from agentrun.graphs.navigation.city import (
     DIRECTIONS,
     City,
     CityConfig,
-    CityEnvironment,
     EpisodeOutcome,
     direction_of,
     sample_tasks,
     spl,
     summarize,
 )
-from agentrun.tools.wayfinding import parse_observation, vector
+from agentrun.graphs.navigation.simulator import CityEnvironment
+from agentrun.graphs.navigation.wayfinding import parse_observation, vector
 
 SMALL = st.builds(
     CityConfig,

@@ -28,98 +28,26 @@ from __future__ import annotations
 import dataclasses
 import math
 import operator
-import os
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypedDict
+from collections.abc import Sequence
+from typing import Annotated, Any, TypedDict
 
-from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
-from langgraph.store.base import BaseStore, Item
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from langgraph.store.base import Item
 
-from agentrun.agents.config import LOCAL_MODEL
-from agentrun.agents.gateway import Gateway
 from agentrun.agents.ledger import Usage
-from agentrun.errors import UsageError
-from agentrun.graphs import navigation_prompts as prompts
 from agentrun.graphs import runtime
-from agentrun.graphs.runtime import (
-    DEFAULT_NAMESPACE,
-    EventHandler,
-    WorkflowContext,
-    add_usage,
-    context,
-    usage_of,
-    usage_update,
-)
+from agentrun.graphs.navigation import prompts
+from agentrun.graphs.navigation import wayfinding as wf
+from agentrun.graphs.navigation.city import DIRECTIONS, CityTask
+from agentrun.graphs.navigation.context import NavigationContext, navigation_context
+from agentrun.graphs.navigation.environment import Environment
+from agentrun.graphs.navigation.models import NavigationConfig
+from agentrun.graphs.runtime import add_usage, usage_of, usage_update
 from agentrun.memory.records import Experience
 from agentrun.memory.scope import searches_by_meaning
-from agentrun.tools import wayfinding as wf
-from agentrun.tools.city import DIRECTIONS, CityConfig, CityEnvironment, CityTask, sample_tasks, spl
-from agentrun.tools.environment import Environment
 
-Strategy = Literal["prep", "react", "ranked"]
+#: The strategies that run PReP's graph (`ranked` takes every choice by code).
 PREP_GRAPH: frozenset[str] = frozenset({"prep", "ranked"})
-
-
-class NavigationConfig(BaseModel):
-    """Settings of a navigation run (PReP, the ReAct baseline, or PReP without the model)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    strategy: Strategy = "prep"
-    model: str = LOCAL_MODEL
-    perception: Literal["text", "image"] = Field(
-        default="text", description="text: parse the observation; image: a VLM reads the map."
-    )
-    vlm_model: str | None = Field(default=None, description="Reads images; defaults to `model`.")
-    decision_max_tokens: int = Field(default=16, gt=0)
-    perception_max_tokens: int = Field(default=160, gt=0)
-    temperature: float = Field(default=0.0, ge=0)
-    history: int = Field(default=10, ge=0, description="PReP: recent moves shown to the model.")
-    experiences: int = Field(default=3, ge=0, description="Similar experiences retrieved.")
-    loop_window: int = Field(default=12, ge=3)
-    replan_shift_m: float = Field(default=80.0, gt=0, description="Goal shift that revises.")
-    summarize_every: int = Field(
-        default=0, ge=0, description="Model summary of the trajectory every N steps (0: off)."
-    )
-
-    @property
-    def vlm(self) -> str:
-        return self.vlm_model or self.model
-
-
-class NavigationResult(BaseModel):
-    strategy: str
-    task_id: str
-    thread_id: str
-    success: bool
-    steps: int
-    shortest_hops: int
-    step_limit: int
-    spl: float
-    actions: list[str]
-    goal_estimate: list[float] | None = None
-    fallbacks: int = Field(default=0, description="Unparseable model replies replaced by code.")
-    decisions: int = Field(
-        default=0,
-        description="Steps with more than one exit to choose from (the model's, "
-        "except under `ranked`, where code chooses).",
-    )
-    plan_revisions: int = 0
-    loops: int = 0
-    usage: dict[str, Any] = Field(default_factory=dict)
-    warnings: list[str] = Field(default_factory=list)
-
-
-@dataclass
-class NavigationContext(WorkflowContext):
-    """The run context plus the environment (rebuilt from state on resume by replaying)."""
-
-    environment: Environment[CityTask] | None = None
-    applied: list[str] | None = None
 
 
 class NavState(TypedDict, total=False):
@@ -151,13 +79,6 @@ class NavState(TypedDict, total=False):
 
 
 # --- state helpers ---------------------------------------------------------------------------
-
-
-def navigation_context() -> NavigationContext:
-    ctx = context()
-    if not isinstance(ctx, NavigationContext) or ctx.environment is None:
-        raise TypeError("navigation graphs run with a NavigationContext holding an environment")
-    return ctx
 
 
 def _task(state: NavState) -> CityTask:
@@ -372,7 +293,7 @@ def build_graph(config: NavigationConfig) -> StateGraph[NavState, NavigationCont
             ],
         }  # fmt: skip
 
-    def after_act(state: NavState) -> str:
+    def next_step(state: NavState) -> str:  # a task starting at its goal takes no step
         return END if state.get("done") else "perceive"
 
     graph: StateGraph[NavState, NavigationContext, Any, Any] = StateGraph(
@@ -391,143 +312,15 @@ def build_graph(config: NavigationConfig) -> StateGraph[NavState, NavigationCont
         graph.add_node("decide", decide)
         graph.add_edge("perceive", "decide")
         graph.add_edge("decide", "act")
-    graph.add_edge(START, "perceive")
-    graph.add_conditional_edges("act", after_act, ["perceive", END])
+    graph.add_conditional_edges(START, next_step, ["perceive", END])
+    graph.add_conditional_edges("act", next_step, ["perceive", END])
     return graph
 
 
-def result_from_state(
-    state: dict[str, Any], config: NavigationConfig, thread_id: str
-) -> NavigationResult:
-    task = CityTask.model_validate(state["task"])
-    success, steps = bool(state.get("success")), len(state.get("actions", []))
-    goal = state.get("goal")
-    return NavigationResult(
-        strategy=config.strategy, task_id=task.task_id, thread_id=thread_id, success=success,
-        steps=steps, shortest_hops=task.shortest_hops, step_limit=task.step_limit,
-        spl=spl(success, task.shortest_hops, steps), actions=list(state.get("actions", [])),
-        goal_estimate=list(goal) if goal else None, fallbacks=int(state.get("fallbacks", 0)),
-        decisions=int(state.get("decisions", 0)),
-        plan_revisions=int(state.get("plan_revisions", 0)), loops=int(state.get("loops", 0)),
-        usage=Usage.from_dict(state.get("usage")).to_dict(),
-        warnings=list(state.get("warnings", [])),
-    )  # fmt: skip
-
-
-# --- entry points ------------------------------------------------------------------------------
-
-
 def initial_state(task: CityTask) -> NavState:
+    """The first state of `task`: at the start, facing north, done if it starts at its goal."""
     done = task.start == task.goal
     return {
         "task": task.model_dump(mode="json"), "actions": [], "done": done, "success": done,
         "positions": [[0.0, 0.0]], "heading": 0.0, "estimates": [], "legs": [], "history": [],
     }  # fmt: skip
-
-
-@asynccontextmanager
-async def navigation_session(
-    *,
-    thread_id: str,
-    environment: Environment[CityTask] | None = None,
-    gateway: Gateway | None = None,
-    store: BaseStore | None = None,
-    checkpointer: BaseCheckpointSaver[Any] | None = None,
-    namespace: tuple[str, ...] = DEFAULT_NAMESPACE,
-    data_dir: str | os.PathLike[str] | None = None,
-) -> AsyncIterator[runtime.Session]:
-    """`runtime.session` (resources defaulted, the store scoped to `namespace`) with a
-    NavigationContext holding the environment (the city simulator by default)."""
-    async with runtime.session(
-        thread_id=thread_id, gateway=gateway, store=store, checkpointer=checkpointer,
-        namespace=namespace, data_dir=data_dir,
-    ) as session:  # fmt: skip
-        shared = {f.name: getattr(session.ctx, f.name) for f in dataclasses.fields(WorkflowContext)}
-        ctx = NavigationContext(**shared, environment=environment or CityEnvironment())
-        yield runtime.Session(session.resources, ctx)
-
-
-async def arun(
-    task: CityTask,
-    *,
-    config: NavigationConfig | None = None,
-    thread_id: str | None = None,
-    on_event: EventHandler | None = None,
-    **resources: Any,
-) -> NavigationResult:
-    """Navigate one task to the end (success or the step limit). `resources` are those of
-    `navigation_session` (environment, gateway, store, checkpointer, namespace, data_dir); the
-    environment defaults to the city simulator. A `thread_id` that has a checkpoint continues."""
-    config = config or NavigationConfig()
-    thread_id = thread_id or runtime.new_thread_id()
-    if task.start == task.goal:
-        return result_from_state(dict(initial_state(task)), config, thread_id)
-    async with navigation_session(thread_id=thread_id, **resources) as session:
-        graph = build_graph(config)
-        snapshot = await session.compile(graph).aget_state(
-            {"configurable": {"thread_id": thread_id}}
-        )
-        graph_input = None if snapshot.values else initial_state(task)
-        state = await session.run(graph, graph_input, on_event=on_event, node_names=("act",))
-        return result_from_state(state, config, thread_id)
-
-
-async def aresume(
-    thread_id: str,
-    *,
-    config: NavigationConfig | None = None,
-    on_event: EventHandler | None = None,
-    **resources: Any,
-) -> NavigationResult:
-    """Continue a failed or killed episode from its last checkpoint (same config and store);
-    the environment is brought to the saved position by replaying the recorded actions."""
-    config = config or NavigationConfig()
-    async with navigation_session(thread_id=thread_id, **resources) as session:
-        graph = build_graph(config)
-        await session.saved(graph)
-        state = await session.run(graph, None, on_event=on_event, node_names=("act",))
-        return result_from_state(state, config, thread_id)
-
-
-def sampled_city(city_seed: int = 0, **settings: float | None) -> CityConfig:
-    """The city a pipeline names: a seed plus any of occlusion, visibility_m,
-    bearing_noise_deg and distance_noise (None: the default); a bad value names its input."""
-    given = {name: value for name, value in settings.items() if value is not None}
-    try:
-        return CityConfig(seed=city_seed, **given)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = ".".join(str(part) for part in first["loc"]) or "city"
-        raise UsageError(f"navigation input {name!r}: {first['msg']}") from None
-
-
-async def arun_sampled(
-    *,
-    city_seed: int = 0,
-    task_seed: int = 0,
-    min_hops: int = 10,
-    max_hops: int = 50,
-    occlusion: float | None = None,
-    visibility_m: float | None = None,
-    bearing_noise_deg: float | None = None,
-    distance_noise: float | None = None,
-    **options: Any,
-) -> NavigationResult:
-    """Navigate the first task sampled from the city of `city_seed` (what a pipeline runs): the
-    same seeds and settings give the same city and task. `options` are those of `arun`."""
-    city = sampled_city(
-        city_seed, occlusion=occlusion, visibility_m=visibility_m,
-        bearing_noise_deg=bearing_noise_deg, distance_noise=distance_noise,
-    )  # fmt: skip
-    task = sample_tasks(city, 1, seed=task_seed, min_hops=min_hops, max_hops=max_hops)[0]
-    return await arun(task, **options)
-
-
-def run(task: CityTask, **options: Any) -> NavigationResult:
-    """Sync twin of `arun`."""
-    return runtime.run_sync(arun(task, **options))
-
-
-def resume(thread_id: str, **options: Any) -> NavigationResult:
-    """Sync twin of `aresume`."""
-    return runtime.run_sync(aresume(thread_id, **options))

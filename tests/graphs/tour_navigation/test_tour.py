@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from agentrun.tools.city import CityConfig, CityEnvironment
-from agentrun.tools.tour import record_tour, region, sample_tour_tasks
+from agentrun.graphs.navigation.city import CityConfig
+from agentrun.graphs.navigation.simulator import CityEnvironment
+from agentrun.graphs.tour_navigation.tour import record_tour, region, sample_tour_tasks
 
 CONFIG = CityConfig(seed=3)
 

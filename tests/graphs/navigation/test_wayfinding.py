@@ -7,8 +7,9 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agentrun.tools import wayfinding as wf
-from agentrun.tools.city import City, CityConfig, CityEnvironment, sample_tasks
+from agentrun.graphs.navigation import wayfinding as wf
+from agentrun.graphs.navigation.city import City, CityConfig, sample_tasks
+from agentrun.graphs.navigation.simulator import CityEnvironment
 
 
 def test_goal_instructions_and_observations_parse_back() -> None:
