@@ -1,4 +1,4 @@
-"""What every workflow graph shares: its run context, checkpointed model calls, and the runner.
+"""What every workflow graph shares: its run context, checkpointed model calls, and its session.
 
 Each model call inside a node runs as a LangGraph task, so its reply is written to the
 checkpoint as soon as it arrives: a resumed run never sends a recorded call again. Graph state
@@ -13,10 +13,10 @@ import dataclasses
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.config import get_stream_writer
@@ -30,7 +30,6 @@ from agentrun.agents.ledger import (
     CallRecord,
     Usage,
     collect,
-    collect_failures,
     current_node,
     current_run,
     total,
@@ -45,19 +44,6 @@ R = TypeVar("R")
 #: Recursion limit for graphs that loop once per chunk or section.
 RECURSION_LIMIT = 10_000
 DEFAULT_NAMESPACE = ("default",)
-
-
-@dataclass(frozen=True)
-class WorkflowEvent:
-    """Progress a workflow reports while it runs: a node finished, or model text streamed."""
-
-    kind: Literal["node", "text"]
-    node: str
-    text: str = ""
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-EventHandler = Callable[[WorkflowEvent], None]
 
 
 @dataclass
@@ -277,24 +263,6 @@ class Session:
     def compile(self, graph: Any) -> Any:
         return graph.compile(checkpointer=self.resources.checkpointer, store=self.resources.store)
 
-    async def run(
-        self,
-        graph: Any,
-        graph_input: Any,
-        *,
-        on_event: EventHandler | None = None,
-        node_names: Sequence[str] = (),
-    ) -> dict[str, Any]:
-        """Run (or with `graph_input=None` resume) `graph` on this session's thread."""
-        return await stream_graph(
-            self.compile(graph), graph_input, thread_id=self.thread_id, ctx=self.ctx,
-            on_event=on_event, node_names=node_names,
-        )  # fmt: skip
-
-    async def saved(self, graph: Any) -> dict[str, Any]:
-        """The thread's last checkpointed state (a clear error when there is none)."""
-        return await saved_state(self.compile(graph), self.thread_id)
-
     async def has_checkpoint(self) -> bool:
         return await has_checkpoint(self.resources.checkpointer, self.thread_id)
 
@@ -328,18 +296,6 @@ async def has_checkpoint(checkpointer: BaseCheckpointSaver[Any], thread_id: str)
     return saved is not None
 
 
-async def saved_state(app: Any, thread_id: str) -> dict[str, Any]:
-    """The last checkpointed state of a thread; a clear error when there is none."""
-    from agentrun.errors import UsageError
-
-    snapshot = await app.aget_state({"configurable": {"thread_id": thread_id}})
-    if not snapshot.values:
-        raise UsageError(
-            f"no checkpoint for thread {thread_id!r}; check the id with `agentrun runs ls`"
-        )
-    return dict(snapshot.values)
-
-
 def run_sync(coroutine: Coroutine[Any, Any, R]) -> R:
     """Run a coroutine to completion from sync code, even where an event loop is running."""
     try:
@@ -348,53 +304,6 @@ def run_sync(coroutine: Coroutine[Any, Any, R]) -> R:
         return asyncio.run(coroutine)
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
-
-
-async def stream_graph(
-    app: Any,
-    graph_input: Any,
-    *,
-    thread_id: str,
-    ctx: WorkflowContext,
-    on_event: EventHandler | None = None,
-    node_names: Sequence[str] = (),
-) -> dict[str, Any]:
-    """Run (or resume, with `graph_input=None`) a compiled graph; return its final state."""
-    config = {"configurable": {"thread_id": thread_id}, "recursion_limit": RECURSION_LIMIT}
-    with collect_failures() as failed:
-        try:
-            async for mode, payload in app.astream(
-                graph_input, config, context=ctx, stream_mode=["custom", "updates"]
-            ):
-                if on_event is not None:
-                    _report(on_event, mode, payload, node_names)
-        finally:
-            if failed:
-                await keep_failed_calls(ctx, total(failed))
-    snapshot = await app.aget_state(config)
-    values = dict(snapshot.values)
-    if "usage" in values:
-        values["usage"] = add_usage(values["usage"], dataclasses.asdict(await failed_calls(ctx)))
-    return values
-
-
-def _report(on_event: EventHandler, mode: str, payload: Any, node_names: Sequence[str]) -> None:
-    if mode == "custom" and isinstance(payload, dict) and payload.get("kind") == "token":
-        on_event(WorkflowEvent("text", str(payload.get("node", "")), str(payload.get("text", ""))))
-    elif mode == "updates" and isinstance(payload, dict):
-        for name, update in payload.items():
-            if name.startswith("_"):
-                continue  # a task inside a node (a model call), not a node
-            if not node_names or name in node_names:
-                data = update if isinstance(update, dict) else {}
-                on_event(WorkflowEvent("node", name, data=data))
-
-
-# --- failed calls ------------------------------------------------------------------------------
-# A call that fails stops its node, so its attempts never reach graph state (a failed node writes
-# nothing, and writing state after the failure would drop the replies its finished calls left for
-# the resume). They are kept in the run's record in the store instead, and added to the total
-# each time the run's state is read back, so a resumed run counts them once.
 
 
 def _failed_ns(ctx: WorkflowContext) -> tuple[str, ...]:
