@@ -54,7 +54,7 @@ def root(
 
 
 def _register() -> None:
-    from agentrun.cli import cache, demo, eval, memory, models, pipeline
+    from agentrun.cli import cache, demo, eval, memory, models, pipeline, workflows
 
     for command in (
         pipeline.run,
@@ -65,6 +65,7 @@ def _register() -> None:
     ):
         app.command(command.__name__)(command)
     app.add_typer(pipeline.runs_app, name="runs")
+    app.add_typer(workflows.app, name="workflows")
     app.add_typer(models.app, name="models")
     app.add_typer(cache.app, name="cache")
     app.add_typer(memory.app, name="memory")

@@ -119,7 +119,12 @@ ANSWER_HELP = "Answer the question the run waits on: text, or @file."
 
 def run(
     ctx: typer.Context,
-    pipeline: Path = typer.Argument(..., help="The pipeline YAML file."),
+    pipeline: Path | None = typer.Argument(
+        None, help="The pipeline YAML file (or --workflow NAME instead)."
+    ),
+    workflow: str | None = typer.Option(
+        None, metavar="NAME", help="Run a registered workflow without YAML (--set config.KEY=V)."
+    ),
     input_: list[str] = typer.Option([], "--input", "-i", help="name=value, or name=@file."),
     set_: list[str] = typer.Option([], "--set", help="Override a spec value: a.b.c=value."),
     thread_id: str | None = typer.Option(None, help="Name the run (default: a new id)."),
@@ -135,12 +140,19 @@ def run(
     ),
     events: Path | None = typer.Option(None, metavar="FILE", help=EVENTS_HELP),
 ) -> None:
-    """Run a pipeline; results go to <data dir>/runs/<thread id>/result.json."""
+    """Run a pipeline, or one workflow; results go to <data dir>/runs/<thread id>/result.json."""
     from agentrun.graphs.runtime import new_thread_id
-    from agentrun.pipeline import load_pipeline
+    from agentrun.pipeline import Pipeline, load_pipeline
 
-    loaded = load_pipeline(pipeline, _pairs(set_, "--set"))
+    overrides = _pairs(set_, "--set")
     given = _inputs(input_)
+    if (pipeline is None) == (workflow is None):
+        raise UsageError("name a pipeline file or --workflow NAME (one of them)")
+    if workflow is not None:
+        loaded = Pipeline.for_workflow(workflow, given, overrides)
+    else:
+        assert pipeline is not None
+        loaded = load_pipeline(pipeline, overrides)
     thread = thread_id or new_thread_id()
     result = _resumable(ctx, thread, lambda: loaded.run(
         given, thread_id=thread, data_dir=state(ctx).data_dir, cache=cache,

@@ -19,6 +19,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import ValidationError
 
 from agentrun.agents.config import GatewayConfig, ModelConfig
@@ -115,6 +116,48 @@ class Pipeline:
         if problems:
             raise SpecError(_listing(path, problems))
         return cls(spec, text, path)
+
+    @classmethod
+    def for_workflow(
+        cls,
+        name: str,
+        inputs: Iterable[str] = (),
+        overrides: Mapping[str, str] | None = None,
+        folder: Path | None = None,
+    ) -> Pipeline:
+        """A pipeline that runs one registered workflow (`agentrun run --workflow NAME`): its
+        required inputs and those named in `inputs` become the pipeline's inputs; overrides
+        `config.<key>` set the workflow's config (any other path, the spec's own)."""
+        from agentrun.graphs.registry import get_workflow, input_fields
+
+        workflow = get_workflow(name)
+        required, optional = input_fields(workflow)
+        given = set(inputs)
+        unknown = sorted(given - {*required, *optional})
+        if unknown:
+            known = ", ".join([*required, *optional])
+            raise UsageError(f"workflow {name} has no input {unknown[0]!r}; inputs: {known}")
+        names = [*required, *(field for field in optional if field in given)]
+        fields = workflow.Inputs.model_fields
+        spec = {
+            "version": "agentrun/v1",
+            "name": name,
+            "description": f"The {name} workflow, run from the command line.",
+            "inputs": {field: {"type": _input_type(fields[field].annotation)} for field in names},
+            "workflow": {
+                "type": name,
+                "inputs": {field: f"{{{{ inputs.{field} }}}}" for field in names},
+            },
+        }
+        output = workflow.Result.output_field
+        if output is not None:  # the one value a caller wants; `agentrun runs show` has the rest
+            spec["outputs"] = {output: f"{{{{ result.{output} }}}}"}
+        renamed = {
+            (f"workflow.{key}" if key.startswith("config.") else key): value
+            for key, value in (overrides or {}).items()
+        }
+        text = yaml.safe_dump(spec, sort_keys=False, allow_unicode=True)
+        return cls.from_text(text, (folder or Path.cwd()) / f"{name}.workflow.yaml", renamed)
 
     @classmethod
     def load(
@@ -421,6 +464,14 @@ def _listing(path: Path, problems: list[str]) -> str:
     count = len(problems)
     head = f"{path}: {count} problem{'s' if count != 1 else ''}"
     return head + "".join(f"\n  {problem}" for problem in problems)
+
+
+def _input_type(annotation: Any) -> str:
+    """The pipeline input type that carries a workflow input of this annotation."""
+    for kind, name in ((bool, "boolean"), (int, "integer"), (float, "number")):
+        if annotation is kind or annotation == kind | None:
+            return name
+    return "text"
 
 
 def _coerce(name: str, kind: str, value: Any) -> Any:
