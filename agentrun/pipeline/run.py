@@ -105,8 +105,9 @@ class Pipeline:
         data, source = spec_loader.load_yaml(text, str(path))
         if not isinstance(data, dict):
             raise SpecError(f"{path}:1:1: a pipeline is a mapping (found {type(data).__name__})")
-        if overrides:
+        if overrides:  # the record keeps the spec as run, overrides included, for resume
             data = apply_overrides(data, overrides)
+            text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
         try:
             spec = PipelineSpec.model_validate(data)
         except ValidationError as exc:

@@ -333,3 +333,23 @@ def test_a_run_that_failed_before_its_first_checkpoint_resumes_from_the_start(
         monkeypatch.delenv("AGENTRUN_CHECKPOINT_URL")
         assert cli(["--data-dir", str(data), "resume", "e"]) == 0
     assert outputs(data, "e")["answer"].startswith("<")
+
+
+def test_resume_runs_the_spec_as_it_was_run_with_its_overrides(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--set` changes the spec a run runs; its resume must run that spec too, not the file."""
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "version: agentrun/v1\nname: t\nmodels:\n  default: {model: fake/original}\n"
+        "nodes:\n  - id: a\n    agent: {prompt: one}\n  - id: b\n    agent: {prompt: two}\n"
+        "edges:\n  - {from: a, to: b}\n",
+        encoding="utf-8",
+    )
+    args = ["run", str(path), "--thread-id", "o", "--set", "models.default.model=fake/overridden"]
+    with scripted_model(["first"]) as fake:
+        assert cli(args) == 1  # the script has one reply: the second call fails
+    assert {call.model for call in fake.calls} == {"overridden"}
+    with scripted_model(["second"]) as fake:
+        assert cli(["resume", "o"]) == 0, capsys.readouterr().err
+    assert [call.model for call in fake.calls] == ["overridden"]
