@@ -14,19 +14,19 @@ app = typer.Typer(help="List the registered workflows and show their inputs and 
 
 @app.command("ls")
 def ls() -> None:
-    """Every registered workflow: built-in, from plugins, or registered at run time."""
-    from rich.table import Table
-
+    """Every registered workflow (built-in, from plugins, or registered at run time): its
+    inputs (optional ones in brackets) and what it does."""
     from agentrun.graphs.registry import get_workflow, input_fields, workflow_names, workflow_source
 
-    table = Table("workflow", "inputs", "from", "description")
+    out = console()
     for name in workflow_names():
         workflow = get_workflow(name)
         required, optional = input_fields(workflow)
-        inputs = ", ".join([*required, *(f"[{name}]" for name in optional)])
-        summary = (workflow.description or "").split(". ")[0]
-        table.add_row(name, literal(inputs), workflow_source(name), literal(summary))
-    console().print(table)
+        inputs = ", ".join([*required, *(f"[{field}]" for field in optional)])
+        out.print(literal(f"{name} ({workflow_source(name)})"), style="bold")
+        out.print(literal(f"    inputs: {inputs or 'none'}"))
+        if workflow.description:
+            out.print(literal(f"    {workflow.description}"))
 
 
 @app.command("show")
