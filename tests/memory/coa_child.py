@@ -1,14 +1,18 @@
 """A chain-of-agents run over the persistent store and SQLite checkpoints, as its own process.
 
-`python -m tests.memory.coa_child run|resume URL DATA_DIR THREAD_ID` prints the result as JSON.
-The kill-and-resume test starts it, kills it with SIGKILL part way, and resumes in a new one.
+`python -m tests.memory.coa_child run|resume URL DATA_DIR THREAD_ID [DIE_AFTER]` prints the
+result as JSON. The kill-and-resume tests start it, kill it with SIGKILL part way, and resume in
+a new one; with DIE_AFTER=k the run kills itself as soon as its k-th reply has arrived, before
+LangGraph can write that reply to the checkpoint.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -48,10 +52,28 @@ def fake_reply(body: dict[str, Any]) -> str:
     return "NONE"
 
 
-async def run(mode: str, url: str, data_dir: Path, thread_id: str) -> ChainOfAgentsResult:
+def die_after(gateway: Gateway, replies: int) -> None:
+    """Make the process SIGKILL itself right after the `replies`-th reply returns."""
+    complete, seen = gateway.acomplete, [0]
+
+    async def acomplete(*args: Any, **kwargs: Any) -> Any:
+        reply = await complete(*args, **kwargs)
+        seen[0] += 1
+        if seen[0] == replies:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return reply
+
+    gateway.acomplete = acomplete  # type: ignore[method-assign]
+
+
+async def run(
+    mode: str, url: str, data_dir: Path, thread_id: str, die_after_replies: int = 0
+) -> ChainOfAgentsResult:
     model = ModelConfig(model="openai/fake", api_base=url, context_window=1024)
     config = GatewayConfig(models={"m": model}, retry=RETRY)
     async with Gateway(config, data_dir=data_dir, cache=False) as gateway:
+        if die_after_replies:
+            die_after(gateway, die_after_replies)
         with default_store(data_dir) as store:
             async with sqlite_checkpointer(data_dir) as saver:
                 workflow = ChainOfAgents(CONFIG, gateway=gateway, store=store, checkpointer=saver)
@@ -71,5 +93,6 @@ def summary(result: ChainOfAgentsResult) -> dict[str, Any]:
 
 if __name__ == "__main__":
     mode, url, data, thread = sys.argv[1:5]
-    outcome = asyncio.run(run(mode, url, Path(data), thread))
+    die = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+    outcome = asyncio.run(run(mode, url, Path(data), thread, die))
     print(json.dumps(summary(outcome)), flush=True)

@@ -19,9 +19,9 @@ from tests.memory import coa_child
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def child(mode: str, url: str, data_dir: Path, thread: str) -> subprocess.Popen[str]:
+def child(mode: str, url: str, data_dir: Path, thread: str, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.memory.coa_child", mode, url, str(data_dir), thread],
+        [sys.executable, "-m", "tests.memory.coa_child", mode, url, str(data_dir), thread, *extra],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
@@ -70,6 +70,35 @@ async def test_killed_run_resumes_with_at_most_one_repeated_request(tmp_path: Pa
     assert total <= uninterrupted + 1
     assert result["answer"] == baseline["answer"]
     assert result["units"] == baseline["units"]
+
+
+async def test_a_run_killed_between_a_reply_and_its_checkpoint_repeats_only_that_call(
+    tmp_path: Path,
+) -> None:
+    """The worst moment to die: the k-th reply has arrived and is not on disk yet. The resumed
+    run sends that one request again, and no other that had completed (durability=sync)."""
+    with FakeOpenAIServer(reply=coa_child.fake_reply) as server:
+        baseline = coa_child.summary(
+            await coa_child.run("run", server.url, tmp_path / "uninterrupted", "t-base")
+        )
+        uninterrupted = [str(r.body["messages"][-1]["content"]) for r in server.chat_requests()]
+        server.reset()
+        dies_after = len(uninterrupted) // 2
+        killed = child("run", server.url, tmp_path / "killed", "t-die", str(dies_after))
+        killed.communicate(timeout=120)
+        assert killed.returncode == -signal.SIGKILL
+        before = [str(r.body["messages"][-1]["content"]) for r in server.chat_requests()]
+        assert before == uninterrupted[:dies_after]
+
+        server.reset()
+        resumed = child("resume", server.url, tmp_path / "killed", "t-die")
+        out, err = resumed.communicate(timeout=120)
+        assert resumed.returncode == 0, err
+        after = [str(r.body["messages"][-1]["content"]) for r in server.chat_requests()]
+
+    assert after == uninterrupted[dies_after - 1 :]  # the lost reply asked again, nothing else
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["answer"] == baseline["answer"] and result["units"] == baseline["units"]
 
 
 def test_checkpointer_from_environment_refuses_unknown_urls(
