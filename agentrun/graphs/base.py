@@ -240,7 +240,8 @@ class Workflow(abc.ABC, Generic[ConfigT, InputsT, ResultT]):
         **inputs: Any,
     ) -> ResultT:
         """Run to the end (or to a question: then `result.interrupt` is set)."""
-        return await self._last(self.astream(*args, thread_id=thread_id, **inputs), on_event)
+        events = self.astream(*args, thread_id=thread_id, **inputs)
+        return await last_result(events, on_event, self.Result)
 
     async def aresume(
         self,
@@ -250,7 +251,8 @@ class Workflow(abc.ABC, Generic[ConfigT, InputsT, ResultT]):
         on_event: Callable[[Event], None] | None = None,
     ) -> ResultT:
         """Continue a failed, killed or waiting run; `answer` answers its pending question."""
-        return await self._last(self.astream_resume(thread_id, answer=answer), on_event)
+        events = self.astream_resume(thread_id, answer=answer)
+        return await last_result(events, on_event, self.Result)
 
     def run(self, *args: Any, **options: Any) -> ResultT:
         """Sync twin of `arun`."""
@@ -272,21 +274,25 @@ class Workflow(abc.ABC, Generic[ConfigT, InputsT, ResultT]):
         async for event in drive(app, graph_input, session, finish=finish, result=self.Result):
             yield event
 
-    async def _last(
-        self, events: AsyncIterator[Event], on_event: Callable[[Event], None] | None
-    ) -> ResultT:
-        result: ResultT | None = None
-        async for event in events:
-            if on_event is not None:
-                on_event(event)
-            if isinstance(event, RunFinished) and isinstance(event.result, self.Result):
-                result = event.result
-        if result is None:  # the stream always ends with the result, unless it raised
-            raise RuntimeError(f"workflow {self.name}: the run ended without a result")
-        return result
-
 
 # --- helpers shared with pipelines -------------------------------------------------------------
+
+R = TypeVar("R", bound="WorkflowResult")
+
+
+async def last_result(
+    events: AsyncIterator[Event], on_event: Callable[[Event], None] | None, result: type[R]
+) -> R:
+    """Consume a run's events (each passed to `on_event`); the result of its `RunFinished`."""
+    found: R | None = None
+    async for event in events:
+        if on_event is not None:
+            on_event(event)
+        if isinstance(event, RunFinished) and isinstance(event.result, result):
+            found = event.result
+    if found is None:  # the stream always ends with the result, unless it raised
+        raise RuntimeError("the run ended without a result")
+    return found
 
 
 async def drive(
@@ -444,6 +450,7 @@ __all__ = [
     "Workflow",
     "WorkflowResult",
     "graph_config",
+    "last_result",
     "resume_input",
     "stream_events",
 ]

@@ -13,8 +13,8 @@ import dataclasses
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -113,21 +113,28 @@ async def record_prompt(
         await ctx.store.aput(ctx.prompts_ns, key, value, index=False)
 
 
+@contextmanager
+def _labelled(ctx: WorkflowContext, node: str) -> Iterator[None]:
+    """Calls inside are labelled with their node and run in the ledger."""
+    node_token = current_node.set(node)
+    run_token = current_run.set(ctx.run_id)
+    try:
+        yield
+    finally:
+        current_node.reset(node_token)
+        current_run.reset(run_token)
+
+
 @task
 async def _complete(
     model: str, messages: list[Message], node: str, options: dict[str, Any]
 ) -> dict[str, Any]:
     ctx = context()
-    node_token = current_node.set(node)
-    run_token = current_run.set(ctx.run_id)
-    try:
+    with _labelled(ctx, node):
         await record_prompt(ctx, node, model, messages)
         completion = await ctx.gateway.acomplete(
             model, messages, node=node, on_text=_stream_writer(node), **options
         )
-    finally:
-        current_node.reset(node_token)
-        current_run.reset(run_token)
     _report_call(node, completion)
     return dataclasses.asdict(completion)
 
@@ -141,9 +148,7 @@ async def _structured(
     options: dict[str, Any],
 ) -> dict[str, Any]:
     ctx = context()
-    node_token = current_node.set(node)
-    run_token = current_run.set(ctx.run_id)
-    try:
+    with _labelled(ctx, node):
         await record_prompt(ctx, node, model, messages)
         with collect() as calls:
             try:
@@ -151,9 +156,6 @@ async def _structured(
                 result: dict[str, Any] = {"value": value.model_dump(mode="json"), "error": None}
             except StructuredOutputError as exc:
                 result = {"value": None, "error": str(exc)}
-    finally:
-        current_node.reset(node_token)
-        current_run.reset(run_token)
     for call in calls:
         if not call.failed:
             _report_call(node, call)

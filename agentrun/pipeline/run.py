@@ -26,7 +26,7 @@ from agentrun.agents.config import GatewayConfig, ModelConfig
 from agentrun.agents.gateway import Gateway
 from agentrun.errors import AgentrunError, AnswerError, RunFailedError, SpecError, UsageError
 from agentrun.graphs import runtime
-from agentrun.graphs.base import NO_ANSWER, WorkflowResult, drive, resume_input
+from agentrun.graphs.base import NO_ANSWER, WorkflowResult, drive, last_result, resume_input
 from agentrun.graphs.events import Event, RunFinished
 from agentrun.memory.scope import scoped
 from agentrun.pipeline import budget
@@ -329,7 +329,7 @@ class Pipeline:
         **options: Any,
     ) -> PipelineResult:
         """Run the pipeline to its end, or to a question (then `result.interrupt` is set)."""
-        return await _last(self.astream(inputs, **options), on_event)
+        return await last_result(self.astream(inputs, **options), on_event, PipelineResult)
 
     def run(self, inputs: Mapping[str, Any] | None = None, **options: Any) -> PipelineResult:
         """Sync twin of `arun`."""
@@ -339,7 +339,9 @@ class Pipeline:
         self, thread_id: str, *, on_event: EventCallback | None = None, **options: Any
     ) -> PipelineResult:
         """Continue a run (see `astream_resume`); `answer=` answers its pending question."""
-        return await _last(self.astream_resume(thread_id, **options), on_event)
+        return await last_result(
+            self.astream_resume(thread_id, **options), on_event, PipelineResult
+        )
 
     def resume(self, thread_id: str, **options: Any) -> PipelineResult:
         """Sync twin of `aresume`."""
@@ -440,18 +442,6 @@ class Pipeline:
         from agentrun.pipeline.draw import diagram_of
 
         return diagram_of(self)
-
-
-async def _last(events: AsyncIterator[Event], on_event: EventCallback | None) -> PipelineResult:
-    result: PipelineResult | None = None
-    async for event in events:
-        if on_event is not None:
-            on_event(event)
-        if isinstance(event, RunFinished) and isinstance(event.result, PipelineResult):
-            result = event.result
-    if result is None:  # the stream always ends with the result, unless it raised
-        raise RuntimeError("the pipeline run ended without a result")
-    return result
 
 
 def load_pipeline(
