@@ -255,12 +255,12 @@ def agent_node(
     max_steps: int = DEFAULT_MAX_STEPS,
     context: Callable[[WorkflowContext], ToolContext] | None = None,
     **options: Any,
-) -> Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]]:
+) -> Callable[[Any], Awaitable[dict[str, Any]]]:
     """A graph node running the loop on `state[messages_key]` (a prompt string or messages):
     it writes the answer to `state[answer_key]`, `steps` and `tool_calls`, and adds its usage
     to `state["usage"]` (a state with `runtime.add_usage` as its reducer)."""
 
-    async def run(state: Mapping[str, Any]) -> dict[str, Any]:
+    async def run(state: Any) -> dict[str, Any]:
         given = state[messages_key]
         messages = [{"role": "user", "content": given}] if isinstance(given, str) else given
         ctx = runtime.context()
