@@ -80,7 +80,7 @@ def load_script(path: Path) -> Script:
     data, source = spec_loader.load_yaml(text, str(path))
     if not isinstance(data, list) or not data:
         raise SpecError(f"{path}:1:1: replies must be a non-empty list (strings or rules)")
-    if all(isinstance(item, str) or (isinstance(item, dict) and "reply" not in item)
+    if all(isinstance(item, str) or (isinstance(item, dict) and "tool_calls" in item)
            for item in data):  # fmt: skip
         sequence = [_reply(item, source.where(source.locate([i]))) for i, item in enumerate(data)]
         return Script(rules=[], sequence=sequence)
