@@ -22,6 +22,7 @@ import json
 import random
 import re
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,15 +191,18 @@ async def run_task(
         checkpointer=InMemorySaver(), namespace=NAMESPACE,
     )  # fmt: skip
     started = time.perf_counter()
+    thread = f"{strategy}-{task.id}-{uuid.uuid4().hex[:8]}"
     error: str | None = None
     answer, steps, tool_calls, usage = "", 0, 0, {}
     try:
-        result = await agent.arun(task.question)
+        result = await agent.arun(task.question, thread_id=thread)
         answer, steps, tool_calls, usage = (
             result.answer, result.steps, result.tool_calls, result.usage,
         )  # fmt: skip
     except Exception as exc:  # a failed task (the step limit, say) counts as a failure
         error = f"{type(exc).__name__}: {exc}"
+        spent = gateway.ledger.total(run_id=thread)  # what it spent before it failed
+        tool_calls, usage = spent.tool_calls, spent.to_dict()
     found = last_number(answer)
     return {
         "strategy": strategy, "item_id": task.id, "kind": task.kind, "question": task.question,

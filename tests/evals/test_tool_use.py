@@ -98,3 +98,16 @@ def test_the_eval_reports_success_tool_calls_and_tokens_against_no_tools(
         assert cli(args) == 0
         assert len(fake.calls) == 0
     assert calls == 6 * 4 + 6
+
+
+def test_a_task_cut_off_by_the_step_limit_counts_as_failed_with_what_it_spent(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "out"
+    args = ["eval", "tool-use", "--model", "fake/agent", "--tasks", "1", "--max-steps", "2",
+            "--strategies", "tools", "--out-dir", str(out)]  # fmt: skip
+    with scripted_model([call("memory.search", query="lamps")], repeat_last=True):
+        assert cli(args) == 0
+    [row] = json.loads((out / "report.json").read_text(encoding="utf-8"))["tasks"]
+    assert not row["success"] and "max_steps=2" in row["error"]
+    assert row["tool_calls"] == 2 and row["prompt_tokens"] > 0
