@@ -26,6 +26,7 @@ FAKE_RUNS = {
     ],
     "navigation.yaml": [],
     "tour_navigation.yaml": [],
+    "tool_agent.yaml": [],
 }
 
 
@@ -72,6 +73,8 @@ def test_example_runs_on_its_scripted_replies(
         assert "outcome: reached the goal" in out
     if name == "tour_navigation.yaml":
         assert "outcome: reached the goal: frame 4 chosen" in out
+    if name == "tool_agent.yaml":  # memory, then the folder, then the file were looked up
+        assert "answer: 42 lamps: 18 in the harbour store and 24 in the north tower." in out
 
 
 def test_load_pipeline_runs_from_python_without_global_state(data_dir: Path) -> None:
