@@ -155,7 +155,8 @@ class HuggingFaceTokenizer:
         from tokenizers import Tokenizer
 
         self._tokenizer = Tokenizer.from_file(path)
-        self._tokenizer.no_truncation()  # count all of a text, however long
+        self._tokenizer.no_truncation()  # count all of a text, however long,
+        self._tokenizer.no_padding()  # and nothing but the text
 
     def count_text(self, text: str) -> int:
         return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
