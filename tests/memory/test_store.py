@@ -166,3 +166,48 @@ def test_a_search_reads_only_the_item_records_it_returns(
         # (HNSW is approximate: which five come back may vary; what is read must not)
         assert len(found) == 5 and all(item.score is not None for item in found)
         assert sorted(read) == sorted(f'["a","{item.key}"]' for item in found)
+
+
+def test_a_namespace_record_is_written_once_and_stays_right_across_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with ChromaStore.persistent(tmp_path, FakeEmbedder()) as first:
+        upserts: list[list[str]] = []
+        original = first.namespaces.upsert
+
+        def counting(ids: list[str], **rest: Any) -> None:
+            upserts.append(ids)
+            original(ids=ids, **rest)
+
+        monkeypatch.setattr(first.namespaces, "upsert", counting)
+        for i in range(3):
+            first.put(("runs", "r1", "prompts"), f"p{i}", {"n": i}, index=False)
+        assert upserts == [["runs.r1.prompts"]]  # not once per write
+        # A second store of this process empties the namespace; the first must see it go
+        # and write the record again when it writes there next.
+        with ChromaStore.persistent(tmp_path, FakeEmbedder()) as second:
+            for i in range(3):
+                second.delete(("runs", "r1", "prompts"), f"p{i}")
+            assert first.list_namespaces() == []
+            first.put(("runs", "r1", "prompts"), "again", {"n": 9}, index=False)
+            assert second.list_namespaces() == [("runs", "r1", "prompts")]
+
+
+def test_the_embedded_store_writes_through_a_write_ahead_log(tmp_path: Path) -> None:
+    import sqlite3
+
+    import chromadb
+    from chromadb.config import Settings
+
+    old = tmp_path / "old"  # a store made by chromadb itself, in its default journal mode
+    client = chromadb.PersistentClient(path=str(old), settings=Settings(anonymized_telemetry=False))
+    client.create_collection("older")
+    client.close()
+    for folder in (tmp_path / "new", old):
+        with ChromaStore.persistent(folder, FakeEmbedder()) as store:
+            store.put(("a",), "k", {"text": "harbour"})
+            database = sqlite3.connect(folder / "chroma.sqlite3")
+            assert database.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+            database.close()
+        with ChromaStore.persistent(folder, FakeEmbedder()) as store:
+            assert store.get(("a",), "k") is not None
