@@ -12,26 +12,29 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-# Light, and `scoped` is also the name of its module: bind the function eagerly.
-from agentrun.memory.scoped import ScopedStore, scoped, searches_by_meaning
-
 if TYPE_CHECKING:
     from agentrun.memory.embedders import Embedder
+    from agentrun.memory.scoped import ScopedStore
     from agentrun.memory.store import ChromaStore
 
+# `scoped()` is not among them: its module has the same name, which would shadow it once
+# imported; use `agentrun.memory.scoped.scoped`.
 _LAZY = {
     "ChromaStore": "agentrun.memory.store",
     "Embedder": "agentrun.memory.embedders",
     "FakeEmbedder": "agentrun.memory.embedders",
     "LiteLLMEmbedder": "agentrun.memory.embedders",
     "MiniLMEmbedder": "agentrun.memory.embedders",
+    "ScopedStore": "agentrun.memory.scoped",
     "default_embedder": "agentrun.memory.embedders",
     "in_memory_store": "agentrun.memory.inmemory",
+    "searches_by_meaning": "agentrun.memory.scoped",
 }
 
 
 def __getattr__(name: str) -> Any:
-    """Load store and embedder modules on first use (chromadb and numpy are slow to import)."""
+    """Load modules on first use: chromadb, numpy and LangGraph (behind the scoped store) are
+    slow to import, and `agentrun --version` imports this package."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'agentrun.memory' has no attribute {name!r}")
@@ -79,6 +82,5 @@ __all__ = [
     "default_embedder",
     "default_store",
     "in_memory_store",
-    "scoped",
     "searches_by_meaning",
 ]

@@ -15,7 +15,8 @@ import pytest
 from langgraph.store.base import BaseStore, PutOp
 
 from agentrun.errors import MemoryStoreError
-from agentrun.memory import ChromaStore, FakeEmbedder, default_store, in_memory_store, scoped
+from agentrun.memory import ChromaStore, FakeEmbedder, default_store, in_memory_store
+from agentrun.memory.scoped import scoped
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENTRUN = str(Path(sys.executable).with_name("agentrun"))
