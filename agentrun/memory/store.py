@@ -68,6 +68,16 @@ def _item_id(namespace: tuple[str, ...], key: str) -> str:
     return json.dumps([*namespace, key], ensure_ascii=False, separators=(",", ":"))
 
 
+_JSON = json.JSONDecoder()
+
+
+def _item_of_vector(vector_id: str) -> tuple[str, tuple[str, ...]]:
+    """The item id and namespace a vector record belongs to, read from its id
+    (`<item id>#<field path>`, the item id a JSON list), so a search needs no metadata."""
+    labels, end = _JSON.raw_decode(vector_id)
+    return vector_id[:end], tuple(labels[:-1])
+
+
 def _namespace_metadata(namespace: tuple[str, ...]) -> dict[str, str | int]:
     meta: dict[str, str | int] = {_NS: ".".join(namespace), _DEPTH: len(namespace)}
     meta.update({f"{_NS}.{i}": label for i, label in enumerate(namespace)})
@@ -368,32 +378,30 @@ class ChromaStore(BaseStore):
         (or all there are).
 
         A metadata filter makes chromadb test every record, so the nearest neighbours of the
-        whole collection are asked first and filtered here; when too few pass (a small
-        namespace in a big store), chromadb is asked again with the filter, for more and more
-        neighbours until enough distinct items pass."""
-        total = self.vectors.count()
-        if total == 0:
-            return []
-        probe = min(total, max(10 * needed, 200))
+        whole collection are asked first and filtered here: a few more than needed when only
+        the namespace decides (most searches, where nearly all pass), many more when a value
+        filter must pass too. When too few pass (a small namespace in a big store), chromadb is
+        asked again with the filter, for more and more neighbours until enough distinct items
+        pass. Fewer neighbours than asked means the collection has no more."""
+        probe = max(10 * needed, 200) if residual or pushed else needed + max(needed, 10)
         if needed <= PROBE_MAX:
-            found = self.vectors.query(
-                query_embeddings=[query], n_results=probe, include=["metadatas", "distances"]
-            )
+            # Field filters are judged on the vectors' metadata; namespaces on their ids.
+            include = ["metadatas", "distances"] if pushed else ["distances"]
+            found = self.vectors.query(query_embeddings=[query], n_results=probe, include=include)
             ranked = self._resolve(found, residual, needed, prefix, pushed)
-            if len(ranked) >= needed or probe >= total:
+            if len(ranked) >= needed or len(found["ids"][0]) < probe:
                 return ranked
         clauses = _prefix_clauses(prefix) + pushed
         asked = max(needed, 1)
         while True:
-            n = min(asked, total)
             found = self.vectors.query(
-                query_embeddings=[query], n_results=n, where=_where(clauses),
-                include=["metadatas", "distances"],
+                query_embeddings=[query], n_results=asked, where=_where(clauses),
+                include=["distances"],
             )  # fmt: skip
             ranked = self._resolve(found, residual, needed)
-            if len(ranked) >= needed or n >= total or len(found["ids"][0]) < n:
+            if len(ranked) >= needed or len(found["ids"][0]) < asked:
                 return ranked
-            asked = n * 4
+            asked *= 4
 
     def _resolve(
         self,
@@ -407,10 +415,12 @@ class ChromaStore(BaseStore):
         them with a residual filter (judged on values), else only the first `needed`, so a
         search reads a few item records rather than every neighbour's."""
         best: dict[str, float] = {}
-        for meta, distance in zip(found["metadatas"][0], found["distances"][0], strict=True):
-            labels = tuple(str(meta[_NS]).split("."))
+        ids, distances = found["ids"][0], found["distances"][0]
+        metas = found["metadatas"][0] if pushed else [{}] * len(ids)
+        for vector_id, meta, distance in zip(ids, metas, distances, strict=True):
+            item_id, labels = _item_of_vector(vector_id)
             if labels[: len(prefix)] == prefix and filters.clauses_match(meta, pushed):
-                best.setdefault(str(meta[_ITEM]), 1.0 - float(distance))
+                best.setdefault(item_id, 1.0 - float(distance))
         candidates = list(best)
         if residual:
             metas = self._items_by_id(candidates)

@@ -212,3 +212,41 @@ def test_the_embedded_store_writes_through_a_write_ahead_log(tmp_path: Path) -> 
             database.close()
         with ChromaStore.persistent(folder, FakeEmbedder()) as store:
             assert store.get(("a",), "k") is not None
+
+
+def test_a_search_asks_for_a_few_neighbours_and_nothing_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with ChromaStore.persistent(tmp_path, FakeEmbedder()) as store:
+        store.batch([PutOp(("a",), f"k{i}", {"text": f"harbour note {i}"}) for i in range(300)])
+        queries: list[dict[str, Any]] = []
+        original = store.vectors.query
+
+        def recording(**request: Any) -> Any:
+            queries.append(request)
+            return original(**request)
+
+        monkeypatch.setattr(store.vectors, "query", recording)
+        monkeypatch.setattr(store.vectors, "count", lambda: pytest.fail("count() per search"))
+        found = store.search(("a",), query="harbour note 17", limit=10)
+        assert len(found) == 10
+        [request] = queries  # one HNSW query, for 20 neighbours rather than 200,
+        assert request["n_results"] == 20 and request["include"] == ["distances"]  # no metadata
+
+
+def test_a_small_namespace_in_a_big_store_is_searched_completely(tmp_path: Path) -> None:
+    """Its items are rarely among the unfiltered nearest neighbours: the filtered query that
+    follows must find them all, with or without field filters, and stop at the end."""
+    with ChromaStore.persistent(tmp_path, FakeEmbedder()) as store:
+        store.batch([PutOp(("big",), f"b{i}", {"text": f"harbour note {i}"}) for i in range(400)])
+        small = [
+            PutOp(("small",), f"s{i}", {"text": f"quay log {i}", "odd": i % 2}) for i in range(5)
+        ]
+        store.batch(small)
+        found = store.search(("small",), query="harbour note 3", limit=10)
+        assert sorted(item.key for item in found) == [f"s{i}" for i in range(5)]
+        assert all(item.score is not None for item in found)
+        odd = store.search(("small",), query="harbour note 3", filter={"odd": 1}, limit=10)
+        assert sorted(item.key for item in odd) == ["s1", "s3"]
+        across = store.search((), query="quay log 2", limit=1000)
+        assert across[0].key == "s2"
