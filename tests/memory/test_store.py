@@ -250,3 +250,36 @@ def test_a_small_namespace_in_a_big_store_is_searched_completely(tmp_path: Path)
         assert sorted(item.key for item in odd) == ["s1", "s3"]
         across = store.search((), query="quay log 2", limit=1000)
         assert across[0].key == "s2"
+
+
+def test_new_stores_get_the_tuned_vector_index(tmp_path: Path) -> None:
+    from agentrun.memory.store import VECTOR_INDEX
+
+    with ChromaStore.persistent(tmp_path, FakeEmbedder()) as store:
+        hnsw = store.vectors.configuration_json["hnsw"]
+        assert {key: hnsw[key] for key in VECTOR_INDEX} == VECTOR_INDEX
+        assert hnsw["space"] == "cosine" and hnsw["max_neighbors"] > 16
+
+
+def test_search_returns_the_exact_nearest_neighbours(tmp_path: Path) -> None:
+    """Recall@10 against an exact scan (ties counted as hits), on a small store."""
+    import random
+
+    import numpy as np
+
+    rng = random.Random(7)
+    words = [f"w{i}" for i in range(400)]
+    texts = [" ".join(rng.sample(words, 8)) for _ in range(2000)]
+    queries = [" ".join(rng.sample(words, 3)) for _ in range(30)]
+    embedder = FakeEmbedder()
+    matrix = np.array(embedder.embed(texts))
+    with ChromaStore.persistent(tmp_path, embedder) as store:
+        store.batch([PutOp(("r",), f"t{i}", {"text": text}) for i, text in enumerate(texts)])
+        hits = 0
+        for query in queries:
+            scores = matrix @ np.array(embedder.vector(query))
+            tenth = np.sort(scores)[-10]
+            found = store.search(("r",), query=query, limit=10)
+            assert len(found) == 10
+            hits += sum(scores[int(item.key[1:])] >= tenth - 1e-6 for item in found)
+    assert hits / (10 * len(queries)) >= 0.95
