@@ -176,6 +176,9 @@ class Pipeline:
             )
             for alias, spec in self.spec.models.items()
         }
+        for config in models.values():
+            if config.tokenizer not in (None, "local"):  # a file, relative to the pipeline's
+                config.tokenizer = str(self.base_dir / Path(config.tokenizer).expanduser())
         return GatewayConfig(models=models)
 
     @contextlib.contextmanager
