@@ -45,7 +45,8 @@ class TokenDelta(_Event):
 
 
 class ModelCalled(_Event):
-    """One model call ended: what it spent (a cache hit spends nothing)."""
+    """One model call ended: what it spent (a cache hit spends nothing), why it stopped, and
+    what was sent and answered (images shown by size only), for the run's pages and traces."""
 
     kind: Literal["model_call"] = "model_call"
     node: str
@@ -56,6 +57,9 @@ class ModelCalled(_Event):
     latency_s: float = 0.0
     cache_hit: bool = False
     tool_calls: int = 0
+    finish_reason: str | None = None
+    messages: list[dict[str, Any]] = Field(default_factory=list)
+    reply: str = ""
 
 
 class ToolCalled(_Event):
