@@ -17,10 +17,6 @@ PAGE_POLICY = (
 )
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodyLimit:
     def __init__(self, app: ASGIApp, limit_for: Callable[[str], int]) -> None:
         self.app = app
@@ -36,27 +32,32 @@ class BodyLimit:
             await _refuse(send, limit)
             return
         received = 0
-        started = False
+        started = refused = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > limit:
-                    raise _TooLarge
+                if received > limit:  # answer now; the app sees the client gone
+                    if not started and not refused:
+                        refused = True
+                        await _refuse(send, limit)
+                    return {"type": "http.disconnect"}
             return message
 
         async def watching_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
             await self.app(scope, counting_receive, watching_send)
-        except _TooLarge:
-            if not started:
-                await _refuse(send, limit)
+        except Exception:
+            if not refused:
+                raise
 
 
 async def _refuse(send: Send, limit: int) -> None:
