@@ -38,6 +38,7 @@ from agentrun.graphs.events import (
 )
 
 if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace import Span, Tracer
 
 ENDPOINT_ENVS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
@@ -60,8 +61,9 @@ def capture_content() -> bool:
 
 
 @functools.cache
-def tracer() -> Tracer:
-    """agentrun's tracer, exporting over OTLP/HTTP in batches; shut down (flushed) at exit."""
+def provider() -> TracerProvider:
+    """agentrun's tracer provider, exporting over OTLP/HTTP in batches; shut down (flushed) at
+    exit."""
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
@@ -69,11 +71,27 @@ def tracer() -> Tracer:
 
     from agentrun._version import __version__
 
-    resource = Resource.create({"service.name": "agentrun", "service.version": __version__})
-    provider = TracerProvider(resource=resource)
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    atexit.register(provider.shutdown)
-    return provider.get_tracer(TRACER_NAME, __version__)
+    attributes = {"service.version": __version__}
+    if not os.environ.get("OTEL_SERVICE_NAME"):
+        attributes["service.name"] = "agentrun"
+    resource = Resource.create(attributes)
+    made = TracerProvider(resource=resource)
+    made.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    atexit.register(made.shutdown)
+    return made
+
+
+def tracer() -> Tracer:
+    from agentrun._version import __version__
+
+    return provider().get_tracer(TRACER_NAME, __version__)
+
+
+def flush(timeout_s: float = 10.0) -> bool:
+    """Export the spans still waiting in the batch (nothing to do when tracing never started)."""
+    if provider.cache_info().currsize == 0:
+        return True
+    return provider().force_flush(int(timeout_s * 1000))
 
 
 async def traced(events: AsyncIterator[Event], name: str, thread_id: str) -> AsyncIterator[Event]:
@@ -200,12 +218,12 @@ class RunTrace:
         self.tokens[0] += event.prompt_tokens
         self.tokens[1] += event.completion_tokens
         self.cost_usd += event.cost_usd
-        span = self._child(
-            f"chat {event.model}", self._parent(event.node), event.time - event.latency_s
-        )
+        model = event.resolved_model or event.model
+        span = self._child(f"chat {model}", self._parent(event.node), event.time - event.latency_s)
         span.set_attributes({
-            "gen_ai.operation.name": "chat", "gen_ai.provider.name": _provider(event.model),
-            "gen_ai.request.model": event.model, "gen_ai.response.model": event.model,
+            "gen_ai.operation.name": "chat", "gen_ai.provider.name": _provider(model),
+            "gen_ai.request.model": model, "gen_ai.response.model": model,
+            "agentrun.model": event.model,
             "gen_ai.usage.input_tokens": event.prompt_tokens,
             "gen_ai.usage.output_tokens": event.completion_tokens,
             "agentrun.usage.cost_usd": event.cost_usd, "agentrun.cache_hit": event.cache_hit,
@@ -248,4 +266,13 @@ def _event_attributes(event: Event) -> dict[str, Any]:
     }
 
 
-__all__ = ["CAPTURE_ENV", "ENDPOINT_ENVS", "RunTrace", "capture_content", "enabled", "traced"]
+__all__ = [
+    "CAPTURE_ENV",
+    "ENDPOINT_ENVS",
+    "RunTrace",
+    "capture_content",
+    "enabled",
+    "flush",
+    "provider",
+    "traced",
+]

@@ -51,6 +51,8 @@ class ModelCalled(_Event):
     kind: Literal["model_call"] = "model_call"
     node: str
     model: str
+    #: The LiteLLM name behind `model` when that is an alias (`default` -> `openai/gpt-4o`).
+    resolved_model: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0

@@ -100,8 +100,12 @@ def _report_call(
     node: str, call: Completion | CallRecord, messages: list[Message], reply: str
 ) -> None:
     """A `model_call` event for one answered call (a failed one raises instead)."""
+    try:
+        resolved: str | None = context().gateway.resolve(call.model).model
+    except Exception:  # reported after the call: a name it answered under resolves
+        resolved = None
     emit({
-        "kind": "model_call", "node": node, "model": call.model,
+        "kind": "model_call", "node": node, "model": call.model, "resolved_model": resolved,
         "prompt_tokens": call.prompt_tokens, "completion_tokens": call.completion_tokens,
         "cost_usd": call.cost_usd, "latency_s": call.latency_s, "cache_hit": call.cache_hit,
         "tool_calls": call.tool_calls if isinstance(call, CallRecord) else len(call.tool_calls),

@@ -72,7 +72,7 @@ outputs:
 def slow_pipeline(api_base: str, steps: int = 3) -> str:
     """Steps one after another, each a call to the fake OpenAI server (slow by its latency)."""
     nodes = "".join(
-        f"  - id: step{i}\n    agent: {{prompt: \"Step {i} of the report.\"}}\n"
+        f'  - id: step{i}\n    agent: {{prompt: "Step {i} of the report."}}\n'
         for i in range(1, steps + 1)
     )
     edges = "".join(f"  - {{from: step{i}, to: step{i + 1}}}\n" for i in range(1, steps))
@@ -80,7 +80,7 @@ def slow_pipeline(api_base: str, steps: int = 3) -> str:
         "version: agentrun/v1\nname: slow\n"
         f"models:\n  default: {{model: openai/fake, api_base: '{api_base}', "
         "context_window: 4096}\n"
-        f"nodes:\n{nodes}edges:\n{edges}outputs:\n  last: \"{{{{ state.step{steps} }}}}\"\n"
+        f'nodes:\n{nodes}edges:\n{edges}outputs:\n  last: "{{{{ state.step{steps} }}}}"\n'
     )
 
 

@@ -52,7 +52,9 @@ def test_an_event_stream_goes_on_from_an_offset(server_url: str) -> None:
     with Client(server_url, ALICE) as client:
         run = client.run("ask")
         with httpx.stream(
-            "GET", f"{server_url}/runs/{run.id}/events", headers={"Authorization": f"Bearer {ALICE}"}
+            "GET",
+            f"{server_url}/runs/{run.id}/events",
+            headers={"Authorization": f"Bearer {ALICE}"},
         ) as response:
             assert response.headers["content-type"].startswith("text/event-stream")
             text = "".join(response.iter_text())
@@ -91,8 +93,10 @@ def test_workflows_are_listed_and_run_by_name(server_url: str) -> None:
         with scripted_model(["- The wall was built by the eleven families.", "the families"]):
             done = client.run(
                 workflow="chain-of-agents",
-                inputs={"document": "The wall was built by the eleven families.",
-                        "query": "Who built the wall?"},  # fmt: skip
+                inputs={
+                    "document": "The wall was built by the eleven families.",
+                    "query": "Who built the wall?",
+                },
                 config={"model": "fake/t", "cu_format": "evidence"},
             )
     assert done.status == "done", done.error

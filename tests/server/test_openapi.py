@@ -31,7 +31,7 @@ def body_schema(spec: dict[str, Any], op: dict[str, Any]) -> dict[str, Any]:
 def sse(text: str) -> list[tuple[str, str]]:
     """(event, data) pairs of a Server-Sent Events body."""
     found, event, data = [], "message", []
-    for line in text.splitlines() + [""]:
+    for line in [*text.splitlines(), ""]:
         if not line:
             if data:
                 found.append((event, "\n".join(data)))
@@ -55,8 +55,8 @@ def test_a_client_from_the_openapi_document_runs_answers_and_fetches(server_url:
     start_path, start = operation(spec, "post", "start a run")
     fields = body_schema(spec, start)["properties"]
     assert {"pipeline", "inputs"} <= set(fields)
-    started = httpx.post(server_url + start_path, headers=auth,
-                         json={"pipeline": pipeline["name"], "inputs": {"topic": "ports"}})  # fmt: skip
+    body = {"pipeline": pipeline["name"], "inputs": {"topic": "ports"}}
+    started = httpx.post(server_url + start_path, headers=auth, json=body)
     assert started.status_code == 202
     run_id = started.json()["id"]
 

@@ -41,8 +41,9 @@ def test_a_client_sees_neither_the_runs_nor_the_memory_of_another(server_url: st
     with Client(server_url, ALICE) as alice, Client(server_url, BOB) as bob:
         run = alice.run("ask")
         assert bob.runs() == [] and [r.id for r in alice.runs()] == [run.id]
-        for method, path in (("GET", ""), ("GET", "/events"), ("POST", "/resume"),
-                             ("POST", "/cancel"), ("GET", "/graph"), ("GET", "/graph.svg")):  # fmt: skip
+        paths = (("GET", ""), ("GET", "/events"), ("POST", "/resume"), ("POST", "/cancel"),
+                 ("GET", "/graph"), ("GET", "/graph.svg"))  # fmt: skip
+        for method, path in paths:
             response = bob._http.request(method, f"/runs/{run.id}{path}", json={"answer": "Wend"})
             assert response.status_code == 404, path
         assert alice.get(run.id).status == "waiting"  # Bob's answer went nowhere
@@ -129,7 +130,10 @@ def test_tokens_are_compared_whole_and_never_logged(
 
 
 def test_the_command_refuses_unsafe_settings(
-    served: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    served: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.delenv("AGENTRUN_SERVER_TOKEN", raising=False)
     assert cli(["serve", str(served)]) == 2
