@@ -1,7 +1,8 @@
 """What a server runs: the pipeline files of its folder, by name, and the registered workflows.
 
-A request names a pipeline by its `name`; the name is looked up among the files the folder holds
-(`*.yaml`, `*.yml`, not below it), so nothing a request says becomes a path. Each run of a client
+A request names a pipeline by its `name`; the name is looked up among the pipeline files the folder
+holds (`*.yaml`, `*.yml` saying `version: agentrun/v1`, not below it), so nothing a request says
+becomes a path. Each run of a client
 is given that client's namespace: its pipeline's `memory.namespace` (and `memory.read`) are put
 inside the client's own (`[acme]` becomes `[alice, acme]`), written into the spec the run records,
 so a resumed run, even after a restart, stays in it.
@@ -23,6 +24,8 @@ from agentrun.server.models import InputInfo, PipelineInfo, RunRequest, Workflow
 log = get_logger("server")
 
 SPEC_SUFFIXES = (".yaml", ".yml")
+#: What every pipeline file says (`version: agentrun/v1`); other YAML files are left alone.
+VERSION_MARK = "agentrun/v"
 
 
 class NotFoundError(UsageError):
@@ -59,6 +62,10 @@ class Catalog:
         cached = self._files.get(path)
         if cached is not None and cached.mtime == mtime:
             return cached
+        if VERSION_MARK not in path.read_text(encoding="utf-8", errors="replace"):
+            loaded = _Loaded(mtime, None, "not a pipeline (no `version: agentrun/v1`)")
+            self._files[path] = loaded  # a replies file, or other YAML beside the pipelines
+            return loaded
         try:
             loaded = _Loaded(mtime, load_pipeline(path), None)
         except (SpecError, UsageError) as exc:

@@ -33,13 +33,19 @@ def add_pages(app: FastAPI, authenticator: Authenticator) -> None:
     def home() -> Response:
         return RedirectResponse("/ui/runs")
 
+    def page(request: Request, name: str) -> Response:
+        """A page for a signed-in browser; others are sent to sign in first."""
+        if authenticator.caller(request.cookies.get(COOKIE)) is None:
+            return RedirectResponse("/ui/login", status_code=303)
+        return FileResponse(STATIC / name)
+
     @app.get("/ui/runs", include_in_schema=False)
-    def runs_page() -> Response:
-        return FileResponse(STATIC / "runs.html")
+    def runs_page(request: Request) -> Response:
+        return page(request, "runs.html")
 
     @app.get("/ui/runs/{run_id}", include_in_schema=False)
-    def run_page(run_id: str) -> Response:
-        return FileResponse(STATIC / "run.html")
+    def run_page(request: Request, run_id: str) -> Response:
+        return page(request, "run.html")
 
     @app.get("/ui/login", include_in_schema=False)
     def login_page() -> Response:

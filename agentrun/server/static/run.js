@@ -7,7 +7,8 @@ const SVG = "http://www.w3.org/2000/svg";
 const KINDS = ["node_started", "node_finished", "token", "model_call", "tool_call", "checkpoint",
                "interrupt", "result"];
 const runId = decodeURIComponent(location.pathname.split("/").pop());
-const run = {executions: [], calls: 0, offset: 0, source: null, live: false, state: null};
+const run = {executions: [], calls: 0, offset: 0, source: null, live: false, state: null,
+             tokens: 0, cost: 0};
 
 function openExecution(label) {
   /* The execution a call labelled `worker[3]` or `result/plan` belongs to: that node's, else
@@ -45,7 +46,26 @@ function apply(kind, event) {
     const execution = openExecution(event.node);
     if (execution) execution.tools += 1;
   } else if (kind === "interrupt") {
+    const asked = openExecution(event.node);
+    if (asked && asked.node === event.node) {
+      asked.end = event.time;
+      asked.stopped = "waited for an answer";
+    }
     showQuestion(event.pending);
+  } else if (kind === "result") {
+    closeOpen(event.time, "stopped");
+  }
+  run.tokens += kind === "model_call" ? event.prompt_tokens + event.completion_tokens : 0;
+  run.cost += kind === "model_call" ? event.cost_usd : 0;
+}
+
+function closeOpen(time, why) {
+  /* Steps a run left without finishing (it stopped at a question, failed or was stopped). */
+  for (const execution of run.executions) {
+    if (execution.end === null) {
+      execution.end = time;
+      execution.stopped = why;
+    }
   }
 }
 
@@ -101,14 +121,15 @@ function drawTimeline() {
     bar.setAttribute("y", String(y));
     bar.setAttribute("width", String(Math.max(((end - execution.start) / span) * barArea, 2)));
     bar.setAttribute("height", String(rowHeight - 8));
-    bar.setAttribute("class", execution.end === null ? "bar running" : "bar");
+    bar.setAttribute("class", execution.end === null ? "bar running" : execution.stopped ? "bar stopped" : "bar");
     const text = document.createElementNS(SVG, "text");
     text.setAttribute("x", "0");
     text.setAttribute("y", String(y + rowHeight - 11));
     const seconds = (end - execution.start).toFixed(1);
     text.textContent = `${execution.node}  ${execution.tokens} tok  ${money(execution.cost)}  ${seconds} s`;
     const title = document.createElementNS(SVG, "title");
-    title.textContent = `${execution.node}: ${execution.calls} model calls, ${execution.tools} tool calls`;
+    title.textContent = `${execution.node}: ${execution.calls} model calls, ${execution.tools} tool calls` +
+      (execution.stopped ? ` (${execution.stopped})` : "");
     bar.appendChild(title);
     svg.appendChild(text);
     svg.appendChild(bar);
@@ -130,8 +151,10 @@ function showState(state) {
   const badge = document.getElementById("run-status");
   badge.textContent = status;
   badge.className = "status " + status;
+  const tokens = Math.max(tokensOf(state.usage), run.tokens);
+  const cost = Math.max(state.cost_usd || 0, run.cost);
   document.getElementById("run-summary").textContent =
-    `${state.kind} · started ${when(state.created)} · ${tokensOf(state.usage)} tokens · ${money(state.cost_usd)}`;
+    `${state.kind} · started ${when(state.created)} · ${tokens} tokens · ${money(cost)}`;
   const error = document.getElementById("run-error");
   error.hidden = !state.error || status === "running";
   error.textContent = state.error || "";
@@ -178,9 +201,11 @@ function follow() {
       if (kind === "node_finished" || kind === "result") refreshState();
     });
   }
-  source.addEventListener("end", () => {
+  source.addEventListener("end", (message) => {
     source.close();
     run.live = false;
+    const ended = JSON.parse(message.data);
+    if (ended.status === "failed" || ended.status === "interrupted") closeOpen(Date.now() / 1000, ended.status);
     refreshState().then(drawTimeline);
   });
   source.onerror = () => {
