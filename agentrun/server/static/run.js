@@ -74,8 +74,10 @@ function addCall(event) {
   if (run.calls === 0) list.replaceChildren();
   run.calls += 1;
   const details = element("details", null, "call");
+  const model = event.resolved_model && event.resolved_model !== event.model
+    ? `${event.model} (${event.resolved_model})` : event.model;
   const summary = element("summary",
-    `${event.node} · ${event.model} · ${event.prompt_tokens} in / ${event.completion_tokens} out` +
+    `${event.node} · ${model} · ${event.prompt_tokens} in / ${event.completion_tokens} out` +
     ` · ${event.latency_s.toFixed(2)} s` + (event.cache_hit ? " · cached" : "") +
     (event.finish_reason ? ` · ${event.finish_reason}` : ""));
   details.appendChild(summary);
