@@ -4,6 +4,7 @@ workflow. Routes are declared here; what they do lives in `runs` (executing runs
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import AsyncIterator
@@ -89,6 +90,7 @@ def create_app(folder: str | Path, settings: ServerSettings | None = None) -> Fa
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         for run_id in manager.recover():
             log.info("run_interrupted_by_restart", run=run_id)
+        await asyncio.to_thread(manager.store)  # chromadb and the embedder load off the loop
         yield
         await manager.aclose()
 
@@ -230,7 +232,7 @@ def create_app(folder: str | Path, settings: ServerSettings | None = None) -> Fa
             raise UsageError("the document is not UTF-8 text; send it as UTF-8") from None
         key = hashlib.sha256("/".join(labels).encode()).hexdigest()[:16]
         path = write_private(private_dir(root / "uploads" / key) / name, text)
-        store = manager.store()
+        store = manager.store()  # opened as the server started
         outcome = await Ingester(store, store.embedder, labels).ingest_file(path)
         return DocumentInfoOut(doc_id=outcome.doc_id, name=name, chunks=outcome.chunks,
                                tokens=outcome.tokens)  # fmt: skip

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import re
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -65,6 +66,7 @@ class RunManager:
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self._news: dict[str, asyncio.Event] = {}
         self._store: Any = None
+        self._store_lock = threading.Lock()
         self._store_exit: contextlib.ExitStack | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -96,13 +98,15 @@ class RunManager:
             self._store_exit.close()
 
     def store(self) -> Any:
-        """The memory store every run of this server shares (opened on first use)."""
-        if self._store is None:
-            from agentrun.memory import default_store
+        """The memory store every run of this server shares (opened once, by whichever thread
+        asks first: the server opens it as it starts)."""
+        with self._store_lock:
+            if self._store is None:
+                from agentrun.memory import default_store
 
-            stack = contextlib.ExitStack()
-            self._store = stack.enter_context(default_store(self.root))
-            self._store_exit = stack
+                stack = contextlib.ExitStack()
+                self._store = stack.enter_context(default_store(self.root))
+                self._store_exit = stack
         return self._store
 
     # --- starting and resuming -----------------------------------------------------------------

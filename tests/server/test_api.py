@@ -83,6 +83,14 @@ def test_bad_requests_say_what_is_wrong(server_url: str) -> None:
         assert unanswered.value.status == 422
 
 
+def test_a_run_refused_in_the_background_says_why(server_url: str) -> None:
+    with Client(server_url, ALICE) as client:
+        failed = client.run("ask", max_input_tokens=1)
+        assert failed.status == "failed" and not failed.active
+        assert "over the limit of 1 input tokens" in (failed.error or "")
+        assert list(client.stream(failed.id)) == []
+
+
 def test_workflows_are_listed_and_run_by_name(server_url: str) -> None:
     from agentrun.agents.testing import scripted_model
 
