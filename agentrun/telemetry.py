@@ -171,23 +171,26 @@ class RunTrace:
             self.run.set_attribute("agentrun.status", event.status)
 
     def close(self, error: BaseException | None) -> None:
-        """End every open span, marking them failed when the run raised."""
+        """End every open span: marked failed when the run raised, `interrupted` when it was
+        stopped (cancelled, or its stream dropped)."""
         from opentelemetry.trace import Status, StatusCode
 
         self.run.set_attribute("gen_ai.usage.input_tokens", self.tokens[0])
         self.run.set_attribute("gen_ai.usage.output_tokens", self.tokens[1])
         self.run.set_attribute("agentrun.usage.cost_usd", self.cost_usd)
+        failed = isinstance(error, Exception)
         for spans in self.nodes.values():
             for span in spans:
-                if error is not None:
+                if failed:
                     span.set_status(Status(StatusCode.ERROR, type(error).__name__))
                 span.end()
         self.nodes.clear()
-        if error is not None:
-            if isinstance(error, Exception):
-                self.run.record_exception(error)
+        if isinstance(error, Exception):
+            self.run.record_exception(error)
             self.run.set_attribute("error.type", type(error).__name__)
             self.run.set_status(Status(StatusCode.ERROR, str(error)[:500]))
+        elif error is not None:
+            self.run.set_attribute("agentrun.status", "interrupted")
         self.run.end()
 
     # --- spans -------------------------------------------------------------------------------
