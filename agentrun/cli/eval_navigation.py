@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from agentrun.cli._common import console, err_console, state
+from agentrun.cli.eval_long_doc_qa import REPORT, write_report
 
 
 def command(
@@ -47,6 +48,7 @@ def command(
         "episodes in it are kept and skipped, so re-running continues.",
     ),
     cache: bool = typer.Option(False, help="Reuse cached replies (off: tokens are measured)."),
+    report_html: Path | None = REPORT,
 ) -> None:
     """SR and SPL by path length and landmark visibility (city), or goal-frame accuracy (tour)."""
     from pydantic import ValidationError
@@ -108,6 +110,7 @@ def command(
     if config.task == "city":
         lines.append(f"table:  {out / REPORT_MD}")
     console().print("\n".join(lines), markup=False)
+    write_report(out, report_html)
 
 
 def render(report: dict[str, Any]) -> None:
