@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import AsyncExitStack
@@ -98,9 +97,6 @@ class Pipeline:
         self.base_dir = path.parent
         #: The `--set` overrides applied to `text` (a batch's workers load the pipeline alike).
         self.overrides: dict[str, str] = {}
-        self._fake_lock = threading.Lock()
-        self._fake_users = 0
-        self._fake_registration = contextlib.ExitStack()
 
     # --- loading -----------------------------------------------------------------------------
 
@@ -146,12 +142,8 @@ class Pipeline:
     @contextlib.contextmanager
     def _fakes(self) -> Iterator[None]:
         """Register the scripted model for `fake/` aliases that name a replies file (only while
-        a run lasts). Without a replies file, a `fake/` model is whatever scripted model the
-        caller registered (as tests do with `agentrun.agents.testing.scripted_model`).
-
-        Runs of this pipeline that overlap (a batch's items) share one registration, made by
-        the first and removed by the last: each removing its own would unregister the model
-        under the others. A replies list is then used in call order across them."""
+        the run lasts). Without a replies file, a `fake/` model is whatever scripted model the
+        caller registered (as tests do with `agentrun.agents.testing.scripted_model`)."""
         fakes = {a: m for a, m in self.spec.models.items() if m.replies is not None}
         if not fakes:
             yield
@@ -159,18 +151,9 @@ class Pipeline:
         from agentrun.agents.testing import scripted_model
         from agentrun.pipeline.fakes import FakeReplies
 
-        with self._fake_lock:
-            if self._fake_users == 0:
-                replies = FakeReplies.from_models(fakes, self.spec_roots())
-                self._fake_registration.enter_context(scripted_model(replies))
-            self._fake_users += 1
-        try:
+        replies = FakeReplies.from_models(fakes, self.spec_roots())
+        with scripted_model(replies):
             yield
-        finally:
-            with self._fake_lock:
-                self._fake_users -= 1
-                if self._fake_users == 0:
-                    self._fake_registration.close()
 
     @contextlib.contextmanager
     def open_store(self, data_dir: Path) -> Iterator[Any]:
