@@ -166,10 +166,13 @@ def ray_executable() -> str | None:
 @dataclass
 class RayCluster:
     """A head and a second node, each a `ray start --block` process in its own process group
-    (so that stopping or killing one takes its raylet and workers with it), sized small: one
-    CPU and a 80 MB object store each, no dashboard. Workers import agentrun from this tree."""
+        (so that stopping or killing one takes its raylet and workers with it), sized small: one
+        CPU and a 80 MB object store each, no dashboard. Workers import agentrun from this tree, and
+    read model keys from the nodes' environment, as on a real cluster."""
 
     folder: Path
+    #: Variables the nodes (and so the workers) get besides this process's environment.
+    env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     head: subprocess.Popen[bytes] | None = None
     second: subprocess.Popen[bytes] | None = None
@@ -179,7 +182,7 @@ class RayCluster:
         return f"127.0.0.1:{self.port}"
 
     def _env(self) -> dict[str, str]:
-        env = dict(os.environ)
+        env = {**os.environ, **self.env}
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).strip(":")
         env["RAY_USAGE_STATS_ENABLED"] = "0"
         return env
@@ -212,10 +215,15 @@ class RayCluster:
         self._wait_for_nodes(2)
 
     def kill_second(self) -> None:
-        """Kill the second node outright (its raylet and workers), as a lost machine."""
+        """Kill the second node outright, raylet and workers (which run in process groups of
+        their own), as a lost machine."""
         assert self.second is not None
+        doomed = descendants(self.second.pid)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.second.pid, signal.SIGKILL)
+        for pid in doomed:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self.second.wait()
 
     def _wait_for_nodes(self, count: int) -> None:
@@ -234,21 +242,46 @@ class RayCluster:
         raise RuntimeError(f"the Ray cluster did not reach {count} nodes; see {self.folder}")
 
     def stop(self) -> None:
-        for process in (self.second, self.head):
-            if process is not None:
-                _stop(process, group=True)
+        """SIGTERM each node's process group, and after a few seconds SIGKILL whatever of it
+        is left, workers (in groups of their own) included."""
+        nodes = [p for p in (self.second, self.head) if p is not None and p.poll() is None]
+        spawned = [child for node in nodes for child in descendants(node.pid)]
+        for node in nodes:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(node.pid, signal.SIGTERM)
+        for node in nodes:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                node.wait(timeout=5)
+        for node in nodes:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(node.pid, signal.SIGKILL)
+            node.wait()
+        for pid in spawned:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     def processes(self, title: str) -> list[int]:
         """Ids of this cluster's processes whose title starts with `title` (`ray::Runner`)."""
-        ours = {p.pid for p in (self.head, self.second) if p is not None and p.poll() is None}
+        ours = [p.pid for p in (self.head, self.second) if p is not None and p.poll() is None]
         found = []
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                pid = int(stat.parent.name)
-                group = os.getpgid(pid)
-                command = (stat.parent / "cmdline").read_bytes().split(b"\0")[0].decode()
-            except (OSError, ValueError):
-                continue
-            if group in ours and command.startswith(title):
-                found.append(pid)
+        for pid in [child for node in ours for child in descendants(node)]:
+            with contextlib.suppress(OSError):
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+                if command.startswith(title):
+                    found.append(pid)
         return found
+
+
+def descendants(root: int) -> list[int]:
+    """The processes `root` started, and theirs, whatever their process group."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found

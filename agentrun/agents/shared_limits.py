@@ -3,8 +3,10 @@
 `RayLimiter` is a `Limiter` (`agentrun.agents.limits`) whose slots are leases granted by one
 async Ray actor, so `max_concurrency`, `rpm` and `tpm` hold for all the calls of a batch however
 many workers and machines make them (a limiter per worker would let each worker take them all).
-A lease is returned when its request ends; one whose holder vanished (a killed worker) is taken
-back after the request's timeout (`RateLimits.hold_s`), so a lost worker cannot keep a slot.
+A lease is returned when its request ends. A worker that restarts (after its process was killed
+or its node lost) gives back every lease its previous process held (`forget`), and any lease is
+taken back after its request's timeout (`RateLimits.hold_s`), so a lost worker cannot keep a
+slot.
 Each request costs two actor calls, about a millisecond each on one machine.
 """
 
@@ -35,6 +37,8 @@ class _Model:
     tpm: AsyncLimiter | None = None
     #: Lease id -> when it is taken back (monotonic seconds; inf: never).
     leases: dict[str, float] = field(default_factory=dict)
+    #: Lease id -> who holds it (a worker's name; "" for no one in particular).
+    owners: dict[str, str] = field(default_factory=dict)
     #: Leases released before they were granted (their request was cancelled while waiting).
     dropped: set[str] = field(default_factory=set)
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -49,7 +53,11 @@ class _Model:
     def take_back_expired(self) -> None:
         now = time.monotonic()
         for lease in [lease for lease, until in self.leases.items() if until <= now]:
-            del self.leases[lease]
+            self.give_back(lease)
+
+    def give_back(self, lease: str) -> bool:
+        self.owners.pop(lease, None)
+        return self.leases.pop(lease, None) is not None
 
     def next_expiry(self) -> float | None:
         if not self.leases:
@@ -69,7 +77,9 @@ class LimiterActor:
             found = self.models[key] = _Model(limits)
         return found
 
-    async def acquire(self, key: str, limits: RateLimits, tokens: int, lease: str) -> bool:
+    async def acquire(
+        self, key: str, limits: RateLimits, tokens: int, lease: str, owner: str = ""
+    ) -> bool:
         """Wait until the model's rate limits let one request go and a slot is free; False if
         the lease was released (its request cancelled) meanwhile."""
         model = self._model(key, limits)
@@ -86,6 +96,7 @@ class LimiterActor:
                 model.take_back_expired()
                 if len(model.leases) < model.limits.max_concurrency:
                     model.leases[lease] = time.monotonic() + hold
+                    model.owners[lease] = owner
                     model.peak = max(model.peak, len(model.leases))
                     return True
                 with contextlib.suppress(TimeoutError):
@@ -96,9 +107,19 @@ class LimiterActor:
         if model is None:
             return
         async with model.changed:
-            if model.leases.pop(lease, None) is None:
+            if not model.give_back(lease):
                 model.dropped.add(lease)
             model.changed.notify_all()
+
+    async def forget(self, owner: str) -> int:
+        """Give back every lease `owner` holds (its process is gone); returns how many."""
+        count = 0
+        for model in self.models.values():
+            async with model.changed:
+                for lease in [lease for lease, held in model.owners.items() if held == owner]:
+                    count += model.give_back(lease)
+                model.changed.notify_all()
+        return count
 
     async def in_flight(self, key: str) -> int:
         """Slots held now (for tests and monitoring)."""
@@ -120,18 +141,21 @@ def _remote_actor() -> Any:
 
 
 class _RaySlot:
-    __slots__ = ("actor", "key", "lease", "limits", "tokens")
+    __slots__ = ("actor", "key", "lease", "limits", "owner", "tokens")
 
-    def __init__(self, actor: Any, key: str, limits: RateLimits, tokens: int) -> None:
+    def __init__(self, actor: Any, key: str, limits: RateLimits, tokens: int, owner: str) -> None:
         self.actor = actor
         self.key = key
         self.limits = limits
         self.tokens = tokens
+        self.owner = owner
         self.lease = uuid.uuid4().hex
 
     async def __aenter__(self) -> None:
         try:
-            await self.actor.acquire.remote(self.key, self.limits, self.tokens, self.lease)
+            await self.actor.acquire.remote(
+                self.key, self.limits, self.tokens, self.lease, self.owner
+            )
         except asyncio.CancelledError:
             self.actor.release.remote(self.key, self.lease)  # granted later: given back at once
             raise
@@ -147,20 +171,23 @@ class RayModelSlots:
     actor: Any
     key: str
     limits: RateLimits
+    owner: str = ""
 
     @property
     def needs_token_estimate(self) -> bool:
         return self.limits.tpm is not None
 
     def slot(self, tokens: int = 0) -> _RaySlot:
-        return _RaySlot(self.actor, self.key, self.limits, tokens)
+        return _RaySlot(self.actor, self.key, self.limits, tokens, self.owner)
 
 
 @dataclass(frozen=True)
 class RayLimiter:
-    """A `Limiter` kept by one Ray actor; pass it (it pickles) to every worker of a batch."""
+    """A `Limiter` kept by one Ray actor. `owner` names the worker whose requests hold its
+    slots (a runner actor's id), so that its next process can give back what a lost one held."""
 
     actor: Any
+    owner: str = ""
 
     @classmethod
     def start(cls, name: str) -> RayLimiter:
@@ -169,14 +196,18 @@ class RayLimiter:
         return cls(_remote_actor().options(name=name).remote())
 
     @classmethod
-    def named(cls, name: str) -> RayLimiter:
+    def named(cls, name: str, owner: str = "") -> RayLimiter:
         """The limiter actor a driver started, from a worker of the same job."""
         import ray
 
-        return cls(ray.get_actor(name))
+        return cls(ray.get_actor(name), owner)
+
+    async def forget_owner(self) -> int:
+        """Give back the slots this limiter's owner held in an earlier process."""
+        return int(await self.actor.forget.remote(self.owner)) if self.owner else 0
 
     def for_model(self, key: str, limits: RateLimits) -> RayModelSlots:
-        return RayModelSlots(self.actor, key, limits)
+        return RayModelSlots(self.actor, key, limits, self.owner)
 
     def peak(self, key: str) -> int:
         """The most requests to `key` ever in flight at once, cluster-wide."""

@@ -42,17 +42,28 @@ class Runner:
     def __init__(
         self, data_dir: str, limiter: str, checkpoint_url: str | None, chroma_url: str | None
     ) -> None:
+        import ray
+
         from agentrun.agents.shared_limits import RayLimiter
 
+        self.limiter = RayLimiter.named(limiter, ray.get_runtime_context().get_actor_id() or "")
         self.worker = Worker(
-            Path(data_dir), RayLimiter.named(limiter), checkpoint_url=checkpoint_url,
-            chroma_url=chroma_url,
-        )  # fmt: skip
+            Path(data_dir), self.limiter, checkpoint_url=checkpoint_url, chroma_url=chroma_url
+        )
         self._held = contextlib.ExitStack()
+        self._restarted: asyncio.Task[int] | None = None
+
+    async def _given_back(self) -> None:
+        """Once per process: a restarted runner gives back the model slots its lost process
+        held (their requests died with it), before it sends any."""
+        if self._restarted is None:
+            self._restarted = asyncio.ensure_future(self.limiter.forget_owner())
+        await self._restarted
 
     async def prepare(self, source: PipelineSource) -> int:
         """Load the pipeline and open its store and checkpointer (so that a place that cannot
         be reached stops the batch before any item); returns this process's id."""
+        await self._given_back()
         pipeline = self.worker.pipeline(source)
         await self.worker.store(pipeline)
         await self.worker.checkpointer(pipeline)
@@ -62,6 +73,7 @@ class Runner:
     async def run(
         self, source: PipelineSource, item: BatchItem, options: BatchOptions
     ) -> ItemOutcome:
+        await self._given_back()
         return await run_item(self.worker.pipeline(source), item, self.worker, options)
 
     def pid(self) -> int:

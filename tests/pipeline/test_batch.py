@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,52 +14,24 @@ import pytest
 from agentrun.agents.fake_server import FakeOpenAIServer
 from agentrun.agents.testing import scripted_model
 from agentrun.cli import run as cli
-from agentrun.errors import UsageError
+from agentrun.errors import ConfigError, UsageError
 from agentrun.pipeline import Pipeline
 from agentrun.pipeline.batch import BatchStoppedError
-
-HEAD = "version: agentrun/v1\nname: qa\nmemory: {backend: memory}\n"
-ONE_CALL = """
-inputs:
-  question: {type: string}
-nodes:
-  - id: answer
-    agent: {prompt: "Answer: {{ inputs.question }}"}
-outputs:
-  answer: "{{ state.answer }}"
-"""
+from tests.batching import (
+    TWO_CALLS,
+    KillAt,
+    answer_of,
+    fake_models,
+    lines,
+    repeated_completed_calls,
+    write_items,
+    write_pipeline,
+)
 
 
 @pytest.fixture(autouse=True)
 def _fake_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_KEY", "sk-test")
-
-
-def write_pipeline(folder: Path, models: str, body: str = ONE_CALL) -> Path:
-    path = folder / "p.yaml"
-    path.write_text(HEAD + models + body, encoding="utf-8")
-    return path
-
-
-def fake_models(server: FakeOpenAIServer, **limits: Any) -> str:
-    extra = "".join(f", {name}: {value}" for name, value in limits.items())
-    return (f"models:\n  default: {{model: openai/fake, api_base: '{server.url}', "
-            f"api_key_env: FAKE_KEY{extra}}}\n")  # fmt: skip
-
-
-def write_items(folder: Path, count: int, start: int = 1) -> Path:
-    path = folder / "items.jsonl"
-    lines = [json.dumps({"id": f"i{n}", "question": f"q{n}"}) for n in range(start, count + 1)]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def lines(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
-def answer_of(body: dict[str, Any]) -> str:
-    return "A:" + str(body["messages"][-1]["content"]).removeprefix("Answer: ")
 
 
 def test_every_item_runs_once_with_bounded_concurrency(tmp_path: Path, data_dir: Path) -> None:
@@ -198,3 +173,44 @@ def test_the_command_reports_and_exits_by_outcome(
     assert "3 items: 1 done, 2 already done, 0 failed" in capsys.readouterr().out
     (tmp_path / "bad.jsonl").write_text("{", encoding="utf-8")
     assert cli(["batch", str(path), "-i", str(tmp_path / "bad.jsonl"), "-o", str(out)]) == 2
+
+
+def test_a_killed_batch_goes_on_where_it_stopped(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = Path(__file__).resolve().parents[2]
+    command = [sys.executable, "-c", "from agentrun.cli import main; main()", "batch"]
+    with FakeOpenAIServer(latency_s=0.1) as server:
+        path = write_pipeline(tmp_path, fake_models(server), TWO_CALLS)
+        items, out = write_items(tmp_path, 16), tmp_path / "out.jsonl"
+        argv = [*command, str(path), "-i", str(items), "-o", str(out), "--key", "id",
+                "--concurrency", "4", "--no-cache"]  # fmt: skip
+        env = {**os.environ, "PYTHONPATH": str(root)}
+        first = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        kill = KillAt(14, lambda: os.kill(first.pid, signal.SIGKILL))
+        server.reply = kill
+        first.wait(timeout=120)
+        assert first.returncode == -signal.SIGKILL, first.stderr.read() if first.stderr else ""
+        finished_before = {row["key"] for row in lines(out)}
+        assert 0 < len(finished_before) < 16
+        again = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0, again.stderr
+        assert f"{len(finished_before)} already done" in again.stdout
+    written = lines(out)
+    assert sorted(row["key"] for row in written) == sorted(f"i{n}" for n in range(1, 17))
+    assert all(row["outputs"]["answer"] == f"A:A:q{row['key'][1:]}" for row in written)
+    assert repeated_completed_calls(server, kill.before_kill) == []
+    assert len(server.chat_requests()) <= 32 + 4  # at most the calls in flight were sent again
+
+
+def test_ray_refuses_state_that_stays_on_one_machine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AGENTRUN_CHECKPOINT_URL")
+    path = write_pipeline(tmp_path, "models:\n  default: {model: fake/t}\n")
+    with pytest.raises(ConfigError, match=r"--ray needs checkpoints every node reaches"):
+        Pipeline.load(path).batch([{"question": "q"}], ray="127.0.0.1:1")
+    monkeypatch.setenv("AGENTRUN_CHECKPOINT_URL", "postgresql://db.example/agentrun")
+    embedded = Pipeline.load(path, {"memory.backend": "chroma"})
+    with pytest.raises(ConfigError, match=r"--ray needs a memory store every node reaches"):
+        embedded.batch([{"question": "q"}], ray="127.0.0.1:1")
