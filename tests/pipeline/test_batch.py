@@ -206,7 +206,7 @@ def test_a_killed_batch_goes_on_where_it_stopped(
 def test_ray_refuses_state_that_stays_on_one_machine(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("AGENTRUN_CHECKPOINT_URL")
+    monkeypatch.delenv("AGENTRUN_CHECKPOINT_URL", raising=False)
     path = write_pipeline(tmp_path, "models:\n  default: {model: fake/t}\n")
     with pytest.raises(ConfigError, match=r"--ray needs checkpoints every node reaches"):
         Pipeline.load(path).batch([{"question": "q"}], ray="127.0.0.1:1")
