@@ -27,6 +27,11 @@ DATASET = typer.Option(
 FORMAT = typer.Option("auto", "--format", help="auto, longbench or hotpotqa.")
 ENCODING = typer.Option(None, help="Encoding of the dataset file if it is not UTF-8.")
 CONCURRENCY = typer.Option(1, help="Items answered at once (per-model limits still apply).")
+RAY = typer.Option(
+    None,
+    metavar="auto|ADDRESS",
+    help="Answer on a Ray cluster (`auto`: the one `ray start` made here), --concurrency at once.",
+)
 CACHE = typer.Option(
     False, help="Reuse cached replies (off by default, so tokens and latency are measured)."
 )
@@ -50,7 +55,12 @@ def make_settings(**options: Any) -> EvalSettings:
 
 
 def run_and_render(
-    ctx: typer.Context, settings: EvalSettings, out_dir: Path | None, *, cache: bool
+    ctx: typer.Context,
+    settings: EvalSettings,
+    out_dir: Path | None,
+    *,
+    cache: bool,
+    ray: str | None = None,
 ) -> dict[str, Any]:
     """Run an eval with the CLI's data directory, print progress and the summary table."""
     from agentrun.agents import Gateway
@@ -76,7 +86,9 @@ def run_and_render(
     async def main() -> dict[str, Any]:
         async with Gateway(data_dir=root, cache=cache) as gateway:
             with default_store(root) as store:
-                return await arun_eval(settings, out, gateway=gateway, store=store, on_row=progress)
+                return await arun_eval(
+                    settings, out, gateway=gateway, store=store, on_row=progress, ray=ray
+                )
 
     result = run_sync(main())
     for strategy, why in result["failed_strategies"].items():
@@ -171,6 +183,7 @@ def command(
     encoding: str | None = ENCODING,
     concurrency: int = CONCURRENCY,
     cache: bool = CACHE,
+    ray: str | None = RAY,
 ) -> None:
     """Long-document QA: accuracy against context length for each strategy (JSON + PNG)."""
     settings = make_settings(
@@ -178,4 +191,4 @@ def command(
         dataset=str(dataset) if dataset else None, dataset_format=dataset_format,
         encoding=encoding, concurrency=concurrency,
     )  # fmt: skip
-    run_and_render(ctx, settings, out_dir, cache=cache)
+    run_and_render(ctx, settings, out_dir, cache=cache, ray=ray)

@@ -99,7 +99,7 @@ class Worker:
         self.chroma_url = chroma_url
         self._stack = AsyncExitStack()
         self._lock = asyncio.Lock()
-        self._stores: dict[str, Any] = {}
+        self._resources: dict[str, Any] = {}
         self._savers: dict[str, Any] = {}
         self._pipelines: dict[PipelineSource, Pipeline] = {}
 
@@ -135,16 +135,11 @@ class Worker:
         if pipeline.spec.memory.backend == "memory":
             return None
         url = self.chroma_server(pipeline)
-        async with self._lock:
-            place = url or "embedded"
-            if place not in self._stores:
-                opened: contextlib.AbstractContextManager[Any] = (
-                    memory.ChromaStore.http(url, memory.default_embedder())
-                    if url is not None
-                    else pipeline.open_store(self.data_dir)
-                )
-                self._stores[place] = self._stack.enter_context(opened)
-            return self._stores[place]
+        if url is not None:
+            return await self.resource(
+                f"store {url}", lambda: memory.ChromaStore.http(url, memory.default_embedder())
+            )
+        return await self.resource("store", lambda: pipeline.open_store(self.data_dir))
 
     async def checkpointer(self, pipeline: Pipeline) -> Any:
         """The checkpointer the pipeline's runs use, opened once."""
@@ -169,6 +164,19 @@ class Worker:
             return contextlib.nullcontext()
         server = acquire(config.local)
         return contextlib.closing(_Releaser(lambda: release(server)))
+
+    async def resource(
+        self, name: str, opener: Callable[[], contextlib.AbstractContextManager[Any]]
+    ) -> Any:
+        """What `opener()` opens, opened once under `name` and closed with the worker."""
+        async with self._lock:
+            if name not in self._resources:
+                self._resources[name] = self._stack.enter_context(opener())
+            return self._resources[name]
+
+    def hold(self, resource: contextlib.AbstractContextManager[Any]) -> None:
+        """Keep `resource` entered until the worker closes."""
+        self._stack.enter_context(resource)
 
     async def aclose(self) -> None:
         await self._stack.aclose()

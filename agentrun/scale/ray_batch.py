@@ -24,7 +24,7 @@ import uuid
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from agentrun.errors import ConfigError
 from agentrun.pipeline.batch import BatchOptions, PipelineSource, Worker, run_item
@@ -36,8 +36,22 @@ ITEM_RETRIES = 3
 RAY_HINT = 'pip install "agentrun[ray]"'
 
 
+class Job(Protocol):
+    """A unit of work a runner does: an item of a batch, a (strategy, item) pair of an eval.
+    It pickles, so Ray can hand it to any worker."""
+
+    async def run(self, worker: Worker) -> Any:
+        """Do the work with what the worker process shares (never raising for the item's own
+        failure: that is its result)."""
+        ...
+
+    def lost(self, error: BaseException) -> Any:
+        """The result when the workers running it were lost more often than Ray retries."""
+        ...
+
+
 class Runner:
-    """Runs items of batches in one Ray worker process (an async actor)."""
+    """Runs jobs in one Ray worker process (an async actor), sharing one `Worker`."""
 
     def __init__(
         self, data_dir: str, limiter: str, checkpoint_url: str | None, chroma_url: str | None
@@ -50,7 +64,6 @@ class Runner:
         self.worker = Worker(
             Path(data_dir), self.limiter, checkpoint_url=checkpoint_url, chroma_url=chroma_url
         )
-        self._held = contextlib.ExitStack()
         self._restarted: asyncio.Task[int] | None = None
 
     async def _given_back(self) -> None:
@@ -60,21 +73,9 @@ class Runner:
             self._restarted = asyncio.ensure_future(self.limiter.forget_owner())
         await self._restarted
 
-    async def prepare(self, source: PipelineSource) -> int:
-        """Load the pipeline and open its store and checkpointer (so that a place that cannot
-        be reached stops the batch before any item); returns this process's id."""
+    async def call(self, job: Job) -> Any:
         await self._given_back()
-        pipeline = self.worker.pipeline(source)
-        await self.worker.store(pipeline)
-        await self.worker.checkpointer(pipeline)
-        self._held.enter_context(self.worker.holds_local_model(pipeline))
-        return os.getpid()
-
-    async def run(
-        self, source: PipelineSource, item: BatchItem, options: BatchOptions
-    ) -> ItemOutcome:
-        await self._given_back()
-        return await run_item(self.worker.pipeline(source), item, self.worker, options)
+        return await job.run(self.worker)
 
     def pid(self) -> int:
         return os.getpid()
@@ -154,21 +155,23 @@ def start_runners(ray: Any, nodes: list[str], concurrency: int, args: tuple[Any,
 
 
 @dataclass
-class RayExecutor:
-    """Runs a batch's items on the Ray cluster at `address`."""
+class RayPool:
+    """Runs jobs on the Ray cluster at `address`, `concurrency` at a time, one runner actor a
+    node, and yields each result as it comes."""
 
-    source: PipelineSource
-    options: BatchOptions
-    concurrency: int
     address: str
+    concurrency: int
     data_dir: Path
+    checkpoint_url: str | None = None
+    chroma_url: str | None = None
 
-    async def outcomes(self, items: Sequence[BatchItem]) -> AsyncGenerator[ItemOutcome, None]:
+    async def results(
+        self, jobs: Sequence[Job], prepare: Job | None = None
+    ) -> AsyncGenerator[Any, None]:
+        """Each job's result as it finishes; `prepare` runs once on every runner first (its
+        error stops everything before any job)."""
         from agentrun.agents.shared_limits import RayLimiter
 
-        local = Worker(self.data_dir)
-        require_shared_state(local, self.source)
-        pipeline = local.pipeline(self.source)
         ray = import_ray()
         connected = connect(self.address)
         runners: list[Any] = []
@@ -177,29 +180,29 @@ class RayExecutor:
         try:
             name = f"agentrun-limiter-{uuid.uuid4().hex[:12]}"
             limiter = RayLimiter.start(name)
-            args = (str(self.data_dir), name, local.checkpoint_place(pipeline),
-                    local.chroma_server(pipeline))  # fmt: skip
+            args = (str(self.data_dir), name, self.checkpoint_url, self.chroma_url)
             nodes = live_nodes(ray)
             per_runner = max(1, math.ceil(self.concurrency / max(1, len(nodes))))
             runners = start_runners(ray, nodes, per_runner, args)
-            await _prepared(ray, runners, self.source)
-            queue: asyncio.Queue[ItemOutcome | Exception] = asyncio.Queue()
-            pending = iter(items)
+            if prepare is not None:
+                await _unwrapped(ray, asyncio.gather(*(r.call.remote(prepare) for r in runners)))
+            queue: asyncio.Queue[Any] = asyncio.Queue()
+            pending = iter(jobs)
 
             async def feed(runner: Any) -> None:
                 try:
-                    for item in pending:
-                        await queue.put(await self._run(ray, runner, item))
+                    for job in pending:
+                        await queue.put(await self._run(ray, runner, job))
                 except Exception as exc:
-                    await queue.put(exc)
+                    await queue.put(_Stop(exc))
 
             tasks = [
                 asyncio.create_task(feed(runner)) for runner in runners for _ in range(per_runner)
             ]
-            for _ in range(len(items)):
+            for _ in range(len(jobs)):
                 got = await queue.get()
-                if isinstance(got, Exception):
-                    raise got
+                if isinstance(got, _Stop):
+                    raise got.error
                 yield got
         finally:
             for task in tasks:
@@ -211,27 +214,99 @@ class RayExecutor:
             if connected:
                 ray.shutdown()
 
-    async def _run(self, ray: Any, runner: Any, item: BatchItem) -> ItemOutcome:
-        """One item on `runner`; an item whose runner died more often than Ray retries it is
-        a failed item (the batch goes on), any other error stops the batch."""
+    @staticmethod
+    async def _run(ray: Any, runner: Any, job: Job) -> Any:
+        """One job on `runner`; a job whose runner died more often than Ray retries it gets
+        its `lost` result (the others go on), any other error stops everything."""
         try:
-            outcome: ItemOutcome = await runner.run.remote(self.source, item, self.options)
-            return outcome
+            return await runner.call.remote(job)
         except ray.exceptions.RayTaskError as exc:
             raise exc.as_instanceof_cause() from None
         except ray.exceptions.RayError as exc:
-            return ItemOutcome(
-                item.key, item.line, item.thread_id, "failed", exit_code=1,
-                error=f"the Ray worker running it was lost {ITEM_RETRIES + 1} times "
-                f"({type(exc).__name__}); run the batch again to resume it",
-            )  # fmt: skip
+            return job.lost(exc)
 
 
-async def _prepared(ray: Any, runners: list[Any], source: PipelineSource) -> None:
+@dataclass
+class _Stop:
+    error: Exception
+
+
+@dataclass(frozen=True)
+class PrepareBatch:
+    """Load the pipeline and open its store and checkpointer, so that a place that cannot be
+    reached stops the batch before any item."""
+
+    source: PipelineSource
+
+    async def run(self, worker: Worker) -> None:
+        pipeline = worker.pipeline(self.source)
+        await worker.store(pipeline)
+        await worker.checkpointer(pipeline)
+        worker.hold(worker.holds_local_model(pipeline))
+
+    def lost(self, error: BaseException) -> None:
+        raise error
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    """One item of a pipeline batch."""
+
+    source: PipelineSource
+    item: BatchItem
+    options: BatchOptions
+
+    async def run(self, worker: Worker) -> ItemOutcome:
+        return await run_item(worker.pipeline(self.source), self.item, worker, self.options)
+
+    def lost(self, error: BaseException) -> ItemOutcome:
+        item = self.item
+        return ItemOutcome(
+            item.key, item.line, item.thread_id, "failed", exit_code=1,
+            error=f"the Ray worker running it was lost {ITEM_RETRIES + 1} times "
+            f"({type(error).__name__}); run the batch again to resume it",
+        )  # fmt: skip
+
+
+@dataclass
+class RayExecutor:
+    """Runs a pipeline batch's items on the Ray cluster at `address`."""
+
+    source: PipelineSource
+    options: BatchOptions
+    concurrency: int
+    address: str
+    data_dir: Path
+
+    async def outcomes(self, items: Sequence[BatchItem]) -> AsyncGenerator[ItemOutcome, None]:
+        local = Worker(self.data_dir)
+        require_shared_state(local, self.source)
+        pipeline = local.pipeline(self.source)
+        pool = RayPool(
+            self.address, self.concurrency, self.data_dir, local.checkpoint_place(pipeline),
+            local.chroma_server(pipeline),
+        )  # fmt: skip
+        jobs = [BatchJob(self.source, item, self.options) for item in items]
+        async with contextlib.aclosing(pool.results(jobs, PrepareBatch(self.source))) as found:
+            async for outcome in found:
+                yield outcome
+
+
+async def _unwrapped(ray: Any, call: Any) -> Any:
+    """`await call`, with an error raised inside a job raised as itself."""
     try:
-        await asyncio.gather(*(runner.prepare.remote(source) for runner in runners))
+        return await call
     except ray.exceptions.RayTaskError as exc:
         raise exc.as_instanceof_cause() from None
 
 
-__all__ = ["ITEM_RETRIES", "RayExecutor", "Runner", "connect", "require_shared_state"]
+__all__ = [
+    "ITEM_RETRIES",
+    "BatchJob",
+    "Job",
+    "RayExecutor",
+    "RayPool",
+    "Runner",
+    "connect",
+    "require_shared_state",
+]
