@@ -37,8 +37,8 @@ def test_an_eval_runs_on_the_cluster(
     cluster_model.reset()
     cluster_model.reply = reply
     out = tmp_path / "eval"
-    args = ["eval", "long-doc-qa", "--model", "openai/gpt-4o-mini", "--strategies", "vanilla,direct",
-            "--lengths", "400", "-n", "3", "--seed", "5", "--out-dir", str(out),
+    args = ["eval", "long-doc-qa", "--model", "openai/gpt-4o-mini", "--strategies",
+            "vanilla,direct", "--lengths", "400", "-n", "3", "--seed", "5", "--out-dir", str(out),
             "--concurrency", "4", "--ray", ray_cluster.address]  # fmt: skip
     assert cli(args) == 0
     rows = report.ResultLog(out).read()
