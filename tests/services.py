@@ -105,9 +105,17 @@ class PostgresServer:
                 time.sleep(0.1)
 
     def stop(self) -> None:
+        """Stop the server at once (PostgreSQL's fast shutdown: SIGINT to the postmaster, which
+        disconnects its clients) and wait until it is gone, so that it can start again."""
+        pid_file = self.folder / "data" / "postmaster.pid"
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)
         if self.process is not None:
-            _stop(self.process)
+            _stop(self.process)  # runuser ends with the postmaster
             self.process = None
+        deadline = time.monotonic() + 20
+        while pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def remove(self) -> None:
         self.stop()

@@ -21,11 +21,6 @@ from agentrun.errors import ConfigError
 CHECKPOINT_URL_ENV = "AGENTRUN_CHECKPOINT_URL"
 SQLITE_FILE = "checkpoints.sqlite"
 POSTGRES_HINT = 'pip install "agentrun[postgres]"'
-#: Connections a process keeps to the checkpoint database (LangGraph's saver runs one
-#: operation at a time; the others replace a connection lost meanwhile).
-POOL_SIZE = 2
-#: How long an operation waits for a connection before its retry counts as failed.
-POOL_WAIT_S = 5.0
 
 
 @asynccontextmanager
@@ -55,36 +50,27 @@ def private_database(path: Path) -> Path:
 
 @asynccontextmanager
 async def postgres_checkpointer(url: str) -> AsyncIterator[BaseCheckpointSaver[Any]]:
-    """Checkpoints in a Postgres database (tables are created on first use), over a pool of
-    connections, each operation retried through short outages (`agentrun.memory.postgres`)."""
+    """Checkpoints in a Postgres database (tables are created on first use), each operation
+    retried through short outages on a new connection (`agentrun.memory.postgres`)."""
     try:
-        import psycopg
-        from psycopg.rows import dict_row
-        from psycopg_pool import AsyncConnectionPool
-
-        from agentrun.memory.postgres import RetryingPostgresSaver
+        from agentrun.memory.postgres import RetryingPostgresSaver, connect
     except ImportError as exc:
         raise ConfigError(
             f"Postgres checkpoints need langgraph-checkpoint-postgres: {POSTGRES_HINT}"
         ) from exc
-    try:  # one plain connection first: its error says why (refused, unknown host, auth...)
-        await (await psycopg.AsyncConnection.connect(url, connect_timeout=10)).close()
+    try:
+        conn = await connect(url)
     except Exception as exc:
         raise ConfigError(
             f"cannot connect to the checkpoint database {_redacted(url)}: "
             f"{type(exc).__name__}: {exc}; check {CHECKPOINT_URL_ENV} and that the server runs"
         ) from exc
-    options = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
-    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-        url, min_size=1, max_size=POOL_SIZE, kwargs=options, open=False, timeout=POOL_WAIT_S
-    )
-    await pool.open()
+    saver = RetryingPostgresSaver(conn, url, _redacted(url))
     try:
-        saver = RetryingPostgresSaver(pool, _redacted(url))
         await saver.setup()
         yield saver
     finally:
-        await pool.close()
+        await saver.conn.close()
 
 
 def _redacted(url: str) -> str:

@@ -56,10 +56,10 @@ def _policy(what: str, retryable: tuple[type[BaseException], ...]) -> dict[str, 
 
 
 def unavailable(what: str, error: BaseException) -> ServiceUnavailableError:
+    reason = " ".join(str(error).split())  # one line, whatever the driver's message
     return ServiceUnavailableError(
-        f"{what} did not answer for {retry_window_s():g} s ({type(error).__name__}: {error}); "
-        f"the run is checkpointed: resume it once {what} is back (the wait is "
-        f"{RETRY_ENV})"
+        f"{what} did not answer for {retry_window_s():g} s ({type(error).__name__}: {reason}); "
+        f"the run is checkpointed: resume it once the service is back ({RETRY_ENV} sets the wait)"
     )
 
 

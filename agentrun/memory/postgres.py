@@ -1,14 +1,15 @@
-"""LangGraph's Postgres checkpointer over a connection pool, its operations retried through
-short outages (`agentrun.memory.outages`).
+"""LangGraph's Postgres checkpointer, its operations retried through short outages
+(`agentrun.memory.outages`).
 
-One connection would stay broken after the server restarts; the pool replaces broken
-connections, and each checkpoint read or write that fails on a lost connection is tried again
-with back-off. Writes are upserts, so one retried after the server had already applied it writes
-the same rows again. A listing is retried only before it has returned anything.
+A connection stays broken once the server restarts or drops it; an operation that fails on a
+lost connection is tried again with back-off, each time on a new connection once the old one is
+broken. Writes are upserts, so one retried after the server had already applied it writes the
+same rows again. A listing is retried only before it has returned anything.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -17,24 +18,54 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata
 from langgraph.checkpoint.base import CheckpointTuple as Saved
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from psycopg.rows import DictRow, dict_row
 
 from agentrun.memory.outages import aretry
 
 R = TypeVar("R")
-#: A lost connection, a server that refuses connections, a pool with none to give.
+#: A lost connection, or a server that refuses new ones.
 RETRYABLE: tuple[type[BaseException], ...] = (psycopg.OperationalError,)
+CONNECT_TIMEOUT_S = 5
+
+
+async def connect(url: str) -> psycopg.AsyncConnection[DictRow]:
+    """A connection as LangGraph's saver needs it: autocommit, rows as dicts."""
+    return await psycopg.AsyncConnection.connect(
+        url, autocommit=True, prepare_threshold=0, row_factory=dict_row,
+        connect_timeout=CONNECT_TIMEOUT_S,
+    )  # fmt: skip
+
+
+def _lost(conn: Any) -> bool:
+    return bool(conn.broken or conn.closed)
 
 
 class RetryingPostgresSaver(AsyncPostgresSaver):
     """`AsyncPostgresSaver` whose operations outlast short outages; `where` names the database
     (without its password) in errors."""
 
-    def __init__(self, conn: Any, where: str) -> None:
+    def __init__(self, conn: psycopg.AsyncConnection[DictRow], url: str, where: str) -> None:
         super().__init__(conn)
+        self.url = url
         self.where = f"the checkpoint database {where}"
+        self._reconnecting = asyncio.Lock()
+
+    async def _connected(self) -> None:
+        """A new connection in place of a broken or closed one."""
+        if not _lost(self.conn):
+            return
+        async with self._reconnecting:
+            old = self.conn
+            if _lost(old):
+                self.conn = await connect(self.url)
+                await old.close()
 
     async def _retried(self, call: Callable[[], Awaitable[R]]) -> R:
-        return await aretry(call, self.where, RETRYABLE)
+        async def attempt() -> R:
+            await self._connected()
+            return await call()
+
+        return await aretry(attempt, self.where, RETRYABLE)
 
     async def setup(self) -> None:
         await self._retried(super().setup)
