@@ -181,6 +181,8 @@ class RayCluster:
     folder: Path
     #: Variables the nodes (and so the workers) get besides this process's environment.
     env: dict[str, str] = field(default_factory=dict)
+    #: CPUs each node offers Ray (runners take none; they only need a place).
+    cpus: int = 1
     port: int = field(default_factory=free_port)
     head: subprocess.Popen[bytes] | None = None
     second: subprocess.Popen[bytes] | None = None
@@ -200,14 +202,15 @@ class RayCluster:
         assert executable is not None
         log = (self.folder / f"{name}.log").open("ab")
         process = subprocess.Popen(
-            [executable, "start", "--block", "--num-cpus=1", "--object-store-memory=80000000",
+            [executable, "start", "--block", f"--num-cpus={self.cpus}",
+             "--object-store-memory=80000000",
              "--node-ip-address=127.0.0.1", "--disable-usage-stats", *args],
             stdout=log, stderr=subprocess.STDOUT, env=self._env(), start_new_session=True,
         )  # fmt: skip
         log.close()
         return process
 
-    def start(self) -> RayCluster:
+    def start(self, nodes: int = 2) -> RayCluster:
         # Nodes lost are noticed within seconds (the defaults take about half a minute).
         config = '{"health_check_period_ms": 500, "health_check_failure_threshold": 4}'
         self.head = self._start("head", [
@@ -215,7 +218,8 @@ class RayCluster:
             f"--temp-dir={self.folder / 'ray'}", f"--system-config={config}",
         ])  # fmt: skip
         self._wait_for_nodes(1)
-        self.start_second()
+        if nodes > 1:
+            self.start_second()
         return self
 
     def start_second(self) -> None:
