@@ -91,8 +91,10 @@ def pipeline_at(folder: Path, url: str, body: str) -> Pipeline:
     return Pipeline.load(path)
 
 
-def items(count: int) -> list[dict[str, str]]:
-    return [{"id": f"i{n}", "question": f"question {n}"} for n in range(count)]
+def items(count: int, phase: str) -> list[dict[str, str]]:
+    """Items of their own for each phase (the checkpoint database outlives phases, and an item
+    already done there would be read back, not run)."""
+    return [{"id": f"{phase}-{n}", "question": f"question {n}"} for n in range(count)]
 
 
 class Timing:
@@ -112,11 +114,11 @@ class Timing:
 
 
 async def run(
-    pipeline: Pipeline, count: int, concurrency: int, data_dir: Path, ray: str | None = None,
-    on_outcome: Callable[[ItemOutcome], None] | None = None,
+    pipeline: Pipeline, phase: str, count: int, concurrency: int, data_dir: Path,
+    ray: str | None = None, on_outcome: Callable[[ItemOutcome], None] | None = None,
 ) -> tuple[float, Timing]:  # fmt: skip
     run = BatchRun(
-        pipeline, batch_items(pipeline, items(count), "id"), None, concurrency, False,
+        pipeline, batch_items(pipeline, items(count, phase), "id"), None, concurrency, False,
         BatchOptions(cache=False), ray, data_dir,
     )  # fmt: skip
     timing = Timing()
@@ -171,9 +173,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     cluster: RayCluster | None = None
     try:
         pipeline = pipeline_at(folder, url, ONE_CALL)
-        await run(pipeline, 16, 8, data_dir)  # warm: imports, the first connections
+        await run(pipeline, "warm", 16, 8, data_dir)  # imports, the first connections
         for concurrency in (1, 8, 64):
-            seconds, _ = await run(pipeline, args.items, concurrency, data_dir / f"c{concurrency}")
+            seconds, _ = await run(pipeline, f"c{concurrency}", args.items, concurrency, data_dir)
             ideal = concurrency / LATENCY_S
             rate = args.items / seconds
             report["in_process"][str(concurrency)] = {
@@ -188,9 +190,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 cluster.start(nodes=1)
             else:
                 cluster.start_second()
-            seconds, timing = await run(pipeline, args.items, 64, data_dir, cluster.address)
+            address = cluster.address
+            seconds, timing = await run(pipeline, f"ray{nodes}", args.items, 64, data_dir, address)
             startup = timing.startup_s()
-            _, unsaturated = await run(pipeline, args.items, 8, data_dir, cluster.address)
+            _, unsaturated = await run(pipeline, f"ray{nodes}-c8", args.items, 8, data_dir, address)
             report["ray"][str(nodes)] = {
                 "seconds": round(seconds, 2), "items_per_s": round(args.items / seconds, 1),
                 "startup_s": round(startup, 2),
@@ -221,7 +224,7 @@ async def kill_phase(
     kill = KillAt(count * 2 // 3, kill_a_runner)
     with FakeOpenAIServer(reply=kill, latency_s=LATENCY_S) as server:
         pipeline = pipeline_at(folder, server.url, TWO_CALLS)
-        seconds, _ = await run(pipeline, count, 64, data_dir / "kill", cluster.address)
+        seconds, _ = await run(pipeline, "kill", count, 64, data_dir, cluster.address)
         sent = len(server.chat_requests())
     return {
         "seconds": round(seconds, 2),

@@ -68,6 +68,8 @@ def test_a_worker_killed_mid_batch_loses_no_item_and_repeats_no_call(
     written = check_every_item_once(out, 24)
     assert repeated_completed_calls(server, kill.before_kill) == []
     assert len({row["worker"] for row in written}) >= 3  # two nodes, and the restarted runner
+    # each item's usage counts its two calls once, however often it was started
+    assert {row["usage"]["model_calls"] for row in written} == {2}  # type: ignore[index]
 
 
 def test_requests_per_minute_hold_for_the_whole_cluster(
