@@ -9,10 +9,10 @@ Every configuration runs the same batch of `--items` items (one model call each)
   latency-bound ideal `concurrency / 0.2 s`;
 - on a local Ray cluster of 1 and then 2 nodes (separate `ray start` processes) at concurrency 64,
   items/s with and without the per-batch start-up (connecting, starting the runner actors);
-- Ray's overhead per item: the time from the driver handing an item to a runner until its
-  outcome is back, less the time the item took inside the runner (the same pipeline run as
-  in-process), averaged over the items, at concurrency 8 (at 64 the CPUs are saturated and the
-  figure is mostly items waiting for a CPU, given too);
+- Ray's overhead per item: the median item's time one at a time on Ray (handed to a runner
+  until its outcome is back, `--overhead-items` of them) less the median item's time one at a
+  time in-process; and, on Ray, the median time outside the runner (handed over until back, less
+  the item's own time inside it; at concurrency 64 that is mostly items waiting for a CPU);
 - a worker killed part way (2 nodes, two calls an item): the model calls sent beyond one per
   call, and how many of them repeated a call that had been answered before the kill. The fake
   server stops answering for half a second before the kill, so every answer sent before it has
@@ -136,9 +136,9 @@ async def run(
 
 
 def outside_runner_s(timing: Timing) -> float:
-    """Mean time an item spent between the driver and its runner: handed over until back,
+    """Median time an item spent between the driver and its runner: handed over until back,
     less its own time inside the runner."""
-    return statistics.mean(o.driver_s - o.seconds for _, o in timing.outcomes)  # type: ignore[attr-defined]
+    return statistics.median(o.driver_s - o.seconds for _, o in timing.outcomes)  # type: ignore[attr-defined]
 
 
 def measure_dispatch() -> None:
@@ -175,7 +175,11 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         pipeline = pipeline_at(folder, url, ONE_CALL)
         await run(pipeline, "warm", 16, 8, data_dir)  # imports, the first connections
         for concurrency in (1, 8, 64):
-            seconds, _ = await run(pipeline, f"c{concurrency}", args.items, concurrency, data_dir)
+            seconds, timing = await run(
+                pipeline, f"c{concurrency}", args.items, concurrency, data_dir
+            )
+            if concurrency == 1:  # the median item, as on Ray below (the first one imports)
+                local_item_s = statistics.median(o.seconds for _, o in timing.outcomes)
             ideal = concurrency / LATENCY_S
             rate = args.items / seconds
             report["in_process"][str(concurrency)] = {
@@ -193,23 +197,32 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             address = cluster.address
             seconds, timing = await run(pipeline, f"ray{nodes}", args.items, 64, data_dir, address)
             startup = timing.startup_s()
-            _, unsaturated = await run(pipeline, f"ray{nodes}-c8", args.items, 8, data_dir, address)
+            _, alone = await run(pipeline, f"ray{nodes}-c1", args.overhead_items, 1, data_dir,
+                                 address)  # fmt: skip
+            on_ray = statistics.median(o.driver_s for _, o in alone.outcomes)  # type: ignore[attr-defined]
             report["ray"][str(nodes)] = {
                 "seconds": round(seconds, 2), "items_per_s": round(args.items / seconds, 1),
                 "startup_s": round(startup, 2),
                 "items_per_s_after_startup": round(args.items / (seconds - startup), 1),
-                "overhead_ms_per_item": round(1000 * outside_runner_s(unsaturated), 1),
-                "overhead_ms_per_item_at_64": round(1000 * outside_runner_s(timing), 1),
+                "item_s_at_1": round(on_ray, 4),
+                "overhead_ms_per_item": round(1000 * (on_ray - local_item_s), 1),
+                "outside_runner_ms_at_1": round(1000 * outside_runner_s(alone), 1),
+                "outside_runner_ms_at_64": round(1000 * outside_runner_s(timing), 1),
             }  # fmt: skip
             print(f"ray {nodes} node(s): {report['ray'][str(nodes)]}")
         report["kill"] = await kill_phase(folder, data_dir, cluster, args.items)
         print(f"worker killed: {report['kill']}")
     finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=30)
-        if cluster is not None:
-            cluster.stop()
-        postgres.remove()
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        try:
+            if cluster is not None:
+                cluster.stop()
+        finally:
+            postgres.remove()
     return report
 
 
@@ -267,8 +280,12 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up the services on SIGTERM
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=500)
+    parser.add_argument(
+        "--overhead-items", type=int, default=100, help="items run one at a time on Ray"
+    )
     parser.add_argument("--out", type=Path, default=None, help="write the JSON report here")
     parser.add_argument("--plot", type=Path, default=None, help="write the PNG chart here")
     arguments = parser.parse_args()

@@ -4,6 +4,10 @@ chosen model call with the calls answered before it noted."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -11,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from agentrun.agents.fake_server import FakeOpenAIServer
+
+ROOT = Path(__file__).resolve().parents[1]
 
 HEAD = "version: agentrun/v1\nname: qa\nmemory: {backend: memory}\n"
 ONE_CALL = """
@@ -90,3 +96,23 @@ class KillAt:
 def repeated_completed_calls(server: FakeOpenAIServer, before_kill: set[str]) -> list[str]:
     sent = Counter(str(r.body["messages"][-1]["content"]) for r in server.chat_requests())
     return [prompt for prompt in before_kill if sent[prompt] != 1]
+
+
+def kill_and_run_again(
+    server: FakeOpenAIServer, args: list[str], out: Path, at: int
+) -> tuple[KillAt, int]:
+    """Run `agentrun batch ARGS` in a process of its own, kill it outright at the fake server's
+    `at`-th answer, then run the same command again to its end. Returns the kill and how many
+    items the output held after it."""
+    command = [sys.executable, "-c", "from agentrun.cli import main; main()", "batch", *args]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    kill = KillAt(at, lambda: os.kill(first.pid, signal.SIGKILL))
+    server.reply = kill
+    first.wait(timeout=180)
+    assert first.returncode == -signal.SIGKILL, first.stderr.read() if first.stderr else ""
+    done_before = len(lines(out))
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
+    assert again.returncode == 0, again.stderr
+    assert f"{done_before} already done" in again.stdout
+    return kill, done_before

@@ -10,7 +10,7 @@ import pytest
 
 from agentrun.agents import Gateway, GatewayConfig, LocalModelConfig, ModelConfig, RetryPolicy
 from agentrun.agents.fake_server import FakeOpenAIServer
-from tests.services import ChromaServer, PostgresServer, chroma_executable, postgres_missing
+from tests.services import ChromaServer, PostgresServer, chroma_executable, throwaway_postgres
 
 FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff_s=0.01, max_backoff_s=0.05, jitter_s=0.0)
 #: Seconds a real-model test may take unless it sets its own `timeout` mark: only a guard against
@@ -89,12 +89,8 @@ def pid_alive(pid: int) -> bool:
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     """A throw-away PostgreSQL server for the session (Debian's server binaries), removed after."""
-    why = postgres_missing()
-    if why is not None:
-        pytest.skip(why)
-    server = PostgresServer().init()
-    yield server
-    server.remove()
+    with throwaway_postgres() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,6 +121,21 @@ class PostgresServer:
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def throwaway_postgres() -> Iterator[PostgresServer]:
+    """A new PostgreSQL server, removed afterwards; the test is skipped where none can start."""
+    import pytest
+
+    why = postgres_missing()
+    if why is not None:
+        pytest.skip(why)
+    server = PostgresServer().init()
+    try:
+        yield server
+    finally:
+        server.remove()
 
 
 def chroma_executable() -> str | None:

@@ -40,27 +40,9 @@ class BatchItem:
 def read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line; a line that is not a JSON object is an
     error naming the file and line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file; give a JSON Lines file of inputs") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read it as UTF-8 text: {exc}") from None
-    rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UsageError(
-                f"{path}:{number}: not JSON ({exc.msg}); write one object a line"
-            ) from None
-        if not isinstance(value, dict):
-            found = type(value).__name__
-            raise UsageError(f"{path}:{number}: a {found}, not an object of the pipeline's inputs")
-        rows.append((number, value))
-    return rows
+    from agentrun.text.files import json_objects, read_text_file
+
+    return list(json_objects(path, read_text_file(path)))
 
 
 def pipeline_digest(pipeline: Pipeline, overrides: Mapping[str, str] | None) -> str:

@@ -18,7 +18,7 @@ from agentrun.memory.checkpoint import checkpointer
 from agentrun.memory.outages import RETRY_ENV
 from agentrun.pipeline import Pipeline
 from tests.batching import TWO_CALLS, fake_models, lines, write_items, write_pipeline
-from tests.services import ChromaServer, PostgresServer, chroma_executable, postgres_missing
+from tests.services import ChromaServer, PostgresServer, chroma_executable, throwaway_postgres
 
 pytestmark = pytest.mark.server
 CONFIG = {"configurable": {"thread_id": "t", "checkpoint_ns": ""}}
@@ -27,12 +27,8 @@ CONFIG = {"configurable": {"thread_id": "t", "checkpoint_ns": ""}}
 @pytest.fixture
 def database() -> Iterator[PostgresServer]:
     """A server of this test's own, which it may stop."""
-    why = postgres_missing()
-    if why is not None:
-        pytest.skip(why)
-    server = PostgresServer().init()
-    yield server
-    server.remove()
+    with throwaway_postgres() as server:
+        yield server
 
 
 @pytest.fixture

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +15,9 @@ from agentrun.pipeline import Pipeline
 from agentrun.pipeline.batch import BatchStoppedError
 from tests.batching import (
     TWO_CALLS,
-    KillAt,
     answer_of,
     fake_models,
+    kill_and_run_again,
     lines,
     repeated_completed_calls,
     write_items,
@@ -126,8 +122,8 @@ def test_items_without_a_key_are_named_by_their_content(tmp_path: Path, data_dir
     [
         ('{"id": "a", "question": "q"}\n{"id": "a", "question": "r"}\n',
          r"items.jsonl:2: key 'a' is also on line 1"),
-        ('{"id": "a", "question": "q"}\nnot json\n', r"items.jsonl:2: not JSON"),
-        ('["q"]\n', r"items.jsonl:1: a list, not an object"),
+        ('{"id": "a", "question": "q"}\nnot json\n', r"items.jsonl:2: not valid JSON"),
+        ('["q"]\n', r"items.jsonl:1: each line must be a JSON object"),
         ('{"id": "a"}\n', r"items.jsonl:1: missing input 'question' .*add 'question' to the item"),
         ('{"id": "a", "question": "q", "extra": 1}\n', r"items.jsonl:1: unknown input 'extra'"),
         ('{"question": "q"}\n', r"items.jsonl:1: no 'id' to key the item by"),
@@ -178,24 +174,13 @@ def test_the_command_reports_and_exits_by_outcome(
 def test_a_killed_batch_goes_on_where_it_stopped(
     tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = Path(__file__).resolve().parents[2]
-    command = [sys.executable, "-c", "from agentrun.cli import main; main()", "batch"]
     with FakeOpenAIServer(latency_s=0.1) as server:
         path = write_pipeline(tmp_path, fake_models(server), TWO_CALLS)
         items, out = write_items(tmp_path, 16), tmp_path / "out.jsonl"
-        argv = [*command, str(path), "-i", str(items), "-o", str(out), "--key", "id",
-                "--concurrency", "4", "--no-cache"]  # fmt: skip
-        env = {**os.environ, "PYTHONPATH": str(root)}
-        first = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        kill = KillAt(14, lambda: os.kill(first.pid, signal.SIGKILL))
-        server.reply = kill
-        first.wait(timeout=120)
-        assert first.returncode == -signal.SIGKILL, first.stderr.read() if first.stderr else ""
-        finished_before = {row["key"] for row in lines(out)}
-        assert 0 < len(finished_before) < 16
-        again = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
-        assert again.returncode == 0, again.stderr
-        assert f"{len(finished_before)} already done" in again.stdout
+        args = [str(path), "-i", str(items), "-o", str(out), "--key", "id", "--concurrency", "4",
+                "--no-cache"]  # fmt: skip
+        kill, done_before = kill_and_run_again(server, args, out, 14)
+        assert 0 < done_before < 16
     written = lines(out)
     assert sorted(row["key"] for row in written) == sorted(f"i{n}" for n in range(1, 17))
     assert all(row["outputs"]["answer"] == f"A:A:q{row['key'][1:]}" for row in written)

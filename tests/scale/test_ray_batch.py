@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -18,12 +16,13 @@ from tests.batching import (
     TWO_CALLS,
     KillAt,
     fake_models,
+    kill_and_run_again,
     lines,
     repeated_completed_calls,
     write_items,
     write_pipeline,
 )
-from tests.services import ROOT, RayCluster
+from tests.services import RayCluster
 
 pytestmark = [pytest.mark.server, pytest.mark.ray]
 
@@ -92,35 +91,12 @@ def test_requests_per_minute_hold_for_the_whole_cluster(
 def test_the_driver_killed_batch_resumes_from_its_output(
     ray_cluster: RayCluster, tmp_path: Path, data_dir: Path
 ) -> None:
-    command = [sys.executable, "-c", "from agentrun.cli import main; main()", "batch"]
     with FakeOpenAIServer(latency_s=0.1) as server:
         path = write_pipeline(tmp_path, fake_models(server), TWO_CALLS)
         out = tmp_path / "out.jsonl"
-        argv = [
-            *command,
-            str(path),
-            "-i",
-            str(write_items(tmp_path, 20)),
-            "-o",
-            str(out),
-            "--key",
-            "id",
-            "--concurrency",
-            "4",
-            "--no-cache",
-            "--ray",
-            ray_cluster.address,
-        ]
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        driver = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        kill = KillAt(16, lambda: os.kill(driver.pid, signal.SIGKILL))
-        server.reply = kill
-        driver.wait(timeout=180)
-        assert driver.returncode == -signal.SIGKILL, driver.stderr.read() if driver.stderr else ""
-        done_before = len(lines(out))
-        again = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=180)
-        assert again.returncode == 0, again.stderr
-        assert f"{done_before} already done" in again.stdout
+        args = [str(path), "-i", str(write_items(tmp_path, 20)), "-o", str(out), "--key", "id",
+                "--concurrency", "4", "--no-cache", "--ray", ray_cluster.address]  # fmt: skip
+        kill, _ = kill_and_run_again(server, args, out, 16)
     check_every_item_once(out, 20)
     assert repeated_completed_calls(server, kill.before_kill) == []
 
