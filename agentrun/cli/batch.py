@@ -141,7 +141,6 @@ def batch(
     try:
         summary = run_sync(arun_batch(run, on_start=progress.start, on_outcome=progress))
     except KeyboardInterrupt:
-        progress.stop()
         err_console().print("interrupted; run the same command again to continue", markup=False)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     finally:

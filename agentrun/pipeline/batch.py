@@ -162,8 +162,9 @@ class Worker:
         config = pipeline.gateway_config()
         if not any(model.model == LOCAL_MODEL for model in config.models.values()):
             return contextlib.nullcontext()
-        server = acquire(config.local)
-        return contextlib.closing(_Releaser(lambda: release(server)))
+        held = contextlib.ExitStack()
+        held.callback(release, acquire(config.local))
+        return held
 
     async def resource(
         self, name: str, opener: Callable[[], contextlib.AbstractContextManager[Any]]
@@ -180,14 +181,6 @@ class Worker:
 
     async def aclose(self) -> None:
         await self._stack.aclose()
-
-
-@dataclass
-class _Releaser:
-    release: Callable[[], None]
-
-    def close(self) -> None:
-        self.release()
 
 
 async def run_item(
