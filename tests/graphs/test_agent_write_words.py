@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from agentrun.graphs.agent_write.calibration import CallSample, CallSize, call_size
 from agentrun.graphs.agent_write.plan import (
     OutlineDraft,
     SectionBounds,
@@ -250,3 +251,21 @@ def test_point_lines_are_parsed_from_plain_lists() -> None:
     assert [s.point for s in plan.sections][:2] == [p for _, p in pairs[:2]]
     assert plan.sections[-1].point.startswith("Closing")
     assert sum(s.words for s in plan.sections) == 2500
+
+
+def sample(asked: int, written: int, finish: str = "stop") -> CallSample:
+    return CallSample(asked=asked, written=written, finish_reason=finish)
+
+
+def test_call_size_follows_what_calls_really_write() -> None:
+    assert call_size([sample(500, 250)], 0.2) is None  # one sample is not a measurement
+    assert call_size([sample(500, 250)], 0.2, words=300) == CallSize(300)
+    # a model that writes half of what it is asked: calls of 250, asked for twice that
+    assert call_size([sample(500, 250), sample(500, 240), sample(500, 260)], 0.2) == CallSize(
+        250, 2.0
+    )
+    # calls that met their request (or ran into max_tokens) show only a lower bound: grow it
+    met = call_size([sample(200, 200), sample(200, 190), sample(300, 120, "length")], 0.2)
+    assert met == CallSize(228, 1.0)
+    # a model that writes next to nothing: asked for at most three times, calls of at least 60
+    assert call_size([sample(500, 20), sample(500, 30)], 0.2) == CallSize(60, 3.0)
