@@ -95,6 +95,11 @@ def command(
     plan_fallback: str | None = typer.Option(
         None, help="AgentWrite without a usable outline: lines (default), outline or error."
     ),
+    words_per_call: int | None = typer.Option(
+        None,
+        help="AgentWrite: words the model writes per call (default: measured from its sections "
+        "and kept per model).",
+    ),
     out_dir: Path | None = typer.Option(
         None,
         help="Output directory (default <data dir>/evals/longbench-write-<model>-<subset>...; "
@@ -115,7 +120,7 @@ def command(
         systems=systems, judge_model=judge_model, baseline_max_tokens=baseline_max_tokens,
         concurrency=concurrency,
         writer={"tolerance": tolerance, "fix_attempts": fix_attempts,
-                "plan_fallback": plan_fallback},
+                "plan_fallback": plan_fallback, "words_per_call": words_per_call},
     )  # fmt: skip
     root = resolve_data_dir(state(ctx).data_dir)
     out = out_dir or default_out_dir(root, settings)
@@ -142,4 +147,7 @@ def command(
 
     report = run_sync(main())
     render(report)
-    console().print(f"report: {out / 'report.json'}\nplot:   {out / 'length_scores.png'}")
+    console().print(
+        f"report: {out / 'report.json'}\nplot:   {out / 'length_scores.png'}", markup=False
+    )
+    console().print(f"command: {report['command']}", markup=False)

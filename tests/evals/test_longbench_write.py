@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -245,6 +246,34 @@ def test_writer_settings_on_the_command_line_reach_agentwrite(
     assert sum("more words" in c.messages[-1]["content"] for c in fake.calls) == 4
     row = json.loads((out / lbw.RESULTS_FILE).read_text().splitlines()[0])
     assert abs(row["words"] - row["required"]) <= 0.0625 * row["required"] + 1
+
+
+def test_the_report_names_the_command_that_continues_it(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["eval", "longbench-write", "--model", "fake/writer", "-n", "2", "--max-length",
+            "1000", "--words-per-call", "300", "--tolerance", "0.1"]  # fmt: skip
+    with scripted_model(EvalWriter(1.0)):
+        assert cli(args) == 0, capsys.readouterr().err
+    out = (
+        data_dir
+        / "evals"
+        / "longbench-write-fake_writer-en-n2-seed0-max1000-tolerance0.1-wordspercall300"
+    )
+    report = json.loads((out / "report.json").read_text())
+    command = report["command"]
+    assert command == (
+        "agentrun eval longbench-write --model fake/writer --subset en --sample 2 --seed 0 "
+        "--max-length 1000 --systems agentwrite,single --tolerance 0.1 --words-per-call 300"
+    )
+    assert f"command: {command}" in capsys.readouterr().out
+    rows = [json.loads(line) for line in (out / lbw.RESULTS_FILE).read_text().splitlines()]
+    assert {row["details"].get("words_per_call") for row in rows if row["system"] != "single"} == {
+        300
+    }
+    with scripted_model(EvalWriter(1.0)) as fake:  # the same settings: the same run, all done
+        assert cli(shlex.split(command)[1:]) == 0
+    assert fake.calls == []
 
 
 @pytest.mark.parametrize(
