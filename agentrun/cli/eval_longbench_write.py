@@ -108,6 +108,9 @@ def command(
     cache: bool = typer.Option(
         False, help="Reuse cached replies (off by default, so tokens and time are measured)."
     ),
+    report_only: bool = typer.Option(
+        False, help="Report the items finished so far and run nothing (slow models)."
+    ),
 ) -> None:
     """LongBench-Write: S_l per length bucket (and S_q with a judge), AgentWrite vs one call."""
     from agentrun.agents import Gateway
@@ -143,7 +146,9 @@ def command(
 
     async def main() -> dict[str, Any]:
         async with Gateway(data_dir=root, cache=cache) as gateway:
-            return await arun_eval(settings, out, gateway=gateway, on_row=progress)
+            return await arun_eval(
+                settings, out, gateway=gateway, on_row=progress, report_only=report_only
+            )
 
     report = run_sync(main())
     render(report)
@@ -151,3 +156,9 @@ def command(
         f"report: {out / 'report.json'}\nplot:   {out / 'length_scores.png'}", markup=False
     )
     console().print(f"command: {report['command']}", markup=False)
+    if report["pending"]:
+        err_console().print(
+            f"not run yet ({len(report['pending'])}): {', '.join(report['pending'])}; the "
+            "command without --report-only runs them",
+            markup=False, style="yellow",
+        )  # fmt: skip

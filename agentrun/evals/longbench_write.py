@@ -488,8 +488,11 @@ async def arun_eval(
     *,
     gateway: Gateway,
     on_row: RowHandler | None = None,
+    report_only: bool = False,
 ) -> dict[str, Any]:
-    """Run (or continue) the eval into `out_dir`; returns the report (also written there)."""
+    """Run (or continue) the eval into `out_dir`; returns the report (also written there).
+    `report_only`: report the items finished so far and run nothing (a slow model's partial
+    run; `pending` in the report lists what is left)."""
     items = settings.prompts()
     gateway.context_window(settings.model)  # an unusable model fails here, before any item
     if settings.judge_model:
@@ -497,7 +500,8 @@ async def arun_eval(
     results = Results.open(out_dir)
     key = settings.model
     done = {k: row for k, row in results.rows().items() if k[0] == key and not row.get("error")}
-    todo = [(s, i) for i in items for s in settings.systems if (key, s, i.id) not in done]
+    pending = [(s, i) for i in items for s in settings.systems if (key, s, i.id) not in done]
+    todo = [] if report_only else pending
     total_pairs = len(items) * len(settings.systems)
     finished = total_pairs - len(todo)
     limit = asyncio.Semaphore(settings.concurrency)
@@ -542,6 +546,7 @@ async def arun_eval(
         if model == key and system in settings.systems and item_id in by_id
     ]
     report = build_report(settings, items, rows, out_dir)
+    report["pending"] = [f"{system} {item.id}" for system, item in pending] if report_only else []
     write_json(out_dir / REPORT_FILE, report)
     plot(report, out_dir / PLOT_FILE)
     return report

@@ -144,6 +144,19 @@ async def test_a_re_run_sends_nothing_for_finished_items(data_dir: Path) -> None
     assert second["summary"] == first["summary"]
 
 
+async def test_report_only_reports_what_is_finished_and_sends_nothing(data_dir: Path) -> None:
+    out = data_dir / "lbw"
+    with scripted_model(EvalWriter(1.0)):
+        await evaluate(data_dir, out, systems=["single"])
+    with scripted_model(EvalWriter(1.0)) as fake:
+        async with Gateway(GatewayConfig(retry=FAST), data_dir=data_dir, cache=False) as gw:
+            report = await lbw.arun_eval(settings(), out, gateway=gw, report_only=True)
+    assert fake.calls == []
+    assert report["summary"]["single"]["n"] == 4 and report["summary"]["agentwrite"]["n"] == 0
+    assert report["pending"] == [f"agentwrite {item}" for item in report["items"]]
+    assert json.loads((out / lbw.REPORT_FILE).read_text())["pending"] == report["pending"]
+
+
 async def test_a_half_written_item_continues_from_its_checkpoint(data_dir: Path) -> None:
     out = data_dir / "lbw"
     options: dict[str, Any] = {"systems": ["agentwrite"], "sample": 2, "seed": 1}  # 200 and 1200
