@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from agentrun.cli._common import console, err_console, literal, state
+from agentrun.cli.eval_long_doc_qa import REPORT, write_report
 
 if TYPE_CHECKING:
     from agentrun.evals.longbench_write import LongBenchWriteSettings
@@ -111,6 +112,7 @@ def command(
     report_only: bool = typer.Option(
         False, help="Report the items finished so far and run nothing (slow models)."
     ),
+    report_html: Path | None = REPORT,
 ) -> None:
     """LongBench-Write: S_l per length bucket (and S_q with a judge), AgentWrite vs one call."""
     from agentrun.agents import Gateway
@@ -162,3 +164,4 @@ def command(
             "command without --report-only runs them",
             markup=False, style="yellow",
         )  # fmt: skip
+    write_report(out, report_html)
