@@ -55,13 +55,20 @@ def render(report: dict[str, Any]) -> None:
                 str(row["model_calls"]), _fmt(row["mean_wall_s"]), str(row["errors"]),
             )  # fmt: skip
     console().print(table)
-    for system, row in report["summary"].items():
-        if row["errors"]:
-            err_console().print(
-                f"{system}: {row['errors']} of {row['n']} item(s) failed and score 0 "
-                "(see results.jsonl; the same command retries them)",
-                markup=False, style="yellow",
-            )  # fmt: skip
+    notes = [
+        f"{system}: {row['errors']} of {row['n']} item(s) failed and score 0 "
+        "(see results.jsonl; the same command retries them)"
+        for system, row in report["summary"].items()
+        if row["errors"]
+    ]
+    if report.get("pending"):
+        pending = report["pending"]
+        notes.append(
+            f"not run yet ({len(pending)}): {', '.join(pending)}; the command without "
+            "--report-only runs them"
+        )
+    for note in notes:
+        err_console().print(note, markup=False, style="yellow")
 
 
 def _fmt(value: Any) -> str:
@@ -158,10 +165,4 @@ def command(
         f"report: {out / 'report.json'}\nplot:   {out / 'length_scores.png'}", markup=False
     )
     console().print(f"command: {report['command']}", markup=False)
-    if report["pending"]:
-        err_console().print(
-            f"not run yet ({len(report['pending'])}): {', '.join(report['pending'])}; the "
-            "command without --report-only runs them",
-            markup=False, style="yellow",
-        )  # fmt: skip
     write_report(out, report_html)

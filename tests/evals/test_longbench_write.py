@@ -289,6 +289,17 @@ def test_the_report_names_the_command_that_continues_it(
     assert fake.calls == []
 
 
+def test_report_only_on_the_command_line_says_what_is_not_run(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["eval", "longbench-write", "--model", "fake/writer", "-n", "1", "--max-length", "500"]
+    with scripted_model(EvalWriter(1.0)) as fake:
+        assert cli([*args, "--report-only"]) == 0
+    assert fake.calls == []
+    err = capsys.readouterr().err
+    assert "not run yet (2): agentwrite lbw-" in err and "without --report-only" in err
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [(["--subset", "fr"], "--subset"), (["--systems", "magic"], "--systems"),
