@@ -5,6 +5,9 @@ and `scale.py` (1M / 3M / 10M tokens, or the sizes given), then writes the page 
 the date, the load average and only the figures those runs printed.
 
     .venv/bin/python benchmarks/performance.py [--rounds 5] [--sizes 1000000 3000000 10000000]
+
+`--peers-json` and `--scale-json` write the page from the `--json` output of earlier runs of
+the two scripts instead (the page then names those commands).
 """
 
 from __future__ import annotations
@@ -155,14 +158,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 3_000_000, 10_000_000])
+    parser.add_argument("--peers-json", type=Path, help="peers.py --json output to use")
+    parser.add_argument("--scale-json", type=Path, help="scale.py --json output to use")
     args = parser.parse_args()
-    command = "python benchmarks/performance.py " + " ".join(sys.argv[1:])
-    peers = run("peers.py", "--rounds", str(args.rounds))
-    scale = run("scale.py", "--sizes", *map(str, args.sizes))
+    sizes = " ".join(map(str, args.sizes))
+    if args.peers_json and args.scale_json:
+        peers = json.loads(args.peers_json.read_text())
+        scale = json.loads(args.scale_json.read_text())
+        command = (
+            f"python benchmarks/peers.py --rounds {args.rounds}` and "
+            f"`python benchmarks/scale.py --sizes {sizes}"
+        )
+    else:
+        peers = run("peers.py", "--rounds", str(args.rounds))
+        scale = run("scale.py", "--sizes", *map(str, args.sizes))
+        command = f"python benchmarks/performance.py --rounds {args.rounds} --sizes {sizes}"
     PLOTS.mkdir(parents=True, exist_ok=True)
     plot_peers(peers["peers"])
     plot_scale(scale)
-    PAGE.write_text(page(peers, scale, command.strip()), encoding="utf-8")
+    PAGE.write_text(page(peers, scale, command), encoding="utf-8")
     print(f"wrote {PAGE} at {time.strftime('%H:%M')}")
 
 
