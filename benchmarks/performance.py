@@ -139,7 +139,8 @@ def page(peers: dict[str, Any], scale: list[dict[str, Any]], command: str) -> st
         "Chain of agents over generated documents, fake server at 0 ms (`benchmarks/scale.py`, "
         "one process per size). Chunking is splitting the document for the model and keeping "
         "its chunks; time per chunk is the rest of the run divided by the chunks; peak memory is "
-        "what the run added to the process, over the document's size in bytes.",
+        "the process's peak over its size before the document was made (the document "
+        "included), over the document's size in bytes.",
         "",
         "| tokens | chunks | chunking s | ms per chunk | peak memory / input | load |",
         "|---|---|---|---|---|---|",

@@ -3,7 +3,8 @@
 Each size runs in a fresh process (so peak memory is its own): `ChainOfAgents` with its defaults
 in a fresh data directory, the document generated as in `peers.py`. Reports the time to split
 and keep the document (chunking), the run's time per chunk after that, and the peak resident
-memory the run added over the process after imports, as a multiple of the document's size.
+memory over the process before the document was made (the document included), as a multiple
+of the document's size.
 
     .venv/bin/python benchmarks/scale.py [--sizes 1000000 3000000 10000000] [--json FILE]
 """
@@ -14,7 +15,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -25,8 +25,17 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def peak_rss_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: kilobytes
+def memory_bytes(field: str) -> int:
+    """`VmRSS` (resident now) or `VmHWM` (its peak) of this process, from Linux's /proc."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{field} is not in /proc/self/status")
+
+
+def reset_peak() -> None:
+    """Start VmHWM again from the resident size now (Linux: 5 > /proc/self/clear_refs)."""
+    Path("/proc/self/clear_refs").write_text("5")
 
 
 async def child(tokens: int) -> dict[str, Any]:
@@ -67,12 +76,13 @@ async def child(tokens: int) -> dict[str, Any]:
 
     await chain(generated_document(20_000))  # imports and first-use costs, not the document's
     chunking.clear()
-    before = peak_rss_bytes()
+    before = memory_bytes("VmRSS")
     document = generated_document(tokens)
-    size = len(document.encode("utf-8"))
+    assert document.isascii()  # so its size in bytes is its length
+    reset_peak()  # the peak of generating it is the benchmark's, not the run's
     result, seconds = await chain(document)
     server.terminate()
-    peak = peak_rss_bytes() - before
+    size, peak = len(document), memory_bytes("VmHWM") - before
     return {
         "tokens": result.document_tokens,
         "bytes": size,
