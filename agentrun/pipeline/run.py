@@ -382,8 +382,9 @@ class Pipeline:
                 else:
                     graph_input = await resume_input(app, record.thread_id, answer)
                 async for event in drive(
-                    app, graph_input, run, finish=finish, result=PipelineResult
-                ):
+                    app, graph_input, run, finish=finish, result=PipelineResult,
+                    name=self.spec.name,
+                ):  # fmt: skip
                     if isinstance(event, RunFinished):
                         self._keep(record, event.result)
                     yield event
