@@ -429,7 +429,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         gateway_server.terminate()
         gateway_server.wait()
     gateway_overhead.print_table(calls)
-    return {"machine": machine(), "peers": rows, "skipped": SKIPPED, "per_call": calls}
+    return {
+        "machine": machine(), "document_tokens": len(cl100k().encode(document)),
+        "latency_ms": args.latency_ms, "peers": rows, "skipped": SKIPPED, "per_call": calls,
+    }  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -102,6 +102,11 @@ def page(peers: dict[str, Any], scale: list[dict[str, Any]], command: str) -> st
         "agentrun runs with its defaults (SQLite checkpoints, response cache, memory store "
         "opened only if used) in a fresh data directory each time.",
         "",
+        *(
+            [f"Document: {peers['document_tokens']:,} cl100k tokens.", ""]
+            if "document_tokens" in peers
+            else []
+        ),
         "| strategy | model calls | prompt tokens / document | median s | vs hand loop |",
         "|---|---|---|---|---|",
     ]
