@@ -2,7 +2,9 @@
 
 Each model call inside a node runs as a LangGraph task, so its reply is written to the
 checkpoint as soon as it arrives: a resumed run never sends a recorded call again. Graph state
-holds ids and small values; long text (chunks, prompts) lives in the memory store.
+holds ids and small values; long text lives in the memory store (document chunks, which later
+runs reuse) or in the run's own records (prompts and what steps hand on, `run_records`), which
+cost a file append, not a memory write, per call.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -38,6 +41,7 @@ from agentrun.agents.ledger import (
 )
 from agentrun.agents.messages import Message, normalize_messages
 from agentrun.errors import StructuredOutputError
+from agentrun.graphs.run_records import RunRecords, records_path
 from agentrun.memory.namespaces import records_ns
 
 T = TypeVar("T", bound=BaseModel)
@@ -59,14 +63,22 @@ class WorkflowContext:
     record_prompts: bool = True
     stream_text: bool = False
     checkpointer: BaseCheckpointSaver[Any] | None = None
+    #: The data directory the run keeps its records in (None: the default one).
+    data_dir: Path | None = None
+    records: RunRecords | None = None
 
     def ns(self, *parts: str) -> tuple[str, ...]:
         """A store namespace inside this workflow's records (`records_ns`)."""
         return records_ns(self.namespace, *parts)
 
-    @property
-    def prompts_ns(self) -> tuple[str, ...]:
-        return self.ns("runs", self.run_id, "prompts")
+    def run_records(self) -> RunRecords:
+        """The run's own records (prompts, units handed on, failed calls), kept apart from the
+        memory store."""
+        if self.records is None:
+            from agentrun.settings import data_dir as resolve_data_dir
+
+            self.records = RunRecords(records_path(resolve_data_dir(self.data_dir), self.run_id))
+        return self.records
 
 
 def context() -> WorkflowContext:
@@ -114,6 +126,11 @@ def _report_call(
     })  # fmt: skip
 
 
+def _time_key() -> str:
+    """A record key that sorts in the order records were made."""
+    return f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
+
+
 def shown_messages(messages: list[Message]) -> list[Message]:
     """`messages` as JSON for events: images inlined as data URLs are shown by their size."""
     shown: list[Message] = to_jsonable_python(normalize_messages(messages), fallback=str)
@@ -129,11 +146,11 @@ def shown_messages(messages: list[Message]) -> list[Message]:
 async def record_prompt(
     ctx: WorkflowContext, node: str, model: str, messages: list[Message]
 ) -> None:
-    """Keep a prompt in the run's record (every call does, checkpointed or not)."""
+    """Keep a prompt in the run's records (every call does, checkpointed or not)."""
     if ctx.record_prompts:
-        key = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
-        value = {"node": node, "model": model, "messages": messages}
-        await ctx.store.aput(ctx.prompts_ns, key, value, index=False)
+        ctx.run_records().put(
+            "prompt", _time_key(), {"node": node, "model": model, "messages": messages}
+        )
 
 
 @contextmanager
@@ -226,8 +243,7 @@ def usage_update(*usages: Usage) -> dict[str, Any]:
 
 async def recorded_prompts(ctx: WorkflowContext) -> list[dict[str, Any]]:
     """Every prompt the run sent, in order."""
-    items = await ctx.store.asearch(ctx.prompts_ns, limit=1_000_000)
-    return [item.value for item in sorted(items, key=lambda item: item.key)]
+    return list(ctx.run_records().values("prompt"))
 
 
 # --- checkpointers and running -------------------------------------------------------------------
@@ -242,6 +258,7 @@ class RunResources:
     gateway: Gateway
     store: BaseStore
     checkpointer: BaseCheckpointSaver[Any]
+    data_dir: Path
 
 
 @asynccontextmanager
@@ -254,17 +271,18 @@ async def resources(
     """What a run needs, defaulted from the data directory; only what it made is closed after."""
     from agentrun.memory import default_store
     from agentrun.memory.checkpoint import checkpointer as default_checkpointer
+    from agentrun.memory.on_use import OpenedOnUse
     from agentrun.settings import data_dir as resolve_data_dir
 
     root = resolve_data_dir(data_dir)
     async with AsyncExitStack() as stack:
         if gateway is None:
             gateway = await stack.enter_async_context(Gateway(data_dir=root))
-        if store is None:
-            store = stack.enter_context(default_store(root))
+        if store is None:  # opened when first used: a run may never need it
+            store = stack.enter_context(OpenedOnUse(lambda: default_store(root)))
         if checkpointer is None:
             checkpointer = await stack.enter_async_context(default_checkpointer(root))
-        yield RunResources(gateway, store, checkpointer)
+        yield RunResources(gateway, store, checkpointer, root)
 
 
 @dataclass
@@ -312,9 +330,12 @@ async def session(
             res.store = scoped(res.store, namespace)
         ctx = WorkflowContext(
             res.gateway, res.store, namespace, run_id=thread_id,
-            checkpointer=res.checkpointer, stream_text=stream_text,
+            checkpointer=res.checkpointer, stream_text=stream_text, data_dir=res.data_dir,
         )  # fmt: skip
-        yield Session(res, ctx)
+        try:
+            yield Session(res, ctx)
+        finally:
+            ctx.run_records().close()
 
 
 async def has_checkpoint(checkpointer: BaseCheckpointSaver[Any], thread_id: str) -> bool:
@@ -332,16 +353,12 @@ def run_sync(coroutine: Coroutine[Any, Any, R]) -> R:
         return pool.submit(asyncio.run, coroutine).result()
 
 
-def _failed_ns(ctx: WorkflowContext) -> tuple[str, ...]:
-    return ctx.ns("runs", ctx.run_id, "failed_calls")
-
-
 async def keep_failed_calls(ctx: WorkflowContext, usage: Usage) -> None:
-    key = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
-    await ctx.store.aput(_failed_ns(ctx), key, usage.to_dict(), index=False)
+    ctx.run_records().put("failed_calls", _time_key(), usage.to_dict())
 
 
 async def failed_calls(ctx: WorkflowContext) -> Usage:
     """What the run's failed calls spent, over every attempt at the run so far."""
-    items = await ctx.store.asearch(_failed_ns(ctx), limit=1_000_000)
-    return sum((Usage.from_dict(item.value) for item in items), Usage())
+    return sum(
+        (Usage.from_dict(value) for value in ctx.run_records().values("failed_calls")), Usage()
+    )
