@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Annotated, Any, TypedDict
 
@@ -168,3 +169,16 @@ async def test_a_thread_that_holds_a_run_is_not_started_over(gateway: Gateway) -
         await _echo(gateway, saver).arun("hi", thread_id="same")
     with pytest.raises(UsageError, match="no checkpoint for thread 'other'"):
         await _echo(gateway, saver).aresume("other")
+
+
+async def test_a_stream_left_early_closes_without_errors(gateway: Gateway) -> None:
+    loop = asyncio.get_running_loop()
+    errors: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    with scripted_model(lambda messages: "hello"):
+        async for _event in _echo(gateway, InMemorySaver()).astream("hi", thread_id="left"):
+            break  # the consumer has seen enough; the generator is closed when dropped
+        await asyncio.sleep(0.2)  # the loop finalizes the dropped stream
+        result = await _echo(gateway, InMemorySaver()).arun("hi", thread_id="next")
+    assert errors == []
+    assert result.reply == "hello" and result.usage["model_calls"] == 1
