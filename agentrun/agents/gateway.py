@@ -746,6 +746,10 @@ class Gateway:
             delta = chunk.choices[0].delta.content if chunk.choices else None
             if delta:
                 on_text(delta)
+        if not lx.stream_finished(stream):
+            raise lx.IncompleteStreamError(
+                f"the stream ended after {len(chunks)} chunks without a finish reason"
+            )
         return litellm.stream_chunk_builder(chunks, messages=params["messages"])
 
     def _public_error(self, name: str, config: ModelConfig, exc: BaseException) -> Exception:

@@ -165,6 +165,29 @@ async def test_malformed_body_is_retried(fake_server: FakeOpenAIServer, data_dir
     assert len(fake_server.chat_requests()) == 2
 
 
+CHUNK = '{"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "x", "choices": '
+CUT_STREAM = CHUNK + '[{"index": 0, "delta": {"content": "po"}, "finish_reason": null}]}'
+
+
+@pytest.mark.parametrize(
+    "body",
+    [CUT_STREAM, "", '{"object": "list", "data": []}', '{"choices": [ this is not json'],
+    ids=["cut-after-a-chunk", "empty", "not-a-completion", "truncated-json"],
+)
+async def test_a_stream_that_ends_without_a_finish_reason_is_retried(
+    fake_server: FakeOpenAIServer, data_dir: Path, body: str
+) -> None:
+    """LiteLLM closes a stream the provider never finished with a "stop" of its own: the part
+    received (or nothing) would pass for the whole answer, and be cached and checkpointed."""
+    fake_server.script([FakeMalformed(body)])
+    streamed: list[str] = []
+    async with fake_gateway(fake_server, data_dir) as gateway:
+        completion = await gateway.acomplete("m", "ping", cache=False, on_text=streamed.append)
+    assert completion.text == "pong"
+    assert (completion.attempts, completion.retries) == (2, 1)
+    assert len(fake_server.chat_requests()) == 2
+
+
 async def test_every_litellm_call_disables_litellm_retries(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
