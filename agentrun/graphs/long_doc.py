@@ -60,7 +60,11 @@ async def prepare_document(
     source: str = "document",
     index: bool = False,
 ) -> PreparedDocument:
-    """Split the document for `model` and store its chunks (once: re-runs find them)."""
+    """Split the document for `model` and store its chunks (once: re-runs find them).
+
+    Chunk 0 is written last and marks the split complete: a run killed while writing leaves
+    no chunk 0, so the next run writes every chunk again (same keys) instead of taking the
+    chunks it finds for the whole document."""
     text = document if isinstance(document, str) else await load_text(store, namespace, document)
     if not text.strip():
         raise UsageError(f"{source}: the document is empty; pass a text with content")
@@ -74,7 +78,7 @@ async def prepare_document(
         tokens = sum(int(item.value["tokens"]) for item in existing)
         return PreparedDocument(doc_id, split, len(existing), tokens, source)
     chunks = split_text(text, chunk_tokens, gateway.text_counter(model))
-    for chunk in chunks:
+    for chunk in [*chunks[1:], *chunks[:1]]:
         record = DocumentChunk(
             text=chunk.text, source=source, doc_id=doc_id, split=split,
             index=chunk.index, start=chunk.start, end=chunk.end, tokens=chunk.tokens,
