@@ -108,8 +108,8 @@ class FakeOpenAIServer:
         self._record = True
         self.in_flight = 0
         self.max_in_flight = 0
-        #: What each request got, by action type name (`FakeReply`, `FakeError`, ...).
-        self.served: list[str] = []
+        #: The action each request got, in order.
+        self.served: list[Action] = []
 
     # --- control -----------------------------------------------------------------------------
 
@@ -218,7 +218,7 @@ class FakeOpenAIServer:
             await asyncio.sleep(self.latency_s)
         action = self._next_action()
         if self._record:
-            self.served.append(type(action).__name__)
+            self.served.append(action)
         if isinstance(action, FakeDisconnect):
             if request.transport is not None:
                 request.transport.abort()  # a reset: the client sees the connection drop

@@ -86,7 +86,7 @@ def test_faults_are_drawn_from_the_mix_at_their_rate() -> None:
 
 
 def test_a_dropped_connection_and_a_hang_reach_the_client_as_such() -> None:
-    from agentrun.agents.fake_server import FakeDisconnect, FakeHang, FakeOpenAIServer
+    from agentrun.agents.fake_server import FakeDisconnect, FakeHang, FakeOpenAIServer, FakeReply
 
     with FakeOpenAIServer(reply="hi") as server:
         server.script([FakeDisconnect(), FakeHang(2)])
@@ -96,4 +96,4 @@ def test_a_dropped_connection_and_a_hang_reach_the_client_as_such() -> None:
         with pytest.raises(httpx.ReadTimeout):
             httpx.post(url, json=BODY, timeout=0.3)
         assert httpx.post(url, json=BODY, timeout=10).json()["choices"][0]["message"]["content"] == "hi"
-    assert server.served == ["FakeDisconnect", "FakeHang", "FakeReply"]
+    assert server.served == [FakeDisconnect(), FakeHang(2), FakeReply("")]
