@@ -26,6 +26,7 @@ FAKE_RUNS = {
     ],
     "navigation.yaml": [],
     "tour_navigation.yaml": [],
+    "harbour_notes.yaml": [],
 }
 
 
@@ -72,6 +73,8 @@ def test_example_runs_on_its_scripted_replies(
         assert "outcome: reached the goal" in out
     if name == "tour_navigation.yaml":
         assert "outcome: reached the goal: frame 4 chosen" in out
+    if name == "harbour_notes.yaml":
+        assert "answer: Lady Elspeth Varne" in out and "notes: 4 notes kept" in out
 
 
 def test_load_pipeline_runs_from_python_without_global_state(data_dir: Path) -> None:
