@@ -21,3 +21,7 @@ def register() -> None:
     from agentrun.cli import eval_longbench_write
 
     app.command("longbench-write")(eval_longbench_write.command)
+
+    from agentrun.cli import eval_tool_use
+
+    app.command("tool-use")(eval_tool_use.command)

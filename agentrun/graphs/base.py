@@ -326,6 +326,20 @@ async def drive(
     yield RunFinished(thread_id=thread, status=status, usage=usage, result=done)
 
 
+async def pass_on(events: AsyncIterator[Event], label: str) -> WorkflowResult:
+    """Send a nested workflow's events on to whoever streams the enclosing run, its nodes named
+    under `label`; return its result. Its questions and checkpoints are its own affair."""
+    result: WorkflowResult | None = None
+    async for event in events:
+        if isinstance(event, RunFinished):
+            result = event.result
+        elif not isinstance(event, Interrupted | CheckpointSaved):
+            node = getattr(event, "node", "")
+            runtime.emit({FORWARDED: event.model_copy(update={"node": f"{label}/{node}"})})
+    assert result is not None  # a stream always ends with its result, unless it raised
+    return result
+
+
 def graph_config(thread_id: str) -> dict[str, Any]:
     return {"configurable": {"thread_id": thread_id}, "recursion_limit": RECURSION_LIMIT}
 
@@ -451,6 +465,7 @@ __all__ = [
     "WorkflowResult",
     "graph_config",
     "last_result",
+    "pass_on",
     "resume_input",
     "stream_events",
 ]

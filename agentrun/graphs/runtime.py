@@ -100,6 +100,7 @@ def _report_call(node: str, call: Completion | CallRecord) -> None:
         "kind": "model_call", "node": node, "model": call.model,
         "prompt_tokens": call.prompt_tokens, "completion_tokens": call.completion_tokens,
         "cost_usd": call.cost_usd, "latency_s": call.latency_s, "cache_hit": call.cache_hit,
+        "tool_calls": len(call.tool_calls) if isinstance(call, Completion) else call.tool_calls,
     })  # fmt: skip
 
 

@@ -19,12 +19,13 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from agentrun.errors import ConfigError, FileOutsideRootsError, SpecError, UsageError
 from agentrun.graphs import registry
+from agentrun.graphs.workflow_tool import is_pattern, known_names, lookup_tool
 from agentrun.memory.namespaces import Namespace, readable_namespace
 from agentrun.pipeline import templates
 from agentrun.pipeline.fakes import load_script
 from agentrun.pipeline.load import PathKey, SourceMap, describe
 from agentrun.pipeline.spec import NodeSpec, PipelineSpec
-from agentrun.tools.registry import TOOLS
+from agentrun.tools.registry import tool_names, unknown_tool
 from agentrun.tools.sandbox import FileRoots
 
 MODEL_FIELDS = ("model", "manager_model", "judge_model")
@@ -120,6 +121,7 @@ class _Checker:
             seen.add(node.id)
             if node.agent is not None:
                 self._model_ref((*path, "agent", "model"), node.agent.model)
+                self._agent_tools(path, node.agent.tools)
                 if node.agent.output is not None:
                     self._output_schema((*path, "agent", "output"), node.agent.output)
             if node.tool is not None:
@@ -175,22 +177,56 @@ class _Checker:
 
     def _tool(self, path: PathKey, node: NodeSpec) -> None:
         assert node.tool is not None
-        tool = TOOLS.get(node.tool.name)
+        name = node.tool.name
+        if self._on_mcp_server(name):
+            return  # the server lists its tools when the run starts
+        tool = lookup_tool(name)
         if tool is None:
-            self.report((*path, "tool", "name"), f"unknown tool {node.tool.name!r}; "
-                        f"tools: {', '.join(sorted(TOOLS))}")  # fmt: skip
+            self.report((*path, "tool", "name"), self._unknown_tool(name))
             return
-        allowed = list(tool.args.model_fields)
-        for name in node.tool.args:
-            if name not in allowed:
-                self.report((*path, "tool", "args", name), f"tool {tool.name} has no argument "
-                            f"{name!r}; arguments: {', '.join(allowed)}")  # fmt: skip
-        required = [n for n, f in tool.args.model_fields.items() if f.is_required()]
-        for name in required:
-            if name not in node.tool.args:
-                self.report((*path, "tool", "args"), f"tool {tool.name} needs argument {name!r}")
+        model = tool.arguments_model
+        if model is None:
+            return
+        allowed = list(model.model_fields)
+        for arg in node.tool.args:
+            if arg not in allowed:
+                self.report((*path, "tool", "args", arg), f"tool {tool.name} has no argument "
+                            f"{arg!r}; arguments: {', '.join(allowed)}")  # fmt: skip
+        required = [n for n, f in model.model_fields.items() if f.is_required()]
+        for arg in required:
+            if arg not in node.tool.args:
+                self.report((*path, "tool", "args"), f"tool {tool.name} needs argument {arg!r}")
         literal = {n: v for n, v in node.tool.args.items() if n in allowed and not _templated(v)}
-        self._literal_args((*path, "tool", "args"), tool.name, tool.args, literal)
+        self._literal_args((*path, "tool", "args"), tool.name, model, literal)
+
+    def _agent_tools(self, path: PathKey, names: list[str]) -> None:
+        """Each tool an agent names exists, or lies on one of the spec's MCP servers (whose
+        tools are checked when the run starts them)."""
+        for index, name in enumerate(names):
+            where = (*path, "agent", "tools", index)
+            if names.index(name) != index:
+                self.report(where, f"tool {name!r} is named twice")
+            elif self._on_mcp_server(name):
+                continue
+            elif is_pattern(name):
+                prefix = name.removesuffix("*")
+                if not any(known.startswith(prefix) for known in tool_names()):
+                    self.report(where, f"tool pattern {name!r} matches no tool and no server in "
+                                f"mcp_servers ({self._choices()})")  # fmt: skip
+            elif lookup_tool(name) is None:
+                self.report(where, self._unknown_tool(name))
+
+    def _on_mcp_server(self, name: str) -> bool:
+        server, dot, _ = name.partition(".")
+        return bool(dot) and server in self.spec.mcp_servers
+
+    def _choices(self) -> str:
+        servers = [f"{server}.*" for server in self.spec.mcp_servers]
+        return f"tools: {', '.join([*known_names(), *servers])}"
+
+    def _unknown_tool(self, name: str) -> str:
+        servers = [f"{server}.*" for server in self.spec.mcp_servers]
+        return unknown_tool(name, also=[*known_names(), *servers])
 
     def _literal_args(
         self, path: PathKey, tool: str, model: type[BaseModel], literal: dict[str, Any]

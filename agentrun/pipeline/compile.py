@@ -1,20 +1,20 @@
 """A validated pipeline spec compiled into a LangGraph graph.
 
 Each spec node becomes one graph node that renders its templates against `inputs` and the
-results so far (`state.<node id>`), then runs its action: a model call (checkpointed task), a
-registered tool, a registered workflow (which runs its own resumable graph; its events are
-passed on, its questions relayed), or a question to a person (`human`). `approve: true` has a
-person approve, edit or reject a step's result. `for_each` fans a node out over a list with a
-concurrency limit and joins the results into a list. Edges are sequential or conditional
-(`switch`), and `max_visits` bounds loops.
+results so far (`state.<node id>`), then runs its action: a model call (checkpointed task), or
+with `tools` the agent loop (`agentrun.graphs.agent_loop`); a registered tool (a checkpointed
+task too, sending a `ToolCalled` event); a registered workflow (which runs its own resumable
+graph; its events are passed on, its questions relayed), or a question to a person (`human`).
+`approve: true` has a person approve, edit or reject a step's result. `for_each` fans a node
+out over a list with a concurrency limit and joins the results into a list. Edges are
+sequential or conditional (`switch`), and `max_visits` bounds loops.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Annotated, Any, TypedDict
 
 from jsonschema import Draft202012Validator
@@ -25,15 +25,17 @@ from agentrun.agents.ledger import Usage
 from agentrun.agents.messages import Message
 from agentrun.errors import RunFailedError, UsageError
 from agentrun.graphs import human, registry, runtime
-from agentrun.graphs.base import FORWARDED, NO_ANSWER, Workflow, WorkflowResult
-from agentrun.graphs.events import CheckpointSaved, Event, Interrupted, RunFinished
+from agentrun.graphs.agent_loop import agent_loop, run_tool, tool_context
+from agentrun.graphs.base import NO_ANSWER, Workflow, WorkflowResult, pass_on
 from agentrun.graphs.runtime import WorkflowContext, add_usage, context, usage_of, usage_update
+from agentrun.graphs.workflow_tool import nested_thread, select_tools
 from agentrun.pipeline import templates
 from agentrun.pipeline.blobs import BlobStore
 from agentrun.pipeline.checks import graph_nodes, start_node
 from agentrun.pipeline.load import describe
 from agentrun.pipeline.spec import AgentSpec, NodeSpec, PipelineSpec
-from agentrun.tools.registry import TOOLS, ToolCall
+from agentrun.tools.context import ToolContext
+from agentrun.tools.function import Tool
 from agentrun.tools.sandbox import FileRoots
 
 #: Keys of a workflow's result that stay in the store rather than in graph state.
@@ -101,6 +103,32 @@ class PipelineGraph:
         self.files = files
         self.thread_id = thread_id
         self.blobs = blobs
+        #: The tools of the run's MCP servers, once they are started (`bind_tools`).
+        self.mcp_tools: list[Tool] = []
+        self._agent_tools: dict[str, list[Tool]] = {}
+
+    def bind_tools(self, mcp_tools: list[Tool]) -> None:
+        """Resolve every agent's tools, with the tools the MCP servers listed at run start; a
+        name no server has is a `UsageError` naming the step."""
+        self.mcp_tools = list(mcp_tools)
+        for node in graph_nodes(self.spec):
+            if node.agent is not None and node.agent.tools:
+                self._agent_tools[node.id] = self._select(node, node.agent.tools)
+            if node.tool is not None:
+                self._select(node, [node.tool.name])
+
+    def _select(self, node: NodeSpec, names: list[str]) -> list[Tool]:
+        try:
+            return select_tools(names, self.mcp_tools)
+        except UsageError as exc:
+            raise exc.at(f"node {node.id}") from None
+
+    def tool_context(self, label: str, model: str | None = None) -> ToolContext:
+        """What this run's tools may use: its store and namespace (and those `memory.read`
+        lists), its allowed folders, its gateway and checkpointer."""
+        readable = [tuple(labels) for labels in self.spec.memory.read]
+        return tool_context(context(), node=label, files=self.files, readable=readable,
+                            model=model)  # fmt: skip
 
     def variables(
         self, state: Mapping[str, Any], item: Any = None, has_item: bool = False
@@ -140,6 +168,14 @@ class PipelineGraph:
         prompt = templates.render(agent.prompt, variables, name=f"{node.id}.agent.prompt")
         messages.append({"role": "user", "content": prompt})
         options = self._model_options(agent)
+        if agent.tools:
+            tools = self._agent_tools.get(node.id) or self._select(node, agent.tools)
+            answer = await agent_loop(
+                agent.model, messages, tools, node=label,
+                context=self.tool_context(label, agent.model), max_steps=agent.max_steps,
+                tool_timeout_s=agent.tool_timeout_s, **options,
+            )  # fmt: skip
+            return answer.text, answer.usage
         if agent.output is None:
             completion = await runtime.complete(agent.model, messages, node=label, **options)
             return completion.text, usage_of(completion)
@@ -149,23 +185,26 @@ class PipelineGraph:
             raise RunFailedError(f"node {node.id}: {reply.error}")
         return reply.value.root, reply.usage  # type: ignore[attr-defined]
 
-    async def _tool(self, node: NodeSpec, variables: dict[str, Any]) -> tuple[Any, Usage]:
+    async def _tool(
+        self, node: NodeSpec, variables: dict[str, Any], label: str
+    ) -> tuple[Any, Usage]:
         spec = node.tool
         assert spec is not None
-        tool = TOOLS[spec.name]
+        [tool] = self._select(node, [spec.name])
         rendered = _render_value(spec.args, variables, f"{node.id}.tool.args")
         where = f"node {node.id}: {spec.name}"
+        model = tool.arguments_model
+        if model is not None:  # the spec's own words for a bad argument, before the call
+            try:
+                model.model_validate(rendered)
+            except ValidationError as exc:
+                problems = "; ".join(describe(error, model) for error in exc.errors())
+                raise UsageError(f"{where} argument {problems}") from None
         try:
-            args = tool.args.model_validate(rendered)
-        except ValidationError as exc:
-            problems = "; ".join(describe(error, tool.args) for error in exc.errors())
-            raise UsageError(f"{where} argument {problems}") from None
-        try:
-            readable = tuple(tuple(labels) for labels in self.spec.memory.read)
-            result = await tool.run(args, ToolCall(context(), self.files, readable))
+            outcome = await run_tool(tool, rendered, self.tool_context(label), key=label)
         except UsageError as exc:  # a refused path or namespace: say which step asked
             raise exc.at(where) from None
-        return result, Usage()
+        return outcome.value, outcome.usage
 
     async def _workflow(
         self, node: NodeSpec, variables: dict[str, Any], label: str
@@ -185,7 +224,7 @@ class PipelineGraph:
             config, gateway=ctx.gateway, store=ctx.store, checkpointer=ctx.checkpointer,
             namespace=ctx.namespace, stream_text=ctx.stream_text,
         )  # fmt: skip
-        thread_id = f"{self.thread_id}-{re.sub(r'[^A-Za-z0-9_-]+', '-', label).strip('-')}"
+        thread_id = nested_thread(self.thread_id, label)
         try:
             result = await self._run_workflow(workflow, inputs, thread_id, label)
         except UsageError as exc:  # its inputs, in the workflow's words: say which step
@@ -214,7 +253,7 @@ class PipelineGraph:
                     if answer is human.NOT_FOR_IT:
                         continue  # that reply went to an earlier question; ask on
                 events = workflow.astream_resume(thread_id, answer=answer)
-            result = await _passed_on(events, label)
+            result = await pass_on(events, label)
             if result.interrupt is None:
                 return result
 
@@ -230,7 +269,7 @@ class PipelineGraph:
         if node.agent is not None:
             return await self._agent(node, variables, label)
         if node.tool is not None:
-            return await self._tool(node, variables)
+            return await self._tool(node, variables, label)
         if node.human is not None:
             question = templates.render(node.human.question, variables, name=f"{node.id}.human")
             return human.ask(question, schema=node.human.answer_schema), Usage()
@@ -357,17 +396,3 @@ class PipelineGraph:
 
 def to_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, indent=2, default=str)
-
-
-async def _passed_on(events: AsyncIterator[Event], label: str) -> WorkflowResult:
-    """Send a workflow's events on to whoever streams the pipeline, its nodes named under
-    `label`; return its result. Its questions and checkpoints are the pipeline's own affair."""
-    result: WorkflowResult | None = None
-    async for event in events:
-        if isinstance(event, RunFinished):
-            result = event.result
-        elif not isinstance(event, Interrupted | CheckpointSaved):
-            node = getattr(event, "node", "")
-            runtime.emit({FORWARDED: event.model_copy(update={"node": f"{label}/{node}"})})
-    assert result is not None  # a stream always ends with its result, unless it raised
-    return result

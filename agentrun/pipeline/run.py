@@ -30,7 +30,7 @@ from agentrun.graphs import runtime
 from agentrun.graphs.base import NO_ANSWER, WorkflowResult, drive, last_result, resume_input
 from agentrun.graphs.events import Event, RunFinished
 from agentrun.memory.scope import scoped
-from agentrun.pipeline import budget
+from agentrun.pipeline import budget, mcp_servers
 from agentrun.pipeline import checks as pipeline_checks
 from agentrun.pipeline import load as spec_loader
 from agentrun.pipeline.blobs import BlobStore
@@ -375,7 +375,11 @@ class Pipeline:
 
         try:
             record.update(status="running", started=time.time(), options=options.to_dict())
-            async with self._resources(record, options, gateway, store, checkpointer) as run:
+            async with (
+                self._resources(record, options, gateway, store, checkpointer) as run,
+                mcp_servers.started(self.spec.mcp_servers, self.base_dir) as mcp_tools,
+            ):
+                builder.bind_tools(mcp_tools)
                 app = run.compile(builder.build())
                 if not await run.has_checkpoint():  # new, or stopped before its first one
                     graph_input: Any = record.initial_state()

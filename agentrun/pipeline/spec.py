@@ -16,12 +16,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StringConstraints,
     WithJsonSchema,
     model_validator,
 )
 
 from agentrun.agents.config import ModelConfig
 from agentrun.memory.namespaces import Namespace
+from agentrun.tools.mcp_config import SERVER_NAME, McpServerSettings
 
 SPEC_VERSION = "agentrun/v1"
 NODE_ID = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -84,6 +86,12 @@ class FilesSpec(_Spec):
     )
 
 
+class McpServerSpec(McpServerSettings):
+    """An MCP server: `command` (+ `args`, `env`, `cwd`) over stdio, or a streamable HTTP
+    `url` (+ `headers`). A value of `env` or `headers` written `${NAME}` is read from the
+    environment when the run starts, so secrets stay out of the file."""
+
+
 class InputSpec(_Spec):
     type: Literal["string", "text", "integer", "number", "boolean", "list"] = Field(
         default="string", description="`text` is a long string, usually given as @file."
@@ -94,7 +102,8 @@ class InputSpec(_Spec):
 
 
 class AgentSpec(_Spec):
-    """One model call: a prompt template, optionally with a structured output."""
+    """One model call: a prompt template, optionally with a structured output; with `tools`,
+    a loop of model calls and tool calls until the model answers."""
 
     model: str = Field(default="default", description="A model alias from `models`.")
     system: str | None = Field(default=None, description="Template of the system message.")
@@ -105,10 +114,35 @@ class AgentSpec(_Spec):
     )
     max_tokens: int | None = Field(default=None, gt=0)
     temperature: float | None = Field(default=None, ge=0)
+    tools: list[str] = Field(
+        default_factory=list,
+        description="Tools the model may call until it answers: registered tools "
+        "(memory.search, file.read, ...), registered workflows (chain-of-agents), tools of the "
+        "`mcp_servers` (files.read_file), or every tool under a prefix (file.*, files.*).",
+    )
+    max_steps: int = Field(
+        default=8,
+        ge=1,
+        le=100,
+        description="With tools: model calls before the step fails for want of a final answer.",
+    )
+    tool_timeout_s: float = Field(
+        default=300.0, gt=0, description="With tools: seconds a tool call may take."
+    )
+
+    @model_validator(mode="after")
+    def _tools_answer_in_text(self) -> AgentSpec:
+        if self.tools and self.output is not None:
+            raise ValueError("an agent with tools answers in text; drop `output`, or give the "
+                             "answer a structure in a following agent step")  # fmt: skip
+        return self
 
 
 class ToolSpec(_Spec):
-    name: str = Field(description="A registered tool, e.g. memory.search or file.read.")
+    name: str = Field(
+        description="A registered tool (memory.search, file.read, ...), a registered workflow, "
+        "or a tool of one of the `mcp_servers` (files.read_file)."
+    )
     args: dict[str, Any] = Field(
         default_factory=dict, description="Arguments; string values are templates."
     )
@@ -251,6 +285,13 @@ class PipelineSpec(_Spec):
     memory: MemorySpec = Field(default_factory=MemorySpec)
     limits: LimitsSpec = Field(default_factory=LimitsSpec)
     files: FilesSpec = Field(default_factory=FilesSpec)
+    mcp_servers: dict[Annotated[str, StringConstraints(pattern=SERVER_NAME)], McpServerSpec] = (
+        Field(
+            default_factory=dict,
+            description="Model Context Protocol servers whose tools agents may call, named "
+            "`<server>.<tool>`; started when the run starts and stopped when it ends.",
+        )
+    )
     inputs: dict[str, InputSpec] = Field(default_factory=dict)
     workflow: WorkflowSpec | None = Field(
         default=None, description="Run one registered workflow (instead of nodes and edges)."

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shlex
 import threading
 from collections import deque
 from collections.abc import Iterable
@@ -29,48 +28,17 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client  # the SDK's client, MCP's time-outs
 from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT, CallToolResult, TextContent
 from mcp_types import Tool as McpToolInfo
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from agentrun.errors import McpServerError, ToolArgumentsError, ToolCallError, UsageError
 from agentrun.logs import get_logger
+from agentrun.tools.context import ToolContext
 from agentrun.tools.function import Tool
+from agentrun.tools.mcp_config import McpServer
 
 log = get_logger("mcp")
 
 #: Lines of a stdio server's stderr kept for error messages.
 STDERR_LINES = 20
-
-
-class McpServer(BaseModel):
-    """One MCP server: a `command` to run over stdio, or the `url` of a streamable HTTP one."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$", description="Prefix of its tools' names.")
-    command: str | None = None
-    args: list[str] = Field(default_factory=list)
-    env: dict[str, SecretStr] = Field(default_factory=dict, repr=False)
-    cwd: str | None = None
-    url: str | None = None
-    headers: dict[str, SecretStr] = Field(default_factory=dict, repr=False)
-    startup_timeout_s: float = Field(default=30.0, gt=0)
-    call_timeout_s: float = Field(default=60.0, gt=0)
-
-    @model_validator(mode="after")
-    def _one_transport(self) -> McpServer:
-        if (self.command is None) == (self.url is None):
-            raise ValueError(f"MCP server {self.name!r}: give either command (stdio) or url")
-        if self.url is not None and (self.args or self.env or self.cwd):
-            raise ValueError(f"MCP server {self.name!r}: args, env and cwd need a command")
-        if self.command is not None and self.headers:
-            raise ValueError(f"MCP server {self.name!r}: headers need a url")
-        return self
-
-    @property
-    def where(self) -> str:
-        if self.url is not None:
-            return self.url
-        return shlex.join([self.command or "", *self.args])
 
 
 class McpTool(Tool):
@@ -96,7 +64,7 @@ class McpTool(Tool):
             raise ToolArgumentsError(self.name, problems)
         return arguments
 
-    async def _run(self, arguments: Any) -> Any:
+    async def _run(self, arguments: Any, context: ToolContext | None) -> Any:
         return await self._connection.call(self, arguments)
 
 

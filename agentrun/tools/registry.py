@@ -1,114 +1,161 @@
-"""Tools a pipeline step can call by name, each with typed arguments.
+"""Tools by name: the built-ins, those plugins declare, and those registered at run time.
 
-A tool is an async function of its validated arguments and the workflow context; pipelines name
-tools from this registry only, and an unknown name or argument is a spec error listing the
-choices.
+Pipelines and agents name tools by their registered name only (never by import path). A plugin
+package declares its tools as entry points of the group `agentrun.tools`: an entry point names a
+`Tool` (then the entry point's name is the tool's name) or a list of `Tool`s (then its name is
+only a label). A program calls `agentrun.register_tool(my_tool)`. Nothing is imported until a
+tool is asked for, and an unknown name is an error that lists the known ones.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
+import difflib
+import importlib
+import re
+from collections.abc import Iterable
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from agentrun.errors import ConfigError, UsageError
+from agentrun.tools.function import Tool
 
-from agentrun.errors import InputFileError
-from agentrun.graphs.runtime import WorkflowContext
-from agentrun.memory.namespaces import Label, Namespace, readable_namespace, records_ns
-from agentrun.tools.sandbox import FileRoots
+T = TypeVar("T", bound=Tool)
 
+TOOLS_GROUP = "agentrun.tools"
+#: A tool name: labels of letters, digits, `_` and `-`, joined by dots (`memory.search`).
+NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*$")
 
-class _Args(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class MemorySearchArgs(_Args):
-    query: str
-    limit: int = Field(default=5, ge=1, le=100)
-    collection: Label = Field(
-        default="chunks", description="Collection of the namespace to search (chunks: documents)."
-    )
-    namespace: Namespace | None = Field(
-        default=None,
-        description="Read another namespace, one the spec lists in memory.read (default: the "
-        "pipeline's own).",
-    )
-
-
-class MemoryPutArgs(_Args):
-    key: str
-    text: str
-    collection: Label = "notes"
-    metadata: dict[str, Any] = Field(default_factory=dict)
-
-
-class FileReadArgs(_Args):
-    path: str = Field(
-        description="Relative to the pipeline file's folder (or another allowed folder), and "
-        "inside one of them."
-    )
-    max_chars: int = Field(default=2_000_000, gt=0)
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    """What a tool sees besides its arguments."""
-
-    context: WorkflowContext
-    files: FileRoots
-    #: Namespaces besides its own that the pipeline may read (`memory.read`).
-    readable: tuple[tuple[str, ...], ...] = ()
-
-
-@dataclass(frozen=True)
-class Tool:
-    name: str
-    args: type[BaseModel]
-    run: Callable[[Any, ToolCall], Awaitable[Any]]
-    description: str
-
-
-async def memory_search(args: MemorySearchArgs, call: ToolCall) -> list[dict[str, Any]]:
-    own = call.context.namespace
-    labels = readable_namespace(args.namespace, own, call.readable) if args.namespace else own
-    store = call.context.store
-    hits = await store.asearch(
-        records_ns(labels, args.collection), query=args.query, limit=args.limit
-    )
-    return [
-        {
-            "key": hit.key,
-            "text": hit.value.get("text", ""),
-            "source": hit.value.get("source", ""),
-            "score": hit.score,
-        }
-        for hit in hits
-    ]
-
-
-async def memory_put(args: MemoryPutArgs, call: ToolCall) -> dict[str, str]:
-    value = {"text": args.text, **args.metadata}
-    await call.context.store.aput(call.context.ns(args.collection), args.key, value)
-    return {"key": args.key}
-
-
-async def file_read(args: FileReadArgs, call: ToolCall) -> str:
-    from agentrun.text.files import read_text_file
-
-    path = call.files.resolve(args.path)
-    if not path.is_file():
-        raise InputFileError(str(path), "no such file")
-    return read_text_file(path)[: args.max_chars]
-
-
-TOOLS: dict[str, Tool] = {
-    tool.name: tool
-    for tool in (
-        Tool("memory.search", MemorySearchArgs, memory_search, "Semantic search in the store."),
-        Tool("memory.put", MemoryPutArgs, memory_put, "Keep a text in the store."),
-        Tool(
-            "file.read", FileReadArgs, file_read, "Read a text file (UTF-8 or declared encoding)."
-        ),
-    )
+#: The tools agentrun ships: name -> "module:attribute".
+BUILTIN: dict[str, str] = {
+    "memory.search": "agentrun.tools.memory:memory_search",
+    "memory.put": "agentrun.tools.memory:memory_put",
+    "file.read": "agentrun.tools.files:file_read",
+    "file.list": "agentrun.tools.files:file_list",
 }
+
+_registered: dict[str, Tool] = {}
+_loaded: dict[str, Tool] = {}
+_sources: dict[str, str] = {}
+
+
+def register_tool(tool: T) -> T:
+    """Make `tool` known by its name; usable as a decorator over `@tool`. A name already taken
+    by another tool is an error: pick another name."""
+    check_tool(tool, f"register_tool({tool!r})")
+    taken = _registered.get(tool.name) or _loaded.get(tool.name)
+    if tool.name in BUILTIN or (taken is not None and taken is not tool):
+        raise UsageError(f"a tool named {tool.name!r} exists already; give yours another name")
+    _registered[tool.name] = tool
+    return tool
+
+
+def check_tool(tool: Any, where: str) -> None:
+    """Refuse what is not a usable Tool, saying why."""
+    if not isinstance(tool, Tool):
+        raise ConfigError(f"{where}: {tool!r} is not an agentrun Tool (make one with @tool)")
+    if not NAME.match(tool.name):
+        raise ConfigError(
+            f"{where}: tool name {tool.name!r} is not usable; use letters, digits, _ and -, in "
+            "labels joined by dots (e.g. 'weather.forecast')"
+        )
+
+
+@cache
+def _plugins() -> dict[str, EntryPoint]:
+    """Entry points of installed plugins, read once per process (importing nothing)."""
+    return {point.name: point for point in entry_points(group=TOOLS_GROUP)}
+
+
+_plugins_loaded: set[str] = set()
+
+
+def tool_names() -> list[str]:
+    """Every tool name, sorted (plugins that declare lists of tools are loaded to name them)."""
+    for name in list(_plugins()):
+        _load_plugin(name)
+    return sorted({*BUILTIN, *_registered, *_loaded})
+
+
+def tool_source(name: str) -> str:
+    """Where a tool comes from: `built-in`, `plugin <distribution>` or `registered`."""
+    if name in _registered:
+        return "registered"
+    if name in BUILTIN:
+        return "built-in"
+    get_tool(name)
+    return _sources.get(name, "plugin")
+
+
+def find_tool(name: str) -> Tool | None:
+    """The tool registered as `name`, or None (loading what may declare it)."""
+    found = _registered.get(name) or _loaded.get(name)
+    if found is not None:
+        return found
+    if name in BUILTIN:
+        module, _, attr = BUILTIN[name].partition(":")
+        found = getattr(importlib.import_module(module), attr)
+        assert isinstance(found, Tool)
+        _loaded[name] = found
+        return found
+    if name in _plugins():
+        _load_plugin(name)
+    else:
+        for plugin in list(_plugins()):  # lists of tools declare names only when loaded
+            _load_plugin(plugin)
+    return _loaded.get(name)
+
+
+def get_tool(name: str) -> Tool:
+    """The tool registered as `name`; an unknown name lists the known ones."""
+    found = find_tool(name)
+    if found is None:
+        raise UsageError(unknown_tool(name))
+    return found
+
+
+def unknown_tool(name: str, also: Iterable[str] = ()) -> str:
+    """The message for an unknown tool: a close name, and every name (with `also`)."""
+    names = sorted({*tool_names(), *also})
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown tool {name!r}{hint} (tools: {', '.join(names)})"
+
+
+def _load_plugin(name: str) -> None:
+    if name in _plugins_loaded:
+        return
+    _plugins_loaded.add(name)
+    point = _plugins()[name]
+    where = f"plugin entry point {point.value!r} ({TOOLS_GROUP}: {name})"
+    try:
+        loaded = point.load()
+    except Exception as exc:
+        raise ConfigError(f"{where} does not load: {type(exc).__name__}: {exc}; reinstall the "
+                          "plugin or fix its entry point") from exc  # fmt: skip
+    if isinstance(loaded, list | tuple):
+        tools = list(loaded)
+    else:
+        tools = [loaded]
+        if isinstance(loaded, Tool) and loaded.name != name:
+            raise ConfigError(f"{where}: the tool is named {loaded.name!r}; make the entry "
+                              "point's name and the tool's name the same")  # fmt: skip
+    dist = getattr(getattr(point, "dist", None), "name", None)
+    for tool in tools:
+        check_tool(tool, where)
+        if tool.name in BUILTIN or tool.name in _registered or tool.name in _loaded:
+            raise ConfigError(f"{where}: a tool named {tool.name!r} exists already")
+        _loaded[tool.name] = tool
+        _sources[tool.name] = f"plugin {dist}" if dist else "plugin"
+
+
+__all__ = [
+    "BUILTIN",
+    "TOOLS_GROUP",
+    "find_tool",
+    "get_tool",
+    "register_tool",
+    "tool_names",
+    "tool_source",
+    "unknown_tool",
+]

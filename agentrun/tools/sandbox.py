@@ -45,6 +45,12 @@ class FileRoots:
         """The file `relative` names inside the roots: the first root where it exists, else
         the first where it would be. Raises `FileOutsideRootsError` for an absolute path, or
         one that leads outside every root (by `..` or a symlink)."""
+        inside = self.matches(relative)
+        return next((path for path in inside if path.exists()), inside[0])
+
+    def matches(self, relative: str) -> list[Path]:
+        """Where `relative` leads in each root it stays inside (existing or not), in root
+        order; `FileOutsideRootsError` as for `resolve`."""
         if not relative.strip():
             raise FileOutsideRootsError(relative, self.shown(), "is empty")
         given = Path(relative)
@@ -57,4 +63,4 @@ class FileRoots:
         inside = [path for path in candidates if self.contains(path)]
         if not inside:
             raise FileOutsideRootsError(relative, self.shown(), "leads outside the allowed folders")
-        return next((path for path in inside if path.exists()), inside[0])
+        return inside

@@ -63,6 +63,10 @@ def test_two_writer_processes_at_once_take_turns_and_lose_nothing(tmp_path: Path
 
 
 def test_the_turn_taking_check_sees_writers_overlap_without_the_lock(tmp_path: Path) -> None:
+    # unlocked writers opening a folder that has no store yet would both create chromadb's
+    # tables and one would fail: the store exists first, so the check sees only their overlap
+    with default_store(tmp_path, embedder=FakeEmbedder()):
+        pass
     reports = run_writers(tmp_path, 10, 1.0, env={"WRITER_CHILD_NO_LOCK": "1"})
     first, second = sorted(reports, key=lambda r: r["held_from"])
     assert first["held_to"] > second["held_from"]

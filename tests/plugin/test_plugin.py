@@ -105,3 +105,21 @@ async def test_it_runs_from_python_with_usage_by_node(installed: None, data_dir:
     assert result.keywords == ["harbour", "boats"] and result.output == "A harbour town."
     assert result.counts == {"harbour": 2, "boats": 1}  # the plugin's own tool counted them
     assert set(result.usage_by_node) == {"pick", "brief"}
+
+
+def test_its_own_tool_is_found_by_name_in_a_pipeline(
+    installed: None, data_dir: Path, tmp_path: Path
+) -> None:
+    from agentrun.tools import registry as tools
+
+    tools._plugins.cache_clear()
+    spec = tmp_path / "count.yaml"
+    spec.write_text(
+        "version: agentrun/v1\nname: count\nnodes:\n"
+        "  - id: count\n    tool:\n      name: keywords.count\n"
+        f"      args: {{text: {TEXT!r}, keywords: [harbour, lighthouse, fog]}}\n",
+        encoding="utf-8",
+    )
+    result = Pipeline.load(spec).run(data_dir=data_dir)
+    assert tools.tool_source("keywords.count").startswith("plugin")
+    assert result.results["count"] == {"harbour": 2, "lighthouse": 1, "fog": 0}
