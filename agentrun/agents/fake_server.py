@@ -298,7 +298,6 @@ class FakeOpenAIServer:
         await response.write_eof()
         return response
 
-
     async def _broken_stream(self, request: web.Request, data: str) -> web.StreamResponse:
         """A stream that ends without `[DONE]`: `data` as its one event (none if empty)."""
         response = web.StreamResponse(headers={"content-type": "text/event-stream"})

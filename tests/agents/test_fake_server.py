@@ -82,7 +82,11 @@ def test_faults_are_drawn_from_the_mix_at_their_rate() -> None:
     actions = [server._next_action() for _ in range(1000)]
     faults = [action for action in actions if action in mix]
     assert 250 <= len(faults) <= 350
-    assert {type(action).__name__ for action in faults} == {"FakeError", "FakeDisconnect", "FakeHang"}
+    assert {type(action).__name__ for action in faults} == {
+        "FakeError",
+        "FakeDisconnect",
+        "FakeHang",
+    }
 
 
 def test_a_dropped_connection_and_a_hang_reach_the_client_as_such() -> None:
@@ -95,5 +99,8 @@ def test_a_dropped_connection_and_a_hang_reach_the_client_as_such() -> None:
             httpx.post(url, json=BODY, timeout=10)
         with pytest.raises(httpx.ReadTimeout):
             httpx.post(url, json=BODY, timeout=0.3)
-        assert httpx.post(url, json=BODY, timeout=10).json()["choices"][0]["message"]["content"] == "hi"
+        assert (
+            httpx.post(url, json=BODY, timeout=10).json()["choices"][0]["message"]["content"]
+            == "hi"
+        )
     assert server.served == [FakeDisconnect(), FakeHang(2), FakeReply("")]

@@ -28,7 +28,9 @@ class CrashingStore(InMemoryStore):
 
 
 async def test_a_split_interrupted_while_writing_is_written_again_whole() -> None:
-    gateway = Gateway(GatewayConfig(models={"m": ModelConfig(model="openai/x", context_window=4096)}))
+    gateway = Gateway(
+        GatewayConfig(models={"m": ModelConfig(model="openai/x", context_window=4096)})
+    )
     store = CrashingStore(after=4)
     options: dict[str, Any] = {"model": "m", "chunk_tokens": 64}
     with pytest.raises(KeyboardInterrupt):

@@ -3,7 +3,6 @@ each kill point, stopped by Ctrl-C and by a full disk, and resumed (`benchmarks/
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
