@@ -97,6 +97,10 @@ def _mark(node: yaml.Node) -> Location:
     return Location(node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+#: What YAML counts as a line break (PyYAML's marks count lines the same way).
+LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+
+
 def _at(file: str, mark: Any) -> str:
     """`file:line:column` of a PyYAML mark (0-based), or the file alone."""
     return f"{file}:{mark.line + 1}:{mark.column + 1}" if mark is not None else file
@@ -228,7 +232,10 @@ def read_text(path: Path) -> str:
 
 def _parse(text: str, file: str, depth: int) -> tuple[Any, yaml.Node | None]:
     """The data of one YAML document and its root node (None for no document)."""
-    loader = _SpecLoader(text, file, depth)
+    try:
+        loader = _SpecLoader(text, file, depth)  # its reader checks every character first
+    except yaml.reader.ReaderError as exc:
+        raise _not_printable(text, file, exc) from exc
     try:
         root = loader.get_single_node()
         if root is None:
@@ -244,13 +251,23 @@ def _parse(text: str, file: str, depth: int) -> tuple[Any, yaml.Node | None]:
         loader.dispose()
 
 
+def _not_printable(text: str, file: str, exc: yaml.reader.ReaderError) -> SpecError:
+    """YAML allows no control characters but tab and line breaks, even inside quotes."""
+    lines = LINE_BREAK.split(text[: exc.position])
+    where = f"{file}:{len(lines)}:{len(lines[-1]) + 1}"
+    return SpecError(
+        f"{where}: invalid YAML: character U+{exc.character:04X} is not allowed in YAML; "
+        f'remove it, or write it as "\\u{exc.character:04x}" inside double quotes'
+    )
+
+
 def load_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
     """Parse one YAML document with the safe loader; return the data and its source map."""
     data, root = _parse(text, file, 0)
     if root is None:
         raise SpecError(f"{file}: the file has no YAML document")
     source = SourceMap(file)
-    _map_locations(root, (), source, re.split("\r\n|[\r\n\x85\u2028\u2029]", text))
+    _map_locations(root, (), source, LINE_BREAK.split(text))
     return data, source
 
 

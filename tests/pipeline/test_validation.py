@@ -142,6 +142,10 @@ BROKEN: dict[str, tuple[str, str]] = {
         ),
         "nesting deeper than 200 levels once aliases are expanded",
     ),
+    "a control character PyYAML's reader refuses": (
+        HEAD + AGENT + "      model: de\x13fault\n",
+        ":7:16: invalid YAML: character U+0013 is not allowed in YAML",
+    ),
     "duplicate top-level key": (
         HEAD + AGENT + "name: again\n",
         ":7:1: duplicate key 'name' (first at line 2)",
@@ -180,6 +184,11 @@ BROKEN: dict[str, tuple[str, str]] = {
         HEAD + AGENT + "  - id: b\n    agent:\n      prompt: hi\n"
         "edges:\n  - from: a\n    switch:\n      - when: " + "not " * 5000 + "1\n        to: b\n",
         ":13:9: expression edges.0.switch.0.when: nested too deeply for the template engine",
+    ),
+    "template syntax error": (
+        HEAD + "nodes:\n  - id: a\n    agent:\n      prompt: 'a {{ inputs.x ¯ }}'\n",
+        ":6:7: template nodes.0.agent.prompt line 1: template syntax error: unexpected char '¯'"
+        " at 14; fix the {{ }} or {% %} markup, or write {{ '{{' }} for literal braces",
     ),
     "template call": (
         HEAD
@@ -326,6 +335,7 @@ def test_set_checks_integer_workflow_inputs(
         ("--set", "--set nodes.0.agent.output:1:197: nesting deeper than 200 levels"),
         ("--set", "--set nodes.0.agent.prompt:1:1: YAML tag"),
         ("--set", "--set models.default:1:12: duplicate key 'model' (first at line 1)"),
+        ("--set", "--set nodes.0.agent.model:1:4: invalid YAML: character U+008F"),
         ("--input", "input 'items':1:200: nesting deeper than 200 levels"),
     ],
 )
@@ -339,6 +349,7 @@ def test_command_line_values_follow_the_spec_rules(
         "--set nodes.0.agent.output": "nodes.0.agent.output=" + "[" * 100_000,
         "--set nodes.0.agent.prompt": "nodes.0.agent.prompt=!!python/name:os.system",
         "--set models.default": "models.default={model: a, model: b}",
+        "--set nodes.0.agent.model": "nodes.0.agent.model=abc\x8f",
         "input 'items'": "items=" + "[" * 100_000,
     }
     value = next(v for k, v in values.items() if expected.startswith(k))
