@@ -265,7 +265,7 @@ def load_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
     """Parse one YAML document with the safe loader; return the data and its source map."""
     data, root = _parse(text, file, 0)
     if root is None:
-        raise SpecError(f"{file}: the file has no YAML document")
+        raise SpecError(f"{file}: the file has no YAML document, only comments; write it in")
     source = SourceMap(file)
     _map_locations(root, (), source, LINE_BREAK.split(text))
     return data, source
@@ -348,7 +348,7 @@ def describe(error: Any, root: type[BaseModel]) -> str:
             return f"{where}: unknown key {key!r}; expected one of: {', '.join(names)}{hint}"
         return f"{where}: unknown key {key!r}"
     if kind == "missing":
-        return f"{where}: required, but missing"
+        return f"{where}: required, but missing; add `{loc[-1] if loc else where}:`"
     if kind == "union_tag_invalid":
         return f"{where}: {error['msg']}"
     found = error.get("input")

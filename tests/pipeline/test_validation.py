@@ -26,7 +26,7 @@ BROKEN: dict[str, tuple[str, str]] = {
         HEAD + "nodes:\n  - id: a\n    agent:\n      prompt: hi\n      max_tokens: many\n",
         ":7:",
     ),
-    "missing version": ("name: x\n" + AGENT, "version: required, but missing"),
+    "missing version": ("name: x\n" + AGENT, "version: required, but missing; add `version:`"),
     "wrong version": ("version: agentrun/v9\nname: x\n" + AGENT, "agentrun/v1"),
     "both workflow and nodes": (
         HEAD + "workflow:\n  type: chain-of-agents\n  inputs: {document: x}\n" + AGENT,
@@ -198,7 +198,8 @@ BROKEN: dict[str, tuple[str, str]] = {
     "unknown input in an indented line of a literal block": (
         HEAD + "nodes:\n  - id: a\n    agent:\n      prompt: |\n        ok\n"
         "          - {{ inputs.topic }}\n",
-        ":8:16: template nodes.0.agent.prompt: unknown input 'topic'",
+        ":8:16: template nodes.0.agent.prompt: unknown input 'topic'; declare it under `inputs:`"
+        " (declared: none)",
     ),
     "unknown filter in a folded block": (
         HEAD + "nodes:\n  - id: a\n    agent:\n      prompt: >\n        one\n        two\n"
@@ -270,6 +271,7 @@ def test_broken_specs_are_clear_errors_with_exit_code_2(
     [
         (b"", "the file is empty"),
         (b"   \n\n", "the file is empty"),
+        (b"# only a comment\n", "the file has no YAML document, only comments; write it in"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary file"),
         ("version: agentrun/v1\nname: caf\xe9\n".encode("latin-1"), "not UTF-8"),
     ],
