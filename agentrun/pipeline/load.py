@@ -157,6 +157,7 @@ def _check_nodes(root: yaml.Node, file: str, depth: int) -> None:
     expanded (the composer saw each anchored node only once, where it was written)."""
     #: Per node: the values it expands to, and the levels of collections inside it.
     shapes: dict[int, tuple[int, int]] = {}
+    inside: set[int] = set()  # the collections being measured: an alias to one is a cycle
 
     def shape(node: yaml.Node, depth: int) -> tuple[int, int]:
         if node.tag not in STANDARD_TAGS:
@@ -167,6 +168,13 @@ def _check_nodes(root: yaml.Node, file: str, depth: int) -> None:
             )
         known = shapes.get(id(node))
         if known is None:
+            if id(node) in inside:
+                where = _mark(node)
+                raise SpecError(
+                    f"{file}:{where.line}:{where.column}: an alias refers to the collection it "
+                    "is in, so the value would contain itself; copy the values instead"
+                )
+            inside.add(id(node))
             children: list[yaml.Node] = []
             if isinstance(node, yaml.MappingNode):
                 children = [part for pair in node.value for part in pair]
@@ -175,6 +183,7 @@ def _check_nodes(root: yaml.Node, file: str, depth: int) -> None:
             inner = [shape(child, depth + 1) for child in children]
             known = (1 + sum(s for s, _ in inner), max((h + 1 for _, h in inner), default=0))
             shapes[id(node)] = known
+            inside.discard(id(node))
         total, height = known
         if depth + height > MAX_DEPTH:
             raise _too_deep(file, node.start_mark, " once aliases are expanded")

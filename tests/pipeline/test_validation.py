@@ -146,6 +146,10 @@ BROKEN: dict[str, tuple[str, str]] = {
         HEAD + AGENT + "      model: de\x13fault\n",
         ":7:16: invalid YAML: character U+0013 is not allowed in YAML",
     ),
+    "an alias inside its own anchor": (
+        HEAD + AGENT + "x: {a: &a [1, {b: *a}]}\n",
+        ":7:8: an alias refers to the collection it is in, so the value would contain itself",
+    ),
     "duplicate top-level key": (
         HEAD + AGENT + "name: again\n",
         ":7:1: duplicate key 'name' (first at line 2)",
@@ -338,6 +342,7 @@ def test_set_checks_integer_workflow_inputs(
         ("--set", "--set nodes.0.agent.prompt:1:1: YAML tag"),
         ("--set", "--set models.default:1:12: duplicate key 'model' (first at line 1)"),
         ("--set", "--set nodes.0.agent.model:1:4: invalid YAML: character U+008F"),
+        ("--set", "--set name:1:1: an alias refers to the collection it is in"),
         ("--input", "input 'items':1:200: nesting deeper than 200 levels"),
     ],
 )
@@ -348,6 +353,7 @@ def test_command_line_values_follow_the_spec_rules(
     path = tmp_path / "pipeline.yaml"
     path.write_text(HEAD + "inputs:\n  items: {type: list}\n" + AGENT, "utf-8")
     values = {
+        "--set name": "name=&a [*a]",
         "--set nodes.0.agent.output": "nodes.0.agent.output=" + "[" * 100_000,
         "--set nodes.0.agent.prompt": "nodes.0.agent.prompt=!!python/name:os.system",
         "--set models.default": "models.default={model: a, model: b}",
