@@ -253,7 +253,10 @@ def _parse(text: str, file: str, depth: int) -> tuple[Any, yaml.Node | None]:
         return loader.construct_document(root), root
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        raise SpecError(f"{_at(file, mark)}: invalid YAML: {exc.problem or exc.context}") from exc
+        raise SpecError(
+            f"{_at(file, mark)}: invalid YAML: {exc.problem or exc.context}; check the "
+            "indentation, quotes and brackets up to there"
+        ) from exc
     except yaml.YAMLError as exc:
         raise SpecError(f"{file}: invalid YAML: {exc}") from exc
     finally:

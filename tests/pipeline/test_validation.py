@@ -99,7 +99,11 @@ BROKEN: dict[str, tuple[str, str]] = {
         HEAD + "nodes:\n  - id: a\n    agent:\n      prompt: hi\n      output: {type: string}\n",
         "type: object",
     ),
-    "invalid YAML": (HEAD + "nodes: [a, b\n", "invalid YAML"),
+    "invalid YAML": (
+        HEAD + "nodes: [a, b\n",
+        ":4:1: invalid YAML: expected ',' or ']', but got '<stream end>'; check the indentation,"
+        " quotes and brackets up to there",
+    ),
     "python object tag": (
         HEAD + "name2: !!python/object/apply:os.system ['touch {marker}']\n" + AGENT,
         "YAML tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed",
