@@ -72,6 +72,25 @@ async def test_no_retry_and_no_fallback_on_client_errors(
         assert backup.chat_requests() == []
 
 
+async def test_a_key_the_provider_echoes_is_masked_in_the_error_and_the_logs(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Some providers quote the key they refused; it is shaped like no known key here."""
+    key = "canary-key-0b9e1d77c2"
+    monkeypatch.setenv("CANARY_KEY", key)
+    caplog.set_level(logging.DEBUG, logger="agentrun")
+    with FakeOpenAIServer() as server:
+        server.script([FakeError(500, message=f"upstream said: bad key {key}"),
+                       FakeError(401, message=f"Incorrect API key provided: {key}.")])  # fmt: skip
+        model = ModelConfig(model="openai/a", api_base=server.url, api_key_env="CANARY_KEY")
+        config = GatewayConfig(models={"a": model}, retry=FAST_RETRY)
+        async with Gateway(config, data_dir=data_dir) as gateway:
+            with pytest.raises(AuthenticationFailedError) as raised:
+                await gateway.acomplete("a", "ping", cache=False)
+    assert "Incorrect API key provided: [redacted]" in str(raised.value)
+    assert key not in str(raised.value) and key not in caplog.text
+
+
 async def test_fallback_in_order_after_retries_are_spent(
     data_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
