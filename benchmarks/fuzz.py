@@ -47,7 +47,6 @@ from hypothesis import strategies as st
 from agentrun.cli import run as cli
 from benchmarks.workloads import DEMO_TEXT, EXAMPLES, ROOT
 
-AGENTRUN = str(Path(sys.executable).with_name("agentrun"))
 #: Text with what breaks naive code: NUL and control characters, right-to-left and zero-width
 #: marks, surrogate-free astral characters.
 TRICKY = "\x00\x1b\r\t\u202e\u2066\u200b\u200f\ufeff\U0001f600é中"
@@ -69,7 +68,7 @@ UNEXPECTED = re.compile(r"error: unexpected \w+: ")
 FIX = re.compile(
     r"\b(expected|must|use|did you mean|pass|set|allowed|only|one of|needs?|should|give|"
     r"add|remove|choose|check|raise|free|name|at most|at least|try|not a valid|valid|"
-    r"is required|takes|export|resume|shorten|cannot|no such|declare|write|convert)\b",
+    r"is required|takes|export|resume|shorten|cannot|no such|declare|write|convert|starts with)\b",
     re.I,
 )
 EXAMPLE_SPECS = sorted(EXAMPLES.glob("*.yaml"))
@@ -281,31 +280,52 @@ def named_documents(megabytes: int = 50, lines: int = 1_000_000) -> dict[str, by
     }
 
 
+#: `agentrun` that writes its peak resident memory (VmHWM, kB) to the file named first. The
+#: peak the parent sees through wait4 is no good: a child inherits the parent's high-water mark.
+PEAK_WRAPPER = """
+import atexit, re, sys
+from pathlib import Path
+out = Path(sys.argv.pop(1))
+def peak():
+    status = Path("/proc/self/status").read_text()
+    out.write_text(re.search(r"VmHWM:\\s+(\\d+)", status).group(1))
+atexit.register(peak)
+sys.argv[0] = "agentrun"
+from agentrun.cli import main
+main()
+"""
+
+
 def document_process(name: str, content: bytes, folder: Path) -> dict[str, Any]:
     """Chain-of-agents over `content` as its own `agentrun` process: its verdict, seconds and
     peak resident memory."""
     path = folder / (re.sub(r"\W+", "-", name) + ".txt")
     path.write_bytes(content)
-    argv = [AGENTRUN, "--data-dir", str(folder / "data"), "run",
-            str(EXAMPLES / "chain_of_agents.yaml"), *FAKE_COA, "--input", f"document=@{path}",
-            "--no-stream"]  # fmt: skip
+    peak = folder / "peak-kb"
+    argv = [sys.executable, "-c", PEAK_WRAPPER, str(peak), "--data-dir", str(folder / "data"),
+            "run", str(EXAMPLES / "chain_of_agents.yaml"), *FAKE_COA,
+            "--input", f"document=@{path}", "--no-stream"]  # fmt: skip
     started = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(argv, stdout=out, stderr=err, cwd=ROOT)
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+    done = subprocess.run(argv, capture_output=True, cwd=ROOT, check=False,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
     seconds = time.perf_counter() - started
-    kind, message = verdict(process.returncode, stdout, stderr)
-    return {"document": name, "bytes": len(content), "exit_code": process.returncode,
+    stdout, stderr = done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace")
+    kind, message = verdict(done.returncode, stdout, stderr)
+    return {"document": name, "bytes": len(content), "exit_code": done.returncode,
             "verdict": kind, "message": message[:300], "seconds": round(seconds, 2),
-            "max_rss_mb": round(usage.ru_maxrss / 1024, 1)}  # fmt: skip
+            "max_rss_mb": round(int(peak.read_text()) / 1024, 1)}  # fmt: skip
 
 
-def fuzz(cases: int, scratch: Path, documents: bool = True, log: Any = None) -> FuzzReport:
-    """`cases` generated cases (split across the targets), then the named documents."""
+def fuzz(
+    cases: int,
+    scratch: Path,
+    documents: bool = True,
+    log: Any = None,
+    megabytes: int = 50,
+    lines: int = 1_000_000,
+) -> FuzzReport:
+    """`cases` generated cases (split across the targets), then the named documents (the large
+    one of `megabytes`, the many-lines one of `lines`)."""
     report = FuzzReport()
     fuzzer = Fuzzer(scratch, report)
     shares = {"spec": 0.45, "set": 0.35, "input": 0.1, "document": 0.1}
@@ -319,7 +339,7 @@ def fuzz(cases: int, scratch: Path, documents: bool = True, log: Any = None) -> 
     if documents:
         folder = scratch / "named"
         folder.mkdir()
-        for name, content in named_documents().items():
+        for name, content in named_documents(megabytes, lines).items():
             report.documents.append(document_process(name, content, folder))
             if log is not None:
                 print(f"document {name}: {report.documents[-1]}", file=log, flush=True)
