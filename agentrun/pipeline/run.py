@@ -105,7 +105,9 @@ class Pipeline:
     ) -> Pipeline:
         data, source = spec_loader.load_yaml(text, str(path))
         if not isinstance(data, dict):
-            raise SpecError(f"{path}:1:1: a pipeline is a mapping (found {type(data).__name__})")
+            found = "nothing" if data is None else f"a {type(data).__name__}"
+            raise SpecError(f"{path}:1:1: a pipeline is a mapping of keys (found {found}); it "
+                            "starts with `version: agentrun/v1`")  # fmt: skip
         if overrides:  # the record keeps the spec as run, overrides included, for resume
             data = apply_overrides(data, overrides)
             text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

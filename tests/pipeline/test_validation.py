@@ -280,6 +280,8 @@ def test_broken_specs_are_clear_errors_with_exit_code_2(
         (b"", "the file is empty"),
         (b"   \n\n", "the file is empty"),
         (b"# only a comment\n", "the file has no YAML document, only comments; write it in"),
+        (b"just words\n", ":1:1: a pipeline is a mapping of keys (found a str); it starts with"),
+        (b"---\n", ":1:1: a pipeline is a mapping of keys (found nothing); it starts with"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary file"),
         ("version: agentrun/v1\nname: caf\xe9\n".encode("latin-1"), "not UTF-8"),
     ],
