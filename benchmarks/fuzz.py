@@ -68,7 +68,8 @@ UNEXPECTED = re.compile(r"error: unexpected \w+: ")
 FIX = re.compile(
     r"\b(expected|must|use|did you mean|pass|set|allowed|only|one of|needs?|should|give|"
     r"add|remove|choose|check|raise|free|name|at most|at least|try|not a valid|valid|"
-    r"is required|takes|export|resume|shorten|cannot|no such|declare|write|convert|starts with)\b",
+    r"is required|takes|export|resume|shorten|cannot|no such|declare|write|convert|starts with|"
+    r"a pipeline is)\b",
     re.I,
 )
 EXAMPLE_SPECS = sorted(EXAMPLES.glob("*.yaml"))
