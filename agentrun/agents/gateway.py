@@ -258,8 +258,8 @@ class Gateway:
     def _credentials(self, name: str, config: ModelConfig) -> dict[str, Any]:
         """api_key / api_base for the call; a missing key fails before any request."""
         if config.api_key is not None:
-            key = remember_secret(config.api_key.get_secret_value())
-            return {"api_key": key, "api_base": config.api_base}
+            secret = remember_secret(config.api_key.get_secret_value())
+            return {"api_key": secret, "api_base": config.api_base}
         if config.api_key_env:
             key = os.environ.get(config.api_key_env)
             if not key:
