@@ -18,12 +18,8 @@ import contextlib
 import io
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +30,7 @@ if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
 from agentrun.agents.fake_server import FakeError, FakeOpenAIServer
 from agentrun.cli import run as cli
 from benchmarks.workloads import ROOT
+from tests.tools.test_mcp import serving_http
 
 KEY = "canary-key-4f1c9a7e2d0b8c3a"  # not shaped like any provider's key: found by value
 TOKEN = "tok-canary-88e2b5d1c0a9f7"
@@ -60,31 +57,6 @@ class Canary:
 def _holds(data: bytes | str) -> bool:
     text = data if isinstance(data, str) else data.decode("latin-1")
     return KEY in text or TOKEN in text
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def mcp_http_server() -> Iterator[str]:
-    """The test MCP server over streamable HTTP, which sees the header we send."""
-    port = free_port()
-    process = subprocess.Popen([sys.executable, str(MCP_SERVER), "--http", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        process.kill()
-        process.wait(timeout=10)
 
 
 def spec_text(api_base: str, mcp_url: str, key_line: str) -> str:
@@ -121,7 +93,7 @@ def canary_runs(scratch: Path) -> Canary:
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
     try:
-        with FakeOpenAIServer(reply="harbour 5") as server, mcp_http_server() as mcp_url:
+        with FakeOpenAIServer(reply="harbour 5") as server, serving_http() as (mcp_url, _):
             (scratch / "specs").mkdir()
             by_env = scratch / "specs" / "by-env.yaml"
             by_env.write_text(spec_text(server.url, mcp_url, "api_key_env: AGENTRUN_CANARY_KEY"))

@@ -45,7 +45,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -157,23 +157,22 @@ def _memory_write(tracker: Tracker) -> None:
 
 
 def _tool_call(tracker: Tracker) -> None:
-    from agentrun.tools import registry
+    from agentrun.tools.function import Tool
 
-    def wrap(tool: Any) -> Any:
-        async def run(args: Any, call: Any) -> Any:
-            tracker.tools_started += 1
-            tracker.tools_running += 1
-            try:
-                result = await tool.run(args, call)
-            finally:
-                tracker.tools_running -= 1
-            if tracker.hit("tool call"):
-                tracker.die("tool call")
-            return result
+    call = Tool.call
 
-        return replace(tool, run=run)
+    async def hooked(self: Tool, *args: Any, **kwargs: Any) -> Any:
+        tracker.tools_started += 1
+        tracker.tools_running += 1
+        try:
+            result = await call(self, *args, **kwargs)
+        finally:
+            tracker.tools_running -= 1
+        if tracker.hit("tool call"):
+            tracker.die("tool call")
+        return result
 
-    registry.TOOLS.update({name: wrap(tool) for name, tool in registry.TOOLS.items()})
+    Tool.call = hooked  # type: ignore[method-assign]
 
 
 def _result_file(tracker: Tracker) -> None:
