@@ -187,7 +187,8 @@ def _result_file(tracker: Tracker) -> None:
 
 
 def _recorded_calls(tracker: Tracker) -> None:
-    """A model call is recorded when its task's return value is in the checkpoint."""
+    """A model call is recorded when its task's return value is in the checkpoint (a tool
+    task's value, which has the tool's `content`, is not a model call's)."""
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
     put_writes = AsyncSqliteSaver.aput_writes
@@ -198,6 +199,7 @@ def _recorded_calls(tracker: Tracker) -> None:
             if (
                 channel == "__return__"
                 and isinstance(value, dict)
+                and "content" not in value
                 and ("requested_model" in value or {"value", "error", "usage"} <= set(value))
             ):
                 tracker.calls_recorded += 1
