@@ -37,10 +37,5 @@ def test_ctrl_c_and_a_full_disk_stop_clearly_and_resume(soaked: dict[str, Any]) 
         assert figures["databases_broken"] == 0
 
 
-@pytest.mark.xfail(
-    reason="a fanned-out tool step runs again whole on resume: its finished tool calls are not "
-    "checkpointed one by one yet",
-    strict=False,
-)
 def test_finished_tool_calls_are_not_repeated(soaked: dict[str, Any]) -> None:
     assert all(figures["tools_repeated"] == 0 for figures in soaked["figures"].values())
