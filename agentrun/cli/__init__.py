@@ -55,7 +55,7 @@ def root(
 
 
 def _register() -> None:
-    from agentrun.cli import cache, demo, eval, memory, models, pipeline, workflows
+    from agentrun.cli import batch, cache, demo, eval, memory, models, pipeline, serve, workflows
 
     for command in (
         pipeline.run,
@@ -65,12 +65,14 @@ def _register() -> None:
         pipeline.schema,
     ):
         app.command(command.__name__)(command)
+    app.command("batch")(batch.batch)
     app.add_typer(pipeline.runs_app, name="runs")
     app.add_typer(workflows.app, name="workflows")
     app.add_typer(models.app, name="models")
     app.add_typer(cache.app, name="cache")
     app.add_typer(memory.app, name="memory")
     app.command("demo")(demo.demo)
+    app.command("serve")(serve.serve)
     eval.register()
     app.add_typer(eval.app, name="eval")
 

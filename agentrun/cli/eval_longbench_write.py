@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from agentrun.cli._common import console, err_console, literal, state
+from agentrun.cli.eval_long_doc_qa import REPORT, write_report
 
 if TYPE_CHECKING:
     from agentrun.evals.longbench_write import LongBenchWriteSettings
@@ -54,13 +55,20 @@ def render(report: dict[str, Any]) -> None:
                 str(row["model_calls"]), _fmt(row["mean_wall_s"]), str(row["errors"]),
             )  # fmt: skip
     console().print(table)
-    for system, row in report["summary"].items():
-        if row["errors"]:
-            err_console().print(
-                f"{system}: {row['errors']} of {row['n']} item(s) failed and score 0 "
-                "(see results.jsonl; the same command retries them)",
-                markup=False, style="yellow",
-            )  # fmt: skip
+    notes = [
+        f"{system}: {row['errors']} of {row['n']} item(s) failed and score 0 "
+        "(see results.jsonl; the same command retries them)"
+        for system, row in report["summary"].items()
+        if row["errors"]
+    ]
+    if report.get("pending"):
+        pending = report["pending"]
+        notes.append(
+            f"not run yet ({len(pending)}): {', '.join(pending)}; the command without "
+            "--report-only runs them"
+        )
+    for note in notes:
+        err_console().print(note, markup=False, style="yellow")
 
 
 def _fmt(value: Any) -> str:
@@ -95,6 +103,11 @@ def command(
     plan_fallback: str | None = typer.Option(
         None, help="AgentWrite without a usable outline: lines (default), outline or error."
     ),
+    words_per_call: int | None = typer.Option(
+        None,
+        help="AgentWrite: words the model writes per call (default: measured from its sections "
+        "and kept per model).",
+    ),
     out_dir: Path | None = typer.Option(
         None,
         help="Output directory (default <data dir>/evals/longbench-write-<model>-<subset>...; "
@@ -103,6 +116,10 @@ def command(
     cache: bool = typer.Option(
         False, help="Reuse cached replies (off by default, so tokens and time are measured)."
     ),
+    report_only: bool = typer.Option(
+        False, help="Report the items finished so far and run nothing (slow models)."
+    ),
+    report_html: Path | None = REPORT,
 ) -> None:
     """LongBench-Write: S_l per length bucket (and S_q with a judge), AgentWrite vs one call."""
     from agentrun.agents import Gateway
@@ -115,7 +132,7 @@ def command(
         systems=systems, judge_model=judge_model, baseline_max_tokens=baseline_max_tokens,
         concurrency=concurrency,
         writer={"tolerance": tolerance, "fix_attempts": fix_attempts,
-                "plan_fallback": plan_fallback},
+                "plan_fallback": plan_fallback, "words_per_call": words_per_call},
     )  # fmt: skip
     root = resolve_data_dir(state(ctx).data_dir)
     out = out_dir or default_out_dir(root, settings)
@@ -138,8 +155,14 @@ def command(
 
     async def main() -> dict[str, Any]:
         async with Gateway(data_dir=root, cache=cache) as gateway:
-            return await arun_eval(settings, out, gateway=gateway, on_row=progress)
+            return await arun_eval(
+                settings, out, gateway=gateway, on_row=progress, report_only=report_only
+            )
 
     report = run_sync(main())
     render(report)
-    console().print(f"report: {out / 'report.json'}\nplot:   {out / 'length_scores.png'}")
+    console().print(
+        f"report: {out / 'report.json'}\nplot:   {out / 'length_scores.png'}", markup=False
+    )
+    console().print(f"command: {report['command']}", markup=False)
+    write_report(out, report_html)

@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from agentrun.cli._common import console, err_console, state
+from agentrun.cli.eval_long_doc_qa import REPORT, write_report
 
 
 def command(
@@ -22,8 +23,19 @@ def command(
     perception: str = typer.Option(
         "text", help="text (the simulator's text observation) or image (a VLM reads the map)."
     ),
-    seed: int = typer.Option(0, help="Seeds the city and the tasks (same seed, same tasks)."),
-    tasks: int = typer.Option(20, "--tasks", "-n", help="Number of tasks."),
+    chooser: str = typer.Option(
+        "model",
+        help="model, or oracle: a scripted chooser picks the listed move nearest the goal by "
+        "true hops (the ceiling of the choice step; no model is called).",
+    ),
+    candidates: int = typer.Option(3, help="PReP: top-ranked moves the model chooses among."),
+    decision_tokens: int = typer.Option(16, help="Most tokens a choice reply may take."),
+    seed: int = typer.Option(
+        0, help="Seeds the city and the tasks (same seed, same tasks; any other is held out)."
+    ),
+    tasks: int = typer.Option(
+        20, "--tasks", "-n", help="Number of tasks (more extends a run, fewer reports a prefix)."
+    ),
     min_hops: int = typer.Option(10, help="Shortest path of a task: at least this many hops."),
     max_hops: int = typer.Option(50, help="Shortest path of a task: at most this many hops."),
     bearing_noise: float = typer.Option(0.0, help="Std of perceived landmark bearings (deg)."),
@@ -36,19 +48,27 @@ def command(
         "episodes in it are kept and skipped, so re-running continues.",
     ),
     cache: bool = typer.Option(False, help="Reuse cached replies (off: tokens are measured)."),
+    report_html: Path | None = REPORT,
 ) -> None:
     """SR and SPL by path length and landmark visibility (city), or goal-frame accuracy (tour)."""
     from pydantic import ValidationError
 
     from agentrun.agents import Gateway
     from agentrun.errors import UsageError
-    from agentrun.evals.navigation import REPORT_JSON, REPORT_PNG, NavigationEvalConfig, arun_eval
+    from agentrun.evals.navigation import (
+        REPORT_JSON,
+        REPORT_MD,
+        REPORT_PNG,
+        NavigationEvalConfig,
+        arun_eval,
+    )
     from agentrun.graphs.runtime import run_sync
     from agentrun.settings import data_dir as resolve_data_dir
 
     try:
         config = NavigationEvalConfig(
             task=task, model=model, perception=perception, seed=seed, tasks=tasks,
+            chooser=chooser, candidates=candidates, decision_max_tokens=decision_tokens,
             strategies=[s.strip() for s in strategies.split(",") if s.strip()],
             min_hops=min_hops, max_hops=max_hops, bearing_noise_deg=bearing_noise,
             distance_noise=distance_noise, occlusion=occlusion, visibility_m=visibility,
@@ -86,7 +106,11 @@ def command(
 
     report = run_sync(main())
     render(report)
-    console().print(f"report: {out / REPORT_JSON}\nplot:   {out / REPORT_PNG}", markup=False)
+    lines = [f"report: {out / REPORT_JSON}", f"plot:   {out / REPORT_PNG}"]
+    if config.task == "city":
+        lines.append(f"table:  {out / REPORT_MD}")
+    console().print("\n".join(lines), markup=False)
+    write_report(out, report_html)
 
 
 def render(report: dict[str, Any]) -> None:
@@ -103,8 +127,11 @@ def render(report: dict[str, Any]) -> None:
                       f"{summary['mean_tokens']:.0f}")  # fmt: skip
         console().print(table)
         return
-    table = Table(title=f"navigation: {config['model']}, seed {config['seed']}")
-    for name in ("strategy", "group", "n", "SR", "SPL", "steps", "tokens/episode", "fallbacks"):
+    chooser = "scripted oracle chooser" if config["chooser"] == "oracle" else config["model"]
+    table = Table(title=f"navigation: {chooser}, seed {config['seed']}, {report['tasks']} tasks")
+    columns = ("strategy", "group", "n", "SR", "SR 95% CI", "SPL", "steps", "tokens/episode",
+               "fallbacks")  # fmt: skip
+    for name in columns:
         table.add_column(name, justify="left" if name in ("strategy", "group") else "right")
     for strategy, parts in summary.items():
         rows = {"all": parts["overall"]}
@@ -114,7 +141,17 @@ def render(report: dict[str, Any]) -> None:
             if not row["episodes"]:
                 continue
             fallbacks = f"{row['fallbacks']}/{row['decisions']}" if "fallbacks" in row else ""
-            table.add_row(strategy, group, str(row["episodes"]), f"{row['sr']:.2f}",
+            ci = "[{:.2f}, {:.2f}]".format(*row["sr_ci95"]) if "sr_ci95" in row else ""
+            table.add_row(strategy, group, str(row["episodes"]), f"{row['sr']:.2f}", ci,
                           f"{row['spl']:.2f}", f"{row['mean_steps']:.1f}",
                           f"{row['mean_tokens']:.0f}", fallbacks)  # fmt: skip
     console().print(table)
+    for name, row in report["comparisons"].items():
+        sr = row["sr"]
+        low, high = sr["ci95"]
+        console().print(
+            f"{name}: SR {sr['difference']:+.2f} [{low:+.2f}, {high:+.2f}] over {row['tasks']} "
+            f"tasks (paired bootstrap 95%){'' if sr['outside'] else ', interval includes 0'}",
+            markup=False,
+        )
+    console().print(f"command: {report['command']}", markup=False)

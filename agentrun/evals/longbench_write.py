@@ -16,6 +16,7 @@ import json
 import os
 import random
 import re
+import shlex
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -237,6 +238,30 @@ def default_out_dir(data_root: Path, settings: LongBenchWriteSettings) -> Path:
     return data_root / "evals" / "-".join(parts)
 
 
+#: Writer overrides that have a command-line option (the rest come from a config only).
+WRITER_OPTIONS = ("tolerance", "fix_attempts", "plan_fallback", "words_per_call")
+
+
+def reproduce_command(settings: LongBenchWriteSettings) -> str:
+    """The `agentrun eval` command that runs these settings again (its default output
+    directory, so running it continues this run)."""
+    parts = ["agentrun", "eval", "longbench-write", "--model", settings.model,
+             "--subset", settings.subset]  # fmt: skip
+    if settings.sample is not None:
+        parts += ["--sample", str(settings.sample), "--seed", str(settings.seed)]
+    if settings.max_length is not None:
+        parts += ["--max-length", str(settings.max_length)]
+    parts += ["--systems", ",".join(settings.systems)]
+    if settings.judge_model:
+        parts += ["--judge-model", settings.judge_model]
+    if settings.baseline_max_tokens is not None:
+        parts += ["--baseline-max-tokens", str(settings.baseline_max_tokens)]
+    for key in WRITER_OPTIONS:
+        if key in settings.writer:
+            parts += [f"--{key.replace('_', '-')}", str(settings.writer[key])]
+    return shlex.join(parts)
+
+
 # --- results on disk ---------------------------------------------------------------------------
 
 
@@ -335,6 +360,10 @@ async def write_agent(
         "sections_within_tolerance": sum(s.within_tolerance for s in result.sections),
         "extensions": sum(s.extensions for s in result.sections),
         "trimmed": sum(s.trimmed for s in result.sections),
+        "repeats_dropped": sum(s.repeats_dropped for s in result.sections),
+        "plan_parse_failures": result.plan_parse_failures,
+        "words_per_call": result.words_per_call,
+        "ask_factor": result.ask_factor,
         "thread_id": thread_id,
     }
     return Written(result.markdown, result.usage, details, result.warnings)
@@ -436,6 +465,7 @@ def build_report(
         "eval": settings.eval,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "settings": settings.model_dump(),
+        "command": reproduce_command(settings),
         "out_dir": str(out_dir),
         "systems": {system: SYSTEMS[system] for system in settings.systems},
         "items": [item.id for item in items],
@@ -458,8 +488,11 @@ async def arun_eval(
     *,
     gateway: Gateway,
     on_row: RowHandler | None = None,
+    report_only: bool = False,
 ) -> dict[str, Any]:
-    """Run (or continue) the eval into `out_dir`; returns the report (also written there)."""
+    """Run (or continue) the eval into `out_dir`; returns the report (also written there).
+    `report_only`: report the items finished so far and run nothing (a slow model's partial
+    run; `pending` in the report lists what is left)."""
     items = settings.prompts()
     gateway.context_window(settings.model)  # an unusable model fails here, before any item
     if settings.judge_model:
@@ -467,7 +500,8 @@ async def arun_eval(
     results = Results.open(out_dir)
     key = settings.model
     done = {k: row for k, row in results.rows().items() if k[0] == key and not row.get("error")}
-    todo = [(s, i) for i in items for s in settings.systems if (key, s, i.id) not in done]
+    pending = [(s, i) for i in items for s in settings.systems if (key, s, i.id) not in done]
+    todo = [] if report_only else pending
     total_pairs = len(items) * len(settings.systems)
     finished = total_pairs - len(todo)
     limit = asyncio.Semaphore(settings.concurrency)
@@ -512,6 +546,7 @@ async def arun_eval(
         if model == key and system in settings.systems and item_id in by_id
     ]
     report = build_report(settings, items, rows, out_dir)
+    report["pending"] = [f"{system} {item.id}" for system, item in pending] if report_only else []
     write_json(out_dir / REPORT_FILE, report)
     plot(report, out_dir / PLOT_FILE)
     return report

@@ -15,10 +15,12 @@ shared data directory. Reports: `navigation.json` and `navigation.png` (+ one ep
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
+import shlex
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -27,7 +29,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agentrun.agents.config import LOCAL_MODEL
 from agentrun.agents.gateway import Gateway
+from agentrun.agents.messages import Message, text_of
+from agentrun.agents.testing import scripted_model
 from agentrun.errors import UsageError
+from agentrun.evals.intervals import paired_bootstrap, wilson
 from agentrun.graphs import runtime
 from agentrun.graphs.base import ResultT, Workflow
 from agentrun.graphs.navigation import Navigation, NavigationConfig, Strategy, sample_tasks
@@ -38,14 +43,18 @@ from agentrun.graphs.navigation.city import (
     path_visibility,
     summarize,
 )
+from agentrun.graphs.navigation.simulator import CityEnvironment
 from agentrun.graphs.tour_navigation import TourConfig, TourNavigation, sample_tour_tasks
 from agentrun.settings import open_private, private_dir, write_private
 
 STRATEGIES: tuple[Strategy, ...] = ("prep", "react")
+#: The scripted chooser's model name (the scripted provider answers `fake/...`).
+ORACLE_MODEL = "fake/oracle-choice"
 EPISODES_FILE = "episodes.jsonl"
 RUN_ID_FILE = "run-id"
 REPORT_JSON = "navigation.json"
 REPORT_PNG = "navigation.png"
+REPORT_MD = "navigation.md"
 VISIBILITY_BUCKETS = (("none", 0.0, 0.0), ("low", 0.0, 1 / 3), ("mid", 1 / 3, 2 / 3),
                       ("high", 2 / 3, 1.0))  # fmt: skip
 
@@ -61,6 +70,13 @@ class NavigationEvalConfig(BaseModel):
     model: str = LOCAL_MODEL
     strategies: list[Strategy] = Field(default_factory=lambda: list(STRATEGIES))
     perception: Literal["text", "image"] = "text"
+    chooser: Literal["model", "oracle"] = Field(
+        default="model",
+        description="oracle: a scripted model answers every choice with the listed move nearest "
+        "the goal by true hops (the ceiling of the choice step); model: `model` answers.",
+    )
+    candidates: int = Field(default=3, ge=2, description="PReP: moves the model chooses among.")
+    decision_max_tokens: int = Field(default=16, gt=0)
     seed: int = 0
     tasks: int = Field(default=20, ge=1)
     min_hops: int = Field(default=10, ge=1)
@@ -86,7 +102,9 @@ class NavigationEvalConfig(BaseModel):
         )  # fmt: skip
 
     def fingerprint(self) -> str:
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        """The settings' id, without the task count: the tasks of a seed are a sequence, so a
+        re-run asking for more tasks extends the run and one asking for fewer reports a prefix."""
+        text = json.dumps(self.model_dump(mode="json", exclude={"tasks"}), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
@@ -171,11 +189,13 @@ def city_summary(records: Sequence[dict[str, Any]], config: NavigationEvalConfig
     summary: dict[str, Any] = {}
     for strategy in config.strategies:
         mine = [r for r in records if r["strategy"] == strategy]
-        overall = summarize([_outcome(r) for r in mine])
+        overall: dict[str, Any] = dict(summarize([_outcome(r) for r in mine]))
         decisions = sum(r.get("decisions", 0) for r in mine)
         overall["fallbacks"] = sum(r.get("fallbacks", 0) for r in mine)
         overall["decisions"] = decisions
         overall["loops"] = sum(r.get("loops", 0) for r in mine)
+        overall["overrides"] = sum(r.get("overrides", 0) for r in mine)
+        overall["sr_ci95"] = list(wilson(sum(r["success"] for r in mine), len(mine)))
         by_hops = {
             f"{low}-{high}": summarize(
                 [_outcome(r) for r in mine if low <= r["shortest_hops"] <= high]
@@ -188,6 +208,99 @@ def city_summary(records: Sequence[dict[str, Any]], config: NavigationEvalConfig
         }
         summary[strategy] = {"overall": overall, "by_hops": by_hops, "by_visibility": by_visibility}
     return summary
+
+
+def baseline_strategy(strategies: Sequence[str]) -> str | None:
+    """What the others are compared with: the code-only ranking, else the last strategy."""
+    if len(strategies) < 2:
+        return None
+    return "ranked" if "ranked" in strategies else strategies[-1]
+
+
+def comparisons(records: Sequence[dict[str, Any]], config: NavigationEvalConfig) -> dict[str, Any]:
+    """Each strategy against the code-only baseline (`ranked`; else the last strategy) on the
+    tasks both finished: the SR and SPL differences with paired bootstrap 95% intervals."""
+    baseline = baseline_strategy(config.strategies)
+    if baseline is None:
+        return {}
+    by_task: dict[str, dict[str, dict[str, Any]]] = {}
+    for record in records:
+        by_task.setdefault(record["task_id"], {})[record["strategy"]] = record
+    found: dict[str, Any] = {}
+    for strategy in config.strategies:
+        if strategy == baseline:
+            continue
+        pairs = [(mine[strategy], mine[baseline]) for mine in by_task.values()
+                 if strategy in mine and baseline in mine]  # fmt: skip
+        row: dict[str, Any] = {"baseline": baseline, "tasks": len(pairs)}
+        for metric, value in (("sr", _success), ("spl", _spl)):
+            diff, low, high = paired_bootstrap(
+                [value(a) for a, _ in pairs], [value(b) for _, b in pairs]
+            )
+            row[metric] = {"difference": diff, "ci95": [low, high], "outside": low > 0 or high < 0}
+        found[f"{strategy} - {baseline}"] = row
+    return found
+
+
+def _success(record: dict[str, Any]) -> float:
+    return float(record["success"])
+
+
+def _spl(record: dict[str, Any]) -> float:
+    return float(record["spl"])
+
+
+def command_line(config: NavigationEvalConfig) -> str:
+    """The CLI command that reproduces a city run of these settings."""
+    args = [
+        "agentrun", "eval", "navigation", "--model", config.model,
+        "--strategies", ",".join(config.strategies), "--chooser", config.chooser,
+        "--candidates", str(config.candidates),
+        "--decision-tokens", str(config.decision_max_tokens),
+        "--perception", config.perception, "--seed", str(config.seed), "-n", str(config.tasks),
+        "--min-hops", str(config.min_hops), "--max-hops", str(config.max_hops),
+        "--occlusion", f"{config.occlusion:g}", "--visibility", f"{config.visibility_m:g}",
+        "--bearing-noise", f"{config.bearing_noise_deg:g}",
+        "--distance-noise", f"{config.distance_noise:g}",
+    ]  # fmt: skip
+    if config.task != "city":
+        args[3:3] = ["--task", config.task]
+    return shlex.join(args)
+
+
+def markdown_table(report: dict[str, Any]) -> str:
+    """The city report as a Markdown table plus its differences, model, count and command."""
+    config = report["config"]
+    chooser = "scripted oracle chooser" if config["chooser"] == "oracle" else config["model"]
+    lines = [
+        f"Model: {chooser}; perception {config['perception']} (bearing noise "
+        f"{config['bearing_noise_deg']:g}°, distance noise {config['distance_noise']:g}); "
+        f"{report['tasks']} tasks, seed {config['seed']}, {config['min_hops']}-"
+        f"{config['max_hops']} hops; baseline: {report['baseline']}.",
+        "",
+        "| strategy | tasks | SR | SR 95% CI (Wilson) | SPL | steps | tokens/episode "
+        "| fallbacks | overrides |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for strategy, parts in report["summary"].items():
+        row = parts["overall"]
+        low, high = row["sr_ci95"]
+        lines.append(
+            f"| {strategy} | {row['episodes']} | {row['sr']:.2f} | [{low:.2f}, {high:.2f}] "
+            f"| {row['spl']:.2f} | {row['mean_steps']:.1f} | {row['mean_tokens']:.0f} "
+            f"| {row['fallbacks']}/{row['decisions']} | {row['overrides']} |"
+        )
+    if report["comparisons"]:
+        lines += ["", "| difference | tasks | SR (95% CI, paired bootstrap) | SPL (95% CI) |",
+                  "|---|---|---|---|"]  # fmt: skip
+        for name, row in report["comparisons"].items():
+            cells = [
+                f"{row[m]['difference']:+.2f} [{row[m]['ci95'][0]:+.2f}, {row[m]['ci95'][1]:+.2f}]"
+                for m in ("sr", "spl")
+            ]
+            lines.append(f"| {name} | {row['tasks']} | {cells[0]} | {cells[1]} |")
+    lines += ["", f"Command: `{report['command']}`"]
+    return "\n".join(lines) + "\n"
 
 
 def tour_summary(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -285,9 +398,18 @@ async def _run_city(
     tasks = sample_tasks(config.city(), config.tasks, seed=config.seed,
                          min_hops=config.min_hops, max_hops=config.max_hops)  # fmt: skip
     shared = _resources(res)
+    environment = CityEnvironment()
+    model = ORACLE_MODEL if config.chooser == "oracle" else config.model
     workflows = {
         strategy: Navigation(
-            NavigationConfig(strategy=strategy, model=config.model, perception=config.perception),
+            NavigationConfig(
+                strategy=strategy,
+                model=model,
+                perception=config.perception,
+                candidates=config.candidates,
+                decision_max_tokens=config.decision_max_tokens,
+            ),
+            environment=environment,
             **shared,
         )
         for strategy in config.strategies
@@ -298,7 +420,8 @@ async def _run_city(
             key = f"{strategy}-{task.task_id}"
             if key in done:
                 continue
-            result = await _episode(workflow, task, f"{prefix}-{key}", res)
+            with _chooser(config, environment):
+                result = await _episode(workflow, task, f"{prefix}-{key}", res)
             share = path_visibility(task)
             record = {
                 "key": key, "fingerprint": fingerprint, **result.model_dump(mode="json"),
@@ -342,15 +465,59 @@ async def _episode(
     return await workflow.arun(task, thread_id=thread_id)
 
 
+def _chooser(
+    config: NavigationEvalConfig, environment: CityEnvironment
+) -> contextlib.AbstractContextManager[Any]:
+    """Where the choices come from: the configured model, or the scripted oracle."""
+    if config.chooser == "oracle":
+        return scripted_model(oracle_choice(environment))
+    return contextlib.nullcontext()
+
+
+def oracle_choice(environment: CityEnvironment) -> Callable[[list[Message]], str]:
+    """A scripted chooser that perceives and judges correctly: of the moves a prompt lists
+    (PReP's numbered candidates, or ReAct's directions), the one whose street ends nearest the
+    goal in true hops, ties to the earlier. It answers as a model would, by number or name."""
+
+    def reply(messages: list[Message]) -> str:
+        text = text_of(messages)
+        numbered = re.findall(r"^\d+\. ([a-z\-]+) \(", text, flags=re.MULTILINE)
+        listed = numbered or text.rsplit("Directions you can take: ", 1)[-1].split(".")[0].split(
+            ", "
+        )
+        city, task = environment.city, environment.task
+        hops = city.hops_from(task.goal)
+        exits = city.exits[environment.node]
+        best = min(
+            listed, key=lambda d: hops.get(exits[d].node, city.size) if d in exits else city.size
+        )
+        return str(listed.index(best) + 1) if numbered else best
+
+    return reply
+
+
 def _resources(res: runtime.RunResources) -> dict[str, Any]:
     """What every episode of the eval shares: gateway, store and checkpointer."""
     return {"gateway": res.gateway, "store": res.store, "checkpointer": res.checkpointer}
 
 
+def _task_ids(config: NavigationEvalConfig) -> set[str]:
+    """The ids of the tasks these settings sample (a run's saved episodes may go beyond)."""
+    if config.task == "city":
+        tasks = sample_tasks(config.city(), config.tasks, seed=config.seed,
+                             min_hops=config.min_hops, max_hops=config.max_hops)  # fmt: skip
+        return {task.task_id for task in tasks}
+    tours = sample_tour_tasks(config.city(), config.tasks, seed=config.seed,
+                              radius_m=config.tour_radius_m)  # fmt: skip
+    return {task.task_id for task in tours}
+
+
 def write_report(config: NavigationEvalConfig, out: Path) -> dict[str, Any]:
     """Summarize the saved episodes of these settings into JSON and PNG."""
     fingerprint = config.fingerprint()
-    records = sorted(load_episodes(out, fingerprint).values(), key=lambda r: r["key"])
+    wanted = _task_ids(config)
+    saved = load_episodes(out, fingerprint).values()
+    records = sorted((r for r in saved if r["task_id"] in wanted), key=lambda r: r["key"])
     city = City.build(config.city())
     report: dict[str, Any] = {
         "config": config.model_dump(mode="json"),
@@ -361,6 +528,11 @@ def write_report(config: NavigationEvalConfig, out: Path) -> dict[str, Any]:
     title = f"{config.model}, seed {config.seed}, {len(records)} episodes, {noise}"
     if config.task == "city":
         report["summary"] = city_summary(records, config)
+        report["comparisons"] = comparisons(records, config)
+        report["baseline"] = baseline_strategy(config.strategies)
+        report["tasks"] = len({r["task_id"] for r in records})
+        report["command"] = command_line(config)
+        write_private(out / REPORT_MD, markdown_table(report))
         report["plot"] = str(plot_city(report["summary"], out / REPORT_PNG, title))
         report["episode_plot"] = _plot_first_episode(config, records, out)
     else:

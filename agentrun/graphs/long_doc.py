@@ -1,10 +1,12 @@
-"""Pieces every long-document workflow shares: documents in the store, answers, and votes.
+"""Pieces every long-document workflow shares: documents split into chunks, answers, and votes.
 
-A document is split once per (model, chunk size) and its chunks are kept in the memory store in
-the namespace's `chunks` (`agentrun.memory.namespaces.chunks_ns`), keyed by document id, split
-and index, so later runs and other workflows reuse them. Graph state carries only the document
-id and the chunk count. Document ids and stored documents are the memory store's
-(`agentrun.memory.documents`); they are named here too, for the workflows.
+A document is split once per run for its model and chunk size. Chunks indexed for search go to
+the memory store in the namespace's `chunks` (`agentrun.memory.namespaces.chunks_ns`), keyed by
+document id, split and index, so later runs and other workflows find them; chunks a run only
+reads in order are the run's own records (`agentrun.graphs.run_records`), which cost one file
+append instead of a memory write and keep the memory for what later runs use. Either way graph
+state carries only the document id and the chunk count. Document ids and stored documents are
+the memory store's (`agentrun.memory.documents`); they are named here too, for the workflows.
 """
 
 from __future__ import annotations
@@ -13,16 +15,18 @@ import re
 import string
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
-from langgraph.store.base import BaseStore
+from langgraph.store.base import BaseStore, PutOp
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentrun.agents.gateway import Gateway
 from agentrun.errors import UsageError
+from agentrun.graphs.run_records import RunRecords
 from agentrun.memory.documents import StoredDocument, document_id, load_text
 from agentrun.memory.namespaces import chunks_ns
 from agentrun.memory.records import DocumentChunk, chunk_key
-from agentrun.text.splitter import split_text
+from agentrun.text.splitter import TextChunk, split_text
 
 
 class Answer(BaseModel):
@@ -43,6 +47,8 @@ class PreparedDocument:
     chunk_count: int
     tokens: int
     source: str
+    #: Whether the chunks are in the memory store (indexed) or the run's records.
+    in_store: bool = True
 
 
 def model_slug(model: str) -> str:
@@ -59,17 +65,30 @@ async def prepare_document(
     chunk_tokens: int,
     source: str = "document",
     index: bool = False,
+    records: RunRecords | None = None,
 ) -> PreparedDocument:
-    """Split the document for `model` and store its chunks (once: re-runs find them).
+    """Split the document for `model` and keep its chunks: in the memory store when `index`
+    (or no `records` are given; once: re-runs find them), else in the run's `records`.
 
-    Chunk 0 is written last and marks the split complete: a run killed while writing leaves
-    no chunk 0, so the next run writes every chunk again (same keys) instead of taking the
-    chunks it finds for the whole document."""
+    In the store, chunk 0 is written last and marks the split complete: a run killed while
+    writing leaves no chunk 0, so the next run writes every chunk again (same keys) instead of
+    taking the chunks it finds for the whole document."""
     text = document if isinstance(document, str) else await load_text(store, namespace, document)
     if not text.strip():
         raise UsageError(f"{source}: the document is empty; pass a text with content")
     doc_id = document_id(text)
     split = f"{model_slug(model)}-{chunk_tokens}"
+    if records is not None and not index:
+        chunks = split_text(text, chunk_tokens, gateway.text_counter(model))
+        records.put_many(
+            "chunk",
+            (
+                (chunk_key(doc_id, split, c.index), _record(c, source, doc_id, split))
+                for c in chunks
+            ),
+        )
+        tokens = sum(chunk.tokens for chunk in chunks)
+        return PreparedDocument(doc_id, split, len(chunks), tokens, source, in_store=False)
     first = await store.aget(chunks_ns(namespace), chunk_key(doc_id, split, 0))
     if first is not None:
         existing = await store.asearch(
@@ -78,35 +97,49 @@ async def prepare_document(
         tokens = sum(int(item.value["tokens"]) for item in existing)
         return PreparedDocument(doc_id, split, len(existing), tokens, source)
     chunks = split_text(text, chunk_tokens, gateway.text_counter(model))
-    for chunk in [*chunks[1:], *chunks[:1]]:
-        record = DocumentChunk(
-            text=chunk.text, source=source, doc_id=doc_id, split=split,
-            index=chunk.index, start=chunk.start, end=chunk.end, tokens=chunk.tokens,
-        )  # fmt: skip
-        await store.aput(
+    puts = [
+        PutOp(
             chunks_ns(namespace),
             chunk_key(doc_id, split, chunk.index),
-            record.to_value(),
+            _record(chunk, source, doc_id, split),
             index=["text"] if index else False,
         )
+        for chunk in [*chunks[1:], *chunks[:1]]  # chunk 0 last: it marks the split complete
+    ]
+    await store.abatch(puts)  # one write for the whole document, not one per chunk
     return PreparedDocument(doc_id, split, len(chunks), sum(c.tokens for c in chunks), source)
+
+
+def _record(chunk: TextChunk, source: str, doc_id: str, split: str) -> dict[str, Any]:
+    return DocumentChunk(
+        text=chunk.text, source=source, doc_id=doc_id, split=split,
+        index=chunk.index, start=chunk.start, end=chunk.end, tokens=chunk.tokens,
+    ).to_value()  # fmt: skip
 
 
 async def load_chunk(
     store: BaseStore,
     namespace: tuple[str, ...],
-    doc: PreparedDocument | dict[str, object],
+    doc: PreparedDocument | dict[str, Any],
     index: int,
+    records: RunRecords | None = None,
 ) -> DocumentChunk:
-    doc_id = doc.doc_id if isinstance(doc, PreparedDocument) else str(doc["doc_id"])
-    split = doc.split if isinstance(doc, PreparedDocument) else str(doc["split"])
-    item = await store.aget(chunks_ns(namespace), chunk_key(doc_id, split, index))
-    if item is None:
+    """Chunk `index` of a prepared document, from wherever `prepare_document` kept it."""
+    if isinstance(doc, dict):
+        doc = PreparedDocument(**doc)
+    key = chunk_key(doc.doc_id, doc.split, index)
+    if not doc.in_store and records is not None:
+        value = records.get("chunk", key)
+    else:
+        item = await store.aget(chunks_ns(namespace), key)
+        value = None if item is None else item.value
+    if value is None:
+        kept = "the memory store" if doc.in_store else "the run's records"
         raise UsageError(
-            f"chunk {index} of document {doc_id} is missing from the store; "
-            "a resumed run needs the persistent store it started with"
+            f"chunk {index} of document {doc.doc_id} is missing from {kept}; a resumed run "
+            "needs the data directory and store it started with"
         )
-    return DocumentChunk.from_value(item.value)
+    return DocumentChunk.from_value(value)
 
 
 # --- answers ---------------------------------------------------------------------------------

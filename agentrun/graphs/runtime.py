@@ -2,7 +2,9 @@
 
 Each model call inside a node runs as a LangGraph task, so its reply is written to the
 checkpoint as soon as it arrives: a resumed run never sends a recorded call again. Graph state
-holds ids and small values; long text (chunks, prompts) lives in the memory store.
+holds ids and small values; long text lives in the memory store (document chunks, which later
+runs reuse) or in the run's own records (prompts and what steps hand on, `run_records`), which
+cost a file append, not a memory write, per call.
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import json
 import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -24,6 +28,7 @@ from langgraph.func import task
 from langgraph.runtime import get_runtime
 from langgraph.store.base import BaseStore
 from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 
 from agentrun.agents.gateway import Completion, Gateway
 from agentrun.agents.ledger import (
@@ -34,8 +39,9 @@ from agentrun.agents.ledger import (
     current_run,
     total,
 )
-from agentrun.agents.messages import Message
+from agentrun.agents.messages import Message, normalize_messages
 from agentrun.errors import StructuredOutputError
+from agentrun.graphs.run_records import RunRecords, records_path
 from agentrun.memory.namespaces import records_ns
 
 T = TypeVar("T", bound=BaseModel)
@@ -57,14 +63,22 @@ class WorkflowContext:
     record_prompts: bool = True
     stream_text: bool = False
     checkpointer: BaseCheckpointSaver[Any] | None = None
+    #: The data directory the run keeps its records in (None: the default one).
+    data_dir: Path | None = None
+    records: RunRecords | None = None
 
     def ns(self, *parts: str) -> tuple[str, ...]:
         """A store namespace inside this workflow's records (`records_ns`)."""
         return records_ns(self.namespace, *parts)
 
-    @property
-    def prompts_ns(self) -> tuple[str, ...]:
-        return self.ns("runs", self.run_id, "prompts")
+    def run_records(self) -> RunRecords:
+        """The run's own records (prompts, units handed on, failed calls), kept apart from the
+        memory store."""
+        if self.records is None:
+            from agentrun.settings import data_dir as resolve_data_dir
+
+            self.records = RunRecords(records_path(resolve_data_dir(self.data_dir), self.run_id))
+        return self.records
 
 
 def context() -> WorkflowContext:
@@ -94,24 +108,49 @@ def emit(payload: dict[str, Any]) -> None:
     writer(payload)
 
 
-def _report_call(node: str, call: Completion | CallRecord) -> None:
+def _report_call(
+    node: str, call: Completion | CallRecord, messages: list[Message], reply: str
+) -> None:
     """A `model_call` event for one answered call (a failed one raises instead)."""
+    try:
+        resolved: str | None = context().gateway.resolve(call.model).model
+    except Exception:  # reported after the call: a name it answered under resolves
+        resolved = None
     emit({
-        "kind": "model_call", "node": node, "model": call.model,
+        "kind": "model_call", "node": node, "model": call.model, "resolved_model": resolved,
         "prompt_tokens": call.prompt_tokens, "completion_tokens": call.completion_tokens,
         "cost_usd": call.cost_usd, "latency_s": call.latency_s, "cache_hit": call.cache_hit,
-        "tool_calls": len(call.tool_calls) if isinstance(call, Completion) else call.tool_calls,
+        "tool_calls": call.tool_calls if isinstance(call, CallRecord) else len(call.tool_calls),
+        "finish_reason": call.finish_reason if isinstance(call, Completion) else None,
+        "messages": shown_messages(messages), "reply": reply,
     })  # fmt: skip
+
+
+def _time_key() -> str:
+    """A record key that sorts in the order records were made."""
+    return f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
+
+
+def shown_messages(messages: list[Message]) -> list[Message]:
+    """`messages` as JSON for events: images inlined as data URLs are shown by their size."""
+    shown: list[Message] = to_jsonable_python(normalize_messages(messages), fallback=str)
+    for message in shown:
+        content = message.get("content")
+        for part in content if isinstance(content, list) else []:
+            url = (part.get("image_url") or {}).get("url", "") if isinstance(part, dict) else ""
+            if isinstance(url, str) and url.startswith("data:"):
+                part["image_url"]["url"] = f"{url.split(',', 1)[0]},... ({len(url)} characters)"
+    return shown
 
 
 async def record_prompt(
     ctx: WorkflowContext, node: str, model: str, messages: list[Message]
 ) -> None:
-    """Keep a prompt in the run's record (every call does, checkpointed or not)."""
+    """Keep a prompt in the run's records (every call does, checkpointed or not)."""
     if ctx.record_prompts:
-        key = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
-        value = {"node": node, "model": model, "messages": messages}
-        await ctx.store.aput(ctx.prompts_ns, key, value, index=False)
+        ctx.run_records().put(
+            "prompt", _time_key(), {"node": node, "model": model, "messages": messages}
+        )
 
 
 @contextmanager
@@ -136,7 +175,7 @@ async def _complete(
         completion = await ctx.gateway.acomplete(
             model, messages, node=node, on_text=_stream_writer(node), **options
         )
-    _report_call(node, completion)
+    _report_call(node, completion, messages, completion.text)
     return dataclasses.asdict(completion)
 
 
@@ -157,9 +196,10 @@ async def _structured(
                 result: dict[str, Any] = {"value": value.model_dump(mode="json"), "error": None}
             except StructuredOutputError as exc:
                 result = {"value": None, "error": str(exc)}
-    for call in calls:
-        if not call.failed:
-            _report_call(node, call)
+    answered = [call for call in calls if not call.failed]
+    for number, call in enumerate(answered, start=1):  # the value is the last call's reply
+        reply = json.dumps(result["value"]) if number == len(answered) else ""
+        _report_call(node, call, messages, reply)
     result["usage"] = total(calls).to_dict()
     return result
 
@@ -203,8 +243,7 @@ def usage_update(*usages: Usage) -> dict[str, Any]:
 
 async def recorded_prompts(ctx: WorkflowContext) -> list[dict[str, Any]]:
     """Every prompt the run sent, in order."""
-    items = await ctx.store.asearch(ctx.prompts_ns, limit=1_000_000)
-    return [item.value for item in sorted(items, key=lambda item: item.key)]
+    return list(ctx.run_records().values("prompt"))
 
 
 # --- checkpointers and running -------------------------------------------------------------------
@@ -219,6 +258,7 @@ class RunResources:
     gateway: Gateway
     store: BaseStore
     checkpointer: BaseCheckpointSaver[Any]
+    data_dir: Path
 
 
 @asynccontextmanager
@@ -231,17 +271,18 @@ async def resources(
     """What a run needs, defaulted from the data directory; only what it made is closed after."""
     from agentrun.memory import default_store
     from agentrun.memory.checkpoint import checkpointer as default_checkpointer
+    from agentrun.memory.on_use import OpenedOnUse
     from agentrun.settings import data_dir as resolve_data_dir
 
     root = resolve_data_dir(data_dir)
     async with AsyncExitStack() as stack:
         if gateway is None:
             gateway = await stack.enter_async_context(Gateway(data_dir=root))
-        if store is None:
-            store = stack.enter_context(default_store(root))
+        if store is None:  # opened when first used: a run may never need it
+            store = stack.enter_context(OpenedOnUse(lambda: default_store(root)))
         if checkpointer is None:
             checkpointer = await stack.enter_async_context(default_checkpointer(root))
-        yield RunResources(gateway, store, checkpointer)
+        yield RunResources(gateway, store, checkpointer, root)
 
 
 @dataclass
@@ -289,9 +330,12 @@ async def session(
             res.store = scoped(res.store, namespace)
         ctx = WorkflowContext(
             res.gateway, res.store, namespace, run_id=thread_id,
-            checkpointer=res.checkpointer, stream_text=stream_text,
+            checkpointer=res.checkpointer, stream_text=stream_text, data_dir=res.data_dir,
         )  # fmt: skip
-        yield Session(res, ctx)
+        try:
+            yield Session(res, ctx)
+        finally:
+            ctx.run_records().close()
 
 
 async def has_checkpoint(checkpointer: BaseCheckpointSaver[Any], thread_id: str) -> bool:
@@ -309,16 +353,12 @@ def run_sync(coroutine: Coroutine[Any, Any, R]) -> R:
         return pool.submit(asyncio.run, coroutine).result()
 
 
-def _failed_ns(ctx: WorkflowContext) -> tuple[str, ...]:
-    return ctx.ns("runs", ctx.run_id, "failed_calls")
-
-
 async def keep_failed_calls(ctx: WorkflowContext, usage: Usage) -> None:
-    key = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
-    await ctx.store.aput(_failed_ns(ctx), key, usage.to_dict(), index=False)
+    ctx.run_records().put("failed_calls", _time_key(), usage.to_dict())
 
 
 async def failed_calls(ctx: WorkflowContext) -> Usage:
     """What the run's failed calls spent, over every attempt at the run so far."""
-    items = await ctx.store.asearch(_failed_ns(ctx), limit=1_000_000)
-    return sum((Usage.from_dict(item.value) for item in items), Usage())
+    return sum(
+        (Usage.from_dict(value) for value in ctx.run_records().values("failed_calls")), Usage()
+    )

@@ -222,7 +222,7 @@ class PipelineGraph:
         ctx = context()
         workflow = workflow_class(
             config, gateway=ctx.gateway, store=ctx.store, checkpointer=ctx.checkpointer,
-            namespace=ctx.namespace, stream_text=ctx.stream_text,
+            namespace=ctx.namespace, stream_text=ctx.stream_text, data_dir=ctx.data_dir,
         )  # fmt: skip
         thread_id = nested_thread(self.thread_id, label)
         try:
@@ -330,11 +330,19 @@ class PipelineGraph:
                     f"node {node.id}: for_each gave {type(items).__name__}, expected a list"
                 )
             gate = asyncio.Semaphore(node.concurrency)
+            failed = False
 
             async def one(index: int, item: Any) -> tuple[Any, Usage]:
+                nonlocal failed
                 async with gate:
+                    if failed:  # the node fails with a sibling: send no call that resuming repeats
+                        raise asyncio.CancelledError
                     variables = self.variables(state, item, has_item=True)
-                    return await self._act(node, variables, f"{node.id}[{index}]")
+                    try:
+                        return await self._act(node, variables, f"{node.id}[{index}]")
+                    except Exception:
+                        failed = True
+                        raise
 
             done = await asyncio.gather(*(one(i, item) for i, item in enumerate(items)))
             return {

@@ -70,21 +70,50 @@ def _normalized(sentence: str) -> str:
     return " ".join(re.findall(r"[^\W\d_]+", sentence.lower()))
 
 
-def drop_repeated_sentences(text: str, seen: set[str] | None = None) -> tuple[str, int]:
-    """The text without sentences that repeat an earlier one word for word, numbers aside (small
-    models loop until max_tokens); `seen` carries sentences from earlier text. Returns (text,
-    dropped)."""
-    seen = set() if seen is None else seen
-    kept: list[str] = []
-    dropped = 0
-    for sentence in sentences(text):
-        key = _normalized(sentence)
-        if count_words(sentence) >= 4 and key in seen:
-            dropped += 1
-            continue
-        seen.add(key)
-        kept.append(sentence)
-    return "".join(kept), dropped
+#: A sentence that shares a run of this many words with earlier text, or repeats one within
+#: itself, is a loop (CJK characters count as words, so Chinese needs longer runs).
+LOOP_RUN: dict[Language, int] = {"en": 8, "zh": 16}
+
+
+class Repeats:
+    """Drops what a looping model says again: sentences that repeat an earlier one word for word
+    (numbers aside), and sentences that share a run of `LOOP_RUN` words with earlier text or
+    repeat such a run within themselves (a loop across or inside sentences). Earlier text, such
+    as the previous section, is given with `remember`."""
+
+    def __init__(self, language: Language = "en") -> None:
+        self.run = LOOP_RUN[language]
+        self._sentences: set[str] = set()
+        self._runs: set[tuple[str, ...]] = set()
+
+    def _runs_of(self, sentence: str) -> list[tuple[str, ...]]:
+        units = [match.group().lower() for match in _WORD.finditer(sentence)]
+        return [tuple(units[i : i + self.run]) for i in range(len(units) - self.run + 1)]
+
+    def drop(self, text: str) -> tuple[str, int]:
+        """The text without its repeats (and remember what is kept); returns (text, dropped)."""
+        kept: list[str] = []
+        dropped = 0
+        for sentence in sentences(text):
+            key = _normalized(sentence)
+            runs = self._runs_of(sentence)
+            said = count_words(sentence) >= 4 and key in self._sentences
+            looped = len(set(runs)) < len(runs) or any(run in self._runs for run in runs)
+            if said or looped:
+                dropped += 1
+                continue
+            self._sentences.add(key)
+            self._runs.update(runs)
+            kept.append(sentence)
+        return "".join(kept), dropped
+
+    def remember(self, text: str, *, runs: bool = True) -> None:
+        """Count `text` as said before; with `runs=False` only its whole sentences (a prompt's
+        request, which a model may echo but whose phrases it may well reuse)."""
+        if runs:
+            self.drop(text)
+            return
+        self._sentences.update(_normalized(sentence) for sentence in sentences(text))
 
 
 def drop_unfinished_sentence(text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,19 @@ async def test_a_re_run_sends_nothing_for_finished_items(data_dir: Path) -> None
     assert second["summary"] == first["summary"]
 
 
+async def test_report_only_reports_what_is_finished_and_sends_nothing(data_dir: Path) -> None:
+    out = data_dir / "lbw"
+    with scripted_model(EvalWriter(1.0)):
+        await evaluate(data_dir, out, systems=["single"])
+    with scripted_model(EvalWriter(1.0)) as fake:
+        async with Gateway(GatewayConfig(retry=FAST), data_dir=data_dir, cache=False) as gw:
+            report = await lbw.arun_eval(settings(), out, gateway=gw, report_only=True)
+    assert fake.calls == []
+    assert report["summary"]["single"]["n"] == 4 and report["summary"]["agentwrite"]["n"] == 0
+    assert report["pending"] == [f"agentwrite {item}" for item in report["items"]]
+    assert json.loads((out / lbw.REPORT_FILE).read_text())["pending"] == report["pending"]
+
+
 async def test_a_half_written_item_continues_from_its_checkpoint(data_dir: Path) -> None:
     out = data_dir / "lbw"
     options: dict[str, Any] = {"systems": ["agentwrite"], "sample": 2, "seed": 1}  # 200 and 1200
@@ -245,6 +259,45 @@ def test_writer_settings_on_the_command_line_reach_agentwrite(
     assert sum("more words" in c.messages[-1]["content"] for c in fake.calls) == 4
     row = json.loads((out / lbw.RESULTS_FILE).read_text().splitlines()[0])
     assert abs(row["words"] - row["required"]) <= 0.0625 * row["required"] + 1
+
+
+def test_the_report_names_the_command_that_continues_it(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["eval", "longbench-write", "--model", "fake/writer", "-n", "2", "--max-length",
+            "1000", "--words-per-call", "300", "--tolerance", "0.1"]  # fmt: skip
+    with scripted_model(EvalWriter(1.0)):
+        assert cli(args) == 0, capsys.readouterr().err
+    out = (
+        data_dir
+        / "evals"
+        / "longbench-write-fake_writer-en-n2-seed0-max1000-tolerance0.1-wordspercall300"
+    )
+    report = json.loads((out / "report.json").read_text())
+    command = report["command"]
+    assert command == (
+        "agentrun eval longbench-write --model fake/writer --subset en --sample 2 --seed 0 "
+        "--max-length 1000 --systems agentwrite,single --tolerance 0.1 --words-per-call 300"
+    )
+    assert f"command: {command}" in capsys.readouterr().out
+    rows = [json.loads(line) for line in (out / lbw.RESULTS_FILE).read_text().splitlines()]
+    assert {row["details"].get("words_per_call") for row in rows if row["system"] != "single"} == {
+        300
+    }
+    with scripted_model(EvalWriter(1.0)) as fake:  # the same settings: the same run, all done
+        assert cli(shlex.split(command)[1:]) == 0
+    assert fake.calls == []
+
+
+def test_report_only_on_the_command_line_says_what_is_not_run(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["eval", "longbench-write", "--model", "fake/writer", "-n", "1", "--max-length", "500"]
+    with scripted_model(EvalWriter(1.0)) as fake:
+        assert cli([*args, "--report-only"]) == 0
+    assert fake.calls == []
+    err = capsys.readouterr().err
+    assert "not run yet (2): agentwrite lbw-" in err and "without --report-only" in err
 
 
 @pytest.mark.parametrize(

@@ -63,6 +63,54 @@ async def test_the_ranked_ablation_is_reported_beside_prep(tmp_path: Path, data_
     assert (ranked["sr"], ranked["spl"]) == (prep["sr"], prep["spl"])  # the model chose as code
 
 
+async def test_the_oracle_chooser_reports_prep_ranked_and_react_with_intervals(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    config = NavigationEvalConfig(
+        **{**SMALL, "tasks": 4, "min_hops": 8, "max_hops": 14}, chooser="oracle",
+        strategies=["prep", "ranked", "react"],
+    )  # fmt: skip
+    async with Gateway(data_dir=data_dir, cache=False) as gateway:
+        report = await arun_eval(config, tmp_path, gateway=gateway, data_dir=data_dir)
+    summary = report["summary"]
+    for strategy in ("prep", "react"):  # every choice on a shortest path
+        assert summary[strategy]["overall"]["sr"] == summary[strategy]["overall"]["spl"] == 1.0
+        assert summary[strategy]["overall"]["fallbacks"] == 0
+    ranked = summary["ranked"]["overall"]
+    assert ranked["spl"] < 1.0  # the code's ranking takes a detour somewhere
+    low, high = ranked["sr_ci95"]
+    assert low <= ranked["sr"] <= high and high - low > 0.3  # four tasks: a wide interval
+    gap = report["comparisons"]["prep - ranked"]
+    assert gap["baseline"] == "ranked" and gap["tasks"] == 4
+    assert gap["spl"]["difference"] == pytest.approx(1.0 - ranked["spl"])
+    assert gap["spl"]["ci95"][0] <= gap["spl"]["difference"] <= gap["spl"]["ci95"][1]
+    assert report["command"].startswith("agentrun eval navigation --model fake/eval")
+    assert "--chooser oracle" in report["command"] and "-n 4 --min-hops 8" in report["command"]
+    table = (tmp_path / "navigation.md").read_text()
+    assert "scripted oracle chooser" in table and "| prep - ranked | 4 |" in table
+    assert f"`{report['command']}`" in table
+
+
+async def test_more_tasks_extend_a_run_and_fewer_report_its_first_ones(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    config = NavigationEvalConfig(**SMALL, strategies=["ranked"])
+    async with Gateway(data_dir=data_dir, cache=False) as gateway:
+        with scripted_model([]) as idle:  # ranked asks no model
+            first = await arun_eval(config, tmp_path, gateway=gateway, data_dir=data_dir)
+            fewer = config.model_copy(update={"tasks": 2})
+            prefix = await arun_eval(fewer, tmp_path, gateway=gateway, data_dir=data_dir)
+            more = config.model_copy(update={"tasks": 5})
+            extended = await arun_eval(more, tmp_path, gateway=gateway, data_dir=data_dir)
+    assert idle.calls == []
+    assert [e["task_id"] for e in prefix["episodes"]] == [
+        e["task_id"] for e in first["episodes"][:2]
+    ]
+    assert prefix["tasks"] == 2 and extended["tasks"] == 5
+    assert extended["episodes"][:3] == first["episodes"]
+    assert len((tmp_path / EPISODES_FILE).read_text().splitlines()) == 5
+
+
 def without_latency(usage: dict[str, Any]) -> dict[str, Any]:
     """Usage totals (and those by node) without latency, which differs between equal runs."""
     by_node = {node: without_latency(value) for node, value in usage.get("by_node", {}).items()}
@@ -189,6 +237,17 @@ def test_the_cli_runs_the_eval_and_rejects_bad_options(
         assert cli(args) == 0
     out = capsys.readouterr().out
     assert "prep" in out and "SPL" in out and "navigation.json" in out
+    assert (
+        "navigation.md" in out and "SR 95% CI (Wilson)" in (tmp_path / "navigation.md").read_text()
+    )
+    assert "command: agentrun eval navigation --model fake/eval --strategies prep" in out
+    args = [*args[:-1], str(tmp_path / "oracle"), "--chooser", "oracle", "--strategies",
+            "prep,ranked", "--candidates", "2"]  # fmt: skip
+    assert cli(args) == 0
+    out = capsys.readouterr().out
+    assert "prep - ranked: SR" in out and "--chooser oracle --candidates 2" in out
+    assert cli(["eval", "navigation", "--chooser", "psychic"]) == 2
+    assert "--chooser: Input should be 'model' or 'oracle'" in capsys.readouterr().err
     bad = cli(["eval", "navigation", "--min-hops", "9", "--max-hops", "3"])
     assert bad == 2
     assert "min_hops 9 is above max_hops 3" in capsys.readouterr().err

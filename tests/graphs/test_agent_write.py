@@ -14,7 +14,7 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 
-from agentrun.agents import Gateway, GatewayConfig, RetryPolicy
+from agentrun.agents import Gateway, GatewayConfig, ModelConfig, RetryPolicy
 from agentrun.agents import _litellm as lx
 from agentrun.agents.testing import ScriptedModel, registered_provider, scripted_model
 from agentrun.errors import RunFailedError, UsageError
@@ -26,7 +26,7 @@ from agentrun.text.words import count_words
 FAST = RetryPolicy(max_attempts=2, initial_backoff_s=0.0, max_backoff_s=0.0, jitter_s=0.0)
 WRITE = re.compile(r"Write about (\d+) words")
 EXTEND = re.compile(r"with about (\d+) more words|Write the section now, about (\d+) words")
-SECTION = re.compile(r"(?:Now write|You are writing) section (\d+) of (\d+)")
+SECTION = re.compile(r"(?:Now write|Now continue|You are writing) section (\d+) of (\d+)")
 PLAN = re.compile(r"into (\d+) sections .* add up to (\d+)", re.DOTALL)
 SENTENCE = "Note says the keepers lit the lamp before the storm"
 INSTRUCTION = "Write a 3000-word article about the history of lighthouses."
@@ -48,11 +48,15 @@ class Writer:
         self.fail_on: Callable[[str], bool] = lambda prompt: False
         self.replies: list[str] = []  # the prose it wrote, in order
 
+    def tag(self) -> str:
+        return "".join(chr(ord("a") + int(d)) for d in str(next(self.serial)))
+
     def prose(self, words: int) -> str:
         sentences, left = [], max(0, words)
+        base = SENTENCE.split(" ")
         while left > 0:
-            tag = "".join(chr(ord("a") + int(d)) for d in str(next(self.serial)))
-            batch = [*SENTENCE.split(" ")[:9], tag]  # a word of its own makes each one new
+            # a word of its own in every five: no sentence, and no run of eight words, repeats
+            batch = [*base[:4], self.tag(), *base[4:8], self.tag()]
             take = min(10, left)
             sentences.append(" ".join(batch[-take:]) + ".")
             left -= take
@@ -143,12 +147,61 @@ async def test_a_writer_at_half_the_budget_is_extended_into_tolerance(data_dir: 
     assert result.plan_source == "model"
     assert len(result.sections) == 6 and sum(s.words for s in result.plan) == 3000
     assert_within(result)
-    assert all(section.extensions == 2 for section in result.sections)  # 50% + 25% + 12.5%
+    # the first two sections measure the writer (50% + 25% + 12.5% of what is asked); from
+    # then on every call asks for twice what is wanted, in calls of what one call writes
+    assert [section.extensions for section in result.sections] == [2, 2, 1, 1, 1, 1]
+    assert result.words_per_call == 250 and result.ask_factor == 2.0
     extend_calls = [c for c in fake.calls if "more words" in c.messages[-1]["content"]]
-    assert len(extend_calls) == 12
+    assert len(extend_calls) == 8
+    late = [c.messages[-1]["content"] for c in fake.calls if sections_of_call(c) == 6]
+    assert [int(m.group(1) or m.group(2)) for m in map(EXTEND.search, late) if m] == [500]
     assert abs(result.words - 3000) <= 0.2 * 3000
     assert result.length_score > 80
     assert not result.warnings
+
+
+async def test_the_next_run_plans_sections_of_what_one_call_writes(data_dir: Path) -> None:
+    store = InMemoryStore()
+    with scripted_model(Writer(0.5)):
+        await write(data_dir, store=store)
+    with scripted_model(Writer(0.5)) as fake:
+        result = await write(data_dir, store=store)
+    # measured in the first run: 250 words per call, when asked for twice that
+    assert len(result.plan) == 12 and all(s.words == 250 for s in result.plan)
+    assert all(s.calls == 1 and s.extensions == 0 for s in result.sections)
+    writes = [WRITE.search(c.messages[-1]["content"]) for c in fake.calls]
+    assert [int(m.group(1)) for m in writes if m] == [500] * 12
+    assert_within(result)
+
+
+async def test_a_configured_words_per_call_plans_shorter_sections(data_dir: Path) -> None:
+    with scripted_model(Writer(1.0)) as fake:
+        result = await write(data_dir, words_per_call=300)
+    assert len(result.plan) == 10 and all(s.words == 300 for s in result.plan)
+    assert all(s.calls == 1 for s in result.sections)
+    assert result.words_per_call == 300
+    assert_within(result)
+    assert not any("more words" in c.messages[-1]["content"] for c in fake.calls)
+
+
+async def test_a_long_section_is_written_in_calls_of_what_one_call_writes(data_dir: Path) -> None:
+    # 1000-word sections but a writer that manages 250 words however much it is asked for
+    capped = Writer(1.0)
+    original = capped.prose
+    capped.prose = lambda words: original(min(words, 250))  # type: ignore[method-assign]
+    with scripted_model(capped) as fake:
+        result = await write(
+            data_dir, "Write a 4000-word history of lighthouses.", section_words=1000,
+            min_section_words=1000, max_section_words=2000, words_per_call=250,
+        )  # fmt: skip
+    assert len(result.plan) == 4
+    assert all(s.calls == 4 and s.within_tolerance for s in result.sections)
+    asked = [m for m in (EXTEND.search(c.messages[-1]["content"]) for c in fake.calls) if m]
+    assert {int(m.group(1) or m.group(2)) for m in asked} == {250}
+    # each continuation has a new focus and never shows the text so far (small models copy it)
+    continuations = [c.messages[-1]["content"] for c in fake.calls if "more words" in str(c)]
+    assert len(set(continuations)) == len(continuations) == 12
+    assert not any(result.sections[0].text[:60] in prompt for prompt in continuations)
 
 
 async def test_a_writer_at_twice_the_budget_is_trimmed_at_sentence_ends(data_dir: Path) -> None:
@@ -305,6 +358,33 @@ async def test_an_unusable_outline_is_re_planned_with_its_problems(data_dir: Pat
     assert len({s.point for s in result.plan}) == len(result.plan)
 
 
+async def test_the_outline_is_asked_for_through_a_bounded_schema_grammar(data_dir: Path) -> None:
+    models = {"fake/writer": ModelConfig(model="fake/writer", structured_output="llama_cpp_schema")}
+    with scripted_model(Writer(1.0)) as fake:
+        async with Gateway(GatewayConfig(retry=FAST, models=models), data_dir=data_dir) as gw:
+            writer = aw.AgentWrite(
+                config(), gateway=gw, store=InMemoryStore(), checkpointer=InMemorySaver()
+            )
+            result = await writer.arun(INSTRUCTION)
+    plans = [c for c in fake.calls if "response_format" in c.params]
+    assert len(plans) == 1 and result.plan_source == "model" and result.plan_parse_failures == 0
+    sent = plans[0].params["response_format"]
+    assert sent["type"] == "json_object"  # llama.cpp's schema-constrained JSON
+    schema = sent["schema"]
+    # a bounded number of sections, of bounded strings: the grammar closes the JSON in time
+    sections = schema["properties"]["sections"]
+    assert sections["minItems"] <= 6 <= sections["maxItems"] <= 8
+    draft = schema["$defs"]["SectionDraft"]
+    assert draft["required"] == ["title", "point", "words"]
+    assert draft["properties"]["point"]["maxLength"] == aw.plan.POINT_CHARS
+    assert int(plans[0].params["max_tokens"]) >= sections["maxItems"] * (
+        aw.plan.TITLE_CHARS + aw.plan.POINT_CHARS
+    )
+    grammar = pytest.importorskip("llama_cpp.llama_grammar")
+    rules = grammar.json_schema_to_gbnf(json.dumps(schema))
+    assert "sections-item" in rules and "*" not in rules.split("sections ::=")[1].split("\n")[0]
+
+
 async def test_budgets_from_the_planner_are_scaled_to_the_target(data_dir: Path) -> None:
     lopsided = json.dumps(
         {"sections": [{"point": f"Lighthouse story part {i} told well", "words": 50 * (i + 1)}
@@ -448,8 +528,8 @@ async def test_chinese_is_planned_written_and_counted_in_characters(data_dir: Pa
     assert result.target_source == "instruction" and result.plan_source == "model"
     assert result.words == count_words(result.markdown)
     assert_within(result)
-    extensions = [c for c in fake.calls if "请从中断处接着写" in c.messages[-1]["content"]]
-    assert len(extensions) == 2 * len(result.sections)
+    extensions = [c for c in fake.calls if "请再写约" in c.messages[-1]["content"]]
+    assert len(extensions) == sum(s.extensions for s in result.sections) > len(result.sections)
     assert " " not in result.sections[0].text  # continuations joined without spaces
 
 

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from agentrun.graphs.agent_write.calibration import CallSample, CallSize, call_size
 from agentrun.graphs.agent_write.plan import (
     OutlineDraft,
     SectionBounds,
@@ -123,11 +124,42 @@ def test_repeated_sentences_are_dropped_and_cut_sentences_too() -> None:
     looping = (
         "The sea was calm that day. The sea was calm that day. Boats came in. The sea was calm"
     )
-    text, dropped = w.drop_repeated_sentences(looping)
+    text, dropped = w.Repeats().drop(looping)
     assert dropped == 1 and text == "The sea was calm that day. Boats came in. The sea was calm"
     assert w.drop_unfinished_sentence(text) == "The sea was calm that day. Boats came in. "
     headings = "## Part 3: The old lamps\n## Part 4: The old lamps\nThe end came."
-    assert w.drop_repeated_sentences(headings) == ("## Part 3: The old lamps\nThe end came.", 1)
+    assert w.Repeats().drop(headings) == ("## Part 3: The old lamps\nThe end came.", 1)
+
+
+def test_loops_within_and_across_sentences_are_cut() -> None:
+    repeats = w.Repeats()
+    opening = "At dawn the keeper climbed the narrow stairs of the old tower to trim the wick. "
+    # the same eight-word run again, in a sentence that is otherwise new
+    echo = "Later the keeper climbed the narrow stairs of the old tower once more. "
+    # one sentence that loops on itself until max_tokens
+    spiral = "The waves rolled in and " + "the light swept over the water and " * 4 + "on. "
+    fresh = "Ships passed safely all winter. "
+    text, dropped = repeats.drop(opening + echo + spiral + fresh)
+    assert dropped == 2 and text == opening + fresh
+    # text remembered from before (the previous section) counts as said
+    later, again = repeats.drop("Then the keeper climbed the narrow stairs of the old tower.")
+    assert (later, again) == ("", 1)
+
+
+def test_a_request_echoed_back_is_dropped_but_its_phrases_stay_free() -> None:
+    repeats = w.Repeats()
+    repeats.remember("Write about the history of lighthouses on the northern coast.", runs=False)
+    echoed = "Write about the history of lighthouses on the northern coast. "
+    reused = "The history of lighthouses on the northern coast begins with fire. "
+    assert repeats.drop(echoed + reused) == (reused, 1)
+
+
+def test_chinese_loops_need_longer_runs() -> None:
+    line = "灯塔的光照亮了远处的海面和归来的渔船。"
+    text, dropped = w.Repeats("zh").drop(line + "夜里灯塔的光照亮了远处的海面和归来的渔船。")
+    assert dropped == 1 and text == line
+    short = "灯塔很高。海面很静。灯塔很亮。"
+    assert w.Repeats("zh").drop(short) == (short, 0)
 
 
 BODY = "Keepers polished them daily."
@@ -219,3 +251,21 @@ def test_point_lines_are_parsed_from_plain_lists() -> None:
     assert [s.point for s in plan.sections][:2] == [p for _, p in pairs[:2]]
     assert plan.sections[-1].point.startswith("Closing")
     assert sum(s.words for s in plan.sections) == 2500
+
+
+def sample(asked: int, written: int, finish: str = "stop") -> CallSample:
+    return CallSample(asked=asked, written=written, finish_reason=finish)
+
+
+def test_call_size_follows_what_calls_really_write() -> None:
+    assert call_size([sample(500, 250)], 0.2) is None  # one sample is not a measurement
+    assert call_size([sample(500, 250)], 0.2, words=300) == CallSize(300)
+    # a model that writes half of what it is asked: calls of 250, asked for twice that
+    assert call_size([sample(500, 250), sample(500, 240), sample(500, 260)], 0.2) == CallSize(
+        250, 2.0
+    )
+    # calls that met their request (or ran into max_tokens) show only a lower bound: grow it
+    met = call_size([sample(200, 200), sample(200, 190), sample(300, 120, "length")], 0.2)
+    assert met == CallSize(228, 1.0)
+    # a model that writes next to nothing: asked for at most three times, calls of at least 60
+    assert call_size([sample(500, 20), sample(500, 30)], 0.2) == CallSize(60, 3.0)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
+from langgraph.store.base import Op, PutOp, Result
 from langgraph.store.memory import InMemoryStore
 
 from agentrun.agents import Gateway, GatewayConfig, ModelConfig
@@ -14,17 +16,20 @@ TEXT = "\n\n".join(f"Paragraph {i} tells of keeper {i} and tower {i * 3}." * 6 f
 
 
 class CrashingStore(InMemoryStore):
-    """Fails on the `after`-th put, as a process killed while writing chunks would stop."""
+    """Stops after the first `after - 1` puts of a batch, as a process killed while writing
+    chunks would."""
 
     def __init__(self, after: int) -> None:
         super().__init__()
-        self.after, self.puts = after, 0
+        self.after = after
 
-    async def aput(self, *args: Any, **kwargs: Any) -> None:
-        self.puts += 1
-        if self.puts == self.after:
+    async def abatch(self, ops: Iterable[Op]) -> list[Result]:
+        ops = list(ops)
+        puts = [op for op in ops if isinstance(op, PutOp)]
+        if puts and self.after:
+            await super().abatch(puts[: self.after - 1])
             raise KeyboardInterrupt("killed while writing chunks")
-        await super().aput(*args, **kwargs)
+        return await super().abatch(ops)
 
 
 async def test_a_split_interrupted_while_writing_is_written_again_whole() -> None:

@@ -29,6 +29,7 @@ from typing import Any
 from langgraph.graph import StateGraph
 
 from agentrun.graphs.agent_write.baselines import SingleCall, all_previous_text_tokens, single_call
+from agentrun.graphs.agent_write.calibration import load_samples, size_from
 from agentrun.graphs.agent_write.graph import build_graph, load_document, load_text
 from agentrun.graphs.agent_write.models import (
     AgentWriteConfig,
@@ -71,6 +72,9 @@ class AgentWrite(Workflow[AgentWriteConfig, AgentWriteInputs, AgentWriteResult])
             "target_source": target.source,
             "language": language,
             "tokens_per_word": tokens_per_word(session.gateway, self.config.model, language),
+            "samples": [
+                sample.model_dump() for sample in await load_samples(session.ctx, self.config.model)
+            ],
             "warnings": [target.note] if target.note else [],
         }
 
@@ -89,6 +93,7 @@ class AgentWrite(Workflow[AgentWriteConfig, AgentWriteInputs, AgentWriteResult])
         markdown = await load_document(ctx)
         words = w.count_words(markdown)
         outcome = state.get("plan_review")
+        size = size_from(state.get("samples"), self.config.tolerance, self.config.words_per_call)
         rejections = list(state.get("rejections") or [])
         return AgentWriteResult(
             instruction=state["instruction"],
@@ -99,12 +104,16 @@ class AgentWrite(Workflow[AgentWriteConfig, AgentWriteInputs, AgentWriteResult])
             mode=self.config.mode,
             plan_source=state["plan_source"],
             plan=plan.sections,
+            plan_problems=list(state.get("plan_problems") or []),
+            plan_parse_failures=int(state.get("plan_parse_failures") or 0),
             plan_review=PlanReview(outcome=outcome, rejections=rejections) if outcome else None,
             sections=sections,
             markdown=markdown,
             words=words,
             length_score=w.length_score(state["target_words"], words),
             tokens_per_word=state["tokens_per_word"],
+            words_per_call=size.words if size else None,
+            ask_factor=size.ask_factor if size else 1.0,
             prompts=await recorded_prompts(ctx),
             warnings=list(state.get("warnings", [])),
         )

@@ -12,6 +12,12 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 
 from agentrun.errors import EndpointUnreachableError, ModelCallError, RunFailedError
+from agentrun.graphs.agent_write.calibration import (
+    CallSample,
+    call_size,
+    save_samples,
+    size_from,
+)
 from agentrun.graphs.agent_write.models import AgentWriteConfig, TargetSource
 from agentrun.graphs.agent_write.plan import Plan, PlanSource
 from agentrun.graphs.agent_write.planner import Rejection, make_plan
@@ -37,8 +43,13 @@ class WriteState(TypedDict, total=False):
     target_source: TargetSource
     language: Language
     tokens_per_word: float
+    # first calls of sections (this model's, earlier runs' first): what calls are sized from
+    samples: Annotated[list[dict[str, Any]], operator.add]
     plan: dict[str, Any]
     plan_source: PlanSource
+    # outline replies that could not be used, over every planning (a rejection plans again)
+    plan_problems: Annotated[list[str], operator.add]
+    plan_parse_failures: Annotated[int, operator.add]
     cursor: int
     sections: Annotated[list[dict[str, Any]], merge_sections]
     words: int
@@ -51,7 +62,9 @@ class WriteState(TypedDict, total=False):
 
 
 #: What a parallel section writer gets from the state (besides its index).
-_SECTION_INPUT = ("instruction", "language", "tokens_per_word", "plan", "plan_review")
+_SECTION_INPUT = (
+    "instruction", "language", "tokens_per_word", "samples", "plan", "plan_review",
+)  # fmt: skip
 
 
 # --- records in the store ----------------------------------------------------------------------
@@ -109,8 +122,12 @@ async def write_section(
     if sequential:
         previous = await load_text(ctx, "sections", index - 1) if index > 0 else None
         summary = await load_text(ctx, "summaries", index - 1) if index > 0 else ""
-    draft = await writer.write(summary, previous)
+    samples = [CallSample.model_validate(raw) for raw in state.get("samples") or []]
+    size = call_size(samples, config.tolerance, config.words_per_call)
+    draft = await writer.write(summary, previous, size)
     await _save(ctx, "sections", index, draft.text)
+    fresh = [draft.sample] if draft.sample is not None else []
+    await save_samples(ctx, config.model, [*samples, *fresh], config.tolerance)
     emit({"kind": "token", "node": f"section[{index}]", "text": draft.text})
     if sequential and index < writer.task.count - 1:
         new_summary = await writer.summarize(summary or "", draft.text)
@@ -129,9 +146,12 @@ async def write_section(
         "index": index, "words": words, "budget": budget, "extensions": draft.extensions,
         "condensed": draft.condensed, "trimmed": draft.trimmed,
         "repeats_dropped": draft.repeats_dropped, "retried": draft.retried,
-        "within_tolerance": within,
+        "calls": draft.calls, "within_tolerance": within,
     }  # fmt: skip
-    return {"sections": [record], "warnings": warnings, "usage": usage_update(writer.usage)}
+    return {
+        "sections": [record], "warnings": warnings, "usage": usage_update(writer.usage),
+        "samples": [sample.model_dump() for sample in fresh],
+    }  # fmt: skip
 
 
 def to_markdown(plan: Plan, texts: list[str], headings: bool) -> str:
@@ -171,13 +191,20 @@ def build_graph(config: AgentWriteConfig) -> StateGraph[WriteState, WorkflowCont
 
     async def plan(state: WriteState) -> dict[str, Any]:
         rejected = rejection(config, state)
+        size = size_from(state.get("samples"), config.tolerance, config.words_per_call)
         with failures_kept():
-            made, source, warnings, usage = await make_plan(
-                config, state["instruction"], state["target_words"], state["language"], rejected
+            made = await make_plan(
+                config,
+                state["instruction"],
+                state["target_words"],
+                state["language"],
+                rejected,
+                size,
             )
         return {
-            "plan": made.model_dump(), "plan_source": source, "cursor": 0,
-            "warnings": warnings, "usage": usage_update(usage),
+            "plan": made.plan.model_dump(), "plan_source": made.source, "cursor": 0,
+            "warnings": made.warnings, "plan_problems": made.problems,
+            "plan_parse_failures": made.parse_failures, "usage": usage_update(made.usage),
         }  # fmt: skip
 
     async def write(state: WriteState) -> dict[str, Any]:

@@ -53,6 +53,14 @@ class AgentWriteConfig(BaseModel):
         default=1000, gt=0, description="Cap on the previous section's text in each prompt."
     )
     headroom: float = Field(default=1.3, ge=1.0, description="max_tokens over the budget.")
+    words_per_call: int | None = Field(
+        default=None,
+        gt=0,
+        description="Words the model writes in one call: sections are planned at this size "
+        "(within min..max_section_words) and a longer one is written in several calls. None: "
+        "measured from the first call of each section (kept per model in the store, so the "
+        "next run plans with it); until then a section's first call asks for the whole section.",
+    )
     drop_repeats: bool = Field(
         default=True,
         description="Drop sentences that repeat earlier ones (numbers aside) before counting.",
@@ -88,6 +96,14 @@ class AgentWriteConfig(BaseModel):
             preferred_words=self.section_words,
         )
 
+    def bounds_for(self, words_per_call: int | None) -> SectionBounds:
+        """The bounds with sections of what one call writes (within min..max_section_words), so
+        a model that writes less than `section_words` per call gets more, shorter sections."""
+        if words_per_call is None:
+            return self.bounds
+        preferred = min(self.max_section_words, max(self.min_section_words, words_per_call))
+        return self.bounds.model_copy(update={"preferred_words": preferred})
+
 
 class AgentWriteInputs(BaseModel):
     """What to write, and how long (default: the length the instruction names, else one
@@ -111,6 +127,7 @@ class SectionResult(BaseModel):
     trimmed: bool = False
     repeats_dropped: int = 0
     retried: bool = Field(default=False, description="It came back empty and was asked again.")
+    calls: int = Field(default=1, description="Model calls that wrote its text.")
     within_tolerance: bool
 
 
@@ -132,11 +149,23 @@ class AgentWriteResult(WorkflowResult):
     mode: Mode
     plan_source: PlanSource
     plan: list[SectionPlan]
+    plan_problems: list[str] = Field(
+        default_factory=list, description="Why each outline reply that was not used failed."
+    )
+    plan_parse_failures: int = Field(
+        default=0, description="Outline replies that did not parse against the schema."
+    )
     plan_review: PlanReview | None = Field(default=None, description="Set with review_plan.")
     sections: list[SectionResult]
     markdown: str
     words: int
     length_score: float
     tokens_per_word: float
+    words_per_call: int | None = Field(
+        default=None, description="What one call was expected to write at the end of the run."
+    )
+    ask_factor: float = Field(
+        default=1.0, description="How much more a call was asked for than was wanted."
+    )
     prompts: list[dict[str, Any]] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)

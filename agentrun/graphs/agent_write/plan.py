@@ -12,24 +12,43 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from agentrun.text.words import Language, count_words
 
 PlanSource = Literal["single", "model", "lines", "outline"]
 
 POINT_DESCRIPTION = "What the section covers, in one or two sentences."
+#: Longest title and main point the outline's schema allows (in characters): with them and a
+#: bounded number of sections, a grammar-constrained outline always closes within its max_tokens.
+TITLE_CHARS = 60
+POINT_CHARS = 200
+#: Output tokens one section of an outline can take under the schema's bounds (a token per
+#: character at worst, and the JSON around the strings).
+TOKENS_PER_SECTION = TITLE_CHARS + POINT_CHARS + 100
 
 
 class SectionDraft(BaseModel):
-    """One section as the planner proposes it (checked and normalized afterwards)."""
+    """One section as the planner proposes it (checked and normalized afterwards). The string
+    bounds are in the schema only, so a grammar stops the strings there; a longer reply from a
+    provider that ignores them is still used."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(
+        extra="ignore", json_schema_extra={"required": ["title", "point", "words"]}
+    )
 
-    title: str = Field(default="", description="A short heading for the section.")
-    point: str = Field(description=POINT_DESCRIPTION)
+    title: str = Field(
+        default="",
+        description="A short heading for the section.",
+        json_schema_extra={"maxLength": TITLE_CHARS},
+    )
+    point: str = Field(
+        description=POINT_DESCRIPTION,
+        json_schema_extra={"minLength": 12, "maxLength": POINT_CHARS},
+    )
     words: int = Field(description="How many words the section gets.")
 
 
@@ -39,6 +58,16 @@ class OutlineDraft(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     sections: list[SectionDraft]
+
+
+def outline_request(low: int, high: int) -> type[OutlineDraft]:
+    """The outline's model with `low`..`high` sections in its schema: under a JSON-schema
+    grammar (the embedded model) the planner cannot stop early, run on, or leave the JSON open;
+    elsewhere the schema asks for it. The count is checked again in `outline_problems`."""
+    sections = Field(json_schema_extra={"minItems": low, "maxItems": high})
+    return create_model(
+        "OutlineDraft", __base__=OutlineDraft, sections=(list[SectionDraft], sections)
+    )
 
 
 class SectionPlan(BaseModel):
@@ -80,6 +109,30 @@ class SectionBounds(BaseModel):
     def preferred_count(self, target: int) -> int:
         low, high = self.count_range(target)
         return min(high, max(low, round(target / self.preferred_words)))
+
+
+@dataclass(frozen=True)
+class OutlineShape:
+    """The outline asked for: `count` sections, `low`..`high` in its schema."""
+
+    count: int
+    low: int
+    high: int
+
+    @property
+    def max_tokens(self) -> int:
+        """Enough output for the longest outline the schema allows."""
+        return self.high * TOKENS_PER_SECTION + 32
+
+
+def outline_shape(target: int, bounds: SectionBounds, room: int) -> OutlineShape:
+    """Sections to ask for: the preferred count, at most two more in the schema, and no more
+    than the longest outline that fits `room` output tokens (so it is never cut off)."""
+    low, high = bounds.count_range(target)
+    preferred = bounds.preferred_count(target)
+    fits = room // TOKENS_PER_SECTION
+    high = max(low, min(high, preferred + 2, fits))
+    return OutlineShape(count=min(preferred, high), low=low, high=high)
 
 
 # --- budgets -----------------------------------------------------------------------------------

@@ -4,21 +4,27 @@ that outline and the reason."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from agentrun.agents import structured
+from agentrun.agents.gateway import Gateway
 from agentrun.agents.ledger import Usage
 from agentrun.agents.messages import Message
 from agentrun.errors import ContextLengthError, StructuredOutputError
 from agentrun.graphs import runtime
 from agentrun.graphs.agent_write import prompts
+from agentrun.graphs.agent_write.calibration import CallSize
 from agentrun.graphs.agent_write.models import AgentWriteConfig
 from agentrun.graphs.agent_write.plan import (
     OutlineDraft,
+    OutlineShape,
     Plan,
     PlanSource,
     SectionPlan,
     fallback_plan,
     outline_problems,
+    outline_request,
+    outline_shape,
     parse_point_lines,
     plan_from_draft,
 )
@@ -43,42 +49,76 @@ class Rejection:
         return prompts.rejected(messages, outline, self.reason, language)
 
 
+@dataclass(frozen=True)
+class PlanOutcome:
+    """The outline, how it was made, what went wrong on the way, and what the calls cost."""
+
+    plan: Plan
+    source: PlanSource
+    warnings: list[str] = field(default_factory=list)
+    #: One line per outline reply that could not be used (unparsable or unusable).
+    problems: list[str] = field(default_factory=list)
+    #: Outline replies that did not parse against the schema.
+    parse_failures: int = 0
+    usage: Usage = field(default_factory=Usage)
+
+
+def _room(
+    gateway: Gateway, planner: str, messages: list[Message], output: type[OutlineDraft]
+) -> int:
+    """Output room for a structured call, counting the schema note the gateway adds to the
+    prompt in every mode but `json_schema`."""
+    if gateway.structured_mode(planner) != "json_schema":
+        messages = structured.with_instruction(messages, output)
+    return room(gateway, planner, messages)
+
+
 async def make_plan(
     config: AgentWriteConfig,
     instruction: str,
     target: int,
     language: Language,
     rejection: Rejection | None = None,
-) -> tuple[Plan, PlanSource, list[str], Usage]:
-    """The outline, with how it was made, warnings, and what the planning calls cost."""
-    bounds, planner, gateway = config.bounds, config.planner, context().gateway
+    size: CallSize | None = None,
+) -> PlanOutcome:
+    """The outline, with sections of what one call writes (`size`, when known): asked for as
+    schema-constrained JSON, re-asked with its problems, then the configured fallback."""
+    planner, gateway = config.planner, context().gateway
+    bounds = config.bounds_for(size.words if size else None)
     if target < config.single_section_below:
         point = instruction.strip()
         if rejection is not None and rejection.reason:
             point = prompts.reviewed_point(instruction, rejection.reason, language)
         section = SectionPlan(point=point, words=target)
-        return Plan(target_words=target, sections=[section]), "single", [], Usage()
-    count = bounds.preferred_count(target)
-    base = prompts.plan(instruction, target, bounds, language)
+        return PlanOutcome(Plan(target_words=target, sections=[section]), "single")
+    first = bounds.preferred_count(target)
+    draft_prompt = prompts.plan(instruction, target, OutlineShape(first, first, first), bounds,
+                                language)  # fmt: skip
+    shape = outline_shape(target, bounds, _room(gateway, planner, draft_prompt, OutlineDraft))
+    base = prompts.plan(instruction, target, shape, bounds, language)
     if rejection is not None:
         base = rejection.noted(base, language)
-    messages, usage, problems = base, Usage(), []
-    for _ in range(config.plan_attempts):
-        # ~80 tokens per section (title, point, count); room for a few more than asked for
-        max_tokens = min(80 * (count + 2) + 64, room(gateway, planner, messages))
+    output = outline_request(shape.low, shape.high)
+    messages, usage, problems, parse_failures = base, Usage(), [], 0
+    failed: list[str] = []
+    for attempt in range(1, config.plan_attempts + 1):
+        max_tokens = min(shape.max_tokens, _room(gateway, planner, messages, output))
         if max_tokens < MIN_OUTPUT_TOKENS:
             raise ContextLengthError(planner, "the instruction leaves no room for an outline")
         reply = await runtime.structured(
-            planner, messages, OutlineDraft, node="plan", max_tokens=max_tokens,
+            planner, messages, output, node="plan", max_tokens=max_tokens,
             temperature=config.temperature, max_reasks=0,
         )  # fmt: skip
         usage += reply.usage
         if reply.value is None:
+            parse_failures += 1
             problems = [f"the reply was not a valid outline ({reply.error})"]
         else:
             problems = outline_problems(reply.value, instruction, target, bounds)
             if not problems:
-                return plan_from_draft(reply.value, target, bounds), "model", [], usage
+                made = plan_from_draft(reply.value, target, bounds)
+                return PlanOutcome(made, "model", [], failed, parse_failures, usage)
+        failed.append(f"outline {attempt}: {'; '.join(problems)}")
         messages = prompts.replan(base, problems, language)
     reason = (
         f"the planner gave no usable outline in {config.plan_attempts} attempts "
@@ -88,6 +128,7 @@ async def make_plan(
         raise PlanError(
             planner, f"{reason}; use a stronger planner_model or plan_fallback='lines'/'outline'"
         )
+    count = shape.count
     points: list[tuple[str, str]] = []
     if config.plan_fallback == "lines":
         lines = prompts.point_lines(instruction, count, language)
@@ -107,4 +148,5 @@ async def make_plan(
         else "a generic outline"
     )
     warning = f"{reason}; used {used} and even budgets of ~{target // count} words"
-    return plan, ("lines" if points else "outline"), [warning], usage
+    source: PlanSource = "lines" if points else "outline"
+    return PlanOutcome(plan, source, [warning], failed, parse_failures, usage)

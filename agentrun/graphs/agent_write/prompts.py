@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agentrun.agents.messages import Message
-from agentrun.graphs.agent_write.plan import SectionBounds, SectionPlan
+from agentrun.graphs.agent_write.plan import OutlineShape, SectionBounds, SectionPlan
 from agentrun.text.words import Language
 
 
@@ -26,18 +26,21 @@ def _system(language: Language) -> Message:
 # --- planning ----------------------------------------------------------------------------------
 
 
-def plan(instruction: str, target: int, bounds: SectionBounds, language: Language) -> list[Message]:
-    count = bounds.preferred_count(target)
-    low, high = bounds.count_range(target)
+def plan(
+    instruction: str, target: int, shape: OutlineShape, bounds: SectionBounds, language: Language
+) -> list[Message]:
+    count, low, high = shape.count, shape.low, shape.high
     if language == "zh":
+        span = f"（{low}到{high}个均可）" if low < high else ""
         text = (
-            f"请把下面的写作任务拆分为{count}个部分（{low}到{high}个均可）。为每个部分给出简短标题、"
+            f"请把下面的写作任务拆分为{count}个部分{span}。为每个部分给出简短标题、"
             f"主要内容（一两句话说明本部分具体写什么）和字数。各部分字数之和为{target}字，每部分"
             f"{bounds.min_words}到{bounds.max_words}字。\n\n写作任务：\n{instruction}"
         )
     else:
+        span = f" ({low} to {high} is fine)" if low < high else ""
         text = (
-            f"Split the writing task below into {count} sections ({low} to {high} is fine). For "
+            f"Split the writing task below into {count} sections{span}. For "
             "each section give a short title, its main point (one or two sentences saying what "
             f"the section covers) and its word count. The word counts add up to {target}; each "
             f"section gets {bounds.min_words} to {bounds.max_words} words.\n\n"
@@ -138,11 +141,11 @@ class SectionTask:
     point_named: bool = False
 
 
-def write(
+def _context(
     task: SectionTask, plan_text: str, summary: str | None, previous: str | None
-) -> list[Message]:
-    """Write one section. `summary`/`previous` are None in parallel mode (the section is then
-    written from the instruction, the plan and its own point only)."""
+) -> list[str]:
+    """What a writing call is told before its request: the instruction, the plan, the summary
+    so far and the end of the previous section (those given)."""
     n, k, zh = task.count, task.index + 1, task.language == "zh"
     parts: list[str] = [("写作任务：\n" if zh else "Writing task:\n") + task.instruction]
     if n > 1:
@@ -154,7 +157,15 @@ def write(
         parts.append(head + (summary or ("（无）" if zh else "(none)")))
     if previous:
         parts.append(("上一部分的结尾：\n" if zh else "End of the previous section:\n") + previous)
-    parts.append(_write_request(task))
+    return parts
+
+
+def write(
+    task: SectionTask, plan_text: str, summary: str | None, previous: str | None
+) -> list[Message]:
+    """Write one section. `summary`/`previous` are None in parallel mode (the section is then
+    written from the instruction, the plan and its own point only)."""
+    parts = [*_context(task, plan_text, summary, previous), _write_request(task)]
     return [_system(task.language), {"role": "user", "content": "\n\n".join(parts)}]
 
 
@@ -180,34 +191,73 @@ def _write_request(task: SectionTask) -> str:
     )
 
 
-def extend(task: SectionTask, tail: str, more_words: int) -> list[Message]:
-    """Continue a section that came out short (or, with no `tail`, start one that came back
-    empty: a different request from the first, so neither a cache nor temperature 0 repeats
-    the blank reply)."""
-    k, n = task.index + 1, task.count
+#: What each continuation of a section adds, in turn: a new request each time, so a model at
+#: temperature 0 does not give the same reply again, and small models add something new instead
+#: of copying the text they were shown (measured: they copy a section's end when shown it).
+ANGLES: dict[Language, tuple[str, ...]] = {
+    "en": (
+        "a concrete example or scene",
+        "the people involved",
+        "a particular place and moment",
+        "the difficulties and how they were met",
+        "what changed as a result",
+        "details not mentioned yet",
+    ),
+    "zh": ("一个具体的例子或场景", "相关的人物", "一个具体的地点和时刻", "遇到的困难及其解决",
+           "带来的变化", "前文尚未提到的细节"),
+}  # fmt: skip
+
+
+def angle(turn: int, task: SectionTask) -> str:
+    """The focus of a section's `turn`-th continuation (sections start at different ones)."""
+    angles = ANGLES[task.language]
+    return angles[(task.index + turn) % len(angles)]
+
+
+def more(task: SectionTask, plan_text: str, summary: str | None, focus: str) -> list[Message]:
+    """Add to a section that came out short: the writing prompt's context without the text so
+    far (small models copy it), a new focus, and about `task.words` more words."""
+    n, k = task.count, task.index + 1
     if task.language == "zh":
-        head = f"写作任务：\n{task.instruction}\n\n你正在写第{k}部分（共{n}部分）：{task.point}\n"
+        where = (
+            f"现在接着写第{k}部分（共{n}部分）：{task.point}" if n > 1 else "现在接着写这篇文章。"
+        )
+        ending = "这是最后一部分，请完成全文的结尾。" if k == n else "不要在本部分总结全文。"
         ask = (
-            f"目前这一部分的结尾是：\n{tail}\n\n请从中断处接着写约{more_words}字。只输出续写的内容，"
-            "不要重复已写的内容。"
-            if tail
-            else f"这一部分还没有任何内容。请现在写出这一部分，约{more_words}字。"
-            "只输出这一部分的正文。"
+            f"{where}\n请再写约{task.words}字，内容侧重于{focus}。只输出新写的正文，不要写标题，"
+            f"不要重复前文。{ending}"
         )
     else:
-        head = (
-            f"Writing task:\n{task.instruction}\n\nYou are writing section {k} of {n}: "
-            f"{task.point}\n"
+        where = (
+            f"Now continue section {k} of {n}: {task.point}" if n > 1 else "Now continue the piece."
+        )
+        ending = (
+            "This is the last section: bring the piece to its end."
+            if k == n
+            else "Do not conclude the piece in this section."
         )
         ask = (
-            f"So far it ends like this:\n{tail}\n\nContinue it from where it stops with about "
-            f"{more_words} more words. Output only the continuation; do not repeat what is "
-            "already written."
-            if tail
-            else f"Nothing of it is written yet. Write the section now, about {more_words} "
-            "words. Output only its text."
+            f"{where}\nAdd to it with about {task.words} more words, on {focus}. Output only the "
+            f"new text: no heading, no repetition of earlier text. {ending}"
         )
-    return [_system(task.language), {"role": "user", "content": head + ask}]
+    parts = [*_context(task, plan_text, summary, None), ask]
+    return [_system(task.language), {"role": "user", "content": "\n\n".join(parts)}]
+
+
+def retry(task: SectionTask, words: int) -> list[Message]:
+    """Start a section that came back empty: a different request from the first, so neither a
+    cache nor temperature 0 repeats the blank reply."""
+    k, n = task.index + 1, task.count
+    if task.language == "zh":
+        return [_system(task.language), {"role": "user", "content": (
+            f"写作任务：\n{task.instruction}\n\n你正在写第{k}部分（共{n}部分）：{task.point}\n"
+            f"这一部分还没有任何内容。请现在写出这一部分，约{words}字。只输出这一部分的正文。"
+        )}]  # fmt: skip
+    return [_system(task.language), {"role": "user", "content": (
+        f"Writing task:\n{task.instruction}\n\nYou are writing section {k} of {n}: "
+        f"{task.point}\nNothing of it is written yet. Write the section now, about {words} "
+        "words. Output only its text."
+    )}]  # fmt: skip
 
 
 def condense(task: SectionTask, text: str) -> list[Message]:

@@ -8,8 +8,10 @@ text worth keeping.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from agentrun.agents.gateway import Gateway
@@ -18,6 +20,7 @@ from agentrun.agents.messages import Message
 from agentrun.errors import ContextLengthError, ModelCallError
 from agentrun.graphs import runtime
 from agentrun.graphs.agent_write import prompts
+from agentrun.graphs.agent_write.calibration import CallSample, CallSize
 from agentrun.graphs.agent_write.models import AgentWriteConfig
 from agentrun.graphs.agent_write.plan import Plan
 from agentrun.graphs.runtime import context, usage_of
@@ -28,6 +31,8 @@ from agentrun.text.words import Language
 SAFETY_TOKENS = 32
 #: A call with less room than this for its output is not worth sending.
 MIN_OUTPUT_TOKENS = 64
+#: Continuations in a row that add nothing new before a section stops asking.
+STALLS = 2
 
 
 class EmptySectionError(ModelCallError):
@@ -49,17 +54,27 @@ class Draft:
     trimmed: bool = False
     repeats_dropped: int = 0
     retried: bool = False
+    #: Model calls that wrote the section's text.
+    calls: int = 0
+    #: The first call, for calibration.
+    sample: CallSample | None = None
 
 
-def _clean(text: str, finish_reason: str | None, seen: set[str] | None, draft: Draft) -> str:
-    """A reply's usable text: without a sentence cut off by max_tokens, and (unless `seen` is
-    None) without sentences that repeat earlier ones."""
+def _clean(text: str, finish_reason: str | None, repeats: w.Repeats | None, draft: Draft) -> str:
+    """A reply's usable text: without a sentence cut off by max_tokens, and (unless `repeats` is
+    None) without what repeats earlier text or loops."""
     if finish_reason == "length":
         text = w.drop_unfinished_sentence(text)
-    if seen is not None:
-        text, dropped = w.drop_repeated_sentences(text, seen)
+    if repeats is not None:
+        text, dropped = repeats.drop(text)
         draft.repeats_dropped += dropped
     return text.strip()
+
+
+def _remember_request(repeats: w.Repeats | None, messages: list[Message]) -> None:
+    """Sentences of the prompt a model echoes back are not text (small models do)."""
+    if repeats is not None:
+        repeats.remember(str(messages[-1]["content"]), runs=False)
 
 
 #: A first line that is only a label: `**Title**`, `Title:`, `Section 2: Title`.
@@ -95,6 +110,21 @@ def strip_heading(text: str, title: str) -> str:
     return text
 
 
+#: Makes a writing prompt from the task, the plan text, the summary and the previous text.
+Prompt = Callable[[prompts.SectionTask, str, str | None, str | None], list[Message]]
+
+
+def _continuation(turn: int) -> Prompt:
+    """The prompt of a section's `turn`-th continuation (the previous section is left out)."""
+
+    def build(
+        task: prompts.SectionTask, plan_text: str, summary: str | None, _previous: str | None
+    ) -> list[Message]:
+        return prompts.more(task, plan_text, summary, prompts.angle(turn, task))
+
+    return build
+
+
 class SectionWriter:
     """Writes one section: bounded prompt, max_tokens from its budget, then extend or trim."""
 
@@ -119,11 +149,16 @@ class SectionWriter:
     def tokens_for(self, words: int) -> int:
         return math.ceil(words * self.ratio * self.config.headroom) + 16
 
-    def _fit(self, summary: str | None, previous: str | None) -> tuple[list[Message], int]:
-        """The fullest prompt that leaves room for the section (shrinking plan, then the
-        previous section, then the summary), and its max_tokens."""
+    def _fit(
+        self, summary: str | None, previous: str | None, words: int, asked: int,
+        build: Prompt = prompts.write,
+    ) -> tuple[list[Message], int]:  # fmt: skip
+        """The fullest prompt `build` makes that asks for `asked` words and leaves room for
+        `words` (shrinking the plan, then the previous section, then the summary), and its
+        max_tokens."""
         model, sections, language = self.config.model, self.plan.sections, self.task.language
-        wanted = self.tokens_for(self.section.words)
+        wanted = self.tokens_for(words)
+        task = dataclasses.replace(self.task, words=asked)
         previous_cap = self.config.previous_words
         levels = [
             (None, previous_cap, summary),
@@ -135,9 +170,7 @@ class SectionWriter:
         for around, cap, summary_text in levels:
             tail = w.tail_words(previous, cap) if previous and cap else None
             plan_text = prompts.render_plan(sections, language, around)
-            messages = prompts.write(
-                self.task, plan_text, summary_text if summary is not None else None, tail
-            )
+            messages = build(task, plan_text, summary_text if summary is not None else None, tail)
             left = room(self.gateway, model, messages)
             if left >= wanted:
                 return messages, wanted
@@ -175,16 +208,17 @@ class SectionWriter:
         self.usage += usage_of(completion)
         return completion.text, completion.finish_reason
 
-    async def _retry_blank(self, seen: set[str] | None, draft: Draft) -> None:
+    async def _retry_blank(
+        self, repeats: w.Repeats | None, draft: Draft, wanted: int, asked: int
+    ) -> None:
         """Ask once more, with a different request, for a section that came back empty; raise
         if it stays empty. The blank first reply is checkpointed, this call is not, so
         resuming after the error asks the model again."""
         k = self.task.index
-        messages = prompts.extend(self.task, "", self.section.words)
-        reply, finish = await self._call(
-            messages, f"retry[{k}]", self.section.words, checkpointed=False
-        )
-        draft.text, draft.retried = _clean(reply, finish, seen, draft), True
+        messages = prompts.retry(self.task, asked)
+        reply, finish = await self._call(messages, f"retry[{k}]", wanted, checkpointed=False)
+        draft.text, draft.retried = _clean(reply, finish, repeats, draft), True
+        draft.calls += 1
         if w.count_words(draft.text) == 0:
             raise EmptySectionError(
                 self.config.model,
@@ -193,13 +227,20 @@ class SectionWriter:
                 "use another model",
             )
 
-    async def write(self, summary: str | None, previous: str | None) -> Draft:
+    async def write(
+        self, summary: str | None, previous: str | None, size: CallSize | None = None
+    ) -> Draft:
+        """The section: a first call, continuations while it is short (each for what one call
+        delivers, by `size`; the whole rest when `size` is None), then trimming if long."""
         k, budget, tolerance = self.task.index, self.section.words, self.config.tolerance
-        seen: set[str] | None = set() if self.config.drop_repeats else None
-        if previous and seen is not None:
-            w.drop_repeated_sentences(previous, seen)
+        repeats = w.Repeats(self.task.language) if self.config.drop_repeats else None
+        if previous and repeats is not None:
+            repeats.remember(previous)
         draft = Draft()
-        messages, max_tokens = self._fit(summary, previous)
+        wanted = min(budget, size.words) if size else budget
+        asked = size.ask(wanted) if size else wanted
+        messages, max_tokens = self._fit(summary, previous, wanted, asked)
+        _remember_request(repeats, messages)
         completion = await runtime.complete(
             self.config.model, messages, node=f"write[{k}]", max_tokens=max_tokens,
             temperature=self.config.temperature,
@@ -208,33 +249,41 @@ class SectionWriter:
         text = completion.text
         if self.task.count > 1:
             text = strip_heading(text.strip(), self.section.title)
-        draft.text = _clean(text, completion.finish_reason, seen, draft)
+        draft.text = _clean(text, completion.finish_reason, repeats, draft)
+        draft.calls = 1
+        draft.sample = CallSample(
+            asked=asked, written=w.count_words(draft.text), finish_reason=completion.finish_reason
+        )
         if w.count_words(draft.text) == 0:
-            await self._retry_blank(seen, draft)
+            await self._retry_blank(repeats, draft, wanted, asked)
         low, high = budget * (1 - tolerance), budget * (1 + tolerance)
-        for _ in range(self.config.fix_attempts):
+        planned = math.ceil(budget / wanted) - 1
+        stalled = 0
+        for turn in range(planned + self.config.fix_attempts):
             words = w.count_words(draft.text)
-            if words < low:
-                more = budget - words
-                tail = w.tail_words(draft.text, 200)
-                reply, finish = await self._call(
-                    prompts.extend(self.task, tail, more), f"extend[{k}]", more
-                )
-                piece = _clean(reply, finish, seen, draft)
-                draft.extensions += 1
-                if w.count_words(piece) == 0:
-                    break
-                draft.text = w.join_text(draft.text, piece)
-            elif words > high and self.config.trim == "model":
-                reply, finish = await self._call(
-                    prompts.condense(self.task, draft.text), f"condense[{k}]", budget
-                )
-                shorter = _clean(reply, finish, set() if seen is not None else None, draft)
-                if low <= w.count_words(shorter) < words:
-                    draft.text, draft.condensed = shorter, True
+            if words >= low or stalled == STALLS:
                 break
-            else:
-                break
+            more = budget - words
+            wanted = min(more, size.words) if size else more
+            asked = size.ask(wanted) if size else wanted
+            messages, _ = self._fit(summary, None, wanted, asked, _continuation(turn))
+            _remember_request(repeats, messages)
+            reply, finish = await self._call(messages, f"extend[{k}]", wanted)
+            piece = _clean(strip_heading(reply.strip(), self.section.title), finish, repeats, draft)
+            draft.extensions += 1
+            draft.calls += 1
+            stalled = stalled + 1 if w.count_words(piece) == 0 else 0
+            draft.text = w.join_text(draft.text, piece)
+        words = w.count_words(draft.text)
+        if words > high and self.config.trim == "model" and self.config.fix_attempts:
+            reply, finish = await self._call(
+                prompts.condense(self.task, draft.text), f"condense[{k}]", budget
+            )
+            fresh = w.Repeats(self.task.language) if repeats is not None else None
+            shorter = _clean(reply, finish, fresh, draft)
+            draft.calls += 1
+            if low <= w.count_words(shorter) < words:
+                draft.text, draft.condensed = shorter, True
         if w.count_words(draft.text) > high:
             draft.text, draft.trimmed = w.trim_to_words(draft.text, budget, tolerance), True
         return draft

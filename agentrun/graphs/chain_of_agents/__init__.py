@@ -5,7 +5,8 @@ the next; a manager answers from the last one (or summarizes, when there is no q
 (`graph`), or one of the baselines it is measured against (`baselines`: vanilla, rag, merge,
 hierarchical), all from the same config and returning the same result, so one eval compares them
 through this one class. The document is a text or a `StoredDocument` (the id of a document
-already in the store); its chunks go to the store once, and the graph state holds their ids.
+already in the store); its chunks go to the run's records (to the store when indexed), and the
+graph state holds their ids.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class ChainOfAgents(Workflow[ChainOfAgentsConfig, ChainOfAgentsInputs, ChainOfAg
             session.gateway, session.store, session.ctx.namespace, inputs.document,
             model=config.model, chunk_tokens=chunk_tokens,
             index=config.index_chunks or config.strategy == "rag",
+            records=session.ctx.run_records(),
         )  # fmt: skip
         if config.strategy == "coa":
             return graph.first_state(config, query, doc)

@@ -45,7 +45,8 @@ async def _chunks(state: BaselineState) -> list[str]:
     ctx = context()
     count = int(state["doc"]["chunk_count"])
     loaded = [
-        await long_doc.load_chunk(ctx.store, ctx.namespace, state["doc"], i) for i in range(count)
+        await long_doc.load_chunk(ctx.store, ctx.namespace, state["doc"], i, ctx.run_records())
+        for i in range(count)
     ]
     return [chunk.text for chunk in loaded]
 
@@ -67,7 +68,9 @@ def build_vanilla(
 
     async def answer(state: BaselineState) -> dict[str, Any]:
         ctx = context()
-        first = await long_doc.load_chunk(ctx.store, ctx.namespace, state["doc"], 0)
+        first = await long_doc.load_chunk(
+            ctx.store, ctx.namespace, state["doc"], 0, ctx.run_records()
+        )
         result, usage = await answer_from(config, state.get("query"), first.text, "vanilla")
         dropped = int(state["doc"]["tokens"]) - first.tokens
         return {

@@ -26,7 +26,6 @@ import random
 from typing import Annotated, Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
-from langgraph.store.base import BaseStore
 
 from agentrun.agents import roles
 from agentrun.agents.ledger import Usage
@@ -93,12 +92,9 @@ def _cu_key(path: int, step: int) -> str:
     return f"{path:02d}-{step:06d}"
 
 
-async def _store_unit(
-    store: BaseStore, ctx: WorkflowContext, path: int, step: int, text: str
-) -> None:
-    await store.aput(
-        ctx.ns("runs", ctx.run_id, "cus"), _cu_key(path, step), {"text": text}, index=False
-    )
+def _keep_unit(ctx: WorkflowContext, path: int, step: int, text: str) -> None:
+    """A unit handed on, in the run's records (the result lists every one)."""
+    ctx.run_records().put("unit", _cu_key(path, step), {"path": path, "text": text})
 
 
 async def _evidence_step(
@@ -160,7 +156,9 @@ def build_graph(config: ChainOfAgentsConfig) -> StateGraph[ChainState, WorkflowC
 
         async def advance(path: int, order: list[int]) -> tuple[dict[str, Any], QuoteCounts, Usage]:
             chunk_index = order[step]
-            chunk = await long_doc.load_chunk(ctx.store, ctx.namespace, state["doc"], chunk_index)
+            chunk = await long_doc.load_chunk(
+                ctx.store, ctx.namespace, state["doc"], chunk_index, ctx.run_records()
+            )
             position = f"part {step + 1} of {total}"
             node = f"worker[{path}]"
             query = state.get("query")
@@ -177,7 +175,7 @@ def build_graph(config: ChainOfAgentsConfig) -> StateGraph[ChainState, WorkflowC
                 )  # fmt: skip
                 unit = CommunicationUnit(note=completion.text.strip())
                 counts, usage = QuoteCounts(), usage_of(completion)
-            await _store_unit(ctx.store, ctx, path, step, unit.render())
+            _keep_unit(ctx, path, step, unit.render())
             return unit.model_dump(), counts, usage
 
         results = await asyncio.gather(*(advance(p, o) for p, o in enumerate(state["orders"])))
@@ -240,14 +238,12 @@ def build_graph(config: ChainOfAgentsConfig) -> StateGraph[ChainState, WorkflowC
     return graph
 
 
-async def _units_of(ctx: WorkflowContext, path: int) -> list[str]:
-    items = await ctx.store.asearch(ctx.ns("runs", ctx.run_id, "cus"), limit=1_000_000)
-    prefix = f"{path:02d}-"
-    return [
-        item.value["text"]
-        for item in sorted(items, key=lambda i: i.key)
-        if item.key.startswith(prefix)
-    ]
+def _units_by_path(ctx: WorkflowContext, paths: int) -> list[list[str]]:
+    """Every path's units, in step order."""
+    units: list[list[str]] = [[] for _ in range(paths)]
+    for value in ctx.run_records().values("unit"):
+        units[int(value["path"])].append(value["text"])
+    return units
 
 
 async def outcome(state: dict[str, Any], ctx: WorkflowContext) -> dict[str, Any]:
@@ -255,8 +251,9 @@ async def outcome(state: dict[str, Any], ctx: WorkflowContext) -> dict[str, Any]
     happened to the quotes."""
     answers: list[str | None] = state.get("answers") or [None]
     chosen = int(state.get("chosen", 0))
+    units = _units_by_path(ctx, len(state["orders"]))
     paths = [
-        PathResult(order=order, answer=answers[i], communication_units=await _units_of(ctx, i))
+        PathResult(order=order, answer=answers[i], communication_units=units[i])
         for i, order in enumerate(state["orders"])
     ]
     return {

@@ -62,7 +62,7 @@ class Navigation(EnvironmentWorkflow[NavigationConfig, NavigationInputs, Navigat
             steps=len(actions), shortest_hops=task.shortest_hops, step_limit=task.step_limit,
             spl=spl(success, task.shortest_hops, len(actions)), actions=actions,
             goal_estimate=list(goal) if goal else None, fallbacks=int(state.get("fallbacks", 0)),
-            decisions=int(state.get("decisions", 0)),
+            decisions=int(state.get("decisions", 0)), overrides=int(state.get("overrides", 0)),
             plan_revisions=int(state.get("plan_revisions", 0)), loops=int(state.get("loops", 0)),
             warnings=list(state.get("warnings", [])),
         )  # fmt: skip

@@ -12,8 +12,9 @@ checkpointed graph step (Zeng et al., 2024):
   shared store as `Experience` records and come back by similarity to the current perception;
 - reflect: all estimates combined with outliers dropped; loop detection on the grid;
 - plan: keep or revise a direction-level plan, rank exits (toward the goal, unvisited first, never
-  straight back), and let the model choose one listed direction; an unparseable reply falls back
-  to the best-ranked exit and is counted;
+  straight back), and let the model choose among the top `candidates` moves, numbered, given the
+  reflection's evidence (landmark agreement, a loop, moves that led back, moves already taken
+  from here); a reply naming no candidate falls back to the best-ranked move and is counted;
 - act: step the environment.
 
 The numbers are code; the model makes the choice. `strategy="react"` is the ReAct-style baseline:
@@ -28,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
@@ -71,6 +72,7 @@ class NavState(TypedDict, total=False):
     history: list[str]
     fallbacks: Annotated[int, operator.add]
     decisions: Annotated[int, operator.add]
+    overrides: Annotated[int, operator.add]
     plan_revisions: Annotated[int, operator.add]
     loops: Annotated[int, operator.add]
     outliers: int
@@ -121,14 +123,19 @@ def _asdicts(items: Sequence[Any]) -> list[dict[str, Any]]:
 
 
 async def _decide(
-    config: NavigationConfig, messages: list[dict[str, Any]], allowed: Sequence[str], node: str
+    config: NavigationConfig,
+    messages: list[dict[str, Any]],
+    allowed: Sequence[str],
+    node: str,
+    parse: Callable[[str, Sequence[str]], str | None] = wf.parse_direction,
 ) -> tuple[str, bool, Usage]:
-    """Ask for one direction; (choice, parsed?, usage). Unparseable -> the first allowed."""
+    """Ask for one of `allowed`; (choice, parsed?, usage). Unparseable -> the first allowed
+    (for PReP, the code's best-ranked move)."""
     completion = await runtime.complete(
         config.model, messages, node=node,
         max_tokens=config.decision_max_tokens, temperature=config.temperature,
     )  # fmt: skip
-    choice = wf.parse_direction(completion.text, allowed)
+    choice = parse(completion.text, allowed)
     if choice is None:
         return allowed[0], False, usage_of(completion)
     return choice, True, usage_of(completion)
@@ -227,7 +234,8 @@ def build_graph(config: NavigationConfig) -> StateGraph[NavState, NavigationCont
             target = DIRECTIONS.index(explore) * 45.0
         previous = state["positions"][-2] if len(state["positions"]) > 1 else None
         visits = wf.visit_counts(state["positions"])
-        options = wf.rank_options(_perception(state), position, previous, target, visits)
+        tried = wf.departures(state["positions"], state.get("actions", []), position)
+        options = wf.rank_options(_perception(state), position, previous, target, visits, tried)
         update: dict[str, Any] = {
             "legs": _asdicts(legs), "plan_goal": plan_goal, "plan_note": note,
             "plan_revisions": int(revised),
@@ -236,15 +244,22 @@ def build_graph(config: NavigationConfig) -> StateGraph[NavState, NavigationCont
             return {**update, "choice": options[0].direction}
         if config.strategy == "ranked":  # the ablation: code decides, no model call
             return {**update, "choice": options[0].direction, "decisions": 1}
+        candidates = options[: config.candidates]
+        evidence = wf.gather_evidence(
+            [wf.GoalEstimate(**e) for e in state.get("estimates", [])], goal,
+            state.get("outliers", 0), state["positions"], bool(state.get("loop")),
+            config.loop_window,
+        )  # fmt: skip
         messages = prompts.prep_decision(
-            _task(state).instruction, goal, position, legs, note, bool(state.get("loop")),
+            _task(state).instruction, goal, position, legs, note, evidence,
             state.get("actions", [])[-config.history :], state.get("experiences", []),
-            state.get("summary", ""), options,
+            state.get("summary", ""), candidates,
         )  # fmt: skip
         choice, parsed, usage = await _decide(
-            config, messages, [o.direction for o in options], "plan"
+            config, messages, [o.direction for o in candidates], "plan", wf.parse_choice
         )
         return {**update, "choice": choice, "fallbacks": int(not parsed), "decisions": 1,
+                "overrides": int(choice != options[0].direction),
                 "usage": usage_update(usage)}  # fmt: skip
 
     async def decide(state: NavState) -> dict[str, Any]:

@@ -31,6 +31,9 @@ class NavigationConfig(BaseModel):
     )
     vlm_model: str | None = Field(default=None, description="Reads images; defaults to `model`.")
     decision_max_tokens: int = Field(default=16, gt=0)
+    candidates: int = Field(
+        default=3, ge=2, description="PReP: top-ranked moves the model chooses among."
+    )
     perception_max_tokens: int = Field(default=160, gt=0)
     temperature: float = Field(default=0.0, ge=0)
     history: int = Field(default=10, ge=0, description="PReP: recent moves shown to the model.")
@@ -130,6 +133,9 @@ class NavigationResult(WorkflowResult):
         default=0,
         description="Steps with more than one exit to choose from (the model's, "
         "except under `ranked`, where code chooses).",
+    )
+    overrides: int = Field(
+        default=0, description="PReP: choices other than the code's best-ranked move."
     )
     plan_revisions: int = 0
     loops: int = 0

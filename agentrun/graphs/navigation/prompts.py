@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from agentrun.agents.messages import Image, Message, system, user
 from agentrun.graphs.navigation.city import direction_of
-from agentrun.graphs.navigation.wayfinding import Leg, Option, Perception, bearing_to
+from agentrun.graphs.navigation.wayfinding import Evidence, Leg, Option, Perception, bearing_to
 
 NAVIGATOR = "You are a navigation agent walking through a city's streets to reach a goal."
 
@@ -39,13 +39,14 @@ def prep_decision(
     position: Sequence[float],
     legs: Sequence[Leg],
     plan_note: str,
-    loop: bool,
+    evidence: Evidence,
     recent: Sequence[str],
     experiences: Sequence[str],
     summary: str,
-    options: Sequence[Option],
+    candidates: Sequence[Option],
 ) -> list[Message]:
-    """PReP's plan-and-act question: the memory and plan in brief, then the allowed directions."""
+    """PReP's choice: the plan, the reflection's evidence and memory in brief, then the top
+    candidate moves numbered, best-ranked first; the model answers with a number."""
     if goal is None:
         where = (
             "Goal not located yet: no landmark named in the goal has been seen. "
@@ -59,8 +60,7 @@ def prep_decision(
             f"({direction_of(bearing)})."
         )
     lines = [f"Goal: {instruction}", where, f"Plan: {describe_legs(legs)} ({plan_note})."]
-    if loop:
-        lines.append("Warning: you are walking in a loop; take a street you have not walked.")
+    lines.extend(evidence.lines())
     if summary:
         lines.append(f"Trajectory so far: {summary}")
     if recent:
@@ -68,9 +68,12 @@ def prep_decision(
     if experiences:
         lines.append("Similar earlier moments:")
         lines.extend(f"- {text}" for text in experiences)
-    lines.append("Directions you can take, best first:")
-    lines.extend(f"{i}. {option.describe()}" for i, option in enumerate(options, 1))
-    lines.append("Reply with one direction from the list.")
+    lines.append("Candidate moves, best first:")
+    lines.extend(f"{i}. {option.describe()}" for i, option in enumerate(candidates, 1))
+    lines.append(
+        "Move 1 follows the plan. Pick another only if the evidence above says move 1 "
+        f"will fail. Reply with one number from 1 to {len(candidates)}."
+    )
     return [system(NAVIGATOR), user("\n".join(lines))]
 
 

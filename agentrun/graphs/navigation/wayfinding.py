@@ -178,6 +178,22 @@ def parse_direction(reply: str, allowed: Sequence[str]) -> str | None:
     return None
 
 
+def parse_choice(reply: str, candidates: Sequence[str]) -> str | None:
+    """The candidate a reply picks, by its number in the list (1-based) or by its direction,
+    whichever the reply names first; None when it names neither."""
+    number = re.search(r"\b(\d{1,2})\b", reply)
+    by_number = None
+    if number and 1 <= int(number.group(1)) <= len(candidates):
+        by_number = candidates[int(number.group(1)) - 1]
+    word = _DIRECTION_RE.search(reply)
+    by_name = normalize_direction(word.group(1)) if word else None
+    if by_name not in candidates:
+        by_name = None
+    if by_number and by_name and word and number:
+        return by_number if number.start() < word.start() else by_name
+    return by_number or by_name
+
+
 # --- goal estimates, reflection, memory --------------------------------------------------------
 
 
@@ -306,11 +322,14 @@ class Option:
     visits: int
     back: bool
     off_target: float
+    tried: int = 0
 
     def describe(self) -> str:
-        notes = [f"bearing {self.bearing:.0f}°"]
+        notes = [f"bearing {self.bearing:.0f}°", f"{self.off_target:.0f}° off the target"]
         notes.append("back the way you came" if self.back else
                      ("unvisited" if not self.visits else f"visited {self.visits}x"))  # fmt: skip
+        if self.tried:
+            notes.append(f"taken from here {self.tried}x before")
         return f"{self.direction} ({', '.join(notes)})"
 
 
@@ -320,8 +339,10 @@ def rank_options(
     previous: Sequence[float] | None,
     target_bearing: float,
     visits: dict[str, int],
+    tried: dict[str, int] | None = None,
 ) -> list[Option]:
-    """Exits best first: toward the target, unvisited, never straight back unless forced."""
+    """Exits best first: toward the target, unvisited, never straight back unless forced.
+    `tried` (directions already taken from here) is shown to the model, not ranked on."""
     options = []
     for ex in perception.exits:
         mx, my = vector(ex.bearing, ex.length)
@@ -335,8 +356,111 @@ def rank_options(
                 visits.get(cell_of(arrival), 0),
                 back,
                 angle_between(ex.bearing, target_bearing),
+                (tried or {}).get(ex.direction, 0),
             )
         )
     options.sort(key=lambda o: (o.back, o.off_target / 90.0 + 0.6 * min(o.visits, 3)))
     allowed = [o for o in options if not o.back]
     return allowed or options
+
+
+# --- the reflection's evidence for the model's choice --------------------------------------------
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How well the landmark goal estimates agree: the spread of those kept around the goal."""
+
+    estimates: int
+    landmarks: int
+    spread_m: float
+    outliers: int
+
+    def describe(self) -> str:
+        if not self.estimates:
+            return "no landmark named in the goal seen yet"
+        tone = "agree" if self.spread_m <= 100 else "disagree"
+        return (
+            f"{self.estimates} estimates from {self.landmarks} landmark(s) {tone} "
+            f"within {self.spread_m:.0f} m ({self.outliers} outlier(s) dropped)"
+        )
+
+
+def landmark_agreement(
+    estimates: Sequence[GoalEstimate], goal: Sequence[float] | None, outliers: int
+) -> Agreement:
+    """The agreement of the goal estimates with the reflected goal (the model weighs how far
+    to trust the goal bearing: a wide spread means the bearing may be wrong)."""
+    if goal is None or not estimates:
+        return Agreement(0, 0, 0.0, 0)
+    gaps = sorted(math.hypot(e.x - goal[0], e.y - goal[1]) for e in estimates)
+    kept = gaps[: len(gaps) - outliers] or gaps
+    return Agreement(len(estimates), len({e.landmark for e in estimates}), kept[-1], outliers)
+
+
+def departures(
+    positions: Sequence[Sequence[float]], actions: Sequence[str], here: Sequence[float]
+) -> dict[str, int]:
+    """How often each direction was already taken from the cell of `here`: a move tried from
+    the same spot that brought the walk back is a recent failure."""
+    cell = cell_of(here)
+    taken: dict[str, int] = {}
+    for position, action in zip(positions, actions, strict=False):
+        if cell_of(position) == cell:
+            taken[action] = taken.get(action, 0) + 1
+    return taken
+
+
+def revisits(positions: Sequence[Sequence[float]], last: int) -> int:
+    """How many of the last `last` moves arrived at a cell visited before."""
+    seen: set[str] = set()
+    repeated: list[bool] = []
+    for position in positions:
+        cell = cell_of(position)
+        repeated.append(cell in seen)
+        seen.add(cell)
+    return sum(repeated[1:][-last:])
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the reflection hands the model for its choice: the landmarks' agreement on the
+    goal, a loop (times at this spot within the loop window) and recent moves that led back."""
+
+    agreement: Agreement
+    loop: bool
+    here_times: int
+    window: int
+    revisits: int
+    recent: int
+
+    def lines(self) -> list[str]:
+        found = [f"Landmark agreement: {self.agreement.describe()}."]
+        if self.loop:
+            found.append(
+                f"Loop detected: you have stood here {self.here_times} times in the last "
+                f"{self.window} moves; a move taken from here before is likely to repeat it."
+            )
+        if self.revisits:
+            found.append(
+                f"Recent failures: {self.revisits} of your last {self.recent} moves led back "
+                "to places you had already visited."
+            )
+        return found
+
+
+def gather_evidence(
+    estimates: Sequence[GoalEstimate],
+    goal: Sequence[float] | None,
+    outliers: int,
+    positions: Sequence[Sequence[float]],
+    loop: bool,
+    window: int,
+    recent: int = 5,
+) -> Evidence:
+    here = cell_of(positions[-1])
+    times = [cell_of(p) for p in positions[-window:]].count(here)
+    return Evidence(
+        landmark_agreement(estimates, goal, outliers), loop, times, window,
+        revisits(positions, recent), min(recent, len(positions) - 1),
+    )  # fmt: skip

@@ -102,7 +102,9 @@ async def _document(state: RtrState) -> str:
 
 async def _chunk(state: RtrState, index: int) -> DocumentChunk:
     ctx = context()
-    return await long_doc.load_chunk(ctx.store, ctx.namespace, state["doc"], index)
+    return await long_doc.load_chunk(
+        ctx.store, ctx.namespace, state["doc"], index, ctx.run_records()
+    )
 
 
 def _candidates_from_text(reply: str, prompting: str) -> list[str]:

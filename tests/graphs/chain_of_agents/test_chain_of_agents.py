@@ -495,10 +495,13 @@ async def test_hierarchical_merges_say_which_parts_they_summarize(data_dir: Path
     leaves = [label for label in labels if label.startswith("part ")]
     merges = [label for label in labels if label.startswith("summaries")]
     n = len(leaves)
-    assert leaves == [f"part {i} of {n}" for i in range(1, n + 1)]
+    # leaves are summarised concurrently, so they reach the model in any order: each once
+    assert sorted(leaves, key=lambda label: int(label.split()[1])) == [
+        f"part {i} of {n}" for i in range(1, n + 1)
+    ]
     assert merges and all(re.fullmatch(rf"summaries of parts \d+-\d+ of {n}", m) for m in merges)
     spans = [tuple(map(int, re.findall(r"\d+", m)[:2])) for m in merges]
-    assert spans[0][0] == 1 and max(b for _, b in spans) == n  # the merges cover every part
+    assert min(a for a, _ in spans) == 1 and max(b for _, b in spans) == n  # cover every part
     assert result.answer == "4471"
 
 

@@ -19,6 +19,7 @@ from agentrun.errors import UsageError
 from agentrun.graphs.events import Event, NodeFinished, RunFinished
 from agentrun.graphs.navigation import Navigation, NavigationConfig, NavigationResult
 from agentrun.graphs.navigation.city import (
+    DIRECTIONS,
     CityConfig,
     CityTask,
     EpisodeOutcome,
@@ -26,6 +27,7 @@ from agentrun.graphs.navigation.city import (
     summarize,
 )
 from agentrun.graphs.navigation.simulator import CityEnvironment, replay
+from agentrun.graphs.navigation.wayfinding import angle_between
 from agentrun.memory.namespaces import records_ns
 from agentrun.memory.records import Experience
 from tests.conftest import FAST_RETRY
@@ -88,7 +90,7 @@ async def test_prep_follows_the_model_and_reaches_a_goal_it_can_locate(gateway: 
     assert replay(TASK, result.actions)[-1] == TASK.goal
     prompt = text_of(model.calls[0].messages)
     assert TASK.instruction in prompt and "Estimated goal:" in prompt
-    assert prompt.endswith("Reply with one direction from the list.")
+    assert re.search(r"Reply with one number from 1 to [23]\.$", prompt)
     experiences = store.search(experiences_ns(result.thread_id), limit=1000)
     assert len(experiences) == result.steps
     assert all(Experience.from_value(item.value).action for item in experiences)
@@ -142,15 +144,66 @@ async def test_the_models_choice_is_the_action_taken(gateway: Gateway) -> None:
         assert (await run(gateway)).actions != result.actions
 
 
-async def test_unparseable_replies_fall_back_to_the_best_exit_and_are_counted(
-    gateway: Gateway,
+@pytest.mark.parametrize(
+    "reply",
+    ["I am not sure what to do.", "7", "Take move 9.", "Go back the way you came, {absent}."],
+)
+async def test_replies_naming_no_candidate_fall_back_to_the_best_exit_and_are_counted(
+    gateway: Gateway, reply: str
 ) -> None:
-    with scripted_model(lambda messages: "I am not sure what to do."):
+    def invalid(messages: list[Message]) -> str:
+        offered = listed(messages)
+        absent = next(d for d in DIRECTIONS if d not in offered)
+        return reply.format(absent=absent)
+
+    with scripted_model(invalid):
         vague = await run(gateway)
-    with scripted_model(first_listed):
-        clear = await run(gateway)
-    assert vague.fallbacks == vague.decisions > 0
-    assert vague.actions == clear.actions and vague.success == clear.success
+    with scripted_model([]):
+        ranked = await run(gateway, strategy="ranked")
+    assert vague.fallbacks == vague.decisions > 0 and vague.overrides == 0
+    assert vague.actions == ranked.actions and vague.success == ranked.success
+
+
+async def test_a_valid_choice_by_number_or_name_is_the_move_taken(gateway: Gateway) -> None:
+    env = CityEnvironment()
+    chosen: list[tuple[int, str]] = []  # (step, direction) of every decision answered "2"
+
+    def second(messages: list[Message]) -> str:
+        offered = listed(messages)
+        assert 2 <= len(offered) <= 3  # the top candidates only, numbered
+        chosen.append((env.steps, offered[1]))
+        return "2" if len(chosen) % 2 else f"I pick {offered[1]}."
+
+    with scripted_model(second):
+        result = await run(gateway, environment=env)
+    assert result.decisions == len(chosen) == result.overrides > 1
+    assert result.fallbacks == 0
+    assert [result.actions[step] for step, _ in chosen] == [choice for _, choice in chosen]
+
+
+async def test_the_choice_prompt_shows_the_reflections_evidence(gateway: Gateway) -> None:
+    """A model that always turns right circles a block: its prompts then show the loop, the
+    moves that led back and those already taken from here, beside the landmarks' agreement."""
+    prompts: list[str] = []
+    heading = 0.0
+
+    def turn_right(messages: list[Message]) -> str:
+        nonlocal heading
+        text = text_of(messages)
+        prompts.append(text)
+        offered = re.findall(r"^(\d+)\. [a-z\-]+ \(bearing (\d+)°", text, flags=re.MULTILINE)
+        number, bearing = min(offered, key=lambda o: angle_between(float(o[1]), heading + 90))
+        heading = float(bearing)
+        return number
+
+    with scripted_model(turn_right):
+        result = await run(gateway, loop_window=30)
+    assert result.loops > 0 and not result.success
+    looped = [p for p in prompts if "Loop detected: you have stood here" in p]
+    assert looped and all("taken from here" in p for p in looped)
+    assert any("Recent failures: 5 of your last 5 moves led back" in p for p in prompts)
+    assert all("Landmark agreement:" in p for p in prompts)
+    assert any(re.search(r"estimates from \d landmark\(s\) agree", p) for p in prompts)
 
 
 async def test_the_ranked_ablation_walks_prep_s_best_exits_without_a_model_call(

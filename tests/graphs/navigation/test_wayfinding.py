@@ -99,3 +99,34 @@ def test_options_never_bounce_back_unless_forced_and_prefer_the_target() -> None
     assert revisiting[0].direction == "north"
     dead_end = wf.Perception((), (wf.ExitView("south", 180, 80),))
     assert [o.back for o in wf.rank_options(dead_end, (0, 0), (0, -80), 0.0, {})] == [True]
+
+
+def test_a_choice_is_read_by_number_or_name_whichever_comes_first() -> None:
+    candidates = ["north", "east", "south-west"]
+    assert wf.parse_choice("2", candidates) == "east"
+    assert wf.parse_choice("Move 3: south-west.", candidates) == "south-west"
+    assert wf.parse_choice("south west", candidates) == "south-west"
+    assert wf.parse_choice("east, not 1", candidates) == "east"
+    assert wf.parse_choice("1. north", candidates) == "north"
+    for invalid in ("4", "0", "west", "I cannot tell", ""):
+        assert wf.parse_choice(invalid, candidates) is None
+
+
+def test_evidence_names_a_loop_the_moves_that_led_back_and_landmark_agreement() -> None:
+    square = [[0.0, 0.0], [100.0, 0.0], [100.0, 100.0], [0.0, 100.0]]
+    positions = square * 3 + [[0.0, 0.0]]
+    actions = ["east", "north", "west", "south"] * 3
+    assert wf.departures(positions[:-1], actions, positions[-1]) == {"east": 3}
+    assert wf.revisits(positions, 5) == 5 and wf.revisits(square, 5) == 0
+    estimates = [wf.GoalEstimate(500, 500, 1, "Old Mill"), wf.GoalEstimate(520, 500, 2, "Tower"),
+                 wf.GoalEstimate(900, 100, 3, "Tower")]  # fmt: skip
+    goal, outliers = wf.reflect_goal(estimates)
+    assert goal is not None and outliers == 1
+    evidence = wf.gather_evidence(estimates, goal, outliers, positions, True, window=12)
+    assert evidence.here_times == 3 and evidence.revisits == 5
+    text = "\n".join(evidence.lines())
+    assert "3 estimates from 2 landmark(s) agree within 10 m (1 outlier(s) dropped)" in text
+    assert "Loop detected: you have stood here 3 times in the last 12 moves" in text
+    assert "Recent failures: 5 of your last 5 moves led back" in text
+    fresh = wf.gather_evidence([], None, 0, [[0.0, 0.0]], False, window=12)
+    assert fresh.lines() == ["Landmark agreement: no landmark named in the goal seen yet."]

@@ -11,12 +11,14 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 
+from agentrun import settings
 from agentrun.agents import Gateway
 from agentrun.agents.messages import Message, text_of
 from agentrun.agents.testing import scripted_model
 from agentrun.errors import UsageError
 from agentrun.graphs import runtime
 from agentrun.graphs.navigation.city import CityConfig
+from agentrun.graphs.run_records import RunRecords, records_path
 from agentrun.graphs.tour_navigation import TourConfig, TourNavigation, TourResult, parse_frame
 from agentrun.graphs.tour_navigation.tour import TourTask, sample_tour_tasks
 from agentrun.memory.namespaces import records_ns
@@ -109,7 +111,9 @@ async def test_a_failed_tour_resumes_and_the_store_is_scoped(gateway: Gateway) -
         result = await workflow.aresume("tour-1")
     assert len(model.calls) == 1 and result.success and result.thread_id == "tour-1"
     assert isinstance(stores[0], ScopedStore) and stores[0].labels == ("team", "tours")
-    assert store.search(records_ns(("team", "tours"), "runs", "tour-1", "prompts"))
+    prompts = RunRecords(records_path(settings.data_dir(), "tour-1")).values("prompt")
+    assert [p["node"] for p in prompts] == ["choose", "choose"]  # the failed call, then its retry
+    assert not store.search(records_ns(("team", "tours")))  # prompts are not memory
     with pytest.raises(UsageError, match="no checkpoint for thread 'nope'"):
         await workflow.aresume("nope")
 

@@ -1,0 +1,451 @@
+"""Chain of agents in agentrun against the same strategy written by hand and in its peers.
+
+One process, one loopback fake model server (its own process, 50 ms per reply by default), one
+generated document of about 99,000 cl100k tokens with one fact in it, and one question. Each
+strategy reads the document chunk by chunk, passing the evidence found so far, then asks for the
+answer; every one uses the same prompts (`agentrun.graphs.chain_of_agents.prompts`), so that
+only the machinery around the calls differs:
+
+- `hand loop`: a loop written by hand on raw `litellm.acompletion` (the baseline, 1.00);
+- `agentrun`: `ChainOfAgents` with its defaults (persistent memory store, SQLite checkpoints,
+  response cache) in a fresh data directory per run, as a first run meets them;
+- `langgraph`: a bare LangGraph graph (one node looping over the chunks, no checkpointer);
+- `llamaindex refine` / `llamaindex tree_summarize`: LlamaIndex's response synthesizers, when
+  llama-index-core is installed (`pip install "agentrun[bench]"`), else skipped with a note.
+
+Repetitions are interleaved (each round runs every strategy once, in a rotating order), so that
+the load of the machine hits all alike; the table gives medians and each strategy's median
+ratio to the hand loop within a round. Then the gateway's own cost per call against raw LiteLLM
+and the openai SDK (`gateway_overhead.py`). `--json FILE` writes every figure.
+
+    .venv/bin/python benchmarks/peers.py [--rounds 5] [--latency-ms 50] [--json peers.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentrun.agents import Gateway, GatewayConfig, ModelConfig, roles
+from agentrun.agents._litellm import litellm
+from agentrun.agents.tokens import cl100k, count_cl100k
+from agentrun.graphs.chain_of_agents import ChainOfAgents, ChainOfAgentsConfig, prompts
+from agentrun.graphs.chain_of_agents.budgets import SAFETY_TOKENS
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import gateway_overhead  # the per-call comparison, shared
+from gateway_overhead import start_server as start_gateway_server
+
+#: The one fact the question asks about, and its answer.
+NEEDLE = "The Wend Bridge over the harbour was opened in the year 1887 by the eleven families."
+QUESTION = "In what year was the Wend Bridge opened?"
+ANSWER = "1887"
+#: The context window the fake model declares (the chunk budget follows from it).
+WINDOW = 8192
+WORDS = [
+    "harbour",
+    "quay",
+    "tide",
+    "ledger",
+    "merchant",
+    "lantern",
+    "rope",
+    "sail",
+    "timber",
+    "granary",
+    "chapel",
+    "mill",
+    "orchard",
+    "ferry",
+    "toll",
+    "warden",
+    "council",
+    "archive",
+    "ridge",
+    "meadow",
+    "cart",
+    "bell",
+    "salt",
+    "herring",
+    "net",
+    "anchor",
+    "gull",
+    "storm",
+    "beacon",
+    "cellar",
+    "cooper",
+    "weaver",
+    "smith",
+    "pier",
+    "causeway",
+    "estuary",
+    "marsh",
+    "frost",
+    "harvest",
+]
+
+
+# --- the document and the server ------------------------------------------------------------
+
+
+def generated_document(tokens: int, seed: int = 7) -> str:
+    """Paragraphs of plain sentences, about `tokens` cl100k tokens, the needle in the middle."""
+    rng = random.Random(seed)
+    paragraphs: list[str] = []
+    size = 0
+    while size < tokens:
+        sentences = []
+        for _ in range(rng.randint(3, 7)):
+            words = rng.choices(WORDS, k=rng.randint(8, 18))
+            sentences.append(" ".join(words).capitalize() + ".")
+        paragraph = " ".join(sentences)
+        paragraphs.append(paragraph)
+        size += round(len(paragraph) / 4.95)  # about right for this vocabulary; checked below
+    paragraphs.insert(len(paragraphs) // 2, NEEDLE)
+    return "\n\n".join(paragraphs)
+
+
+def reply_to(body: dict[str, Any]) -> str:
+    """The fake model: a worker quotes the needle when its text holds it, the manager answers."""
+    content = str(body["messages"][-1]["content"])
+    if "Copy the sentences" in content:
+        text = content.split("Text (", 1)[-1]
+        return f'- "{NEEDLE}"' if NEEDLE in text else roles.NONE
+    return ANSWER if NEEDLE in content else roles.NONE
+
+
+def serve(latency_s: float) -> None:
+    """(child) Serve the fake model until killed, printing its URL."""
+    import threading
+
+    from agentrun.agents.fake_server import FakeOpenAIServer
+
+    server = FakeOpenAIServer(reply=reply_to, latency_s=latency_s)
+    server._record = False  # a long benchmark must not grow memory
+    server.start()
+    print(server.url, flush=True)
+    threading.Event().wait()
+
+
+def start_server(latency_s: float) -> tuple[subprocess.Popen[bytes], str]:
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(latency_s)], stdout=subprocess.PIPE
+    )
+    assert process.stdout is not None
+    return process, process.stdout.readline().decode().strip()
+
+
+# --- the strategies ---------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    seconds: float
+    calls: int
+    prompt_tokens: int
+    answer: str | None
+
+
+@dataclass
+class Bench:
+    url: str
+    document: str
+    document_tokens: int
+    data_root: Path
+    calls: list[int] = field(default_factory=list)
+
+    def model_config(self) -> ModelConfig:
+        # The fake server counts with cl100k_base, so the model's tokens are cl100k tokens.
+        return ModelConfig(
+            model="openai/fake", api_base=self.url, context_window=WINDOW, tokens_per_cl100k=1.0
+        )
+
+    def hand_chunk_tokens(self, config: ChainOfAgentsConfig) -> int:
+        """The chunk size agentrun plans, worked out by hand with cl100k_base."""
+        empty = prompts.evidence_worker(QUESTION, "", "", "part 1 of 1")
+        overhead = count_cl100k("".join(str(m["content"]) for m in empty)) + 4 * len(empty) + 3
+        return WINDOW - overhead - config.cu_tokens - config.worker_max_tokens - SAFETY_TOKENS
+
+
+async def hand_loop(bench: Bench) -> Outcome:
+    """Chain of agents written by hand on raw `litellm.acompletion`."""
+    config = ChainOfAgentsConfig()
+    lm = litellm()
+    started = time.perf_counter()
+    ids = cl100k().encode(bench.document, disallowed_special=())
+    size = bench.hand_chunk_tokens(config)
+    chunks = [cl100k().decode(ids[i : i + size]) for i in range(0, len(ids), size)]
+    calls = prompt_tokens = 0
+
+    async def ask(messages: list[Any], max_tokens: int) -> str:
+        nonlocal calls, prompt_tokens
+        reply = await lm.acompletion(
+            model="openai/fake", api_base=bench.url, api_key="none", messages=messages,
+            max_tokens=max_tokens, temperature=0.0,
+        )  # fmt: skip
+        calls += 1
+        prompt_tokens += reply.usage.prompt_tokens
+        return str(reply.choices[0].message.content or "")
+
+    evidence: list[str] = []
+    for index, chunk in enumerate(chunks):
+        previous = "\n".join(f'- "{quote}"' for quote in evidence)
+        position = f"part {index + 1} of {len(chunks)}"
+        messages = prompts.evidence_worker(QUESTION, previous, chunk, position)
+        reply = await ask(messages, config.worker_max_tokens)
+        evidence += [q for q in roles.parse_quotes(reply) if q in chunk and q not in evidence]
+    answer = None
+    if evidence:
+        unit = "\n".join(f'- "{quote}"' for quote in evidence)
+        reply = await ask(prompts.manager_messages(QUESTION, unit), config.answer_max_tokens)
+        answer = roles.parse_answer(reply)
+    return Outcome(time.perf_counter() - started, calls, prompt_tokens, answer)
+
+
+async def agentrun_defaults(bench: Bench) -> Outcome:
+    """`ChainOfAgents` with its defaults, in a data directory of its own (a first run)."""
+    data_dir = Path(tempfile.mkdtemp(dir=bench.data_root))
+    started = time.perf_counter()
+    async with Gateway(
+        GatewayConfig(models={"fake": bench.model_config()}), data_dir=data_dir
+    ) as gw:
+        flow = ChainOfAgents(ChainOfAgentsConfig(model="fake"), gateway=gw, data_dir=data_dir)
+        result = await flow.arun(bench.document, QUESTION)
+    seconds = time.perf_counter() - started
+    usage = result.usage
+    return Outcome(seconds, usage["model_calls"], usage["prompt_tokens"], result.answer)
+
+
+async def langgraph_loop(bench: Bench) -> Outcome:
+    """The hand loop as a bare LangGraph graph: a worker node looping over the chunks, then a
+    manager node (no checkpointer, no store)."""
+    from typing import TypedDict
+
+    from langgraph.graph import END, START, StateGraph
+
+    class State(TypedDict):
+        chunks: list[str]
+        step: int
+        evidence: list[str]
+        answer: str | None
+        calls: int
+        prompt_tokens: int
+
+    config = ChainOfAgentsConfig()
+    lm = litellm()
+
+    async def ask(messages: list[Any], max_tokens: int) -> tuple[str, int]:
+        reply = await lm.acompletion(
+            model="openai/fake", api_base=bench.url, api_key="none", messages=messages,
+            max_tokens=max_tokens, temperature=0.0,
+        )  # fmt: skip
+        return str(reply.choices[0].message.content or ""), int(reply.usage.prompt_tokens)
+
+    async def worker(state: State) -> dict[str, Any]:
+        chunk, step = state["chunks"][state["step"]], state["step"]
+        previous = "\n".join(f'- "{quote}"' for quote in state["evidence"])
+        position = f"part {step + 1} of {len(state['chunks'])}"
+        messages = prompts.evidence_worker(QUESTION, previous, chunk, position)
+        reply, tokens = await ask(messages, config.worker_max_tokens)
+        found = [q for q in roles.parse_quotes(reply) if q in chunk and q not in state["evidence"]]
+        return {
+            "step": step + 1, "evidence": state["evidence"] + found,
+            "calls": state["calls"] + 1, "prompt_tokens": state["prompt_tokens"] + tokens,
+        }  # fmt: skip
+
+    async def manager(state: State) -> dict[str, Any]:
+        if not state["evidence"]:
+            return {"answer": None}
+        unit = "\n".join(f'- "{quote}"' for quote in state["evidence"])
+        reply, tokens = await ask(
+            prompts.manager_messages(QUESTION, unit), config.answer_max_tokens
+        )
+        return {"answer": roles.parse_answer(reply), "calls": state["calls"] + 1,
+                "prompt_tokens": state["prompt_tokens"] + tokens}  # fmt: skip
+
+    graph = StateGraph(State)
+    graph.add_node("worker", worker)
+    graph.add_node("manager", manager)
+    graph.add_edge(START, "worker")
+    graph.add_conditional_edges(
+        "worker", lambda s: "worker" if s["step"] < len(s["chunks"]) else "manager"
+    )
+    graph.add_edge("manager", END)
+    app = graph.compile()
+    started = time.perf_counter()
+    ids = cl100k().encode(bench.document, disallowed_special=())
+    size = bench.hand_chunk_tokens(config)
+    chunks = [cl100k().decode(ids[i : i + size]) for i in range(0, len(ids), size)]
+    first: State = {"chunks": chunks, "step": 0, "evidence": [], "answer": None,
+                    "calls": 0, "prompt_tokens": 0}  # fmt: skip
+    final = await app.ainvoke(first, {"recursion_limit": 10_000})
+    seconds = time.perf_counter() - started
+    return Outcome(seconds, final["calls"], final["prompt_tokens"], final["answer"])
+
+
+LLAMA_INDEX = importlib.util.find_spec("llama_index") is not None and (
+    importlib.util.find_spec("llama_index.core") is not None
+)
+
+
+def llama_index_synthesizer(mode: str) -> Callable[[Bench], Awaitable[Outcome]]:
+    """LlamaIndex's response synthesizer `mode` over the document's chunks (its own splitter),
+    on the fake server through `OpenAILike`."""
+
+    async def run(bench: Bench) -> Outcome:
+        from llama_index.core import Document, Settings
+        from llama_index.core.callbacks import CallbackManager, TokenCountingHandler
+        from llama_index.core.node_parser import TokenTextSplitter
+        from llama_index.core.response_synthesizers import get_response_synthesizer
+        from llama_index.llms.openai_like import OpenAILike
+
+        counter = TokenCountingHandler(tokenizer=cl100k().encode)
+        Settings.callback_manager = CallbackManager([counter])
+        llm = OpenAILike(
+            model="fake", api_base=bench.url, api_key="none", is_chat_model=True,
+            context_window=WINDOW, max_tokens=ChainOfAgentsConfig().worker_max_tokens,
+        )  # fmt: skip
+        started = time.perf_counter()
+        splitter = TokenTextSplitter(chunk_size=bench.hand_chunk_tokens(ChainOfAgentsConfig()))
+        chunks = splitter.split_text(Document(text=bench.document).text)
+        synthesizer = get_response_synthesizer(llm=llm, response_mode=mode)
+        response = await synthesizer.aget_response(QUESTION, chunks)
+        seconds = time.perf_counter() - started
+        calls = len(counter.llm_token_counts)
+        return Outcome(seconds, calls, counter.prompt_llm_token_count, str(response))
+
+    return run
+
+
+STRATEGIES: dict[str, Callable[[Bench], Awaitable[Outcome]]] = {
+    "hand loop (raw LiteLLM)": hand_loop,
+    "agentrun chain-of-agents, defaults": agentrun_defaults,
+    "bare LangGraph loop (raw LiteLLM)": langgraph_loop,
+}
+if LLAMA_INDEX:
+    STRATEGIES["LlamaIndex refine"] = llama_index_synthesizer("refine")
+    STRATEGIES["LlamaIndex tree_summarize"] = llama_index_synthesizer("tree_summarize")
+SKIPPED = (
+    None
+    if LLAMA_INDEX
+    else (
+        "LlamaIndex refine / tree_summarize skipped: llama-index-core is not installed "
+        '(pip install "agentrun[bench]")'
+    )
+)
+
+
+# --- running ------------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "python": platform.python_version(),
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "load_average": [round(x, 1) for x in os.getloadavg()],
+    }
+
+
+async def compare(bench: Bench, rounds: int) -> dict[str, list[Outcome]]:
+    names = list(STRATEGIES)
+    results: dict[str, list[Outcome]] = {name: [] for name in names}
+    for name in names:  # warm every path once (imports, connection pools), untimed
+        await STRATEGIES[name](bench)
+    for index in range(rounds):
+        order = names[index % len(names) :] + names[: index % len(names)]
+        for name in order:
+            results[name].append(await STRATEGIES[name](bench))
+        line = "  ".join(f"{n.split()[0]} {results[n][-1].seconds:.2f}s" for n in names)
+        print(f"round {index + 1}: {line}  load {os.getloadavg()[0]:.1f}", flush=True)
+    return results
+
+
+def table(bench: Bench, results: dict[str, list[Outcome]]) -> list[dict[str, Any]]:
+    base = results[next(iter(results))]
+    rows = []
+    for name, outcomes in results.items():
+        ratios = [o.seconds / b.seconds for o, b in zip(outcomes, base, strict=True)]
+        rows.append({
+            "strategy": name,
+            "model_calls": outcomes[0].calls,
+            "prompt_tokens_per_document": outcomes[0].prompt_tokens / bench.document_tokens,
+            "median_s": statistics.median(o.seconds for o in outcomes),
+            "ratio": statistics.median(ratios),
+            "answer": outcomes[0].answer,
+        })  # fmt: skip
+    return rows
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    print("| strategy | model calls | prompt tokens / document | median s | vs hand loop |")
+    print("|---|---|---|---|---|")
+    for row in rows:
+        print(
+            f"| {row['strategy']} | {row['model_calls']} | "
+            f"{row['prompt_tokens_per_document']:.3f} | {row['median_s']:.2f} | "
+            f"{row['ratio']:.2f} |"
+        )
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    document = generated_document(args.tokens)
+    server, url = start_server(args.latency_ms / 1000)
+    try:
+        with tempfile.TemporaryDirectory(prefix="agentrun-peers-") as root:
+            bench = Bench(url, document, count_cl100k(document), Path(root))
+            print(f"document: {bench.document_tokens:,} cl100k tokens; server latency "
+                  f"{args.latency_ms:g} ms; {args.rounds} rounds", flush=True)  # fmt: skip
+            results = await compare(bench, args.rounds)
+            rows = table(bench, results)
+    finally:
+        server.terminate()
+        server.wait()
+    print_table(rows)
+    if SKIPPED:
+        print(SKIPPED)
+    print("\nper call, 0 ms server: the gateway against raw LiteLLM and the openai SDK")
+    gateway_server, gateway_url = start_gateway_server()
+    try:
+        calls = await gateway_overhead.measure(
+            gateway_url, args.gateway_repeats, 500, 5, 64, echo=False
+        )
+    finally:
+        gateway_server.terminate()
+        gateway_server.wait()
+    gateway_overhead.print_table(calls)
+    return {
+        "machine": machine(), "document_tokens": len(cl100k().encode(document)),
+        "latency_ms": args.latency_ms, "peers": rows, "skipped": SKIPPED, "per_call": calls,
+    }  # fmt: skip
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--serve":
+        serve(float(sys.argv[2]))
+        raise SystemExit(0)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument("--tokens", type=int, default=99_000)
+    parser.add_argument("--gateway-repeats", type=int, default=3)
+    parser.add_argument("--json", type=Path)
+    arguments = parser.parse_args()
+    figures = asyncio.run(main(arguments))
+    if arguments.json:
+        arguments.json.write_text(json.dumps(figures, indent=2, default=str))
