@@ -8,6 +8,7 @@ demo: setup
 	.venv/bin/agentrun run examples/chain_of_agents.yaml --input document=@agentrun/data/demo/harbor_town.md
 
 test: setup
+	.venv/bin/python scripts/audit
 	.venv/bin/python -m pytest -q
 
 lint:

@@ -167,6 +167,11 @@ class RunFailedError(AgentrunError):
         self.thread_id = thread_id
 
 
+class DiskFullError(RunFailedError):
+    """The disk holding the data directory (or a file the run writes) has no room left; the
+    run's checkpoint is intact, so it resumes once space is freed."""
+
+
 class CostLimitError(RunFailedError):
     """A run spent its cost limit; it stopped before the next model call and can be resumed
     with a higher limit."""
@@ -231,6 +236,7 @@ __all__ = [
     "ConfigError",
     "ContextLengthError",
     "CostLimitError",
+    "DiskFullError",
     "EndpointUnreachableError",
     "FileOutsideRootsError",
     "InputFileError",

@@ -30,15 +30,34 @@ _SECRET_VALUES = re.compile(
     r"\b(sk-[A-Za-z0-9_\-]{8,}|(Bearer|Basic)\s+[A-Za-z0-9._~+/=\-]{8,})", re.I
 )
 REDACTED = "[redacted]"
+#: Credential values this process was given (API keys, MCP headers and environment read from
+#: `${NAME}`): masked by value wherever agentrun writes text, whatever their shape.
+_KNOWN_SECRETS: set[str] = set()
+#: Shorter values are not masked: they would blank out ordinary words.
+MIN_SECRET_CHARS = 8
 
 # The standard library's advice for libraries: a NullHandler, so that without the host's own
 # configuration no event reaches the last-resort handler on stderr.
 logging.getLogger("agentrun").addHandler(logging.NullHandler())
 
 
+def remember_secret(value: str) -> str:
+    """Mask `value` from now on in logs and in the errors agentrun reports; returns it."""
+    if len(value) >= MIN_SECRET_CHARS:
+        _KNOWN_SECRETS.add(value)
+    return value
+
+
+def redact_text(text: str) -> str:
+    """`text` with the credentials it holds masked: known values, and key-shaped words."""
+    for secret in _KNOWN_SECRETS:
+        text = text.replace(secret, REDACTED)
+    return _SECRET_VALUES.sub(REDACTED, text)
+
+
 def _redact_value(value: Any) -> Any:
     if isinstance(value, str):
-        return _SECRET_VALUES.sub(REDACTED, value)
+        return redact_text(value)
     if isinstance(value, dict):
         return {k: (REDACTED if _is_secret_key(k) else _redact_value(v)) for k, v in value.items()}
     if isinstance(value, list | tuple):

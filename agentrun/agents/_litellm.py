@@ -40,6 +40,23 @@ def litellm() -> ModuleType:
     return _module
 
 
+class IncompleteStreamError(Exception):
+    """A streamed reply ended before the provider said it had finished (no finish reason): the
+    connection was closed early, or the body was not a stream. Retried like a 502, since its
+    text would otherwise pass for a whole answer."""
+
+    status_code = 502
+
+
+def stream_finished(stream: Any) -> bool:
+    """Whether the provider ended `stream` (LiteLLM's wrapper, consumed) with a finish reason;
+    LiteLLM adds a final chunk saying "stop" even to a stream that was cut off."""
+    seen = ("received_finish_reason", "intermittent_finish_reason")
+    if not any(hasattr(stream, name) for name in seen):
+        return True  # not LiteLLM's wrapper: nothing to tell
+    return any(getattr(stream, name, None) is not None for name in seen)
+
+
 def status_code(exc: BaseException) -> int | None:
     code = getattr(exc, "status_code", None)
     return code if isinstance(code, int) else None

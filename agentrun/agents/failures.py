@@ -48,7 +48,11 @@ def public_error(
             "start the server or fix api_base",
         )
     if lx.status_code(exc) == 404:
-        return UnknownModelError(name, f"{where} does not serve this model ({short(exc, 200)})")
+        return UnknownModelError(
+            name,
+            f"{where} does not serve this model; check its name and provider prefix "
+            f"(`agentrun models check MODEL` tries one) ({short(exc, 200)})",
+        )
     if lx.is_retryable(exc):
         return ModelCallError(name, f"gave up after {attempts} attempts: {short(exc)}")
     return ModelCallError(name, f"the request was rejected: {short(exc)}")

@@ -52,10 +52,25 @@ class FakeError:
 
 @dataclass(frozen=True)
 class FakeMalformed:
+    """A 200 whose body is not a chat completion: cut-off JSON (the default), an empty body
+    (`""`), or JSON of another shape (`'{"object": "list", "data": []}'`)."""
+
     body: str = '{"choices": [ this is not json'
 
 
-Action = FakeReply | FakeError | FakeMalformed
+@dataclass(frozen=True)
+class FakeDisconnect:
+    """The connection is dropped (reset) without any response."""
+
+
+@dataclass(frozen=True)
+class FakeHang:
+    """No answer for `seconds` (past the client's time-out), then the usual reply."""
+
+    seconds: float = 30.0
+
+
+Action = FakeReply | FakeError | FakeMalformed | FakeDisconnect | FakeHang
 
 
 @dataclass(frozen=True)
@@ -76,6 +91,9 @@ class FakeOpenAIServer:
     error_status: int = 500
     retry_after: float | None = None
     malformed_rate: float = 0.0
+    #: With `fault_rate`, that share of requests gets one of `faults`, chosen at random.
+    faults: Sequence[Action] = ()
+    fault_rate: float = 0.0
     seed: int = 0
     port: int = 0
     requests: list[RecordedRequest] = field(default_factory=list)
@@ -90,6 +108,8 @@ class FakeOpenAIServer:
         self._record = True
         self.in_flight = 0
         self.max_in_flight = 0
+        #: The action each request got, in order.
+        self.served: list[Action] = []
 
     # --- control -----------------------------------------------------------------------------
 
@@ -102,6 +122,7 @@ class FakeOpenAIServer:
         with self._lock:
             self._script.clear()
             self.requests.clear()
+            self.served.clear()
             self.max_in_flight = 0
 
     @property
@@ -169,6 +190,8 @@ class FakeOpenAIServer:
         with self._lock:
             if self._script:
                 return self._script.popleft()
+        if self.faults and self.fault_rate and self._random.random() < self.fault_rate:
+            return self._random.choice(list(self.faults))
         if self.error_rate and self._random.random() < self.error_rate:
             return FakeError(self.error_status, self.retry_after)
         if self.malformed_rate and self._random.random() < self.malformed_rate:
@@ -180,6 +203,8 @@ class FakeOpenAIServer:
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             return await self._answer(request)
+        except ConnectionResetError:  # the client gave up (a time-out): nobody to answer
+            return web.Response(status=499)
         finally:
             self.in_flight -= 1
 
@@ -192,6 +217,15 @@ class FakeOpenAIServer:
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
         action = self._next_action()
+        if self._record:
+            self.served.append(action)
+        if isinstance(action, FakeDisconnect):
+            if request.transport is not None:
+                request.transport.abort()  # a reset: the client sees the connection drop
+            raise web.HTTPInternalServerError()  # never sent: the transport is gone
+        if isinstance(action, FakeHang):
+            await asyncio.sleep(action.seconds)
+            action = FakeReply("")
         if isinstance(action, FakeError):
             headers = (
                 {"retry-after": f"{action.retry_after:g}"} if action.retry_after is not None else {}
@@ -201,6 +235,8 @@ class FakeOpenAIServer:
             }
             return web.json_response(payload, status=action.status, headers=headers)
         if isinstance(action, FakeMalformed):
+            if body.get("stream"):
+                return await self._broken_stream(request, action.body)
             return web.Response(text=action.body, content_type="application/json")
         calls = [call.to_openai() for call in action.calls()]
         text = action.text
@@ -259,6 +295,15 @@ class FakeOpenAIServer:
                 f"data: {json.dumps({**base, 'choices': [], 'usage': usage})}\n\n".encode()
             )
         await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+    async def _broken_stream(self, request: web.Request, data: str) -> web.StreamResponse:
+        """A stream that ends without `[DONE]`: `data` as its one event (none if empty)."""
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        if data:
+            await response.write(f"data: {data}\n\n".encode())
         await response.write_eof()
         return response
 

@@ -43,7 +43,7 @@ from agentrun.errors import (
     StructuredOutputError,
     UnknownModelError,
 )
-from agentrun.logs import get_logger
+from agentrun.logs import get_logger, remember_secret
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -267,14 +267,15 @@ class Gateway:
     def _credentials(self, name: str, config: ModelConfig) -> dict[str, Any]:
         """api_key / api_base for the call; a missing key fails before any request."""
         if config.api_key is not None:
-            return {"api_key": config.api_key.get_secret_value(), "api_base": config.api_base}
+            secret = remember_secret(config.api_key.get_secret_value())
+            return {"api_key": secret, "api_base": config.api_base}
         if config.api_key_env:
             key = os.environ.get(config.api_key_env)
             if not key:
                 raise MissingAPIKeyError(
                     name, f"environment variable {config.api_key_env} is not set; export it"
                 )
-            return {"api_key": key, "api_base": config.api_base}
+            return {"api_key": remember_secret(key), "api_base": config.api_base}
         if config.api_base:
             # OpenAI-compatible servers usually need no key, but the client insists on one.
             needs_placeholder = config.model.startswith("openai/")
@@ -769,6 +770,10 @@ class Gateway:
             delta = chunk.choices[0].delta.content if chunk.choices else None
             if delta:
                 on_text(delta)
+        if not lx.stream_finished(stream):
+            raise lx.IncompleteStreamError(
+                f"the stream ended after {len(chunks)} chunks without a finish reason"
+            )
         return litellm.stream_chunk_builder(chunks, messages=params["messages"])
 
     def _public_error(self, name: str, config: ModelConfig, exc: BaseException) -> Exception:

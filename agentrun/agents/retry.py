@@ -17,7 +17,7 @@ from tenacity.wait import wait_base, wait_exponential_jitter
 
 from agentrun.agents import _litellm as lx
 from agentrun.agents.config import RetryPolicy
-from agentrun.logs import get_logger
+from agentrun.logs import get_logger, redact_text
 
 log = get_logger("gateway")
 
@@ -86,10 +86,11 @@ def log_retry(model: str, attempt: int, wait_s: float, error: BaseException | No
 
 
 def short(exc: BaseException | None, limit: int = 300) -> str:
-    """The first line of an error, without LiteLLM's module prefixes."""
+    """The first line of an error, without LiteLLM's module prefixes nor the credentials a
+    provider may echo in it."""
     if exc is None:
         return ""
-    text = str(exc).replace("litellm.", "").strip().splitlines()
+    text = redact_text(str(exc)).replace("litellm.", "").strip().splitlines()
     first = text[0] if text else type(exc).__name__
     return first[:limit]
 

@@ -14,6 +14,7 @@ from typer.exceptions import TyperException
 
 from agentrun._version import __version__
 from agentrun.cli._common import CliState, err_console, fail, literal
+from agentrun.diskspace import disk_full_error
 from agentrun.errors import EXIT_INTERRUPTED, EXIT_RUN_FAILED, EXIT_USAGE, AgentrunError
 
 app = typer.Typer(
@@ -104,6 +105,9 @@ def run(argv: list[str] | None = None) -> int:
         err_console().print("interrupted")
         return EXIT_INTERRUPTED
     except Exception as exc:
+        full = disk_full_error(exc, None)
+        if full is not None:
+            return fail(full)
         if debug:
             raise
         hint = "(run with --debug for the traceback)"

@@ -68,7 +68,11 @@ async def prepare_document(
     records: RunRecords | None = None,
 ) -> PreparedDocument:
     """Split the document for `model` and keep its chunks: in the memory store when `index`
-    (or no `records` are given; once: re-runs find them), else in the run's `records`."""
+    (or no `records` are given; once: re-runs find them), else in the run's `records`.
+
+    In the store, chunk 0 is written last and marks the split complete: a run killed while
+    writing leaves no chunk 0, so the next run writes every chunk again (same keys) instead of
+    taking the chunks it finds for the whole document."""
     text = document if isinstance(document, str) else await load_text(store, namespace, document)
     if not text.strip():
         raise UsageError(f"{source}: the document is empty; pass a text with content")
@@ -100,7 +104,7 @@ async def prepare_document(
             _record(chunk, source, doc_id, split),
             index=["text"] if index else False,
         )
-        for chunk in chunks
+        for chunk in [*chunks[1:], *chunks[:1]]  # chunk 0 last: it marks the split complete
     ]
     await store.abatch(puts)  # one write for the whole document, not one per chunk
     return PreparedDocument(doc_id, split, len(chunks), sum(c.tokens for c in chunks), source)

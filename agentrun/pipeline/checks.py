@@ -404,9 +404,9 @@ class _Checker:
                 continue
             pattern = rf"\b{node.node.name}\s*\.\s*{re.escape(node.attr)}\b"
             if node.node.name == "inputs" and node.attr not in self.spec.inputs:
-                known = ", ".join(self.spec.inputs) or "none declared"
-                self.report(path, f"{what}: unknown input {node.attr!r}; inputs: {known}",
-                            at(node, pattern))  # fmt: skip
+                known = ", ".join(self.spec.inputs) or "none"
+                self.report(path, f"{what}: unknown input {node.attr!r}; declare it under "
+                            f"`inputs:` (declared: {known})", at(node, pattern))  # fmt: skip
             if node.node.name in ("state", "visits") and node.attr not in self.node_ids:
                 self.report(path, f"{what}: unknown node {node.attr!r} in {node.node.name}; "
                             f"nodes: {', '.join(self.node_ids)}", at(node, pattern))  # fmt: skip

@@ -97,6 +97,10 @@ def _mark(node: yaml.Node) -> Location:
     return Location(node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+#: What YAML counts as a line break (PyYAML's marks count lines the same way).
+LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+
+
 def _at(file: str, mark: Any) -> str:
     """`file:line:column` of a PyYAML mark (0-based), or the file alone."""
     return f"{file}:{mark.line + 1}:{mark.column + 1}" if mark is not None else file
@@ -153,6 +157,7 @@ def _check_nodes(root: yaml.Node, file: str, depth: int) -> None:
     expanded (the composer saw each anchored node only once, where it was written)."""
     #: Per node: the values it expands to, and the levels of collections inside it.
     shapes: dict[int, tuple[int, int]] = {}
+    inside: set[int] = set()  # the collections being measured: an alias to one is a cycle
 
     def shape(node: yaml.Node, depth: int) -> tuple[int, int]:
         if node.tag not in STANDARD_TAGS:
@@ -163,6 +168,13 @@ def _check_nodes(root: yaml.Node, file: str, depth: int) -> None:
             )
         known = shapes.get(id(node))
         if known is None:
+            if id(node) in inside:
+                where = _mark(node)
+                raise SpecError(
+                    f"{file}:{where.line}:{where.column}: an alias refers to the collection it "
+                    "is in, so the value would contain itself; copy the values instead"
+                )
+            inside.add(id(node))
             children: list[yaml.Node] = []
             if isinstance(node, yaml.MappingNode):
                 children = [part for pair in node.value for part in pair]
@@ -171,6 +183,7 @@ def _check_nodes(root: yaml.Node, file: str, depth: int) -> None:
             inner = [shape(child, depth + 1) for child in children]
             known = (1 + sum(s for s, _ in inner), max((h + 1 for _, h in inner), default=0))
             shapes[id(node)] = known
+            inside.discard(id(node))
         total, height = known
         if depth + height > MAX_DEPTH:
             raise _too_deep(file, node.start_mark, " once aliases are expanded")
@@ -228,7 +241,10 @@ def read_text(path: Path) -> str:
 
 def _parse(text: str, file: str, depth: int) -> tuple[Any, yaml.Node | None]:
     """The data of one YAML document and its root node (None for no document)."""
-    loader = _SpecLoader(text, file, depth)
+    try:
+        loader = _SpecLoader(text, file, depth)  # its reader checks every character first
+    except yaml.reader.ReaderError as exc:
+        raise _not_printable(text, file, exc) from exc
     try:
         root = loader.get_single_node()
         if root is None:
@@ -237,20 +253,33 @@ def _parse(text: str, file: str, depth: int) -> tuple[Any, yaml.Node | None]:
         return loader.construct_document(root), root
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        raise SpecError(f"{_at(file, mark)}: invalid YAML: {exc.problem or exc.context}") from exc
+        raise SpecError(
+            f"{_at(file, mark)}: invalid YAML: {exc.problem or exc.context}; check the "
+            "indentation, quotes and brackets up to there"
+        ) from exc
     except yaml.YAMLError as exc:
         raise SpecError(f"{file}: invalid YAML: {exc}") from exc
     finally:
         loader.dispose()
 
 
+def _not_printable(text: str, file: str, exc: yaml.reader.ReaderError) -> SpecError:
+    """YAML allows no control characters but tab and line breaks, even inside quotes."""
+    lines = LINE_BREAK.split(text[: exc.position])
+    where = f"{file}:{len(lines)}:{len(lines[-1]) + 1}"
+    return SpecError(
+        f"{where}: invalid YAML: character U+{exc.character:04X} is not allowed in YAML; "
+        f'remove it, or write it as "\\u{exc.character:04x}" inside double quotes'
+    )
+
+
 def load_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
     """Parse one YAML document with the safe loader; return the data and its source map."""
     data, root = _parse(text, file, 0)
     if root is None:
-        raise SpecError(f"{file}: the file has no YAML document")
+        raise SpecError(f"{file}: the file has no YAML document, only comments; write it in")
     source = SourceMap(file)
-    _map_locations(root, (), source, re.split("\r\n|[\r\n\x85\u2028\u2029]", text))
+    _map_locations(root, (), source, LINE_BREAK.split(text))
     return data, source
 
 
@@ -331,7 +360,7 @@ def describe(error: Any, root: type[BaseModel]) -> str:
             return f"{where}: unknown key {key!r}; expected one of: {', '.join(names)}{hint}"
         return f"{where}: unknown key {key!r}"
     if kind == "missing":
-        return f"{where}: required, but missing"
+        return f"{where}: required, but missing; add `{loc[-1] if loc else where}:`"
     if kind == "union_tag_invalid":
         return f"{where}: {error['msg']}"
     found = error.get("input")

@@ -16,6 +16,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from agentrun.errors import ConfigError
+from agentrun.logs import remember_secret
 from agentrun.pipeline.spec import McpServerSpec
 from agentrun.tools.function import Tool
 from agentrun.tools.mcp_config import McpServer
@@ -48,7 +49,7 @@ def _expand(where: str, value: str) -> str:
     if variable not in os.environ:
         raise ConfigError(f"{where}: environment variable {variable!r} is not set; export it "
                           "before the run")  # fmt: skip
-    return os.environ[variable]
+    return remember_secret(os.environ[variable])
 
 
 @asynccontextmanager

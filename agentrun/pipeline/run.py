@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from agentrun.agents.config import GatewayConfig, ModelConfig
 from agentrun.agents.gateway import Gateway
+from agentrun.diskspace import disk_full_error
 from agentrun.errors import AgentrunError, AnswerError, RunFailedError, SpecError, UsageError
 from agentrun.graphs import runtime
 from agentrun.graphs.base import NO_ANSWER, WorkflowResult, drive, last_result, resume_input
@@ -107,7 +108,9 @@ class Pipeline:
     ) -> Pipeline:
         data, source = spec_loader.load_yaml(text, str(path))
         if not isinstance(data, dict):
-            raise SpecError(f"{path}:1:1: a pipeline is a mapping (found {type(data).__name__})")
+            found = "nothing" if data is None else f"a {type(data).__name__}"
+            raise SpecError(f"{path}:1:1: a pipeline is a mapping of keys (found {found}); it "
+                            "starts with `version: agentrun/v1`")  # fmt: skip
         if overrides:  # the record keeps the spec as run, overrides included, for resume
             data = apply_overrides(data, overrides)
             text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
@@ -308,10 +311,16 @@ class Pipeline:
         root = resolve_data_dir(data_dir)
         await self.check_budget(values, self.limits(options), gateway, root)
         thread_id = thread_id or runtime.new_thread_id()
-        record = RunRecord.create(
-            root, thread_id, name=self.spec.name, spec_text=self.text, spec_path=self.path,
-            inputs=BlobStore(root).stash(values), options=options, file_roots=roots,
-        )  # fmt: skip
+        try:
+            record = RunRecord.create(
+                root, thread_id, name=self.spec.name, spec_text=self.text, spec_path=self.path,
+                inputs=BlobStore(root).stash(values), options=options, file_roots=roots,
+            )  # fmt: skip
+        except OSError as exc:  # nothing ran yet: there is no run to resume
+            full = disk_full_error(exc, root)
+            if full is None:
+                raise
+            raise full from exc
         async for event in self._events(record, options, gateway, store, checkpointer):
             yield event
 
@@ -414,7 +423,6 @@ class Pipeline:
         answer: Any = NO_ANSWER,
     ) -> AsyncIterator[Event]:
         """The run on the shared engine (`agentrun.graphs.base.drive`), kept in its record."""
-        record.update(status="running", started=time.time(), options=options.to_dict())
         builder = PipelineGraph(
             self.spec, record.file_roots(self.spec_roots()), record.thread_id,
             BlobStore(record.root),
@@ -425,6 +433,7 @@ class Pipeline:
             return PipelineResult(outputs=builder.outputs(state), results=results)
 
         try:
+            record.update(status="running", started=time.time(), options=options.to_dict())
             async with (
                 self._resources(record, options, gateway, store, checkpointer) as run,
                 mcp_servers.started(self.spec.mcp_servers, self.base_dir) as mcp_tools,
@@ -446,9 +455,14 @@ class Pipeline:
             status = "failed" if isinstance(exc, Exception) else "interrupted"
             if isinstance(exc, AnswerError):
                 status = "waiting"  # a refused answer: the run still waits for a good one
-            record.update(status=status, error=str(exc) or type(exc).__name__, finished=time.time())
+            with contextlib.suppress(OSError):  # a full disk cannot take the status either
+                record.update(status=status, error=str(exc) or type(exc).__name__,
+                              finished=time.time())  # fmt: skip
             if not isinstance(exc, Exception):
                 raise
+            full = disk_full_error(exc, record.root, record.thread_id)
+            if full is not None:
+                raise full from exc
             if isinstance(exc, AgentrunError):
                 exc.thread_id = record.thread_id  # its own type and exit code, and the run
                 raise

@@ -146,7 +146,10 @@ def check(source: str) -> list[TemplateProblem]:
         tree = environment().parse(source)
     except jinja2.TemplateSyntaxError as exc:
         line = exc.lineno
-        message = f"template syntax error: {exc.message}"
+        message = (
+            f"template syntax error: {exc.message}; fix the {{{{ }}}} or {{% %}} markup, "
+            "or write {{ '{{' }} for literal braces"
+        )
         return [TemplateProblem(line, message, column(source, line, r"\{[{%]"))]
     except _ENGINE_LIMITS:
         return [_too_deep(source)]

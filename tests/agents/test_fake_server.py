@@ -72,3 +72,35 @@ def test_bad_flags_are_one_clear_line(
         server_from_args(flags)
     assert exited.value.code == 2
     assert needle in capsys.readouterr().err
+
+
+def test_faults_are_drawn_from_the_mix_at_their_rate() -> None:
+    from agentrun.agents.fake_server import FakeDisconnect, FakeError, FakeHang, FakeOpenAIServer
+
+    mix = [FakeError(429), FakeDisconnect(), FakeHang(1)]
+    server = FakeOpenAIServer(faults=mix, fault_rate=0.3, seed=1)
+    actions = [server._next_action() for _ in range(1000)]
+    faults = [action for action in actions if action in mix]
+    assert 250 <= len(faults) <= 350
+    assert {type(action).__name__ for action in faults} == {
+        "FakeError",
+        "FakeDisconnect",
+        "FakeHang",
+    }
+
+
+def test_a_dropped_connection_and_a_hang_reach_the_client_as_such() -> None:
+    from agentrun.agents.fake_server import FakeDisconnect, FakeHang, FakeOpenAIServer, FakeReply
+
+    with FakeOpenAIServer(reply="hi") as server:
+        server.script([FakeDisconnect(), FakeHang(2)])
+        url = f"{server.url}/chat/completions"
+        with pytest.raises(httpx.RemoteProtocolError):
+            httpx.post(url, json=BODY, timeout=10)
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(url, json=BODY, timeout=0.3)
+        assert (
+            httpx.post(url, json=BODY, timeout=10).json()["choices"][0]["message"]["content"]
+            == "hi"
+        )
+    assert server.served == [FakeDisconnect(), FakeHang(2), FakeReply("")]

@@ -72,6 +72,25 @@ async def test_no_retry_and_no_fallback_on_client_errors(
         assert backup.chat_requests() == []
 
 
+async def test_a_key_the_provider_echoes_is_masked_in_the_error_and_the_logs(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Some providers quote the key they refused; it is shaped like no known key here."""
+    key = "canary-key-0b9e1d77c2"
+    monkeypatch.setenv("CANARY_KEY", key)
+    caplog.set_level(logging.DEBUG, logger="agentrun")
+    with FakeOpenAIServer() as server:
+        server.script([FakeError(500, message=f"upstream said: bad key {key}"),
+                       FakeError(401, message=f"Incorrect API key provided: {key}.")])  # fmt: skip
+        model = ModelConfig(model="openai/a", api_base=server.url, api_key_env="CANARY_KEY")
+        config = GatewayConfig(models={"a": model}, retry=FAST_RETRY)
+        async with Gateway(config, data_dir=data_dir) as gateway:
+            with pytest.raises(AuthenticationFailedError) as raised:
+                await gateway.acomplete("a", "ping", cache=False)
+    assert "Incorrect API key provided: [redacted]" in str(raised.value)
+    assert key not in str(raised.value) and key not in caplog.text
+
+
 async def test_fallback_in_order_after_retries_are_spent(
     data_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -162,6 +181,29 @@ async def test_malformed_body_is_retried(fake_server: FakeOpenAIServer, data_dir
     async with fake_gateway(fake_server, data_dir) as gateway:
         completion = await gateway.acomplete("m", "ping", cache=False)
     assert completion.text == "pong"
+    assert len(fake_server.chat_requests()) == 2
+
+
+CHUNK = '{"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "x", "choices": '
+CUT_STREAM = CHUNK + '[{"index": 0, "delta": {"content": "po"}, "finish_reason": null}]}'
+
+
+@pytest.mark.parametrize(
+    "body",
+    [CUT_STREAM, "", '{"object": "list", "data": []}', '{"choices": [ this is not json'],
+    ids=["cut-after-a-chunk", "empty", "not-a-completion", "truncated-json"],
+)
+async def test_a_stream_that_ends_without_a_finish_reason_is_retried(
+    fake_server: FakeOpenAIServer, data_dir: Path, body: str
+) -> None:
+    """LiteLLM closes a stream the provider never finished with a "stop" of its own: the part
+    received (or nothing) would pass for the whole answer, and be cached and checkpointed."""
+    fake_server.script([FakeMalformed(body)])
+    streamed: list[str] = []
+    async with fake_gateway(fake_server, data_dir) as gateway:
+        completion = await gateway.acomplete("m", "ping", cache=False, on_text=streamed.append)
+    assert completion.text == "pong"
+    assert (completion.attempts, completion.retries) == (2, 1)
     assert len(fake_server.chat_requests()) == 2
 
 

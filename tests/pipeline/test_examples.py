@@ -26,6 +26,7 @@ FAKE_RUNS = {
     ],
     "navigation.yaml": [],
     "tour_navigation.yaml": [],
+    "harbour_notes.yaml": [],
     "tool_agent.yaml": [],
 }
 
@@ -73,6 +74,8 @@ def test_example_runs_on_its_scripted_replies(
         assert "outcome: reached the goal" in out
     if name == "tour_navigation.yaml":
         assert "outcome: reached the goal: frame 4 chosen" in out
+    if name == "harbour_notes.yaml":
+        assert "answer: Lady Elspeth Varne" in out and "notes: 4 notes kept" in out
     if name == "tool_agent.yaml":  # memory, then the folder, then the file were looked up
         assert "answer: 42 lamps: 18 in the harbour store and 24 in the north tower." in out
 

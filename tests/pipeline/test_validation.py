@@ -26,7 +26,7 @@ BROKEN: dict[str, tuple[str, str]] = {
         HEAD + "nodes:\n  - id: a\n    agent:\n      prompt: hi\n      max_tokens: many\n",
         ":7:",
     ),
-    "missing version": ("name: x\n" + AGENT, "version: required, but missing"),
+    "missing version": ("name: x\n" + AGENT, "version: required, but missing; add `version:`"),
     "wrong version": ("version: agentrun/v9\nname: x\n" + AGENT, "agentrun/v1"),
     "both workflow and nodes": (
         HEAD + "workflow:\n  type: chain-of-agents\n  inputs: {document: x}\n" + AGENT,
@@ -99,7 +99,11 @@ BROKEN: dict[str, tuple[str, str]] = {
         HEAD + "nodes:\n  - id: a\n    agent:\n      prompt: hi\n      output: {type: string}\n",
         "type: object",
     ),
-    "invalid YAML": (HEAD + "nodes: [a, b\n", "invalid YAML"),
+    "invalid YAML": (
+        HEAD + "nodes: [a, b\n",
+        ":4:1: invalid YAML: expected ',' or ']', but got '<stream end>'; check the indentation,"
+        " quotes and brackets up to there",
+    ),
     "python object tag": (
         HEAD + "name2: !!python/object/apply:os.system ['touch {marker}']\n" + AGENT,
         "YAML tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed",
@@ -142,6 +146,14 @@ BROKEN: dict[str, tuple[str, str]] = {
         ),
         "nesting deeper than 200 levels once aliases are expanded",
     ),
+    "a control character PyYAML's reader refuses": (
+        HEAD + AGENT + "      model: de\x13fault\n",
+        ":7:16: invalid YAML: character U+0013 is not allowed in YAML",
+    ),
+    "an alias inside its own anchor": (
+        HEAD + AGENT + "x: {a: &a [1, {b: *a}]}\n",
+        ":7:8: an alias refers to the collection it is in, so the value would contain itself",
+    ),
     "duplicate top-level key": (
         HEAD + AGENT + "name: again\n",
         ":7:1: duplicate key 'name' (first at line 2)",
@@ -181,6 +193,11 @@ BROKEN: dict[str, tuple[str, str]] = {
         "edges:\n  - from: a\n    switch:\n      - when: " + "not " * 5000 + "1\n        to: b\n",
         ":13:9: expression edges.0.switch.0.when: nested too deeply for the template engine",
     ),
+    "template syntax error": (
+        HEAD + "nodes:\n  - id: a\n    agent:\n      prompt: 'a {{ inputs.x ¯ }}'\n",
+        ":6:7: template nodes.0.agent.prompt line 1: template syntax error: unexpected char '¯'"
+        " at 14; fix the {{ }} or {% %} markup, or write {{ '{{' }} for literal braces",
+    ),
     "template call": (
         HEAD
         + "nodes:\n  - id: a\n    agent:\n      prompt: |\n        ok\n        {{ range(10) }}\n",
@@ -189,7 +206,8 @@ BROKEN: dict[str, tuple[str, str]] = {
     "unknown input in an indented line of a literal block": (
         HEAD + "nodes:\n  - id: a\n    agent:\n      prompt: |\n        ok\n"
         "          - {{ inputs.topic }}\n",
-        ":8:16: template nodes.0.agent.prompt: unknown input 'topic'",
+        ":8:16: template nodes.0.agent.prompt: unknown input 'topic'; declare it under `inputs:`"
+        " (declared: none)",
     ),
     "unknown filter in a folded block": (
         HEAD + "nodes:\n  - id: a\n    agent:\n      prompt: >\n        one\n        two\n"
@@ -261,6 +279,9 @@ def test_broken_specs_are_clear_errors_with_exit_code_2(
     [
         (b"", "the file is empty"),
         (b"   \n\n", "the file is empty"),
+        (b"# only a comment\n", "the file has no YAML document, only comments; write it in"),
+        (b"just words\n", ":1:1: a pipeline is a mapping of keys (found a str); it starts with"),
+        (b"---\n", ":1:1: a pipeline is a mapping of keys (found nothing); it starts with"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary file"),
         ("version: agentrun/v1\nname: caf\xe9\n".encode("latin-1"), "not UTF-8"),
     ],
@@ -326,6 +347,8 @@ def test_set_checks_integer_workflow_inputs(
         ("--set", "--set nodes.0.agent.output:1:197: nesting deeper than 200 levels"),
         ("--set", "--set nodes.0.agent.prompt:1:1: YAML tag"),
         ("--set", "--set models.default:1:12: duplicate key 'model' (first at line 1)"),
+        ("--set", "--set nodes.0.agent.model:1:4: invalid YAML: character U+008F"),
+        ("--set", "--set name:1:1: an alias refers to the collection it is in"),
         ("--input", "input 'items':1:200: nesting deeper than 200 levels"),
     ],
 )
@@ -336,9 +359,11 @@ def test_command_line_values_follow_the_spec_rules(
     path = tmp_path / "pipeline.yaml"
     path.write_text(HEAD + "inputs:\n  items: {type: list}\n" + AGENT, "utf-8")
     values = {
+        "--set name": "name=&a [*a]",
         "--set nodes.0.agent.output": "nodes.0.agent.output=" + "[" * 100_000,
         "--set nodes.0.agent.prompt": "nodes.0.agent.prompt=!!python/name:os.system",
         "--set models.default": "models.default={model: a, model: b}",
+        "--set nodes.0.agent.model": "nodes.0.agent.model=abc\x8f",
         "input 'items'": "items=" + "[" * 100_000,
     }
     value = next(v for k, v in values.items() if expected.startswith(k))

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,13 @@ def free_port() -> int:
 
 @pytest.fixture
 def http_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    with serving_http() as served:
+        yield served
+
+
+@contextmanager
+def serving_http() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The test server over streamable HTTP: its URL and process, killed at the end."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, SERVER, "--http", str(port)],
@@ -73,9 +81,11 @@ def http_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 break
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/mcp", process
-    process.kill()
-    process.wait(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}/mcp", process
+    finally:
+        process.kill()
+        process.wait(timeout=10)
 
 
 # --- stdio -------------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Reproducible benchmarks; `benchmarks.workloads` is shared by the reliability ones."""
