@@ -93,6 +93,11 @@ class References:
     quotes: list[str]
 
 
+def _bracketed(text: str) -> list[int]:
+    """The ids cited in brackets: `[3]`, `[3, 7]`."""
+    return [int(n) for group in _REFERENCE.findall(text) for n in re.findall(r"\d+", group)]
+
+
 def parse_references(reply: str) -> References:
     """Sentence ids from a reply: `[3]`, `[3, 7]` anywhere in a line (text after an id, such as
     the sentence copied or a reason, is ignored), or a line of bare numbers ("3, 7"). A line
@@ -102,7 +107,7 @@ def parse_references(reply: str) -> References:
     ids: list[int] = []
     quotes: list[str] = []
     for line in reply.splitlines():
-        found = [int(n) for group in _REFERENCE.findall(line) for n in re.findall(r"\d+", group)]
+        found = _bracketed(line)
         if not found and (bare := _ONLY_NUMBERS.match(_DASH.sub("", line))):
             found = [int(n) for n in re.findall(r"\d+", bare.group(1))]
         if found:
@@ -128,7 +133,7 @@ def parse_cited_answer(reply: str) -> CitedAnswer:
     if not text or is_none(text):
         why = text[len(NONE) :].strip(" .:-\n") if text else ""
         return CitedAnswer(None, None, why or "the answerer found no fact that answers it")
-    ids = parse_references(text).ids
+    ids = list(dict.fromkeys(_bracketed(text)))  # a bare number is an answer, not a citation
     first = next(line for line in text.splitlines() if line.strip())
     answer = parse_answer(_REFERENCE.sub("", first).strip().rstrip(".").strip())
     return CitedAnswer(answer, ids or None)

@@ -149,8 +149,24 @@ def vote(answers: list[str | None]) -> int:
 class Citable(Protocol):
     """A piece of verified evidence an answer can cite by id."""
 
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def text(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Evidence numbered for citing: `id` is what an answer cites."""
+
     id: int
     text: str
+
+
+def render_facts(facts: Sequence[Citable]) -> str:
+    """Facts as a citing answerer sees them: `[id] text` lines."""
+    return "\n".join(f"[{fact.id}] {fact.text}" for fact in facts)
 
 
 @dataclass(frozen=True)
@@ -252,6 +268,7 @@ __all__ = [
     "Answer",
     "Citable",
     "Document",
+    "Evidence",
     "Focus",
     "Grounding",
     "PreparedDocument",
@@ -264,5 +281,6 @@ __all__ = [
     "model_slug",
     "normalize_answer",
     "prepare_document",
+    "render_facts",
     "vote",
 ]

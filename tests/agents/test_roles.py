@@ -62,6 +62,7 @@ def test_parse_references(reply: str, ids: list[int], quotes: list[str]) -> None
         ("The answer to the question is: The Saltwren [2].", "The Saltwren", [2]),
         ("Maren Holt [1, 3]\nbecause fact 1 says so", "Maren Holt", [1, 3]),
         ("Maren Holt", "Maren Holt", None),
+        ("4471", "4471", None),
         ("NONE: no fact names the keeper.", None, None),
     ],
 )

@@ -46,14 +46,19 @@ class Oracle:
         body = prompt[: found.start()]
         if body.startswith("Evidence found so far:"):  # a chain-of-agents evidence worker
             chunk = body.split("\nText (", 1)[1]
-            quotes = [e.text for e in item.evidence if e.text in chunk]
-            return "\n".join(f"- {q}" for q in quotes) or "NONE"
+            cited = [
+                m for e in item.evidence if (m := re.search(rf"\[\d+\] {re.escape(e.text)}", chunk))
+            ]
+            return "\n".join(m.group().split(" ")[0] for m in cited) or "NONE"
         if body.startswith("Source text ("):  # a summarizing worker: keeps every fact it saw
             return " ".join(e.text for e in item.evidence if e.text in body) or "Nothing relevant."
         if body.startswith("Passage c"):
             quotes = [e.text for e in item.evidence if e.text in body]
             return json.dumps({"facts": [{"source": "c0", "quote": q} for q in quotes]})
         answer = item.gold if item.gold and item.gold in body else None
+        if "brackets like [n]" in prompt:  # a citing answerer: the fact holding the answer
+            fact = re.search(rf"\[(\d+)\] [^\n]*{re.escape(answer)}", body) if answer else None
+            return f"{answer} [{fact.group(1)}]" if fact else "NONE"
         if body.startswith(("Facts:", "Text:")):
             return json.dumps({"answer": answer, "facts": [1] if answer else [], "reason": "-"})
         return answer or "NONE"

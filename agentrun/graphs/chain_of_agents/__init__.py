@@ -31,6 +31,7 @@ from agentrun.graphs.chain_of_agents.models import (
     Quote,
     Strategy,
 )
+from agentrun.graphs.chain_of_agents.prompts import uses_evidence
 from agentrun.graphs.runtime import Session
 from agentrun.memory.documents import StoredDocument
 
@@ -68,6 +69,7 @@ class ChainOfAgents(Workflow[ChainOfAgentsConfig, ChainOfAgentsInputs, ChainOfAg
             session.gateway, session.store, session.ctx.namespace, inputs.document,
             model=config.model, chunk_tokens=chunk_tokens,
             index=config.index_chunks or config.strategy == "rag",
+            numbered=config.strategy == "coa" and uses_evidence(config, query),
         )  # fmt: skip
         if config.strategy == "coa":
             return graph.first_state(config, query, doc)

@@ -16,7 +16,7 @@ from agentrun.agents.ledger import Usage
 from agentrun.agents.messages import Message
 from agentrun.errors import ConfigError, UsageError
 from agentrun.graphs import long_doc, runtime
-from agentrun.graphs.long_doc import StoredDocument, ground_answer, normalize_answer
+from agentrun.graphs.long_doc import StoredDocument, ground_answer, normalize_answer, render_facts
 from agentrun.graphs.retrieve_then_reason.evidence import (
     cited_sentences,
     locate_answer_sentence,
@@ -36,7 +36,6 @@ from agentrun.graphs.retrieve_then_reason.prompts import (
     extraction_messages,
     reask_message,
     reasoning_messages,
-    render_facts,
 )
 from agentrun.graphs.runtime import (
     WorkflowContext,

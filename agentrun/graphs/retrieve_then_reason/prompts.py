@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from agentrun.agents import roles
 from agentrun.agents.messages import Message
-from agentrun.graphs.retrieve_then_reason.models import Fact
 from agentrun.text.quotes import number_sentences
 
 
@@ -66,10 +65,6 @@ def reask_message(prompting: str, missing: list[str], source: int) -> Message:
             "out" + (f"; reply {roles.NONE} if none is left." if prompting == "quotes" else ".")
         )
     return {"role": "user", "content": content}
-
-
-def render_facts(facts: list[Fact]) -> str:
-    return "\n".join(f"[{fact.id}] {fact.text}" for fact in facts)
 
 
 def reasoning_messages(prompting: str, query: str, facts: str, text: str) -> list[Message]:
