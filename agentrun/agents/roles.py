@@ -21,6 +21,8 @@ _ANSWER_PREFIX = re.compile(
     r"^\s*(?:the\s+)?answer(?:\s+to\s+the\s+question)?(?:\s+is)?\s*[:\-]?\s*", re.IGNORECASE
 )
 _DASH = re.compile(r"^\s*[-*•]\s*")
+#: The prompt's own example citation, which small models copy: never part of an answer.
+_PLACEHOLDER = re.compile(r"\[n\]")
 _REFERENCE = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 #: A line that is only sentence numbers: "3", "3, 7", "Sentences 3 and 7."
 _ONLY_NUMBERS = re.compile(
@@ -135,5 +137,6 @@ def parse_cited_answer(reply: str) -> CitedAnswer:
         return CitedAnswer(None, None, why or "the answerer found no fact that answers it")
     ids = list(dict.fromkeys(_bracketed(text)))  # a bare number is an answer, not a citation
     first = next(line for line in text.splitlines() if line.strip())
-    answer = parse_answer(_REFERENCE.sub("", first).strip().rstrip(".").strip())
+    uncited = _PLACEHOLDER.sub("", _REFERENCE.sub("", first))
+    answer = parse_answer(uncited.strip().strip(".").strip())
     return CitedAnswer(answer, ids or None)

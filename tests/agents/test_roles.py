@@ -63,6 +63,7 @@ def test_parse_references(reply: str, ids: list[int], quotes: list[str]) -> None
         ("Maren Holt [1, 3]\nbecause fact 1 says so", "Maren Holt", [1, 3]),
         ("Maren Holt", "Maren Holt", None),
         ("4471", "4471", None),
+        ("[n]. Maren Holt [2]", "Maren Holt", [2]),
         ("NONE: no fact names the keeper.", None, None),
     ],
 )
