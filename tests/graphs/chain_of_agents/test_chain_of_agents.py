@@ -570,10 +570,13 @@ def fact_id(prompt: str) -> int:
     return int(found.group(1)) if found else 0
 
 
-async def test_a_cited_sentence_id_hands_on_its_verbatim_text(data_dir: Path) -> None:
-    def worker(prompt: str) -> str:
-        return f"[{fact_id(prompt)}]" if fact_id(prompt) else "NONE"
+def citing_worker(also: str = "") -> Callable[[str], str]:
+    """A worker that cites FACT by its id where its chunk holds it (then `also`), else NONE."""
+    return lambda prompt: f"[{fact_id(prompt)}]{also}" if fact_id(prompt) else "NONE"
 
+
+async def test_a_cited_sentence_id_hands_on_its_verbatim_text(data_dir: Path) -> None:
+    worker = citing_worker()
     with scripted_model(cites_fact(worker, "4471 [1]"), context_window=1024) as fake:
         result = await run(document(), fake, data_dir)
     assert result.communication_units[-1] == f'- "{FACT}"'
@@ -582,9 +585,7 @@ async def test_a_cited_sentence_id_hands_on_its_verbatim_text(data_dir: Path) ->
 
 
 async def test_an_invalid_sentence_id_is_dropped_and_reported(data_dir: Path) -> None:
-    def worker(prompt: str) -> str:
-        return f"[{fact_id(prompt)}]\n[999]" if fact_id(prompt) else "NONE"
-
+    worker = citing_worker("\n[999]")
     with scripted_model(cites_fact(worker, "4471 [1]"), context_window=1024) as fake:
         result = await run(document(), fake, data_dir)
     assert result.communication_units[-1] == f'- "{FACT}"'
@@ -597,9 +598,7 @@ async def test_an_invalid_sentence_id_is_dropped_and_reported(data_dir: Path) ->
 async def test_the_manager_abstains_when_its_cited_evidence_does_not_hold_the_answer(
     data_dir: Path,
 ) -> None:
-    def worker(prompt: str) -> str:
-        return f"[{fact_id(prompt)}]" if fact_id(prompt) else "NONE"
-
+    worker = citing_worker()
     with scripted_model(cites_fact(worker, "1234 [1]"), context_window=1024) as fake:
         result = await run(document(), fake, data_dir)
     assert result.answer is None
@@ -614,8 +613,7 @@ async def test_the_manager_abstains_when_its_cited_evidence_does_not_hold_the_an
 async def test_evidence_not_about_what_the_question_names_is_not_answered_from(
     data_dir: Path,
 ) -> None:
-    def worker(prompt: str) -> str:
-        return f"[{fact_id(prompt)}]" if fact_id(prompt) else "NONE"
+    worker = citing_worker()
 
     def never_asked(messages: list[dict[str, Any]]) -> str:
         assert not messages[-1]["content"].startswith("Facts:"), "the manager is not asked"
