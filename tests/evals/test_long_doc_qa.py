@@ -105,7 +105,7 @@ async def test_the_eval_writes_its_report_and_plot(tmp_path: Path, data_dir: Pat
         assert set(saved["by_length"][strategy]) == {"400", "900"}
     evidence = saved["summary"]["rtr"]["evidence"]
     assert evidence["gold_facts"] == 6 and evidence["gold_recall_verified"] == 1.0
-    assert evidence["hallucinated_rate"] == 0.0
+    assert evidence["hallucinated_rate"] == 0.0 and evidence["facts_not_in_source"] == 0
     rows = report.ResultLog(out).read()
     assert len(rows) == 18 and calls > 0
     assert all(row["usage"]["prompt_tokens"] > 0 for row in rows)
