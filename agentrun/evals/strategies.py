@@ -89,6 +89,8 @@ async def _chain_of_agents(
         "restated_quotes": result.restated_quotes,
         "evicted_quotes": result.evicted_quotes,
         "truncated_quotes": result.truncated_quotes,
+        "invalid_ids": result.invalid_ids,
+        "reason": result.reason,
     }
     if config.strategy == "coa" and result.communication_units:
         details["manager_input"] = result.communication_units[-1]

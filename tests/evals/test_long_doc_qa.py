@@ -131,6 +131,10 @@ async def test_chain_of_agents_strategies_run_through_the_eval(
         assert max(row["details"]["chunks"] for row in mine) >= 2, strategy
     coa_rows = [row for row in rows if row["strategy"] == "coa"]
     assert all(row["details"]["dropped_quotes"] == 0 for row in coa_rows)
+    assert {row["details"]["reason"] for row in coa_rows} == {
+        "answered from the evidence",
+        "no worker found evidence for the question",  # the absent questions
+    }
     # every gold sentence was quoted by the worker that read it and reached the manager
     assert result["summary"]["coa"]["gold_chain"] == {
         "gold": 6,
