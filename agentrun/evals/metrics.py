@@ -172,6 +172,7 @@ def summarize_evidence(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "paraphrased": sum(int(row.get("paraphrased", 0)) for row in rows),
         "dropped": sum(int(row["dropped"]) for row in rows),
         "kept": sum(int(row["kept"]) for row in rows),
+        "facts_not_in_source": sum(int(row.get("facts_not_in_source", 0)) for row in rows),
         "gold_facts": gold,
         "gold_recall_raw": (
             round(sum(int(row["gold_recalled_raw"]) for row in rows) / gold, 4) if gold else None

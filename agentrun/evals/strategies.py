@@ -89,6 +89,8 @@ async def _chain_of_agents(
         "restated_quotes": result.restated_quotes,
         "evicted_quotes": result.evicted_quotes,
         "truncated_quotes": result.truncated_quotes,
+        "invalid_ids": result.invalid_ids,
+        "reason": result.reason,
     }
     if config.strategy == "coa" and result.communication_units:
         details["manager_input"] = result.communication_units[-1]
@@ -128,7 +130,9 @@ async def _retrieve_then_reason(
 
 
 def evidence_scores(item: QAItem, result: RetrieveThenReasonResult) -> dict[str, Any]:
-    """Extraction figures of one retrieve-then-reason run, with gold recall when gold is known.
+    """Extraction figures of one retrieve-then-reason run, with gold recall when gold is known,
+    and how many facts the reasoner was given that are not text of the context (hallucinated
+    facts after verification: none for `rtr`, whose facts are source spans).
 
     Recall before verification: gold sentences that some raw first-pass proposal recalls (as
     text, `metrics.covers`). After verification: gold sentences that a proposal located in the
@@ -149,6 +153,7 @@ def evidence_scores(item: QAItem, result: RetrieveThenReasonResult) -> dict[str,
         "paraphrased": stats.paraphrased,
         "dropped": stats.dropped,
         "kept": stats.kept,
+        "facts_not_in_source": sum(fact.text not in item.context for fact in result.facts),
         "gold": len(item.evidence),
         "gold_recalled_raw": sum(
             any(covers(p.text, gold.text) for p in first) for gold in item.evidence

@@ -11,11 +11,13 @@ the memory store's (`agentrun.memory.documents`); they are named here too, for t
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import string
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from langgraph.store.base import BaseStore, PutOp
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,7 +28,8 @@ from agentrun.graphs.run_records import RunRecords
 from agentrun.memory.documents import StoredDocument, document_id, load_text
 from agentrun.memory.namespaces import chunks_ns
 from agentrun.memory.records import DocumentChunk, chunk_key
-from agentrun.text.splitter import TextChunk, split_text
+from agentrun.text.quotes import mentioned, names, number_sentences, unsupported_words, words
+from agentrun.text.splitter import TextChunk, TokenCounter, split_text
 
 
 class Answer(BaseModel):
@@ -66,20 +69,25 @@ async def prepare_document(
     source: str = "document",
     index: bool = False,
     records: RunRecords | None = None,
+    numbered: bool = False,
 ) -> PreparedDocument:
     """Split the document for `model` and keep its chunks: in the memory store when `index`
     (or no `records` are given; once: re-runs find them), else in the run's `records`.
 
     In the store, chunk 0 is written last and marks the split complete: a run killed while
     writing leaves no chunk 0, so the next run writes every chunk again (same keys) instead of
-    taking the chunks it finds for the whole document."""
+    taking the chunks it finds for the whole document.
+
+    `numbered`: chunks are sized so that each fits `chunk_tokens` when shown with its sentences
+    numbered (`agentrun.text.quotes.number_sentences`), as a model citing sentences by id sees
+    it; the recorded token counts are still those of the plain text."""
     text = document if isinstance(document, str) else await load_text(store, namespace, document)
     if not text.strip():
         raise UsageError(f"{source}: the document is empty; pass a text with content")
     doc_id = document_id(text)
-    split = f"{model_slug(model)}-{chunk_tokens}"
+    split = f"{model_slug(model)}{'_numbered' if numbered else ''}-{chunk_tokens}"
     if records is not None and not index:
-        chunks = split_text(text, chunk_tokens, gateway.text_counter(model))
+        chunks = _split(text, chunk_tokens, gateway.text_counter(model), numbered)
         records.put_many(
             "chunk",
             (
@@ -96,7 +104,7 @@ async def prepare_document(
         )
         tokens = sum(int(item.value["tokens"]) for item in existing)
         return PreparedDocument(doc_id, split, len(existing), tokens, source)
-    chunks = split_text(text, chunk_tokens, gateway.text_counter(model))
+    chunks = _split(text, chunk_tokens, gateway.text_counter(model), numbered)
     puts = [
         PutOp(
             chunks_ns(namespace),
@@ -108,6 +116,19 @@ async def prepare_document(
     ]
     await store.abatch(puts)  # one write for the whole document, not one per chunk
     return PreparedDocument(doc_id, split, len(chunks), sum(c.tokens for c in chunks), source)
+
+
+def _split(text: str, chunk_tokens: int, count: TokenCounter, numbered: bool) -> list[TextChunk]:
+    """The document's chunks; numbered ones are sized as shown numbered, counted as plain."""
+    if not numbered:
+        return split_text(text, chunk_tokens, count)
+    chunks = split_text(text, chunk_tokens, numbered_counter(count))
+    return [dataclasses.replace(chunk, tokens=count(chunk.text)) for chunk in chunks]
+
+
+def numbered_counter(count: TokenCounter) -> TokenCounter:
+    """Counts a text as a model citing sentences by id sees it: numbered."""
+    return lambda text: count(number_sentences(text).render())
 
 
 def _record(chunk: TextChunk, source: str, doc_id: str, split: str) -> dict[str, Any]:
@@ -163,16 +184,144 @@ def vote(answers: list[str | None]) -> int:
     return next(i for i, a in enumerate(answers) if a and normalize_answer(a) == winner)
 
 
+# --- what the evidence is about, and whether it holds the answer --------------------------------
+
+
+class Citable(Protocol):
+    """A piece of verified evidence an answer can cite by id."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def text(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Evidence numbered for citing: `id` is what an answer cites."""
+
+    id: int
+    text: str
+
+
+def render_facts(facts: Sequence[Citable]) -> str:
+    """Facts as a citing answerer sees them: `[id] text` lines."""
+    return "\n".join(f"[{fact.id}] {fact.text}" for fact in facts)
+
+
+@dataclass(frozen=True)
+class Focus:
+    """Which evidence is about the question (indexes, in order), and the names it was judged by
+    (empty: the question names nothing, and all evidence is kept)."""
+
+    kept: list[int]
+    names: set[str]
+
+
+def focus(query: str, evidence: Sequence[str]) -> Focus:
+    """The evidence about what `query` names (`agentrun.text.quotes.names`).
+
+    Kept: the texts that mention the most of the question's names, and the texts that mention a
+    name of those (the second hop: "X works in Dorrowick." brings in "The harbour of Dorrowick
+    is named Kellport."). Same-shaped evidence about other people and places is left out, so an
+    answerer cannot read another entity's value into the one asked about; when no text mentions
+    a name of the question, nothing is kept. A question that names nothing keeps everything.
+    """
+    asked = names(query)
+    if not asked:
+        return Focus(list(range(len(evidence))), asked)
+    counts = [len(mentioned(asked, text)) for text in evidence]
+    best = max(counts, default=0)
+    if best == 0:
+        return Focus([], asked)
+    anchors = [i for i, count in enumerate(counts) if count == best]
+    linked = set().union(*(names(evidence[i]) for i in anchors)) - asked
+    kept = [i for i, text in enumerate(evidence) if counts[i] == best or mentioned(linked, text)]
+    return Focus(kept, asked)
+
+
+#: A bare yes or no judges the facts instead of repeating them: its citations are its support.
+JUDGEMENTS = (["yes"], ["no"])
+
+
+@dataclasses.dataclass(frozen=True)
+class Grounding:
+    """The answer kept (None: abstained), why, and the ids of the facts that support it."""
+
+    answer: str | None
+    reason: str
+    cited: list[int]
+
+
+def _ids(ids: list[int]) -> str:
+    return ("fact " if len(ids) == 1 else "facts ") + ", ".join(map(str, ids))
+
+
+def ground_answer(
+    answer: str, cited: list[int] | None, facts: Sequence[Citable], reason: str
+) -> Grounding:
+    """Keep `answer` only if the verified facts it cites hold it, else abstain saying why.
+
+    Held: every word of the answer but function words occurs as a whole word in the cited
+    facts (`agentrun.text.quotes.unsupported_words`); a bare yes/no needs its citations only.
+    `cited` None means the reasoner gave no ids (plain-text prompting): the answer is checked
+    against all `facts`, and cites those that hold at least one of its words.
+    """
+    needed = unsupported_words(answer, [])
+    if not needed:
+        return Grounding(None, f"the answer {answer!r} has no word the facts could support", [])
+    judgement = words(answer) in JUDGEMENTS
+    if cited is None:
+        support, named = facts, "the facts"
+    else:
+        unknown = sorted({i for i in cited if i not in {f.id for f in facts}})
+        if unknown:
+            exist = "does not exist" if len(unknown) == 1 else "do not exist"
+            return Grounding(
+                None,
+                f"the answer {answer!r} cites {_ids(unknown)}, which {exist} (facts: "
+                f"{', '.join(str(f.id) for f in facts)})",
+                [],
+            )
+        support = [f for f in facts if f.id in cited]
+        if not support:
+            return Grounding(None, f"the answer {answer!r} cites no fact", [])
+        named = f"the cited {_ids([f.id for f in support])}"
+    missing = [] if judgement else unsupported_words(answer, [f.text for f in support])
+    if missing:
+        listed = ", ".join(repr(word) for word in missing)
+        verb = "does" if len(missing) == 1 else "do"
+        where = "it" if len(support) == 1 else "them"
+        return Grounding(
+            None, f"the answer {answer!r} is not supported by {named}: {listed} {verb} not "
+            f"occur in {where}", [],
+        )  # fmt: skip
+    if cited is not None:  # a fact cited for a step of the reasoning need not hold a word
+        return Grounding(answer, reason, list(dict.fromkeys(cited)))
+    holding = [
+        f.id for f in facts if judgement or len(unsupported_words(answer, [f.text])) < len(needed)
+    ]
+    return Grounding(answer, reason, holding)
+
+
 __all__ = [
     "Answer",
+    "Citable",
     "Document",
+    "Evidence",
+    "Focus",
+    "Grounding",
     "PreparedDocument",
     "StoredDocument",
     "document_id",
+    "focus",
+    "ground_answer",
     "load_chunk",
     "load_text",
     "model_slug",
     "normalize_answer",
     "prepare_document",
+    "render_facts",
     "vote",
 ]

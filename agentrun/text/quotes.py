@@ -15,6 +15,11 @@ copy: the source it keeps says the opposite of what the model wrote. `match_sent
 step further for models that cannot copy at all: it maps a restatement to the source sentence it
 restates. `unsupported_words` checks an answer against the text it claims to come from, word by
 word.
+
+Models that cannot copy at all can cite instead: `number_sentences` shows a text with its
+sentences numbered (`[3] The keeper ...`), and a sentence id maps back to its exact span, so
+evidence cited by reference is verbatim by construction. `names` reads the names a question or
+a sentence mentions, so evidence can be kept to what the question is about.
 """
 
 from __future__ import annotations
@@ -401,3 +406,59 @@ def unsupported_words(answer: str, support: Iterable[str]) -> list[str]:
             continue
         missing.append(word)
     return missing
+
+
+# --- sentences by reference ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NumberedText:
+    """A text whose sentences are numbered from 1, for a model to cite by id: `render()` shows
+    `[id] sentence` lines, `span(id)` is the sentence's exact (start, end) in `text`."""
+
+    text: str
+    spans: tuple[tuple[int, int], ...]
+
+    def render(self) -> str:
+        return "\n".join(f"[{i}] {self.text[s:e]}" for i, (s, e) in enumerate(self.spans, 1))
+
+    def span(self, sentence_id: int) -> tuple[int, int] | None:
+        """(start, end) of sentence `sentence_id`, or None when the text has no such sentence."""
+        return self.spans[sentence_id - 1] if 1 <= sentence_id <= len(self.spans) else None
+
+    def sentence(self, sentence_id: int) -> str | None:
+        span = self.span(sentence_id)
+        return None if span is None else self.text[span[0] : span[1]]
+
+
+def number_sentences(text: str) -> NumberedText:
+    """`text` with its sentences (see `sentences`) numbered for citing by id."""
+    return NumberedText(text, tuple(sentences(text)))
+
+
+# --- names ---------------------------------------------------------------------------------------
+
+#: Capitalized words that open questions and commands rather than name anything.
+_NOT_NAMES = FUNCTION_WORDS | frozenset(
+    re.findall(r"\w+", "whose name list give tell describe explain please according")
+)
+
+
+def names(text: str) -> set[str]:
+    """The names `text` mentions: its capitalized words (case-folded, as `words` reads them),
+    except function words and the first word of each sentence, whose capital says nothing."""
+    found: set[str] = set()
+    for start, end in sentences(text):
+        tokens = _WORD.findall(text[start:end])
+        for token in tokens[1:]:
+            if token[:1].isupper() and not token[:1].isdigit():
+                word = words(token)
+                if word and word[0] not in _NOT_NAMES:
+                    found.add(word[0])
+    return found
+
+
+def mentioned(names_: Iterable[str], text: str) -> set[str]:
+    """Which of `names_` (as `names` returns them) occur in `text` as whole words."""
+    held = set(words(text))
+    return {name for name in names_ if name in held}

@@ -46,14 +46,19 @@ class Oracle:
         body = prompt[: found.start()]
         if body.startswith("Evidence found so far:"):  # a chain-of-agents evidence worker
             chunk = body.split("\nText (", 1)[1]
-            quotes = [e.text for e in item.evidence if e.text in chunk]
-            return "\n".join(f"- {q}" for q in quotes) or "NONE"
+            cited = [
+                m for e in item.evidence if (m := re.search(rf"\[\d+\] {re.escape(e.text)}", chunk))
+            ]
+            return "\n".join(m.group().split(" ")[0] for m in cited) or "NONE"
         if body.startswith("Source text ("):  # a summarizing worker: keeps every fact it saw
             return " ".join(e.text for e in item.evidence if e.text in body) or "Nothing relevant."
         if body.startswith("Passage c"):
             quotes = [e.text for e in item.evidence if e.text in body]
             return json.dumps({"facts": [{"source": "c0", "quote": q} for q in quotes]})
         answer = item.gold if item.gold and item.gold in body else None
+        if "brackets like [n]" in prompt:  # a citing answerer: the fact holding the answer
+            fact = re.search(rf"\[(\d+)\] [^\n]*{re.escape(answer)}", body) if answer else None
+            return f"{answer} [{fact.group(1)}]" if fact else "NONE"
         if body.startswith(("Facts:", "Text:")):
             return json.dumps({"answer": answer, "facts": [1] if answer else [], "reason": "-"})
         return answer or "NONE"
@@ -100,7 +105,7 @@ async def test_the_eval_writes_its_report_and_plot(tmp_path: Path, data_dir: Pat
         assert set(saved["by_length"][strategy]) == {"400", "900"}
     evidence = saved["summary"]["rtr"]["evidence"]
     assert evidence["gold_facts"] == 6 and evidence["gold_recall_verified"] == 1.0
-    assert evidence["hallucinated_rate"] == 0.0
+    assert evidence["hallucinated_rate"] == 0.0 and evidence["facts_not_in_source"] == 0
     rows = report.ResultLog(out).read()
     assert len(rows) == 18 and calls > 0
     assert all(row["usage"]["prompt_tokens"] > 0 for row in rows)
@@ -126,6 +131,10 @@ async def test_chain_of_agents_strategies_run_through_the_eval(
         assert max(row["details"]["chunks"] for row in mine) >= 2, strategy
     coa_rows = [row for row in rows if row["strategy"] == "coa"]
     assert all(row["details"]["dropped_quotes"] == 0 for row in coa_rows)
+    assert {row["details"]["reason"] for row in coa_rows} == {
+        "answered from the evidence",
+        "no worker found evidence for the question",  # the absent questions
+    }
     # every gold sentence was quoted by the worker that read it and reached the manager
     assert result["summary"]["coa"]["gold_chain"] == {
         "gold": 6,

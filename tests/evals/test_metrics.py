@@ -73,12 +73,13 @@ def test_summaries_leave_errors_out_of_accuracy() -> None:
 def test_evidence_summary() -> None:
     evidence = {
         "proposed": 4, "not_found": 2, "recovered": 1, "dropped": 1, "kept": 3, "gold": 2,
-        "gold_recalled_raw": 1, "gold_recalled_verified": 2,
+        "gold_recalled_raw": 1, "gold_recalled_verified": 2, "facts_not_in_source": 1,
     }  # fmt: skip
     summary = metrics.summarize([row("Kellport", ["Kellport"], evidence=evidence)])["evidence"]
     assert summary["hallucinated_rate"] == 0.5
     assert summary["reask_recovery_rate"] == 0.5
     assert summary["gold_recall_raw"] == 0.5 and summary["gold_recall_verified"] == 1.0
+    assert summary["facts_not_in_source"] == 1
 
 
 def test_gold_along_chain_tells_captured_from_lost_facts() -> None:

@@ -116,7 +116,7 @@ async def test_found_quotes_are_kept_with_offsets_and_invented_ones_reasked_then
     assert {p.match for p in result.proposals if p.text == altered} == {"normalized"}
     assert result.stats.model_dump() == {
         "proposed": 4, "not_found": 1, "reasked": 1, "recovered": 0, "paraphrased": 0,
-        "dropped": 1, "kept": 2,
+        "dropped": 1, "kept": 2, "invalid_ids": 0,
     }  # fmt: skip
     reasks = [c for c in fake.calls if last_user(c.messages).startswith("These quotes")]
     assert len(reasks) == 1 and INVENTED in last_user(reasks[0].messages)
@@ -206,7 +206,8 @@ async def test_offsets_are_right_on_cjk_emoji_and_combining_marks(data_dir: Path
         return "\n".join(f"- {quote}" for quote in quotes)
 
     with scripted_model(model, context_window=1024):
-        result = await run(text, data_dir, prompting="quotes", chunk_tokens=400)
+        # (focus off: the text does not mention the Saltmere the question names)
+        result = await run(text, data_dir, prompting="quotes", chunk_tokens=400, focus=False)
     assert result.chunk_count == 1
     assert sorted(f.text for f in result.facts) == sorted(quotes.values())
     for fact in result.facts:
@@ -381,7 +382,7 @@ async def test_a_negated_quote_is_kept_as_the_source_it_restates_not_as_a_copy(
     ]
     assert result.stats.model_dump() == {
         "proposed": 1, "not_found": 1, "reasked": 1, "recovered": 0, "paraphrased": 1,
-        "dropped": 0, "kept": 1,
+        "dropped": 0, "kept": 1, "invalid_ids": 0,
     }  # fmt: skip
     assert result.stats.hallucinated_rate == 1.0
     assert any(NEGATED in last_user(c.messages) for c in fake.calls if "These quotes" in
@@ -582,3 +583,112 @@ def test_files_are_read_as_utf8_then_as_declared_else_rejected(tmp_path: Path) -
         rtr.read_source(tmp_path / "unknown.txt")
     with pytest.raises(UsageError, match=r"missing\.txt: no such file"):
         rtr.read_source(tmp_path / "missing.txt")
+
+
+# --- sentences cited by id ----------------------------------------------------------------------
+
+NEIGHBOUR = "The keeper of the Dunholm light in 1890 was Ivo Brand."
+
+
+def cites(extract: str, answer: str, reask: str = "NONE") -> Any:
+    """A model that replies `extract` to the numbered passage holding KEEPER (NONE elsewhere),
+    `reask` when told its ids do not exist, and `answer` when asked to reason."""
+
+    def model(messages: Messages) -> str:
+        prompt = last_user(messages)
+        if prompt.startswith("Facts:"):
+            return answer
+        if prompt.startswith("These are not numbered sentences"):
+            return reask
+        return extract if KEEPER in prompt else "NONE"
+
+    return model
+
+
+async def test_a_cited_sentence_id_is_kept_as_its_verbatim_source_text(data_dir: Path) -> None:
+    text = f"The harbour wall was finished in 1734. {KEEPER} Boats left before dawn."
+    with scripted_model(cites("[2]", "Maren Holt [1]"), context_window=1024) as fake:
+        result = await run(text, data_dir, prompting="references", chunk_tokens=400)
+    extraction_prompt = last_user(fake.calls[0].messages)
+    assert f"[1] The harbour wall was finished in 1734.\n[2] {KEEPER}\n[3] Boats" in (
+        extraction_prompt
+    )
+    (fact,) = result.facts
+    assert (fact.text, fact.match) == (KEEPER, "reference")
+    assert fact.start is not None and text[fact.start : fact.end] == KEEPER
+    assert result.stats.proposed == 1 and result.stats.not_found == 0
+    assert result.answer == "Maren Holt" and result.cited == [1]
+    assert not result.citations_inferred
+    assert f"[1] {KEEPER}" in last_user(fake.calls[-1].messages)
+
+
+async def test_an_invalid_sentence_id_is_dropped_reported_and_reasked(data_dir: Path) -> None:
+    text = f"The harbour wall was finished in 1734. {KEEPER}"
+    reply = "[2]\n[9]\n- Maren Holt was the keeper of the light."  # an id, a bad id, retyped
+    with scripted_model(cites(reply, "Maren Holt [1]"), context_window=1024) as fake:
+        result = await run(
+            text, data_dir, prompting="references", chunk_tokens=400, map_paraphrases=False
+        )
+    assert [f.text for f in result.facts] == [KEEPER]
+    assert result.stats.invalid_ids == 1 and result.stats.not_found == 2
+    assert result.stats.dropped == 2  # the bad id, and the retyped line found nowhere verbatim
+    assert "chunk 0: sentence ids 9 do not exist (it has 2 sentences); dropped" in result.warnings
+    reask = next(c for c in fake.calls if "These are not numbered" in last_user(c.messages))
+    assert "- [9]" in last_user(reask.messages)
+    assert result.answer == "Maren Holt"
+
+
+async def test_a_cited_fact_that_does_not_hold_the_answer_abstains(data_dir: Path) -> None:
+    text = f"{NEIGHBOUR} {KEEPER}"
+    question_names_saltmere = "[1]\n[2]"
+    with scripted_model(cites(question_names_saltmere, "Ivo Brand [1]"), context_window=1024):
+        result = await run(text, data_dir, prompting="references", chunk_tokens=400)
+    # focus: only the Saltmere sentence is shown, as fact 2 (ids are kept)
+    assert result.shown == [2] and len(result.facts) == 2
+    assert result.answer is None
+    assert "cites fact 1, which does not exist" in result.reason
+
+    with scripted_model(cites("[2]", "Ivo Brand [1]"), context_window=1024):
+        result = await run(text, data_dir, prompting="references", chunk_tokens=400)
+    assert result.answer is None
+    assert result.reason == (
+        "the answer 'Ivo Brand' is not supported by the cited fact 1: 'ivo', 'brand' do not "
+        "occur in it"
+    )
+
+    with scripted_model(cites("[2]", "NONE. No fact names the keeper."), context_window=1024):
+        result = await run(text, data_dir, prompting="references", chunk_tokens=400)
+    assert result.answer is None and result.reason == "No fact names the keeper"
+
+
+async def test_no_fact_about_what_the_question_names_abstains_without_asking(
+    data_dir: Path,
+) -> None:
+    text = f"{NEIGHBOUR} The harbour wall was finished in 1734. {KEEPER.replace('Saltmere', 'X')}"
+
+    def model(messages: Messages) -> str:
+        assert not last_user(messages).startswith("Facts:"), "no reasoning call"
+        return "[1]\n[3]"
+
+    with scripted_model(model, context_window=1024):
+        result = await run(text, data_dir, prompting="references", chunk_tokens=400)
+    with scripted_model(lambda m: "NONE" if "Facts:" in last_user(m) else "[1]\n[3]"):
+        unfocused = await run(text, data_dir, prompting="references", chunk_tokens=400, focus=False)
+    assert result.answer is None and len(result.facts) == 2
+    assert result.reason == "no verified fact mentions what the question names (saltmere)"
+    assert unfocused.shown == [1, 2]
+
+
+def test_focus_keeps_the_facts_about_the_question_and_their_second_hop() -> None:
+    from agentrun.graphs.long_doc import focus
+
+    facts = [
+        "Orla Vennick works in Dorrowick.",
+        "Tam Brifford works in Kelby.",
+        "The harbour of Dorrowick is named Kellport.",
+        "The harbour of Kelby is named Saltport.",
+    ]
+    question = "What is the name of the harbour in the city where Orla Vennick works?"
+    assert focus(question, facts).kept == [0, 2]
+    assert focus("Where does Ysolde Marr work?", facts).kept == []
+    assert focus("what is the harbour called?", facts).kept == [0, 1, 2, 3]

@@ -24,13 +24,14 @@ async def test_verified_run_completes_on_the_embedded_model(local_gateway: Gatew
         config, gateway=local_gateway, store=InMemoryStore(), checkpointer=InMemorySaver()
     )
     result = await workflow.arun(DOCUMENT, "Who was the lighthouse keeper in 1890?")
-    assert result.prompting == "quotes" and result.chunk_count == 1
+    assert result.prompting == "references" and result.chunk_count == 1
     for fact in result.facts:  # every fact the reasoner saw is verbatim source text
         assert fact.start is not None and fact.end is not None
         assert DOCUMENT[fact.start : fact.end] == fact.text
     stats = result.stats
     assert stats.proposed >= stats.not_found
     assert stats.not_found == stats.recovered + stats.paraphrased + stats.dropped
+    assert set(result.shown) <= {fact.id for fact in result.facts}
     assert result.answer is not None or result.reason
     assert set(result.cited) <= {fact.id for fact in result.facts}
     assert result.usage["prompt_tokens"] > 0 and result.usage["completion_tokens"] > 0

@@ -40,15 +40,16 @@ def document() -> str:
 
 
 def fake_reply(body: dict[str, Any]) -> str:
-    """Valid replies for the workers (a verbatim first sentence) and the manager (a digest)."""
+    """Valid replies for the workers (the first sentence, cited by id) and the manager (the
+    tower of the last fact, citing it: an answer its evidence holds, which differs whenever the
+    evidence does)."""
     prompt = str(body["messages"][-1]["content"])
-    if "Copy the sentences" in prompt:
-        text = prompt.split("):\n", 1)[1].split("\n\nQuestion:", 1)[0]
-        first = re.split(r"(?<=\.)\s", text.strip(), maxsplit=1)[0]
-        return f"- {first}"
+    if "Reply with the numbers of the sentences" in prompt:
+        return "[1]"
     if "Answer with a few words" in prompt:
         evidence = prompt.split("\n\nQuestion:", 1)[0]
-        return f"keeper {evidence.count(chr(10) + '- ')} {len(evidence)}"
+        number, tower = re.findall(r"^\[(\d+)\] .*?tower (\d+)", evidence, re.M)[-1]
+        return f"tower {tower} [{number}]"
     return "NONE"
 
 

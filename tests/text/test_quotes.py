@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from agentrun.text import quotes
 from agentrun.text.quotes import locate
 
 SOURCE = (
@@ -212,3 +213,20 @@ def test_unsupported_words(answer: str, missing: list[str]) -> None:
         "東京タワーは1958年に完成した。",
     ]
     assert unsupported_words(answer, support) == missing
+
+
+def test_numbered_sentences_map_each_id_to_its_exact_span() -> None:
+    text = "The wall was built in 1734.  Maren Holt kept the light!\nBoats left."
+    numbered = quotes.number_sentences(text)
+    assert numbered.render() == (
+        "[1] The wall was built in 1734.\n[2] Maren Holt kept the light!\n[3] Boats left."
+    )
+    start, end = numbered.span(2) or (0, 0)
+    assert text[start:end] == numbered.sentence(2) == "Maren Holt kept the light!"
+    assert numbered.span(0) is None and numbered.span(4) is None and numbered.sentence(9) is None
+
+
+def test_names_are_capitalized_words_not_opening_a_sentence() -> None:
+    assert quotes.names("In which town was Orla Vennick's boat built?") == {"orla", "vennick"}
+    assert quotes.names("What is the Name of the harbour?") == set()
+    assert quotes.mentioned({"orla", "dunholm"}, "Orla lives in Kelby.") == {"orla"}

@@ -32,6 +32,7 @@ from agentrun.graphs.chain_of_agents.models import (
     Quote,
     Strategy,
 )
+from agentrun.graphs.chain_of_agents.prompts import uses_evidence
 from agentrun.graphs.runtime import Session
 from agentrun.memory.documents import StoredDocument
 
@@ -70,6 +71,7 @@ class ChainOfAgents(Workflow[ChainOfAgentsConfig, ChainOfAgentsInputs, ChainOfAg
             model=config.model, chunk_tokens=chunk_tokens,
             index=config.index_chunks or config.strategy == "rag",
             records=session.ctx.run_records(),
+            numbered=config.strategy == "coa" and uses_evidence(config, query),
         )  # fmt: skip
         if config.strategy == "coa":
             return graph.first_state(config, query, doc)

@@ -1,4 +1,5 @@
-"""Evidence a worker hands on: quotes verified against its chunk, and a unit kept in budget.
+"""Evidence a worker hands on: sentences of its chunk cited by id (verbatim by construction),
+quotes it retyped verified against its chunk, and a unit kept in budget.
 
 A quote the model altered (fuzzy match, or a near match that negates differently:
 `agentrun.text.quotes.locate`) or restated is mapped back to the source text it restates and
@@ -15,7 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from agentrun.graphs.chain_of_agents.models import CommunicationUnit, Quote
-from agentrun.text.quotes import grapheme_boundaries, locate, match_sentence, word_boundaries
+from agentrun.text.quotes import (
+    grapheme_boundaries,
+    locate,
+    match_sentence,
+    number_sentences,
+    word_boundaries,
+)
 
 
 @dataclass(frozen=True)
@@ -26,9 +33,11 @@ class QuoteCounts:
     restated: int = 0
     evicted: int = 0
     truncated: int = 0
+    invalid_ids: int = 0
 
     def update(self) -> dict[str, int]:
         return {
+            "invalid_ids": self.invalid_ids,
             "dropped_quotes": self.dropped,
             "restated_quotes": self.restated,
             "evicted_quotes": self.evicted,
@@ -86,6 +95,26 @@ def trim(
         quotes, truncated = ([cut], 1) if cut is not None else ([], 0)
         evicted += cut is None
     return unit.model_copy(update={"quotes": quotes}), evicted, truncated
+
+
+def cite_sentences(
+    ids: list[int], chunk_index: int, text: str, quotes: list[Quote]
+) -> tuple[list[Quote], list[int]]:
+    """`quotes` with the sentences of the chunk `ids` name appended (numbered as
+    `agentrun.text.quotes.number_sentences` shows them; verbatim, with offsets, each once), and
+    the ids the chunk has no sentence for."""
+    numbered = number_sentences(text)
+    known = {quote.text for quote in quotes}
+    quotes, invalid = list(quotes), []
+    for sentence_id in ids:
+        span = numbered.span(sentence_id)
+        if span is None:
+            invalid.append(sentence_id)
+        elif text[span[0] : span[1]] not in known:
+            known.add(text[span[0] : span[1]])
+            quotes.append(Quote(text=text[span[0] : span[1]], chunk=chunk_index, start=span[0],
+                                end=span[1]))  # fmt: skip
+    return quotes, invalid
 
 
 def verify_quotes(

@@ -1,10 +1,16 @@
 """Chain of Agents: workers read a long document in order, each passing a communication unit
 (CU) to the next; a manager answers from the last CU alone (Zhang et al., 2024).
 
-Small models lose facts when they paraphrase, so the default CU format is `evidence`: sentences
-taken verbatim from the chunk, each verified against it (`.evidence`); restated quotes are
-mapped back to the source text and counted as `restated_quotes`, invented ones dropped and
-counted as `dropped_quotes`. `free` is the paper's free-form running summary, and
+Small models lose facts when they paraphrase, so the default CU format is `evidence`: the
+worker sees its chunk with the sentences numbered and cites the ones that help by id (`[3]`),
+so what it hands on is the source text itself (`.evidence`); an id the chunk lacks is dropped
+and counted (`invalid_ids`, warned about). A sentence it retypes instead is verified against
+the chunk: restated quotes are mapped back to the source text and counted as
+`restated_quotes`, invented ones dropped and counted as `dropped_quotes`. The manager sees the
+last unit's quotes as numbered facts (only those about what the question names, `focus`),
+answers citing them, and its answer is kept only if the cited facts hold it
+(`long_doc.ground_answer`); otherwise, or when no quote is about the question, it abstains and
+`reason` says why. `free` is the paper's free-form running summary, and
 summarization (no query) always uses it.
 
 An evidence unit is held to `cu_tokens` (the worker budget reserves that much for it): quotes
@@ -32,7 +38,12 @@ from agentrun.agents.ledger import Usage
 from agentrun.graphs import long_doc, runtime
 from agentrun.graphs.chain_of_agents import prompts
 from agentrun.graphs.chain_of_agents.budgets import answer_output_tokens
-from agentrun.graphs.chain_of_agents.evidence import QuoteCounts, trim, verify_quotes
+from agentrun.graphs.chain_of_agents.evidence import (
+    QuoteCounts,
+    cite_sentences,
+    trim,
+    verify_quotes,
+)
 from agentrun.graphs.chain_of_agents.models import (
     ChainOfAgentsConfig,
     CommunicationUnit,
@@ -79,7 +90,9 @@ class ChainState(TypedDict, total=False):
     step: int
     units: list[dict[str, Any]]
     answers: list[str | None]
+    reasons: list[str]
     chosen: int
+    invalid_ids: Annotated[int, operator.add]
     dropped_quotes: Annotated[int, operator.add]
     restated_quotes: Annotated[int, operator.add]
     evicted_quotes: Annotated[int, operator.add]
@@ -107,15 +120,31 @@ async def _evidence_step(
         config.model, messages, node=node,
         max_tokens=config.worker_max_tokens, temperature=config.temperature,
     )  # fmt: skip
-    candidates = roles.parse_quotes(completion.text)
-    quotes, dropped, restated = verify_quotes(candidates, chunk_index, text, previous)
+    reply = roles.parse_references(completion.text)
+    quotes, dropped, restated = verify_quotes(reply.quotes, chunk_index, text, previous)
+    quotes, invalid = cite_sentences(reply.ids, chunk_index, text, quotes)
+    if invalid:
+        log.warning("invalid_sentence_ids", chunk=chunk_index, ids=invalid)
     unit, evicted, truncated = trim(
         CommunicationUnit(quotes=quotes), config.cu_tokens, ctx.gateway.text_counter(config.model)
     )
-    return unit, QuoteCounts(dropped, restated, evicted, truncated), usage_of(completion)
+    counts = QuoteCounts(dropped + len(invalid), restated, evicted, truncated, len(invalid))
+    return unit, counts, usage_of(completion)
 
 
 def evidence_warnings(config: ChainOfAgentsConfig, state: ChainState) -> list[str]:
+    """The run's warnings about evidence lost: sentence ids that did not exist, and what the
+    unit budget cost (logged as well)."""
+    invalid = state.get("invalid_ids", 0)
+    warnings = (
+        [f"{invalid} sentence ids the workers cited do not exist in their chunks; dropped"]
+        if invalid
+        else []
+    )
+    return warnings + budget_warnings(config, state)
+
+
+def budget_warnings(config: ChainOfAgentsConfig, state: ChainState) -> list[str]:
     """The run's one warning about evidence the unit budget cost (logged as well)."""
     evicted, truncated = state.get("evicted_quotes", 0), state.get("truncated_quotes", 0)
     if not evicted and not truncated:
@@ -132,6 +161,34 @@ def evidence_warnings(config: ChainOfAgentsConfig, state: ChainState) -> list[st
         "evidence_evicted", evicted=evicted, truncated=truncated, cu_tokens=config.cu_tokens
     )
     return [message]
+
+
+async def answer_from_evidence(
+    config: ChainOfAgentsConfig, query: str, unit: CommunicationUnit
+) -> tuple[str | None, str, Usage]:
+    """The manager's answer from an evidence unit, and why: the quotes are numbered facts, only
+    those about what the question names are shown (`long_doc.focus`, when on), and the answer
+    is kept only if the facts it cites hold it (`long_doc.ground_answer`); else it abstains."""
+    facts = [long_doc.Evidence(i, quote.text) for i, quote in enumerate(unit.quotes, 1)]
+    if not facts:
+        return None, "no worker found evidence for the question", Usage()
+    if config.focus:
+        about = long_doc.focus(query, [fact.text for fact in facts])
+        if not about.kept:
+            asked = ", ".join(sorted(about.names))
+            return None, f"no evidence mentions what the question names ({asked})", Usage()
+        facts = [facts[i] for i in about.kept]
+    completion = await runtime.complete(
+        config.manager,
+        prompts.manager_messages(query, long_doc.render_facts(facts), citing=True),
+        node="manager", max_tokens=answer_output_tokens(config, query),
+        temperature=config.temperature,
+    )  # fmt: skip
+    said = roles.parse_cited_answer(completion.text)
+    if said.answer is None:
+        return None, said.reason, usage_of(completion)
+    grounded = long_doc.ground_answer(said.answer, said.cited, facts, "answered from the evidence")
+    return grounded.answer, grounded.reason, usage_of(completion)
 
 
 async def answer_from(
@@ -193,16 +250,21 @@ def build_graph(config: ChainOfAgentsConfig) -> StateGraph[ChainState, WorkflowC
     async def manager(state: ChainState) -> dict[str, Any]:
         query = state.get("query")
 
-        async def answer(unit: dict[str, Any]) -> tuple[str | None, Usage]:
-            rendered = CommunicationUnit.model_validate(unit).render()
+        async def answer(unit: dict[str, Any]) -> tuple[str | None, str, Usage]:
+            evidence = CommunicationUnit.model_validate(unit)
+            if query is not None and prompts.uses_evidence(config, query):
+                return await answer_from_evidence(config, query, evidence)
+            rendered = evidence.render()
             if query and not rendered:
-                return None, Usage()  # no evidence survived: abstain without asking
-            return await answer_from(config, query, rendered, "manager")
+                return None, "no worker kept a note for the question", Usage()
+            said, usage = await answer_from(config, query, rendered, "manager")
+            return said, "answered from the last unit" if said else "the unit does not say", usage
 
         results = await asyncio.gather(*(answer(unit) for unit in state["units"]))
         return {
             "answers": [r[0] for r in results],
-            "usage": usage_update(*(r[1] for r in results)),
+            "reasons": [r[1] for r in results],
+            "usage": usage_update(*(r[2] for r in results)),
             "warnings": evidence_warnings(config, state),
         }
 
@@ -256,8 +318,11 @@ async def outcome(state: dict[str, Any], ctx: WorkflowContext) -> dict[str, Any]
         PathResult(order=order, answer=answers[i], communication_units=units[i])
         for i, order in enumerate(state["orders"])
     ]
+    reasons: list[str] = state.get("reasons") or [""]
     return {
         "answer": answers[chosen],
+        "reason": reasons[chosen],
+        "invalid_ids": int(state.get("invalid_ids", 0)),
         "chosen_path": chosen,
         "communication_units": paths[chosen].communication_units,
         "paths": paths,

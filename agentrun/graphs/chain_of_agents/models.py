@@ -35,6 +35,11 @@ class ChainOfAgentsConfig(BaseModel):
         default=2048, gt=0, description="Default chunk size for local models (they degrade early)."
     )
     cu_format: CuFormat = "evidence"
+    focus: bool = Field(
+        default=True,
+        description="Evidence units: the manager sees only the quotes about what the question "
+        "names, and abstains when none mentions them.",
+    )
     cu_tokens: int = Field(default=384, gt=0, description="Budget of one communication unit.")
     worker_max_tokens: int = Field(default=256, gt=0)
     answer_max_tokens: int = Field(default=128, gt=0)
@@ -107,6 +112,7 @@ class ChainOfAgentsResult(WorkflowResult):
 
     strategy: str = "coa"
     answer: str | None
+    reason: str = Field(default="", description="Why this answer, or why none (abstained).")
     query: str | None
     doc_id: str
     chunk_count: int
@@ -116,7 +122,12 @@ class ChainOfAgentsResult(WorkflowResult):
     communication_units: list[str] = Field(default_factory=list)
     paths: list[PathResult] = Field(default_factory=list)
     prompts: list[dict[str, Any]] = Field(default_factory=list)
-    dropped_quotes: int = Field(default=0, description="Quotes that matched nothing (invented).")
+    dropped_quotes: int = Field(
+        default=0, description="Quotes that matched nothing (invented), and invalid ids."
+    )
+    invalid_ids: int = Field(
+        default=0, description="Sentence ids cited that the worker's chunk does not have."
+    )
     restated_quotes: int = Field(
         default=0, description="Quotes not written verbatim, kept as the source text they restate."
     )

@@ -12,21 +12,24 @@ import re
 from agentrun.agents import roles
 from agentrun.agents.messages import Message
 from agentrun.graphs.chain_of_agents.models import ChainOfAgentsConfig
+from agentrun.text.quotes import number_sentences
 
 _FIRST_INT = re.compile(r"\d+")
 
 
 def evidence_worker(query: str, previous: str, chunk: str, position: str) -> list[Message]:
-    """Ask for the sentences of one chunk that help answer the query, copied word for word."""
+    """Ask for the sentences of one chunk that help answer the query, by their numbers: the
+    sentence cited is then the source text itself, whatever the model would have retyped."""
     return [
         {"role": "system", "content": "You collect evidence from one part of a long document."},
         {
             "role": "user",
             "content": f"Evidence found so far:\n{previous or '(none)'}\n\n"
-            f"Text ({position}):\n{chunk}\n\n"
+            f"Text ({position}), one numbered sentence per line:\n"
+            f"{number_sentences(chunk).render()}\n\n"
             f"Question: {query}\n"
-            "Copy the sentences of the text that help answer the question, word for word, one "
-            f'per line, each starting with "- ". If no sentence helps, reply {roles.NONE}.',
+            "Reply with the numbers of the sentences of the text that help answer the question, "
+            f"each in brackets like [n]. If no sentence helps, reply {roles.NONE}.",
         },
     ]
 
@@ -97,5 +100,8 @@ def worker_messages(
     return summary_worker(query, previous, chunk, position)
 
 
-def manager_messages(query: str | None, unit: str) -> list[Message]:
-    return roles.answerer(query, unit) if query else summarizer(unit)
+def manager_messages(query: str | None, unit: str, *, citing: bool = False) -> list[Message]:
+    """The manager's prompt; `citing`: `unit` is numbered facts, and the answer cites them."""
+    if not query:
+        return summarizer(unit)
+    return roles.citing_answerer(query, unit) if citing else roles.answerer(query, unit)

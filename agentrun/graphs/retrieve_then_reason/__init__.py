@@ -17,15 +17,15 @@ matched is kept as a fact, counted as `paraphrased`. Stage 2 answers from the ve
 verified the run abstains (`answer=None`) without a second call and says why (how many quotes
 the first extraction proposed, and that the re-ask found none either).
 
-- The answer is checked too (`evidence.ground_answer`): every word of it but function words
-  (articles, prepositions, pronouns...; never a negation) must occur as a whole word in the
-  verified facts it cites, compared as `agentrun.text.quotes.words` reads them (NFKC, case
-  folded, punctuation dropped, "n't" as "not", "1,890" as 1890); a bare yes or no needs citations
-  only. An answer citing no fact or a fact id that does not exist, or holding a word its facts do
-  not, is not kept: `answer=None` and `reason` names the words or ids. With `facts+context` the
-  text read helps the reasoning but cannot support the answer. With plain-text prompting (no
-  ids) it is checked against all verified facts. The `unverified` and `direct` baselines are
-  not checked.
+- The answer is checked too (`agentrun.graphs.long_doc.ground_answer`): every word of it but
+  function words (articles, prepositions, pronouns...; never a negation) must occur as a whole
+  word in the verified facts it cites, compared as `agentrun.text.quotes.words` reads them (NFKC,
+  case folded, punctuation dropped, "n't" as "not", "1,890" as 1890); a bare yes or no needs
+  citations only. An answer citing no fact or a fact id that does not exist, or holding a word
+  its facts do not, is not kept: `answer=None` and `reason` names the words or ids. With
+  `facts+context` the text read helps the reasoning but cannot support the answer. With
+  plain-text prompting (no ids) it is checked against all verified facts. The `unverified` and
+  `direct` baselines are not checked.
 
 - Where quotes are checked: against their chunk first, then against the whole document. A
   quote that runs across a chunk boundary (or that the model recalled from another part of the
@@ -35,12 +35,23 @@ the first extraction proposed, and that the re-ask found none either).
   a search index; a store without one cannot rank, so every chunk is read in source order (the
   result's `retrieval` says which happened). Extraction runs per chunk, concurrently up to
   `concurrency`, then one reasoning step.
-- Prompting: `structured` (JSON schema output; the default for hosted models), `quotes` (plain
-  text, one quote per line; the default for the embedded SmolLM2, which degrades under a JSON
-  grammar), or `answer-span` (the model names the answer words in each chunk and the supporting
+- Prompting: `structured` (JSON schema output; the default for hosted models), `references`
+  (the passage is shown with its sentences numbered and the model replies with ids such as
+  `[3]`: a cited sentence is the source text itself, so a paraphrase cannot lose it; an id the
+  passage lacks is dropped, counted as `invalid_ids`, warned about and re-asked; a line written
+  out instead of cited is verified as a quote; the default for the embedded SmolLM2, which
+  cannot copy and degrades under a JSON grammar), `quotes` (plain text, one quote per line), or
+  `answer-span` (the model names the answer words in each chunk and the supporting
   sentence is located around them; words not in the chunk count as a quote not found). With
-  plain-text prompting the reasoner is not asked for ids: the facts that hold its answer's words
-  are cited, and `citations_inferred` says so.
+  `quotes` or `answer-span` prompting the reasoner is not asked for ids: the facts that hold its
+  answer's words are cited, and `citations_inferred` says so. With `references` it is asked to
+  cite fact ids (`[2]`) after its answer, or to reply NONE with why; an answer citing none is
+  checked against all it saw, its citations inferred.
+- Focus (`focus`, on by default): the reasoner sees only the verified facts about what the
+  question names (`agentrun.graphs.long_doc.focus`: its capitalized words, and the names those
+  facts link to, for the second hop), under their own ids (`shown`); when no verified fact
+  mentions a name of the question the run abstains without asking, naming the names, so facts
+  about look-alike people and places cannot answer for the one asked about.
 - Models that cannot copy (`map_paraphrases`, on by default for local/smollm2 only): a quote
   still not found after its re-ask is mapped to the sentence of its chunk it restates
   (`agentrun.text.quotes.match_sentence`, by shared rare words) and that sentence, verbatim
@@ -129,6 +140,7 @@ class RetrieveThenReason(
         doc = await long_doc.prepare_document(
             gateway, session.store, namespace, text, model=config.model,
             chunk_tokens=chunk_tokens, source=source, index=beyond,
+            numbered=config.resolved_prompting == "references",
         )  # fmt: skip
         return {
             "query": query,
@@ -152,6 +164,7 @@ class RetrieveThenReason(
             reasked=not_found if verified and config.reask else 0,
             recovered=recovered, paraphrased=paraphrased,
             dropped=not_found - recovered - paraphrased if verified else 0, kept=len(facts),
+            invalid_ids=sum(p.sentence is not None and not p.found for p in first),
         )  # fmt: skip
         return RetrieveThenReasonResult(
             method=config.method,
@@ -167,6 +180,7 @@ class RetrieveThenReason(
             chunks_read=list(state.get("candidates", [])),
             facts=facts,
             cited=list(state.get("cited", [])),
+            shown=list(state.get("shown", [])),
             citations_inferred=bool(state.get("citations_inferred", False)),
             proposals=proposals,
             stats=stats,

@@ -1,4 +1,5 @@
-"""How a proposed quote is found in its source, and whether the facts hold the answer."""
+"""How a proposed quote is found in its source (whether the facts hold the answer is
+`agentrun.graphs.long_doc.ground_answer`, shared with chain-of-agents)."""
 
 from __future__ import annotations
 
@@ -6,20 +7,44 @@ import dataclasses
 
 from rapidfuzz import fuzz
 
-from agentrun.graphs.retrieve_then_reason.models import Fact, Proposal
+from agentrun.graphs.retrieve_then_reason.models import Proposal, Stage
 from agentrun.memory.records import DocumentChunk
 from agentrun.text.quotes import (
     QuoteSpan,
     content_words,
     locate,
     match_sentence,
+    number_sentences,
     sentences,
-    unsupported_words,
-    words,
 )
 
 #: A fuzzy threshold no score reaches: exact and normalized matches only.
 STRICT = 101.0
+
+# --- sentences cited by id ----------------------------------------------------------------------
+
+
+def cited_sentences(chunk: DocumentChunk, ids: list[int], stage: Stage) -> list[Proposal]:
+    """The sentences of `chunk` (numbered as `agentrun.text.quotes.number_sentences` shows
+    them) that `ids` name, verbatim with document offsets; an id the chunk does not have is a
+    proposal not found (`text` is the id as cited), so it is counted and re-asked."""
+    numbered = number_sentences(chunk.text)
+    proposals = []
+    for sentence_id in ids:
+        span = numbered.span(sentence_id)
+        proposal = Proposal(
+            chunk=chunk.index, text=f"[{sentence_id}]", found=False, stage=stage,
+            sentence=sentence_id,
+        )  # fmt: skip
+        if span is not None:
+            start, end = span
+            proposal = proposal.model_copy(
+                update={"text": chunk.text[start:end], "found": True, "match": "reference",
+                        "start": chunk.start + start, "end": chunk.start + end}
+            )  # fmt: skip
+        proposals.append(proposal)
+    return proposals
+
 
 # --- verification ------------------------------------------------------------------------------
 
@@ -136,69 +161,3 @@ def replaced(missing: list[str], found: list[str]) -> list[tuple[str, str]]:
             unused.remove(match)
             pairs.append((quote, match))
     return pairs
-
-
-# --- grounding the answer ----------------------------------------------------------------------
-
-#: A bare yes or no judges the facts instead of repeating them: its citations are its support.
-JUDGEMENTS = (["yes"], ["no"])
-
-
-@dataclasses.dataclass(frozen=True)
-class Grounding:
-    """The answer kept (None: abstained), why, and the ids of the facts that support it."""
-
-    answer: str | None
-    reason: str
-    cited: list[int]
-
-
-def _ids(ids: list[int]) -> str:
-    return ("fact " if len(ids) == 1 else "facts ") + ", ".join(map(str, ids))
-
-
-def ground_answer(
-    answer: str, cited: list[int] | None, facts: list[Fact], reason: str
-) -> Grounding:
-    """Keep `answer` only if the verified facts it cites hold it, else abstain saying why.
-
-    Held: every word of the answer but function words occurs as a whole word in the cited
-    facts (`agentrun.text.quotes.unsupported_words`); a bare yes/no needs its citations only.
-    `cited` None means the reasoner gave no ids (plain-text prompting): the answer is checked
-    against all `facts`, and cites those that hold at least one of its words.
-    """
-    needed = unsupported_words(answer, [])
-    if not needed:
-        return Grounding(None, f"the answer {answer!r} has no word the facts could support", [])
-    judgement = words(answer) in JUDGEMENTS
-    if cited is None:
-        support, named = facts, "the facts"
-    else:
-        unknown = sorted({i for i in cited if i not in {f.id for f in facts}})
-        if unknown:
-            exist = "does not exist" if len(unknown) == 1 else "do not exist"
-            return Grounding(
-                None,
-                f"the answer {answer!r} cites {_ids(unknown)}, which {exist} (facts: "
-                f"{', '.join(str(f.id) for f in facts)})",
-                [],
-            )
-        support = [f for f in facts if f.id in cited]
-        if not support:
-            return Grounding(None, f"the answer {answer!r} cites no fact", [])
-        named = f"the cited {_ids([f.id for f in support])}"
-    missing = [] if judgement else unsupported_words(answer, [f.text for f in support])
-    if missing:
-        listed = ", ".join(repr(word) for word in missing)
-        verb = "does" if len(missing) == 1 else "do"
-        where = "it" if len(support) == 1 else "them"
-        return Grounding(
-            None, f"the answer {answer!r} is not supported by {named}: {listed} {verb} not "
-            f"occur in {where}", [],
-        )  # fmt: skip
-    if cited is not None:  # a fact cited for a step of the reasoning need not hold a word
-        return Grounding(answer, reason, list(dict.fromkeys(cited)))
-    holding = [
-        f.id for f in facts if judgement or len(unsupported_words(answer, [f.text])) < len(needed)
-    ]
-    return Grounding(answer, reason, holding)

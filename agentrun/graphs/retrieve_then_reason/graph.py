@@ -16,9 +16,9 @@ from agentrun.agents.ledger import Usage
 from agentrun.agents.messages import Message
 from agentrun.errors import ConfigError, UsageError
 from agentrun.graphs import long_doc, runtime
-from agentrun.graphs.long_doc import StoredDocument, normalize_answer
+from agentrun.graphs.long_doc import StoredDocument, ground_answer, normalize_answer, render_facts
 from agentrun.graphs.retrieve_then_reason.evidence import (
-    ground_answer,
+    cited_sentences,
     locate_answer_sentence,
     locate_quote,
     map_paraphrases,
@@ -36,7 +36,6 @@ from agentrun.graphs.retrieve_then_reason.prompts import (
     extraction_messages,
     reask_message,
     reasoning_messages,
-    render_facts,
 )
 from agentrun.graphs.runtime import (
     WorkflowContext,
@@ -47,7 +46,7 @@ from agentrun.graphs.runtime import (
 )
 from agentrun.memory.namespaces import chunks_ns
 from agentrun.memory.records import DocumentChunk
-from agentrun.text.quotes import QuoteSpan
+from agentrun.text.quotes import QuoteSpan, number_sentences
 
 SAFETY_TOKENS = 32
 MIN_CHUNK_TOKENS = 64
@@ -87,6 +86,7 @@ class RtrState(TypedDict, total=False):
     reason: str
     facts: list[dict[str, Any]]
     cited: list[int]
+    shown: list[int]
     citations_inferred: bool
     warnings: Annotated[list[str], operator.add]
     usage: Annotated[dict[str, Any], add_usage]
@@ -108,6 +108,9 @@ async def _chunk(state: RtrState, index: int) -> DocumentChunk:
 
 
 def _candidates_from_text(reply: str, prompting: str) -> list[str]:
+    """The quotes of a reply (with `references` prompting, the lines it retyped)."""
+    if prompting == "references":
+        return roles.parse_references(reply).quotes
     if prompting == "structured":
         value = Extraction.model_validate_json(reply) if reply else Extraction()
         return [fact.quote for fact in value.facts if fact.quote.strip()]
@@ -131,6 +134,19 @@ def abstention_reason(state: RtrState) -> str:
     return f"{which} {verb} in the context{again}"
 
 
+def invalid_ids_warning(chunk: DocumentChunk, proposals: list[Proposal]) -> str | None:
+    """The warning for the sentence ids a reply cited that its passage does not have."""
+    invalid = [p.sentence for p in proposals if p.sentence is not None and not p.found]
+    if not invalid:
+        return None
+    count = len(number_sentences(chunk.text).spans)
+    listed = ", ".join(str(i) for i in invalid)
+    return (
+        f"chunk {chunk.index}: sentence ids {listed} do not exist (it has {count} sentences); "
+        "dropped"
+    )
+
+
 def build_graph(
     config: RetrieveThenReasonConfig,
 ) -> StateGraph[RtrState, WorkflowContext, Any, Any]:
@@ -151,6 +167,18 @@ def build_graph(
             max_tokens=config.extract_max_tokens, temperature=config.temperature,
         )  # fmt: skip
         return completion.text, usage_of(completion), None
+
+    def proposals_of(
+        document: str, chunk: DocumentChunk, reply: str, query: str, stage: Stage
+    ) -> list[Proposal]:
+        """The reply's proposals: sentences cited by id, then every quote it wrote, verified."""
+        cited = (
+            cited_sentences(chunk, roles.parse_references(reply).ids, stage)
+            if prompting == "references"
+            else []
+        )
+        texts = _candidates_from_text(reply, prompting)
+        return cited + verify(document, chunk, texts, query, stage)
 
     def verify(
         document: str, chunk: DocumentChunk, texts: list[str], query: str, stage: Stage
@@ -219,14 +247,17 @@ def build_graph(
             # resumed run matches recorded calls by their order).
             async with limit:
                 reply, usage, error = await ask(messages, f"extract[{chunk.index}]")
-            texts = _candidates_from_text(reply, prompting)
-            return reply, verify(document, chunk, texts, query, "extract"), usage, error
+            return reply, proposals_of(document, chunk, reply, query, "extract"), usage, error
 
         results = await gather_or_cancel(one(chunk) for chunk in chunks)
         warnings = [
             f"chunk {i}: no valid extraction ({r[3]})"
             for i, r in zip(state["candidates"], results, strict=True)
             if r[3]
+        ] + [
+            warning
+            for chunk, r in zip(chunks, results, strict=True)
+            if (warning := invalid_ids_warning(chunk, r[1]))
         ]
         return {
             "replies": {str(i): r[0] for i, r in zip(state["candidates"], results, strict=True)},
@@ -261,8 +292,7 @@ def build_graph(
                 reask_message(prompting, [p.text for p in lost], index),
             ]
             reply, usage, _ = await ask(messages, f"reask[{index}]")
-            texts = _candidates_from_text(reply, prompting)
-            return verify(document, chunk, texts, query, "reask"), usage
+            return proposals_of(document, chunk, reply, query, "reask"), usage
 
         results = await gather_or_cancel(one(i, lost) for i, lost in sorted(missing.items()))
         added: list[Proposal] = []
@@ -327,6 +357,14 @@ def build_graph(
         if config.method != "direct" and not facts:
             why = abstention_reason(state)
             return {"answer": None, "reason": why, "facts": [], "cited": []}
+        verified_facts = [f.model_dump() for f in facts]
+        if config.method == "verified" and config.focus:
+            about = long_doc.focus(query, [f.text for f in facts])
+            if not about.kept:
+                asked = ", ".join(sorted(about.names))
+                why = f"no verified fact mentions what the question names ({asked})"
+                return {"answer": None, "reason": why, "facts": verified_facts, "cited": []}
+            facts = [facts[i] for i in about.kept]
         count = ctx.gateway.text_counter(config.reasoner)
         warnings: list[str] = []
         kept = len(facts)
@@ -345,7 +383,11 @@ def build_graph(
                     used += chunk.tokens
             text = "\n\n".join(pieces)
         messages = reasoning_messages(prompting, query, render_facts(facts), text)
-        update: dict[str, Any] = {"facts": [f.model_dump() for f in facts], "warnings": warnings}
+        update: dict[str, Any] = {
+            "facts": verified_facts,
+            "shown": [f.id for f in facts],
+            "warnings": warnings,
+        }
         if prompting == "structured":
             reply = await runtime.structured(
                 config.reasoner, messages, ReasonedAnswer, node="reason",
@@ -369,8 +411,10 @@ def build_graph(
             config.reasoner, messages, node="reason",
             max_tokens=config.answer_max_tokens, temperature=config.temperature,
         )  # fmt: skip
-        answer = roles.parse_answer(completion.text)
         update["usage"] = usage_update(usage_of(completion))
+        if prompting == "references" and config.method != "direct" and not text:
+            return {**update, **cited_answer(completion.text, facts)}
+        answer = roles.parse_answer(completion.text)
         if config.method == "verified" and answer is not None:
             grounded = ground_answer(answer, None, facts, "answered from the facts")
             return {**update, **dataclasses.asdict(grounded), "citations_inferred": True}
@@ -384,6 +428,21 @@ def build_graph(
         )
         return {**update, "answer": answer, "reason": reason, "cited": cited,
                 "citations_inferred": bool(facts)}  # fmt: skip
+
+    def cited_answer(reply: str, facts: list[Fact]) -> dict[str, Any]:
+        """A citing reasoner's answer: kept if the facts it cites hold it (verified; citing
+        none, it is checked against all it saw), else abstained with the reason."""
+        said = roles.parse_cited_answer(reply)
+        if said.answer is None:
+            return {"answer": None, "reason": said.reason, "cited": []}
+        inferred = {"citations_inferred": said.cited is None}
+        if config.method == "verified":
+            grounded = ground_answer(said.answer, said.cited, facts, "answered from the facts")
+            return {**dataclasses.asdict(grounded), **inferred}
+        ids = {f.id for f in facts}
+        cited = [i for i in said.cited or [] if i in ids]
+        return {"answer": said.answer, "reason": "answered from the facts", "cited": cited,
+                **inferred}  # fmt: skip
 
     graph: StateGraph[RtrState, WorkflowContext, Any, Any] = StateGraph(
         RtrState, context_schema=WorkflowContext

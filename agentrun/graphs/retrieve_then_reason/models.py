@@ -12,7 +12,7 @@ from agentrun.graphs.base import WorkflowResult
 from agentrun.graphs.long_doc import StoredDocument
 
 Method = Literal["verified", "unverified", "direct"]
-Prompting = Literal["auto", "structured", "quotes", "answer-span"]
+Prompting = Literal["auto", "structured", "quotes", "references", "answer-span"]
 #: Where a proposal came from: the first extraction, the re-ask, or the paraphrase mapping.
 Stage = Literal["extract", "reask", "paraphrase"]
 #: What is answered from: a text, a text file, or a document already in the store.
@@ -32,7 +32,12 @@ class RetrieveThenReasonConfig(BaseModel):
     )
     reason_over: Literal["facts", "facts+context"] = "facts"
     prompting: Prompting = Field(
-        default="auto", description="auto: quotes for local/smollm2, else structured."
+        default="auto", description="auto: references for local/smollm2, else structured."
+    )
+    focus: bool = Field(
+        default=True,
+        description="Reason only over the facts about what the question names (its capitalized "
+        "words, and the names those facts link to); abstain when no fact mentions them.",
     )
     map_paraphrases: bool | None = Field(
         default=None,
@@ -60,16 +65,16 @@ class RetrieveThenReasonConfig(BaseModel):
         alias names it)."""
         update: dict[str, object] = {}
         if self.prompting == "auto":
-            update["prompting"] = "quotes" if local else "structured"
+            update["prompting"] = "references" if local else "structured"
         if self.map_paraphrases is None:
             update["map_paraphrases"] = local
         return self.model_copy(update=update) if update else self
 
     @property
-    def resolved_prompting(self) -> Literal["structured", "quotes", "answer-span"]:
+    def resolved_prompting(self) -> Literal["structured", "quotes", "references", "answer-span"]:
         if self.prompting != "auto":
             return self.prompting
-        return "quotes" if self.model == LOCAL_MODEL else "structured"
+        return "references" if self.model == LOCAL_MODEL else "structured"
 
     @property
     def paraphrases(self) -> bool:
@@ -122,12 +127,14 @@ class ReasonedAnswer(BaseModel):
 class Proposal(BaseModel):
     """One raw quote the model proposed, and whether it was found in the source. A near match
     that negates differently is not found but keeps the offsets of the source text it matched
-    (`match="paraphrase"`)."""
+    (`match="paraphrase"`). A sentence cited by id (`sentence`) is its source text, verbatim
+    (`match="reference"`), or not found when the passage has no such sentence."""
 
     chunk: int
     text: str
     found: bool
     stage: Stage = "extract"
+    sentence: int | None = None
     start: int | None = None
     end: int | None = None
     match: str | None = None
@@ -160,6 +167,9 @@ class ExtractionStats(BaseModel):
         default=0, description="Kept as the source text they restate (or negate)."
     )
     dropped: int = Field(default=0, description="Not found, not recovered, not mapped.")
+    invalid_ids: int = Field(
+        default=0, description="Sentence ids cited that the passage does not have (not found)."
+    )
     kept: int = Field(default=0, description="Facts the reasoner saw.")
 
     @property
@@ -186,6 +196,9 @@ class RetrieveThenReasonResult(WorkflowResult):
     chunks_read: list[int]
     facts: list[Fact] = Field(default_factory=list)
     cited: list[int] = Field(default_factory=list)
+    shown: list[int] = Field(
+        default_factory=list, description="Ids of the facts the reasoner saw (`focus`)."
+    )
     citations_inferred: bool = False
     proposals: list[Proposal] = Field(default_factory=list)
     stats: ExtractionStats = Field(default_factory=ExtractionStats)

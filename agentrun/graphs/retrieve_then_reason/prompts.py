@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from agentrun.agents import roles
 from agentrun.agents.messages import Message
-from agentrun.graphs.retrieve_then_reason.models import Fact
+from agentrun.text.quotes import number_sentences
 
 
 def extraction_messages(prompting: str, query: str, chunk: str, source: int) -> list[Message]:
@@ -16,6 +16,20 @@ def extraction_messages(prompting: str, query: str, chunk: str, source: int) -> 
                 "content": f"Text:\n{chunk}\n\nQuestion: {query}\n"
                 "If the text answers the question, reply with the answer in a few words copied "
                 f"from the text. If it does not, reply {roles.NONE}.",
+            },
+        ]
+    if prompting == "references":
+        numbered = number_sentences(chunk).render()
+        return [
+            {
+                "role": "system",
+                "content": "You find the sentences of a text that answer a question.",
+            },
+            {
+                "role": "user",
+                "content": f"Passage c{source}:\n{numbered}\n\nQuestion: {query}\n"
+                "Reply with the numbers of the sentences that help answer the question, each in "
+                f"brackets, such as [n]. If no sentence helps, reply {roles.NONE}.",
             },
         ]
     ask = (
@@ -32,7 +46,13 @@ def extraction_messages(prompting: str, query: str, chunk: str, source: int) -> 
 
 
 def reask_message(prompting: str, missing: list[str], source: int) -> Message:
-    if prompting == "answer-span":
+    if prompting == "references":
+        listed = "\n".join(f"- {item}" for item in missing)
+        content = (
+            f"These are not numbered sentences of passage c{source}:\n{listed}\nReply with the "
+            f"numbers of the sentences that help, each in brackets, or {roles.NONE} if none does."
+        )
+    elif prompting == "answer-span":
         content = (
             f'The words "{missing[0]}" do not appear in the text. Reply with the answer copied '
             f"exactly from the text, or {roles.NONE} if the text does not answer the question."
@@ -47,13 +67,11 @@ def reask_message(prompting: str, missing: list[str], source: int) -> Message:
     return {"role": "user", "content": content}
 
 
-def render_facts(facts: list[Fact]) -> str:
-    return "\n".join(f"[{fact.id}] {fact.text}" for fact in facts)
-
-
 def reasoning_messages(prompting: str, query: str, facts: str, text: str) -> list[Message]:
     """Stage 2 (and direct answering, with `facts` empty)."""
     source = "facts" if facts else "text"
+    if prompting == "references" and facts and not text:
+        return roles.citing_answerer(query, facts)
     if prompting != "structured":
         material = f"{facts}\n\nText:\n{text}" if facts and text else facts or text
         return roles.answerer(query, material, context_name=source.capitalize())

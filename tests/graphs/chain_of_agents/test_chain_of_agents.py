@@ -4,6 +4,7 @@ evidence accounting, baselines, summarization and stored documents."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ def document(paragraphs: int = 60, fact_at: int = 40) -> str:
 def worker_or_manager(messages: list[dict[str, Any]]) -> str:
     """A model that quotes the fact when its chunk holds it and answers from evidence."""
     text = messages[-1]["content"]
-    if text.startswith("Evidence:"):
+    if text.startswith(("Evidence:", "Facts:")):
         return "4471" if "4471" in text else "NONE"
     if FACT in text.split("Question:")[0].split("Text (")[-1]:
         return f"- {FACT}\n- The vault was painted green in 1902."
@@ -81,7 +82,9 @@ async def run(doc: str, fake: ScriptedModel, data_dir: Path, **options: Any) -> 
 def chunk_text(prompt: str) -> str:
     """The chunk a worker prompt shows (not the evidence or summary passed on)."""
     found = re.search(
-        r"(?:Text|Source text) \(part \d+ of \d+\):\n(.*?)\n\n(?:Question|Summary of)", prompt, re.S
+        r"(?:Text|Source text) \(part \d+ of \d+\)[^\n]*:\n(.*?)\n\n(?:Question|Summary of)",
+        prompt,
+        re.S,
     )
     assert found is not None, prompt
     return found.group(1)
@@ -137,7 +140,7 @@ async def test_the_manager_sees_only_the_last_unit(cu_format: str, data_dir: Pat
 
     def model(messages: list[dict[str, Any]]) -> str:
         text = messages[-1]["content"]
-        if text.startswith(("Evidence:", "Notes on")):
+        if text.startswith(("Evidence:", "Facts:", "Notes on")):
             return "4471"
         first = first_entry(text)
         if cu_format == "free":
@@ -149,8 +152,11 @@ async def test_the_manager_sees_only_the_last_unit(cu_format: str, data_dir: Pat
     units = result.communication_units
     assert len(units) == result.chunk_count >= 4
     manager = str(fake.calls[-1].messages[-1]["content"])
-    shown = re.search(r"Evidence:\n(.*?)\n\nQuestion:", manager, re.S)
-    assert shown is not None and shown.group(1) == units[-1]
+    shown = re.search(r"(?:Evidence|Facts):\n(.*?)\n\nQuestion:", manager, re.S)
+    last = units[-1].splitlines()
+    if cu_format == "evidence":  # the unit's quotes, numbered for citing
+        last = [f"[{i}] {line[3:-1]}" for i, line in enumerate(last, 1)]
+    assert shown is not None and shown.group(1) == "\n".join(last)
     earlier = {line for unit in units[:-1] for line in unit.splitlines()} - set(
         units[-1].splitlines()
     )
@@ -204,7 +210,7 @@ async def test_resume_after_a_crash_sends_nothing_for_earlier_workers(data_dir: 
 async def test_free_units_pass_the_previous_summary_on(data_dir: Path) -> None:
     def summarizer(messages: list[dict[str, Any]]) -> str:
         text = messages[-1]["content"]
-        if text.startswith("Evidence:"):
+        if text.startswith(("Evidence:", "Facts:")):
             return "summary-3"
         found = PART.search(text) or re.search(r"part (\d+) of", text)
         return f"summary-{found.group(1) if found else 'x'}"
@@ -237,7 +243,7 @@ async def test_bad_input(data_dir: Path) -> None:
 async def test_baselines_run_from_the_same_config(strategy: str, data_dir: Path) -> None:
     def model(messages: list[dict[str, Any]]) -> str:
         text = messages[-1]["content"]
-        if "Question:" in text and text.startswith("Evidence:"):
+        if "Question:" in text and text.startswith(("Evidence:", "Facts:")):
             return "4471" if "4471" in text else "NONE"
         return "notes: the code 4471" if FACT in text else "notes: tides"
 
@@ -259,7 +265,7 @@ async def test_baselines_run_from_the_same_config(strategy: str, data_dir: Path)
 def first_entry_quoter(messages: list[dict[str, Any]]) -> str:
     """Quotes one distinct sentence of every chunk, and answers 4471 from any evidence."""
     text = messages[-1]["content"]
-    if text.startswith("Evidence:"):
+    if text.startswith(("Evidence:", "Facts:")):
         return "4471"
     return f"- The tide tables for week {first_entry(text)} were posted at the harbour office."
 
@@ -292,7 +298,7 @@ async def test_a_quote_longer_than_the_unit_is_cut_at_a_sentence_end(data_dir: P
 
     def model(messages: list[dict[str, Any]]) -> str:
         text = messages[-1]["content"]
-        if text.startswith("Evidence:"):
+        if text.startswith(("Evidence:", "Facts:")):
             return "4471" if "4471" in text else "NONE"
         return f"- {long_quote}"  # the whole paragraph as one quote
 
@@ -333,7 +339,7 @@ def test_trimming_evicts_oldest_first_and_cuts_a_lone_long_quote() -> None:
 async def test_restated_quotes_are_counted_apart_from_invented_ones(data_dir: Path) -> None:
     def model(messages: list[dict[str, Any]]) -> str:
         text = messages[-1]["content"]
-        if text.startswith("Evidence:"):
+        if text.startswith(("Evidence:", "Facts:")):
             return "4471" if "4471" in text else "NONE"
         if FACT in chunk_text(text):
             return (
@@ -396,7 +402,7 @@ async def test_multi_path_judge_picks_the_path_it_names(data_dir: Path) -> None:
         text = str(messages[-1]["content"])
         if "Candidates:" in text:
             return next(line[0] for line in text.splitlines() if "9902" in line)
-        if text.startswith("Evidence:"):  # answers from the last quote it was given
+        if text.startswith(("Evidence:", "Facts:")):  # answers from the last quote it was given
             codes = re.findall(r"\b(4471|9902)\b", text.split("Question:")[0])
             return codes[-1] if codes else "NONE"
         chunk = chunk_text(text)
@@ -481,7 +487,7 @@ def test_local_models_get_a_default_chunk_cap_of_2048(data_dir: Path) -> None:
 async def test_hierarchical_merges_say_which_parts_they_summarize(data_dir: Path) -> None:
     def model(messages: list[dict[str, Any]]) -> str:
         text = messages[-1]["content"]
-        if text.startswith("Evidence:"):
+        if text.startswith(("Evidence:", "Facts:")):
             return "4471" if "4471" in text else "NONE"
         return "notes: " + " ".join(["tides"] * 150) + (" code 4471" if "4471" in text else "")
 
@@ -547,3 +553,79 @@ async def test_bad_inputs_are_refused_before_anything_is_stored(data_dir: Path) 
 def test_the_graph_drawn_is_the_configured_strategys(strategy: str, nodes: set[str]) -> None:
     drawn = build_graph(config(strategy=strategy)).compile().get_graph()
     assert set(drawn.nodes) - {"__start__", "__end__"} == nodes
+
+
+# --- evidence cited by sentence id ------------------------------------------------------------
+
+
+def cites_fact(worker: Callable[[str], str], answer: str) -> Any:
+    """Workers reply what `worker` makes of their prompt; the manager replies `answer`."""
+
+    def model(messages: list[dict[str, Any]]) -> str:
+        text = messages[-1]["content"]
+        return answer if text.startswith("Facts:") else worker(text)
+
+    return model
+
+
+def fact_id(prompt: str) -> int:
+    found = re.search(r"\[(\d+)\] " + re.escape(FACT), prompt)
+    return int(found.group(1)) if found else 0
+
+
+def citing_worker(also: str = "") -> Callable[[str], str]:
+    """A worker that cites FACT by its id where its chunk holds it (then `also`), else NONE."""
+    return lambda prompt: f"[{fact_id(prompt)}]{also}" if fact_id(prompt) else "NONE"
+
+
+async def test_a_cited_sentence_id_hands_on_its_verbatim_text(data_dir: Path) -> None:
+    worker = citing_worker()
+    with scripted_model(cites_fact(worker, "4471 [1]"), context_window=1024) as fake:
+        result = await run(document(), fake, data_dir)
+    assert result.communication_units[-1] == f'- "{FACT}"'
+    assert result.answer == "4471" and result.reason == "answered from the evidence"
+    assert result.dropped_quotes == result.invalid_ids == 0
+
+
+async def test_an_invalid_sentence_id_is_dropped_and_reported(data_dir: Path) -> None:
+    worker = citing_worker("\n[999]")
+    with scripted_model(cites_fact(worker, "4471 [1]"), context_window=1024) as fake:
+        result = await run(document(), fake, data_dir)
+    assert result.communication_units[-1] == f'- "{FACT}"'
+    assert result.invalid_ids == 1 and result.dropped_quotes == 1
+    assert "1 sentence ids the workers cited do not exist in their chunks; dropped" in (
+        result.warnings
+    )
+
+
+async def test_the_manager_abstains_when_its_cited_evidence_does_not_hold_the_answer(
+    data_dir: Path,
+) -> None:
+    worker = citing_worker()
+    with scripted_model(cites_fact(worker, "1234 [1]"), context_window=1024) as fake:
+        result = await run(document(), fake, data_dir)
+    assert result.answer is None
+    assert result.reason == (
+        "the answer '1234' is not supported by the cited fact 1: '1234' does not occur in it"
+    )
+    with scripted_model(cites_fact(worker, "NONE. It is not said."), context_window=1024) as fake:
+        result = await run(document(), fake, data_dir)
+    assert result.answer is None and result.reason == "It is not said"
+
+
+async def test_evidence_not_about_what_the_question_names_is_not_answered_from(
+    data_dir: Path,
+) -> None:
+    worker = citing_worker()
+
+    def never_asked(messages: list[dict[str, Any]]) -> str:
+        assert not messages[-1]["content"].startswith("Facts:"), "the manager is not asked"
+        return worker(messages[-1]["content"])
+
+    with scripted_model(never_asked, context_window=1024):
+        async with Gateway(data_dir=data_dir, cache=False) as gateway:
+            result = await workflow(gateway).arun(
+                document(), "What is the code of the Ardel vault?"
+            )
+    assert result.answer is None
+    assert result.reason == "no evidence mentions what the question names (ardel)"

@@ -37,3 +37,19 @@ async def test_free_chain_completes_on_the_embedded_model(local_gateway: Gateway
     assert result.answer
     assert result.usage["prompt_tokens"] > 0 and result.usage["completion_tokens"] > 0
     assert result.usage["model_calls"] == result.chunk_count + 1
+
+
+async def test_evidence_chain_completes_on_the_embedded_model(local_gateway: Gateway) -> None:
+    config = ChainOfAgentsConfig(
+        chunk_tokens=60, cu_tokens=128, worker_max_tokens=24, answer_max_tokens=16
+    )
+    workflow = ChainOfAgents(
+        config, gateway=local_gateway, store=InMemoryStore(), checkpointer=InMemorySaver()
+    )
+    result = await workflow.arun(DOCUMENT, "Who was the lighthouse keeper in 1890?")
+    assert result.chunk_count >= 2
+    for unit in result.communication_units:  # every quote handed on is source text, verbatim
+        for line in unit.splitlines():
+            assert line.startswith('- "') and line[3:-1] in DOCUMENT
+    assert result.answer is not None or result.reason
+    assert result.usage["model_calls"] <= result.chunk_count + 1
