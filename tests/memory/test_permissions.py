@@ -56,7 +56,10 @@ def loose_modes(root: Path) -> list[str]:
     """Every folder under (and including) `root` that is not 0700, and file that is not 0600."""
     found = []
     for path in [root, *root.rglob("*")]:
-        mode = stat.S_IMODE(path.lstat().st_mode)
+        try:
+            mode = stat.S_IMODE(path.lstat().st_mode)
+        except FileNotFoundError:  # SQLite removes its -shm/-wal files as the last reader closes
+            continue
         expected = 0o700 if path.is_dir() else 0o600
         if not path.is_symlink() and mode != expected:
             found.append(f"{path.relative_to(root.parent)}: {mode:o}")
