@@ -104,13 +104,35 @@ def _report_call(node: str, call: Completion | CallRecord) -> None:
     })  # fmt: skip
 
 
+def without_image_data(messages: list[Message]) -> list[Message]:
+    """The messages with each inline image's data replaced by its size: a record of what was
+    sent, not a second copy of every frame (a long video's prompts would fill the store)."""
+    kept: list[Message] = []
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, list):
+            content = [_elided(part) for part in content]
+            message = {**message, "content": content}
+        kept.append(message)
+    return kept
+
+
+def _elided(part: Any) -> Any:
+    url = part.get("image_url", {}).get("url", "") if isinstance(part, dict) else ""
+    if not (isinstance(url, str) and url.startswith("data:")):
+        return part
+    head, _, data = url.partition(",")
+    return {**part, "image_url": {**part["image_url"], "url": f"{head},<{len(data)} chars>"}}
+
+
 async def record_prompt(
     ctx: WorkflowContext, node: str, model: str, messages: list[Message]
 ) -> None:
-    """Keep a prompt in the run's record (every call does, checkpointed or not)."""
+    """Keep a prompt in the run's record (every call does, checkpointed or not); inline images
+    are recorded by their size only."""
     if ctx.record_prompts:
         key = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
-        value = {"node": node, "model": model, "messages": messages}
+        value = {"node": node, "model": model, "messages": without_image_data(messages)}
         await ctx.store.aput(ctx.prompts_ns, key, value, index=False)
 
 
