@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 LOCAL_MODEL = "local/smollm2"
 
@@ -41,6 +41,27 @@ class ModelConfig(_Strict):
             "embedded model, native otherwise."
         ),
     )
+    tokenizer: str | None = Field(
+        default=None,
+        description="Count this model's tokens with its own tokenizer: the path of a .gguf "
+        "file or a Hugging Face tokenizer.json, or `local` for the embedded model's. Default: "
+        "the embedded model's own, LiteLLM's for models it knows, else an estimate.",
+    )
+    tokens_per_cl100k: float | None = Field(
+        default=None,
+        gt=0,
+        le=10,
+        description="Estimate this model's tokens as cl100k_base tokens times this (default "
+        "1.2 for models LiteLLM does not know; about 1.0 suits 128k+ vocabularies).",
+    )
+
+    @model_validator(mode="after")
+    def _one_way_to_count(self) -> ModelConfig:
+        if self.tokenizer is not None and self.tokens_per_cl100k is not None:
+            raise ValueError(
+                "set either tokenizer (exact counts) or tokens_per_cl100k (an estimate), not both"
+            )
+        return self
 
 
 class RetryPolicy(_Strict):

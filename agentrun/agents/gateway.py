@@ -28,7 +28,13 @@ from agentrun.agents.limits import ModelLimits
 from agentrun.agents.local import LocalServer, acquire, local_identity, release
 from agentrun.agents.messages import Message, assistant, normalize_messages
 from agentrun.agents.portal import Portal
-from agentrun.agents.tokens import LocalTokenizer, estimate_messages_cl100k, estimate_text_cl100k
+from agentrun.agents.tokens import (
+    Cl100kEstimate,
+    LocalTokenizer,
+    TokenCounter,
+    local_tokenizer,
+    tokenizer_file,
+)
 from agentrun.agents.tool_calls import ToolCall, ToolChoice, ToolLike
 from agentrun.errors import (
     ConfigError,
@@ -159,7 +165,6 @@ class Gateway:
         self._model_info: dict[str, dict[str, Any] | None] = {}
         self._retry_templates: dict[str, AsyncRetrying] = {}
         self._local: LocalServer | None = None
-        self._local_tokenizer: LocalTokenizer | None = None
         self._local_identity: dict[str, object] | None = None
         self._portal = Portal()
         self._closed = False
@@ -286,11 +291,28 @@ class Gateway:
     # --- token accounting --------------------------------------------------------------------
 
     def _tokenizer(self) -> LocalTokenizer:
-        if self._local_tokenizer is None:
-            from agentrun.agents.local import model_path
+        """The embedded model's tokenizer (shared by the process, loaded on first count)."""
+        from agentrun.agents.local import model_path
 
-            self._local_tokenizer = LocalTokenizer(model_path(self.config.local))
-        return self._local_tokenizer
+        return local_tokenizer(model_path(self.config.local))
+
+    def _counter(self, model: str) -> TokenCounter | None:
+        """How to count `model`'s tokens; None means LiteLLM's counter for a model it knows."""
+        config = self.resolve(model)
+        if config.tokenizer == "local":
+            return self._tokenizer()
+        if config.tokenizer is not None:
+            try:
+                return tokenizer_file(config.tokenizer)
+            except ConfigError as exc:
+                raise ConfigError(f"model {model!r}: {exc}") from None
+        if config.tokens_per_cl100k is not None:
+            return Cl100kEstimate(config.tokens_per_cl100k)
+        if config.model == LOCAL_MODEL:
+            return self._tokenizer()
+        if not self._is_custom_provider(config) and self._known_to_litellm(config):
+            return None
+        return Cl100kEstimate()
 
     def _known_to_litellm(self, config: ModelConfig) -> dict[str, Any] | None:
         """LiteLLM's model info, or None for models it does not know (looked up once)."""
@@ -346,31 +368,28 @@ class Gateway:
         return None
 
     def count_tokens(self, model: str, messages: Sequence[Message] | str) -> int:
-        """Prompt tokens the messages cost on `model` (an upper bound where not exact)."""
-        config = self.resolve(model)
+        """Prompt tokens the messages cost on `model` (an estimate where not exact)."""
         normalized = normalize_messages(messages)
         if self.tool_mode(model) == "emulated":
             normalized = tool_emulation.plain_messages(normalized)  # as the model will see them
-        if config.model == LOCAL_MODEL:
-            return self._tokenizer().count_messages(normalized)
-        if not self._is_custom_provider(config) and self._known_to_litellm(config):
+        counter = self._counter(model)
+        if counter is None:
             try:
-                return int(lx.litellm().token_counter(model=config.model, messages=normalized))
+                name = self.resolve(model).model
+                return int(lx.litellm().token_counter(model=name, messages=normalized))
             except Exception:
-                pass
-        return estimate_messages_cl100k(normalized)
+                counter = Cl100kEstimate()
+        return counter.count_messages(normalized)
 
     def count_text(self, model: str, text: str) -> int:
         """Tokens of a bare text on `model` (for splitting documents)."""
-        config = self.resolve(model)
-        if config.model == LOCAL_MODEL:
-            return self._tokenizer().count_text(text)
-        if not self._is_custom_provider(config) and self._known_to_litellm(config):
+        counter = self._counter(model)
+        if counter is None:
             try:
-                return int(lx.litellm().token_counter(model=config.model, text=text))
+                return int(lx.litellm().token_counter(model=self.resolve(model).model, text=text))
             except Exception:
-                pass
-        return estimate_text_cl100k(text)
+                counter = Cl100kEstimate()
+        return counter.count_text(text)
 
     def text_counter(self, model: str) -> Callable[[str], int]:
         return lambda text: self.count_text(model, text)

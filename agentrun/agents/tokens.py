@@ -2,11 +2,17 @@
 
 - `local/smollm2`: the GGUF's own tokenizer and chat template (the tokenizer the llama.cpp server
   uses, loaded vocabulary-only in-process, so counting never needs the server running).
+- A model whose `tokenizer` names a file: that tokenizer (a GGUF's vocabulary, or a Hugging Face
+  `tokenizer.json`), exactly.
 - Models LiteLLM knows: LiteLLM's `token_counter`.
-- Anything else: tiktoken's cl100k_base with a 1.2x safety margin.
+- Anything else: tiktoken's cl100k_base times `tokens_per_cl100k`, per model; by default 1.2,
+  about the most that the 49-65k vocabularies measured by `benchmarks/token_ratio.py` need on
+  English text and code (o200k needs 0.99-1.01x). Undercounting overflows the window, which
+  fails the call; overcounting only costs more chunks.
 
-tiktoken's BPE files are read from the copy inside the LiteLLM wheel, without importing LiteLLM
-or setting `TIKTOKEN_CACHE_DIR`.
+Tokenizers are loaded once per process and file (a GGUF vocabulary takes ~0.15 s). tiktoken's BPE
+files are read from the copy inside the LiteLLM wheel, without importing LiteLLM or setting
+`TIKTOKEN_CACHE_DIR`.
 """
 
 from __future__ import annotations
@@ -25,8 +31,8 @@ from agentrun.errors import ConfigError
 if TYPE_CHECKING:
     import tiktoken
 
-#: Safety factor for models whose tokenizer we cannot run.
-UNKNOWN_TOKENIZER_MARGIN = 1.2
+#: Tokens per cl100k_base token assumed for models whose tokenizer cannot be run.
+DEFAULT_TOKENS_PER_CL100K = 1.2
 #: Per-message overhead of chat formatting (role markers), as in OpenAI's accounting.
 TOKENS_PER_MESSAGE = 4
 #: What one image costs in the count when the exact figure is unknown (OpenAI's low-detail price).
@@ -45,7 +51,7 @@ _CL100K_SPECIAL = {
 }
 
 
-def _litellm_tokenizer_dir() -> Path:
+def litellm_tokenizer_dir() -> Path:
     spec = importlib.util.find_spec("litellm")
     if spec is None or not spec.submodule_search_locations:
         raise ConfigError("litellm is not installed; install agentrun with its dependencies")
@@ -58,7 +64,7 @@ def cl100k() -> tiktoken.Encoding:
     import tiktoken
     from tiktoken.load import load_tiktoken_bpe
 
-    folder = _litellm_tokenizer_dir()
+    folder = litellm_tokenizer_dir()
     bpe_files = [p for p in folder.iterdir() if p.is_file() and not p.suffix]
     for candidate in bpe_files:
         ranks = load_tiktoken_bpe(str(candidate))
@@ -76,12 +82,16 @@ def count_cl100k(text: str) -> int:
     return len(cl100k().encode(text, disallowed_special=()))
 
 
-class TextCounter(Protocol):
-    def __call__(self, text: str) -> int: ...
+class TokenCounter(Protocol):
+    """Counts a bare text, and chat messages as the model will see them."""
+
+    def count_text(self, text: str) -> int: ...
+
+    def count_messages(self, messages: Sequence[Message]) -> int: ...
 
 
 class LocalTokenizer:
-    """The GGUF's tokenizer and chat template, loaded without weights."""
+    """A GGUF's tokenizer and chat template, loaded without weights on first use."""
 
     def __init__(self, model_path: str) -> None:
         self.model_path = model_path
@@ -96,8 +106,15 @@ class LocalTokenizer:
                 import llama_cpp
                 from llama_cpp._utils import suppress_stdout_stderr
 
-                with suppress_stdout_stderr(disable=False):
-                    self._llama = llama_cpp.Llama(self.model_path, vocab_only=True, verbose=False)
+                try:
+                    with suppress_stdout_stderr(disable=False):
+                        llama = llama_cpp.Llama(self.model_path, vocab_only=True, verbose=False)
+                except Exception as exc:
+                    raise ConfigError(
+                        f"tokenizer {self.model_path!r}: its vocabulary cannot be read ({exc}); "
+                        "give a GGUF model file"
+                    ) from exc
+                self._llama = llama
                 source = self._llama.metadata.get("tokenizer.chat_template")
                 if source:
                     env = jinja2.sandbox.ImmutableSandboxedEnvironment()
@@ -114,7 +131,7 @@ class LocalTokenizer:
         if self._template is None:
             return self.count_text(text_of(messages)) + TOKENS_PER_MESSAGE * len(messages)
         prompt = self._template.render(messages=plain, add_generation_prompt=True)
-        return self.count_text(prompt) + TOKENS_PER_IMAGE * image_count(messages)
+        return self.count_text(prompt) + _image_tokens(messages)
 
 
 def _flatten(content: Any) -> str:
@@ -125,12 +142,61 @@ def _flatten(content: Any) -> str:
     return "" if content is None else str(content)
 
 
-def estimate_messages_cl100k(messages: Sequence[Message]) -> int:
-    """cl100k count with the safety margin, for models whose tokenizer is unknown."""
-    raw = count_cl100k(text_of(messages)) + TOKENS_PER_MESSAGE * len(messages) + 3
-    raw += TOKENS_PER_IMAGE * image_count(messages)
-    return math.ceil(raw * UNKNOWN_TOKENIZER_MARGIN)
+@functools.cache
+def local_tokenizer(model_path: str) -> LocalTokenizer:
+    """The GGUF's tokenizer, shared by every gateway of the process."""
+    return LocalTokenizer(model_path)
 
 
-def estimate_text_cl100k(text: str) -> int:
-    return math.ceil(count_cl100k(text) * UNKNOWN_TOKENIZER_MARGIN)
+class HuggingFaceTokenizer:
+    """A Hugging Face `tokenizer.json`; chat formatting is estimated per message."""
+
+    def __init__(self, path: str) -> None:
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_file(path)
+        self._tokenizer.no_truncation()  # count all of a text, however long,
+        self._tokenizer.no_padding()  # and nothing but the text
+
+    def count_text(self, text: str) -> int:
+        return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def count_messages(self, messages: Sequence[Message]) -> int:
+        text_tokens = self.count_text(text_of(messages))
+        return text_tokens + TOKENS_PER_MESSAGE * len(messages) + _image_tokens(messages)
+
+
+class Cl100kEstimate:
+    """cl100k_base counts scaled to a model whose own tokenizer cannot be run."""
+
+    def __init__(self, tokens_per_cl100k: float = DEFAULT_TOKENS_PER_CL100K) -> None:
+        self.tokens_per_cl100k = tokens_per_cl100k
+
+    def count_text(self, text: str) -> int:
+        return math.ceil(count_cl100k(text) * self.tokens_per_cl100k)
+
+    def count_messages(self, messages: Sequence[Message]) -> int:
+        raw = count_cl100k(text_of(messages)) + TOKENS_PER_MESSAGE * len(messages) + 3
+        return math.ceil(raw * self.tokens_per_cl100k) + _image_tokens(messages)
+
+
+def _image_tokens(messages: Sequence[Message]) -> int:
+    return TOKENS_PER_IMAGE * image_count(messages)
+
+
+@functools.cache
+def tokenizer_file(path: str) -> TokenCounter:
+    """The tokenizer in `path` (a .gguf file or a tokenizer.json), loaded once per process."""
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ConfigError(
+            f"tokenizer {path!r}: no such file; give a .gguf file or a tokenizer.json"
+        )
+    if file.suffix == ".gguf":
+        return local_tokenizer(str(file))
+    if file.suffix == ".json":
+        try:
+            return HuggingFaceTokenizer(str(file))
+        except Exception as exc:
+            raise ConfigError(f"tokenizer {path!r} is not a tokenizer.json: {exc}") from exc
+    raise ConfigError(f"tokenizer {path!r}: expected a .gguf file or a tokenizer.json")

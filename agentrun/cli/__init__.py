@@ -54,7 +54,7 @@ def root(
 
 
 def _register() -> None:
-    from agentrun.cli import cache, demo, eval, memory, models, pipeline, workflows
+    from agentrun.cli import cache, demo, eval, memory, models, pipeline, serve, workflows
 
     for command in (
         pipeline.run,
@@ -70,6 +70,7 @@ def _register() -> None:
     app.add_typer(cache.app, name="cache")
     app.add_typer(memory.app, name="memory")
     app.command("demo")(demo.demo)
+    app.command("serve")(serve.serve)
     eval.register()
     app.add_typer(eval.app, name="eval")
 

@@ -30,6 +30,20 @@ CONCURRENCY = typer.Option(1, help="Items answered at once (per-model limits sti
 CACHE = typer.Option(
     False, help="Reuse cached replies (off by default, so tokens and latency are measured)."
 )
+REPORT = typer.Option(
+    None,
+    "--report",
+    metavar="FILE.html",
+    help="Also write a self-contained HTML report: plots and every item.",
+)
+
+
+def write_report(out_dir: Path, report: Path | None) -> None:
+    """`--report FILE.html`: the eval's results as one HTML file."""
+    if report is not None:
+        from agentrun.evals.html_report import write_html_report
+
+        console().print(f"html:   {write_html_report(out_dir, report)}", markup=False)
 
 
 def make_settings(**options: Any) -> EvalSettings:
@@ -50,7 +64,12 @@ def make_settings(**options: Any) -> EvalSettings:
 
 
 def run_and_render(
-    ctx: typer.Context, settings: EvalSettings, out_dir: Path | None, *, cache: bool
+    ctx: typer.Context,
+    settings: EvalSettings,
+    out_dir: Path | None,
+    *,
+    cache: bool,
+    report: Path | None = None,
 ) -> dict[str, Any]:
     """Run an eval with the CLI's data directory, print progress and the summary table."""
     from agentrun.agents import Gateway
@@ -83,6 +102,7 @@ def run_and_render(
         errors.print(literal(f"strategy {strategy} failed: {why}"), style="bold red")
     render_summary(result)
     console().print(f"report: {out / 'report.json'}\nplot:   {out / 'accuracy_vs_length.png'}")
+    write_report(out, report)
     return result
 
 
@@ -171,6 +191,7 @@ def command(
     encoding: str | None = ENCODING,
     concurrency: int = CONCURRENCY,
     cache: bool = CACHE,
+    report: Path | None = REPORT,
 ) -> None:
     """Long-document QA: accuracy against context length for each strategy (JSON + PNG)."""
     settings = make_settings(
@@ -178,4 +199,4 @@ def command(
         dataset=str(dataset) if dataset else None, dataset_format=dataset_format,
         encoding=encoding, concurrency=concurrency,
     )  # fmt: skip
-    run_and_render(ctx, settings, out_dir, cache=cache)
+    run_and_render(ctx, settings, out_dir, cache=cache, report=report)

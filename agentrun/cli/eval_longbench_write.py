@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from agentrun.cli._common import console, err_console, literal, state
+from agentrun.cli.eval_long_doc_qa import REPORT, write_report
 
 if TYPE_CHECKING:
     from agentrun.evals.longbench_write import LongBenchWriteSettings
@@ -103,6 +104,7 @@ def command(
     cache: bool = typer.Option(
         False, help="Reuse cached replies (off by default, so tokens and time are measured)."
     ),
+    report_html: Path | None = REPORT,
 ) -> None:
     """LongBench-Write: S_l per length bucket (and S_q with a judge), AgentWrite vs one call."""
     from agentrun.agents import Gateway
@@ -143,3 +145,4 @@ def command(
     report = run_sync(main())
     render(report)
     console().print(f"report: {out / 'report.json'}\nplot:   {out / 'length_scores.png'}")
+    write_report(out, report_html)

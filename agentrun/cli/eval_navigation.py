@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from agentrun.cli._common import console, err_console, state
+from agentrun.cli.eval_long_doc_qa import REPORT, write_report
 
 
 def command(
@@ -36,6 +37,7 @@ def command(
         "episodes in it are kept and skipped, so re-running continues.",
     ),
     cache: bool = typer.Option(False, help="Reuse cached replies (off: tokens are measured)."),
+    report_html: Path | None = REPORT,
 ) -> None:
     """SR and SPL by path length and landmark visibility (city), or goal-frame accuracy (tour)."""
     from pydantic import ValidationError
@@ -87,6 +89,7 @@ def command(
     report = run_sync(main())
     render(report)
     console().print(f"report: {out / REPORT_JSON}\nplot:   {out / REPORT_PNG}", markup=False)
+    write_report(out, report_html)
 
 
 def render(report: dict[str, Any]) -> None:

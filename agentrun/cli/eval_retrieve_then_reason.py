@@ -17,6 +17,7 @@ from agentrun.cli.eval_long_doc_qa import (
     MODEL,
     OUT_DIR,
     QUESTIONS,
+    REPORT,
     SEED,
     make_settings,
     print_table,
@@ -68,6 +69,7 @@ def command(
     encoding: str | None = ENCODING,
     concurrency: int = CONCURRENCY,
     cache: bool = CACHE,
+    report: Path | None = REPORT,
 ) -> None:
     """Retrieve-then-reason: hallucinated quotes, re-ask recovery, gold-fact recall, EM/F1."""
     settings = make_settings(
@@ -75,5 +77,5 @@ def command(
         questions=questions, seed=seed, dataset=str(dataset) if dataset else None,
         dataset_format=dataset_format, encoding=encoding, concurrency=concurrency,
     )  # fmt: skip
-    result = run_and_render(ctx, settings, out_dir, cache=cache)
+    result = run_and_render(ctx, settings, out_dir, cache=cache, report=report)
     render_evidence(result)

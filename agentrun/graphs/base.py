@@ -33,6 +33,7 @@ from langgraph.store.base import BaseStore
 from langgraph.types import Command
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agentrun import telemetry
 from agentrun.agents.gateway import Gateway
 from agentrun.agents.ledger import Usage, collect_failures, total
 from agentrun.errors import AnswerError, UsageError
@@ -271,7 +272,9 @@ class Workflow(abc.ABC, Generic[ConfigT, InputsT, ResultT]):
         async def finish(state: dict[str, Any]) -> WorkflowResult:
             return await self.finish(state, session)
 
-        async for event in drive(app, graph_input, session, finish=finish, result=self.Result):
+        async for event in drive(
+            app, graph_input, session, finish=finish, result=self.Result, name=self.name
+        ):
             yield event
 
 
@@ -295,7 +298,24 @@ async def last_result(
     return found
 
 
-async def drive(
+def drive(
+    app: Any,
+    graph_input: Any,
+    session: Session,
+    *,
+    finish: Callable[[dict[str, Any]], Awaitable[WorkflowResult]],
+    result: type[WorkflowResult],
+    name: str = "run",
+) -> AsyncIterator[Event]:
+    """Run (or resume) a compiled graph, yielding its events, then `RunFinished` with the
+    result `finish` makes of the final state, or, while the run waits for a person, a `result`
+    holding the question, with usage over every attempt at the run so far. The run named
+    `name` is traced when tracing is on (`agentrun.telemetry`)."""
+    events = _drive(app, graph_input, session, finish=finish, result=result)
+    return telemetry.traced(events, name, session.thread_id)
+
+
+async def _drive(
     app: Any,
     graph_input: Any,
     session: Session,
@@ -303,9 +323,6 @@ async def drive(
     finish: Callable[[dict[str, Any]], Awaitable[WorkflowResult]],
     result: type[WorkflowResult],
 ) -> AsyncIterator[Event]:
-    """Run (or resume) a compiled graph, yielding its events, then `RunFinished` with the
-    result `finish` makes of the final state, or, while the run waits for a person, a `result`
-    holding the question, with usage over every attempt at the run so far."""
     thread = session.thread_id
     async for event in stream_events(app, graph_input, session.ctx):
         yield event

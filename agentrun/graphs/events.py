@@ -45,17 +45,23 @@ class TokenDelta(_Event):
 
 
 class ModelCalled(_Event):
-    """One model call ended: what it spent (a cache hit spends nothing)."""
+    """One model call ended: what it spent (a cache hit spends nothing), why it stopped, and
+    what was sent and answered (images shown by size only), for the run's pages and traces."""
 
     kind: Literal["model_call"] = "model_call"
     node: str
     model: str
+    #: The LiteLLM name behind `model` when that is an alias (`default` -> `openai/gpt-4o`).
+    resolved_model: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
     latency_s: float = 0.0
     cache_hit: bool = False
     tool_calls: int = 0
+    finish_reason: str | None = None
+    messages: list[dict[str, Any]] = Field(default_factory=list)
+    reply: str = ""
 
 
 class ToolCalled(_Event):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import json
 import os
 import time
 import uuid
@@ -24,6 +25,7 @@ from langgraph.func import task
 from langgraph.runtime import get_runtime
 from langgraph.store.base import BaseStore
 from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 
 from agentrun.agents.gateway import Completion, Gateway
 from agentrun.agents.ledger import (
@@ -34,7 +36,7 @@ from agentrun.agents.ledger import (
     current_run,
     total,
 )
-from agentrun.agents.messages import Message
+from agentrun.agents.messages import Message, normalize_messages
 from agentrun.errors import StructuredOutputError
 from agentrun.memory.namespaces import records_ns
 
@@ -94,35 +96,34 @@ def emit(payload: dict[str, Any]) -> None:
     writer(payload)
 
 
-def _report_call(node: str, call: Completion | CallRecord) -> None:
+def _report_call(
+    node: str, call: Completion | CallRecord, messages: list[Message], reply: str
+) -> None:
     """A `model_call` event for one answered call (a failed one raises instead)."""
+    try:
+        resolved: str | None = context().gateway.resolve(call.model).model
+    except Exception:  # reported after the call: a name it answered under resolves
+        resolved = None
     emit({
-        "kind": "model_call", "node": node, "model": call.model,
+        "kind": "model_call", "node": node, "model": call.model, "resolved_model": resolved,
         "prompt_tokens": call.prompt_tokens, "completion_tokens": call.completion_tokens,
         "cost_usd": call.cost_usd, "latency_s": call.latency_s, "cache_hit": call.cache_hit,
-        "tool_calls": len(call.tool_calls) if isinstance(call, Completion) else call.tool_calls,
+        "tool_calls": call.tool_calls if isinstance(call, CallRecord) else len(call.tool_calls),
+        "finish_reason": call.finish_reason if isinstance(call, Completion) else None,
+        "messages": shown_messages(messages), "reply": reply,
     })  # fmt: skip
 
 
-def without_image_data(messages: list[Message]) -> list[Message]:
-    """The messages with each inline image's data replaced by its size: a record of what was
-    sent, not a second copy of every frame (a long video's prompts would fill the store)."""
-    kept: list[Message] = []
-    for message in messages:
+def shown_messages(messages: list[Message]) -> list[Message]:
+    """`messages` as JSON for events: images inlined as data URLs are shown by their size."""
+    shown: list[Message] = to_jsonable_python(normalize_messages(messages), fallback=str)
+    for message in shown:
         content = message.get("content")
-        if isinstance(content, list):
-            content = [_elided(part) for part in content]
-            message = {**message, "content": content}
-        kept.append(message)
-    return kept
-
-
-def _elided(part: Any) -> Any:
-    url = part.get("image_url", {}).get("url", "") if isinstance(part, dict) else ""
-    if not (isinstance(url, str) and url.startswith("data:")):
-        return part
-    head, _, data = url.partition(",")
-    return {**part, "image_url": {**part["image_url"], "url": f"{head},<{len(data)} chars>"}}
+        for part in content if isinstance(content, list) else []:
+            url = (part.get("image_url") or {}).get("url", "") if isinstance(part, dict) else ""
+            if isinstance(url, str) and url.startswith("data:"):
+                part["image_url"]["url"] = f"{url.split(',', 1)[0]},... ({len(url)} characters)"
+    return shown
 
 
 async def record_prompt(
@@ -132,7 +133,7 @@ async def record_prompt(
     are recorded by their size only."""
     if ctx.record_prompts:
         key = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
-        value = {"node": node, "model": model, "messages": without_image_data(messages)}
+        value = {"node": node, "model": model, "messages": shown_messages(messages)}
         await ctx.store.aput(ctx.prompts_ns, key, value, index=False)
 
 
@@ -158,7 +159,7 @@ async def _complete(
         completion = await ctx.gateway.acomplete(
             model, messages, node=node, on_text=_stream_writer(node), **options
         )
-    _report_call(node, completion)
+    _report_call(node, completion, messages, completion.text)
     return dataclasses.asdict(completion)
 
 
@@ -179,9 +180,10 @@ async def _structured(
                 result: dict[str, Any] = {"value": value.model_dump(mode="json"), "error": None}
             except StructuredOutputError as exc:
                 result = {"value": None, "error": str(exc)}
-    for call in calls:
-        if not call.failed:
-            _report_call(node, call)
+    answered = [call for call in calls if not call.failed]
+    for number, call in enumerate(answered, start=1):  # the value is the last call's reply
+        reply = json.dumps(result["value"]) if number == len(answered) else ""
+        _report_call(node, call, messages, reply)
     result["usage"] = total(calls).to_dict()
     return result
 

@@ -20,7 +20,7 @@ import os
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,9 @@ TIMEOUT_ENV = "AGENTRUN_STORE_LOCK_TIMEOUT"
 class _Held:
     lock: Any
     count: int
+    #: What this process may cache about the store while it holds the lock (no other process
+    #: can change the store then); dropped with the lock.
+    namespaces: set[str] = field(default_factory=set)
 
 
 _held: dict[Path, _Held] = {}
@@ -71,6 +74,8 @@ class StoreLock:
         self.folder = folder.resolve()
         self.timeout_s = default_timeout_s() if timeout_s is None else timeout_s
         self._acquired = False
+        #: Whether no other store of this process had the directory open when this one took it.
+        self.alone = False
 
     def acquire(self) -> None:
         from filelock import FileLock, Timeout
@@ -98,6 +103,15 @@ class StoreLock:
             write_private(self.folder / HOLDER_FILE, json.dumps(info))
             _held[self.folder] = _Held(lock, 1)
             self._acquired = True
+            self.alone = True
+
+    @property
+    def recorded_namespaces(self) -> set[str]:
+        """Namespaces known to have their record in the store, shared by the stores of this
+        process that hold the lock (valid only while it is held)."""
+        with _registry_lock:
+            held = _held.get(self.folder)
+            return held.namespaces if held is not None else set()
 
     def release(self) -> None:
         if not self._acquired:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentrun.agents.gateway import Gateway
-from agentrun.agents.tokens import estimate_text_cl100k
+from agentrun.agents.tokens import Cl100kEstimate
 from agentrun.errors import BudgetError, ConfigError
 from agentrun.pipeline.options import RunOptions
 from agentrun.pipeline.spec import PipelineSpec
@@ -94,7 +94,8 @@ def estimate(gateway: Gateway, models: list[str], inputs: Mapping[str, Any]) -> 
     prices = {model: _price(gateway, model) for model in models}
     model = max(prices, key=prices.__getitem__)
     if prices[model] < 0:  # no model can be routed: count as for an unknown tokenizer
-        return Estimate(sum(count_estimate(estimate_text_cl100k, t) for t in texts), 0.0, model)
+        estimate = Cl100kEstimate().count_text
+        return Estimate(sum(count_estimate(estimate, t) for t in texts), 0.0, model)
     count = gateway.text_counter(model)
     tokens = sum(count_estimate(count, text) for text in texts)
     named = gateway.resolve(model).model

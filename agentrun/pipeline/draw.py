@@ -1,4 +1,4 @@
-"""Drawing a pipeline: Mermaid text, and a PNG rendered offline with matplotlib.
+"""Drawing a pipeline: Mermaid text, and a PNG or SVG rendered offline with matplotlib.
 
 A `workflow:` pipeline is drawn as its workflow's own LangGraph graph; a custom pipeline as its
 nodes and edges (conditional edges dashed and labelled with their condition).
@@ -6,6 +6,7 @@ nodes and edges (conditional edges dashed and labelled with their condition).
 
 from __future__ import annotations
 
+import io
 import textwrap
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -67,10 +68,22 @@ class Diagram:
         return {node: depth.get(node, bottom) for node in self.nodes}
 
     def png(self, path: Path) -> Path:
-        import matplotlib
+        figure = self._figure()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(path, dpi=120, bbox_inches="tight", pad_inches=0.2)  # labels stay whole
+        return path
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+    def svg(self) -> str:
+        """The drawing as SVG text (glyphs drawn as paths: no text or script of its own)."""
+        buffer = io.StringIO()
+        self._figure().savefig(buffer, format="svg", bbox_inches="tight", pad_inches=0.2)
+        return buffer.getvalue()
+
+    def _figure(self) -> Any:
+        """The drawing on matplotlib's Agg canvas directly: no pyplot, so no global state, and
+        drawings may be made in several threads at once (a server's requests)."""
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
         from matplotlib.patches import FancyBboxPatch
 
         layers = self.layers()
@@ -83,7 +96,9 @@ class Diagram:
             for layer, row in rows.items()
             for index, node in enumerate(row)
         }
-        figure, axes = plt.subplots(figsize=(max(4.0, 2.6 * width), max(3.0, 1.3 * len(rows))))
+        figure = Figure(figsize=(max(4.0, 2.6 * width), max(3.0, 1.3 * len(rows))))
+        FigureCanvasAgg(figure)
+        axes = figure.add_subplot()
         for edge in self.edges:
             self._draw_edge(axes, edge, position[edge.source], position[edge.target])
         for node, (x, y) in position.items():
@@ -99,10 +114,7 @@ class Diagram:
         axes.set_title(self.title, fontsize=10)
         axes.axis("off")
         figure.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, dpi=120, bbox_inches="tight", pad_inches=0.2)  # labels stay whole
-        plt.close(figure)
-        return path
+        return figure
 
     @staticmethod
     def _draw_edge(

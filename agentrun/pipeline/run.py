@@ -176,6 +176,9 @@ class Pipeline:
             )
             for alias, spec in self.spec.models.items()
         }
+        for config in models.values():
+            if config.tokenizer not in (None, "local"):  # a file, relative to the pipeline's
+                config.tokenizer = str(self.base_dir / Path(config.tokenizer).expanduser())
         return GatewayConfig(models=models)
 
     @contextlib.contextmanager
@@ -379,8 +382,9 @@ class Pipeline:
                 else:
                     graph_input = await resume_input(app, record.thread_id, answer)
                 async for event in drive(
-                    app, graph_input, run, finish=finish, result=PipelineResult
-                ):
+                    app, graph_input, run, finish=finish, result=PipelineResult,
+                    name=self.spec.name,
+                ):  # fmt: skip
                     if isinstance(event, RunFinished):
                         self._keep(record, event.result)
                     yield event

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from agentrun.agents import Gateway, LocalModelConfig
@@ -41,6 +42,12 @@ async def test_local_token_count_matches_the_server(local_gateway: Gateway) -> N
     ]
     completion = await local_gateway.acomplete("local/smollm2", messages, max_tokens=8)
     assert local_gateway.count_tokens("local/smollm2", messages) == completion.prompt_tokens
+    server = local_gateway.config.local.base_url.removesuffix("/v1")  # type: ignore[union-attr]
+    for text in ("The Wend Bridge was opened on 12 May 1971.", "東京は日本の首都です。naïve café",
+                 "def f(x):\n    return x ** 2  # <|im_end|>"):  # fmt: skip
+        async with httpx.AsyncClient() as client:
+            answer = await client.post(f"{server}/extras/tokenize/count", json={"input": text})
+        assert local_gateway.count_text("local/smollm2", text) == answer.json()["count"]
 
 
 async def test_structured_output_on_the_embedded_model(local_gateway: Gateway) -> None:

@@ -7,11 +7,15 @@ import os
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from agentrun.agents import Gateway, GatewayConfig, ModelConfig
+from agentrun.agents.local import LocalServer, default_model_path
 from agentrun.agents.testing import scripted_model
 from agentrun.agents.tokens import cl100k, count_cl100k
 from agentrun.errors import ConfigError
+from agentrun.graphs.chain_of_agents import ChainOfAgentsConfig, plan_chunk_tokens
+from agentrun.text.splitter import split_text
 
 TEXT = "Retrieval first, then reasoning: quote the evidence, verify it, and only then answer."
 
@@ -74,3 +78,93 @@ def test_an_alias_of_the_embedded_model_has_its_window(data_dir: Path) -> None:
     gateway = Gateway(config, data_dir=data_dir)
     assert gateway.context_window("default") == 4096 == gateway.context_window("local/smollm2")
     assert gateway.is_local("default")
+
+
+def test_counting_for_the_embedded_model_never_starts_its_server(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_server(self: LocalServer) -> None:
+        raise AssertionError("token counting started the llama.cpp server")
+
+    monkeypatch.setattr(LocalServer, "_start", no_server)
+    gateway = Gateway(GatewayConfig(models={"m": ModelConfig(model="local/smollm2")}))
+    assert gateway.count_text("m", TEXT) > 0
+    assert gateway.count_tokens("m", [{"role": "user", "content": TEXT}]) > 0
+    assert gateway.context_window("m") == 8192
+    plan_chunk_tokens(gateway, ChainOfAgentsConfig(model="m"), "Who built the bridge?")
+    assert gateway._local is None
+
+
+def test_the_embedded_tokenizer_is_loaded_once_per_process(data_dir: Path) -> None:
+    first, second = Gateway(data_dir=data_dir), Gateway(data_dir=data_dir)
+    assert first._tokenizer() is second._tokenizer()
+
+
+def _unknown(**counting: object) -> ModelConfig:
+    return ModelConfig(
+        model="openai/my-model", api_base="http://127.0.0.1:9/v1", context_window=1024,
+        **counting,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def test_tokens_per_cl100k_sets_the_estimate_and_so_the_chunks(data_dir: Path) -> None:
+    document = (Path(__file__).parents[2] / "agentrun/data/demo/harbor_town.md").read_text()
+    gateway = Gateway(
+        GatewayConfig(
+            models={
+                "default": _unknown(),
+                "measured": _unknown(tokens_per_cl100k=1.0),
+                "bigger": _unknown(tokens_per_cl100k=1.5),
+            }
+        ),
+        data_dir=data_dir,
+    )
+    assert gateway.count_text("measured", TEXT) == count_cl100k(TEXT)
+    assert gateway.count_text("bigger", TEXT) == math.ceil(count_cl100k(TEXT) * 1.5)
+    chunks = {}
+    for alias in ("default", "measured", "bigger"):
+        budget = plan_chunk_tokens(gateway, ChainOfAgentsConfig(model=alias, cu_tokens=128), None)
+        chunks[alias] = len(split_text(document, budget, gateway.text_counter(alias)))
+    assert chunks["measured"] < chunks["default"] < chunks["bigger"]
+
+
+def test_a_tokenizer_file_counts_exactly(data_dir: Path) -> None:
+    from tokenizers import Tokenizer
+
+    from agentrun.memory.minilm import model_dir
+
+    wordpiece = model_dir() / "tokenizer.json"
+    gateway = Gateway(
+        GatewayConfig(
+            models={
+                "gguf": _unknown(tokenizer=default_model_path()),
+                "served": _unknown(tokenizer="local"),
+                "hf": _unknown(tokenizer=str(wordpiece)),
+            }
+        ),
+        data_dir=data_dir,
+    )
+    local = gateway.count_text("local/smollm2", TEXT)
+    assert gateway.count_text("gguf", TEXT) == gateway.count_text("served", TEXT) == local
+    messages = [{"role": "user", "content": TEXT}]
+    assert gateway.count_tokens("gguf", messages) == gateway.count_tokens("local/smollm2", messages)
+    plain = Tokenizer.from_file(str(wordpiece))
+    plain.no_padding()  # the file pads every input to 128 pieces
+    expected = len(plain.encode(TEXT, add_special_tokens=False).ids)
+    assert gateway.count_text("hf", TEXT) == expected < 128
+    long_text = TEXT * 40  # longer than the 256 pieces MiniLM truncates its inputs to
+    assert gateway.count_text("hf", long_text) > 256
+
+
+def test_tokenizer_settings_are_checked(tmp_path: Path, data_dir: Path) -> None:
+    with pytest.raises(ValidationError, match="not both"):
+        _unknown(tokenizer="local", tokens_per_cl100k=1.0)
+    missing = tmp_path / "nowhere.gguf"
+    gateway = Gateway(GatewayConfig(models={"m": _unknown(tokenizer=str(missing))}))
+    with pytest.raises(ConfigError, match=r"model 'm': tokenizer '.*nowhere\.gguf': no such file"):
+        gateway.count_text("m", TEXT)
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"not a gguf")
+    gateway = Gateway(GatewayConfig(models={"m": _unknown(tokenizer=str(broken))}))
+    with pytest.raises(ConfigError, match=r"broken\.gguf.*vocabulary cannot be read"):
+        gateway.count_text("m", TEXT)

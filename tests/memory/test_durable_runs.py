@@ -120,3 +120,14 @@ def test_checkpointer_from_environment_refuses_unknown_urls(
     monkeypatch.delenv(CHECKPOINT_URL_ENV)
     asyncio.run(open_one())
     assert (tmp_path / "checkpoints.sqlite").exists()
+
+
+async def test_sqlite_checkpoints_commit_without_a_sync_per_step(tmp_path: Path) -> None:
+    from agentrun.memory.checkpoint import sqlite_checkpointer
+
+    async with sqlite_checkpointer(tmp_path) as saver:
+        conn = saver.conn  # type: ignore[attr-defined]
+        async with conn.execute("PRAGMA journal_mode") as cursor:
+            assert await cursor.fetchone() == ("wal",)
+        async with conn.execute("PRAGMA synchronous") as cursor:
+            assert await cursor.fetchone() == (1,)  # NORMAL

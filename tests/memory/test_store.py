@@ -181,3 +181,119 @@ def test_a_search_reads_only_the_item_records_it_returns(
         # (HNSW is approximate: which five come back may vary; what is read must not)
         assert len(found) == 5 and all(item.score is not None for item in found)
         assert sorted(read) == sorted(f'["a","{item.key}"]' for item in found)
+
+
+def test_a_namespace_record_is_written_once_and_stays_right_across_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with ChromaStore.persistent(tmp_path, FakeEmbedder()) as first:
+        upserts: list[list[str]] = []
+        original = first.namespaces.upsert
+
+        def counting(ids: list[str], **rest: Any) -> None:
+            upserts.append(ids)
+            original(ids=ids, **rest)
+
+        monkeypatch.setattr(first.namespaces, "upsert", counting)
+        for i in range(3):
+            first.put(("runs", "r1", "prompts"), f"p{i}", {"n": i}, index=False)
+        assert upserts == [["runs.r1.prompts"]]  # not once per write
+        # A second store of this process empties the namespace; the first must see it go
+        # and write the record again when it writes there next.
+        with ChromaStore.persistent(tmp_path, FakeEmbedder()) as second:
+            for i in range(3):
+                second.delete(("runs", "r1", "prompts"), f"p{i}")
+            assert first.list_namespaces() == []
+            first.put(("runs", "r1", "prompts"), "again", {"n": 9}, index=False)
+            assert second.list_namespaces() == [("runs", "r1", "prompts")]
+
+
+def test_the_embedded_store_writes_through_a_write_ahead_log(tmp_path: Path) -> None:
+    import sqlite3
+
+    import chromadb
+    from chromadb.config import Settings
+
+    old = tmp_path / "old"  # a store made by chromadb itself, in its default journal mode
+    client = chromadb.PersistentClient(path=str(old), settings=Settings(anonymized_telemetry=False))
+    client.create_collection("older")
+    client.close()
+    for folder in (tmp_path / "new", old):
+        with ChromaStore.persistent(folder, FakeEmbedder()) as store:
+            store.put(("a",), "k", {"text": "harbour"})
+            database = sqlite3.connect(folder / "chroma.sqlite3")
+            assert database.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+            database.close()
+        with ChromaStore.persistent(folder, FakeEmbedder()) as store:
+            assert store.get(("a",), "k") is not None
+
+
+def test_a_search_asks_for_a_few_neighbours_and_nothing_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with ChromaStore.persistent(tmp_path, FakeEmbedder()) as store:
+        store.batch([PutOp(("a",), f"k{i}", {"text": f"harbour note {i}"}) for i in range(300)])
+        queries: list[dict[str, Any]] = []
+        original = store.vectors.query
+
+        def recording(**request: Any) -> Any:
+            queries.append(request)
+            return original(**request)
+
+        monkeypatch.setattr(store.vectors, "query", recording)
+        monkeypatch.setattr(store.vectors, "count", lambda: pytest.fail("count() per search"))
+        found = store.search(("a",), query="harbour note 17", limit=10)
+        assert len(found) == 10
+        [request] = queries  # one HNSW query, for 20 neighbours rather than 200,
+        assert request["n_results"] == 20 and request["include"] == ["distances"]  # no metadata
+
+
+def test_a_small_namespace_in_a_big_store_is_searched_completely(tmp_path: Path) -> None:
+    """Its items are rarely among the unfiltered nearest neighbours: the filtered query that
+    follows must find them all, with or without field filters, and stop at the end."""
+    with ChromaStore.persistent(tmp_path, FakeEmbedder()) as store:
+        store.batch([PutOp(("big",), f"b{i}", {"text": f"harbour note {i}"}) for i in range(400)])
+        small = [
+            PutOp(("small",), f"s{i}", {"text": f"quay log {i}", "odd": i % 2}) for i in range(5)
+        ]
+        store.batch(small)
+        found = store.search(("small",), query="harbour note 3", limit=10)
+        assert sorted(item.key for item in found) == [f"s{i}" for i in range(5)]
+        assert all(item.score is not None for item in found)
+        odd = store.search(("small",), query="harbour note 3", filter={"odd": 1}, limit=10)
+        assert sorted(item.key for item in odd) == ["s1", "s3"]
+        across = store.search((), query="quay log 2", limit=1000)
+        assert across[0].key == "s2"
+
+
+def test_new_stores_get_the_tuned_vector_index(tmp_path: Path) -> None:
+    from agentrun.memory.store import VECTOR_INDEX
+
+    with ChromaStore.persistent(tmp_path, FakeEmbedder()) as store:
+        hnsw = store.vectors.configuration_json["hnsw"]
+        assert {key: hnsw[key] for key in VECTOR_INDEX} == VECTOR_INDEX
+        assert hnsw["space"] == "cosine" and hnsw["max_neighbors"] > 16
+
+
+def test_search_returns_the_exact_nearest_neighbours(tmp_path: Path) -> None:
+    """Recall@10 against an exact scan (ties counted as hits), on a small store."""
+    import random
+
+    import numpy as np
+
+    rng = random.Random(7)
+    words = [f"w{i}" for i in range(400)]
+    texts = [" ".join(rng.sample(words, 8)) for _ in range(2000)]
+    queries = [" ".join(rng.sample(words, 3)) for _ in range(30)]
+    embedder = FakeEmbedder()
+    matrix = np.array(embedder.embed(texts))
+    with ChromaStore.persistent(tmp_path, embedder) as store:
+        store.batch([PutOp(("r",), f"t{i}", {"text": text}) for i, text in enumerate(texts)])
+        hits = 0
+        for query in queries:
+            scores = matrix @ np.array(embedder.vector(query))
+            tenth = np.sort(scores)[-10]
+            found = store.search(("r",), query=query, limit=10)
+            assert len(found) == 10
+            hits += sum(scores[int(item.key[1:])] >= tenth - 1e-6 for item in found)
+    assert hits / (10 * len(queries)) >= 0.95

@@ -385,3 +385,28 @@ def test_runs_ls_and_show(
     assert cli(["--data-dir", str(data_dir), "runs", "show", "run-one"]) == 0
     assert '"status": "done"' in capsys.readouterr().out
     assert cli(["--data-dir", str(data_dir), "runs", "show", "nope"]) == 2
+
+
+def test_a_model_counts_with_the_tokenizer_file_named_beside_the_pipeline(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    from agentrun.agents import Gateway
+    from agentrun.agents.tokens import count_cl100k
+    from agentrun.memory.minilm import model_dir
+
+    (tmp_path / "tok.json").write_bytes((model_dir() / "tokenizer.json").read_bytes())
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "version: agentrun/v1\nname: t\nmodels:\n"
+        "  default: {model: openai/mine, api_base: 'http://127.0.0.1:9/v1', tokenizer: tok.json}\n"
+        "  estimated: {model: openai/other, api_base: 'http://127.0.0.1:9/v1',"
+        " tokens_per_cl100k: 1.0}\n"
+        "nodes:\n  - id: a\n    agent: {prompt: hello}\n",
+        encoding="utf-8",
+    )
+    config = Pipeline.load(path).gateway_config()
+    assert config.models["default"].tokenizer == str(tmp_path / "tok.json")
+    gateway = Gateway(config, data_dir=data_dir)
+    assert gateway.count_text("default", "lighthouse keepers") == 2
+    text = "The Wend Bridge was opened on 12 May 1971."
+    assert gateway.count_text("estimated", text) == count_cl100k(text)
