@@ -109,3 +109,17 @@ def test_the_command_line_passes_a_video_path_and_refuses_a_bad_file_before_the_
     with scripted_model(ScriptedVLM(silent_video.events)):
         assert cli([*base, "--input", f"clip=@{silent_video.path}"]) == 0
     assert silent_video.events[0].text in capsys.readouterr().out
+
+
+def test_a_workflow_run_without_yaml_takes_its_video_as_a_checked_path(
+    silent_video: SyntheticVideo, tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(silent_video.path.read_bytes()[:4000])
+    base = ["--data-dir", str(data_dir), "run", "--workflow", "long-caption", "--no-stream"]
+    assert cli([*base, "--input", f"video=@{broken}"]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {broken}: is not a video")
+    settings = ["--set", "config.model=fake/vlm", "--set", "config.segment_s=30"]
+    with scripted_model(ScriptedVLM(silent_video.events)):
+        assert cli([*base, *settings, "--input", f"video=@{silent_video.path}"]) == 0
+    assert silent_video.events[0].text in capsys.readouterr().out
