@@ -46,7 +46,9 @@ def test_audio_that_fills_its_last_frame_exactly_ends_the_stream(
 ) -> None:
     from pocketsphinx import Endpointer
 
-    frame = Endpointer(sample_rate=speech.SAMPLE_RATE).frame_bytes
+    from agentrun.media.audio import SAMPLE_RATE
+
+    frame = Endpointer(sample_rate=SAMPLE_RATE).frame_bytes
     silence = bytes(frame * 50)  # nothing left over for end_stream
 
     def chunks(media: object) -> list[tuple[float, bytes]]:
