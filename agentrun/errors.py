@@ -206,6 +206,11 @@ class McpServerError(ConfigError):
         self.server = server
 
 
+class ServiceUnavailableError(AgentrunError):
+    """A service runs keep their state in (the checkpoint database, a chroma server) did not
+    answer for longer than the retry window; the run can be resumed once it is back."""
+
+
 class MemoryStoreError(AgentrunError):
     """The memory store refused an operation (scope, embedder mismatch, lock timeout)."""
 
@@ -238,6 +243,7 @@ __all__ = [
     "RetryAfterTooLongError",
     "RunFailedError",
     "ScriptedModelError",
+    "ServiceUnavailableError",
     "SpecError",
     "StructuredOutputError",
     "ToolArgumentsError",

@@ -10,6 +10,7 @@ import pytest
 
 from agentrun.agents import Gateway, GatewayConfig, LocalModelConfig, ModelConfig, RetryPolicy
 from agentrun.agents.fake_server import FakeOpenAIServer
+from tests.services import ChromaServer, PostgresServer, chroma_executable, throwaway_postgres
 
 FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff_s=0.01, max_backoff_s=0.05, jitter_s=0.0)
 #: Seconds a real-model test may take unless it sets its own `timeout` mark: only a guard against
@@ -83,3 +84,25 @@ def pid_alive(pid: int) -> bool:
             return handle.read().split()[2] != "Z"
     except OSError:
         return True
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A throw-away PostgreSQL server for the session (Debian's server binaries), removed after."""
+    with throwaway_postgres() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres: PostgresServer) -> str:
+    return postgres.url
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `chroma run` on a free loopback port for the whole session, stopped at the end."""
+    if chroma_executable() is None:
+        pytest.skip("the `chroma` command (from chromadb) is not installed")
+    server = ChromaServer(tmp_path_factory.mktemp("chroma-server")).start()
+    yield server.url
+    server.stop()

@@ -24,7 +24,7 @@ from agentrun.agents.cache import CachedReply, request_key, response_cache
 from agentrun.agents.config import LOCAL_MODEL, GatewayConfig, ModelConfig, StructuredMode
 from agentrun.agents.failures import own_failure_error, passed_through, public_error
 from agentrun.agents.ledger import CallRecord, Ledger, current_node, current_run
-from agentrun.agents.limits import ModelLimits
+from agentrun.agents.limits import Limiter, LocalLimiter, ModelSlots, RateLimits
 from agentrun.agents.local import LocalServer, acquire, local_identity, release
 from agentrun.agents.messages import Message, assistant, normalize_messages
 from agentrun.agents.portal import Portal
@@ -151,6 +151,7 @@ class Gateway:
         data_dir: str | os.PathLike[str] | None = None,
         cache: bool | None = None,
         ledger: Ledger | None = None,
+        limiter: Limiter | None = None,
     ) -> None:
         self.config = config or GatewayConfig()
         if cache is not None:
@@ -160,7 +161,9 @@ class Gateway:
         self.ledger = ledger or Ledger()
         self.cache = response_cache(data_dir)
         self._resolved: dict[str, ModelConfig] = {}
-        self._limits: dict[str, ModelLimits] = {}
+        #: Where per-model limits are kept; gateways given the same limiter share them.
+        self.limiter: Limiter = limiter or LocalLimiter()
+        self._limits: dict[str, ModelSlots] = {}
         self._checked_keys: set[str] = set()
         self._model_info: dict[str, dict[str, Any] | None] = {}
         self._retry_templates: dict[str, AsyncRetrying] = {}
@@ -248,11 +251,12 @@ class Gateway:
                 f"openai/gpt-4o-mini, ollama/qwen2.5 or {LOCAL_MODEL} (aliases: {aliases})",
             ) from exc
 
-    def _limits_for(self, config: ModelConfig) -> ModelLimits:
+    def _limits_for(self, config: ModelConfig) -> ModelSlots:
         key = f"{config.model}|{config.api_base}"
         limits = self._limits.get(key)
         if limits is None:
-            limits = ModelLimits(config.max_concurrency, config.rpm, config.tpm)
+            wanted = RateLimits(config.max_concurrency, config.rpm, config.tpm, config.timeout_s)
+            limits = self.limiter.for_model(key, wanted)
             self._limits[key] = limits
         return limits
 

@@ -54,7 +54,7 @@ def root(
 
 
 def _register() -> None:
-    from agentrun.cli import cache, demo, eval, memory, models, pipeline, serve, workflows
+    from agentrun.cli import batch, cache, demo, eval, memory, models, pipeline, serve, workflows
 
     for command in (
         pipeline.run,
@@ -64,6 +64,7 @@ def _register() -> None:
         pipeline.schema,
     ):
         app.command(command.__name__)(command)
+    app.command("batch")(batch.batch)
     app.add_typer(pipeline.runs_app, name="runs")
     app.add_typer(workflows.app, name="workflows")
     app.add_typer(models.app, name="models")

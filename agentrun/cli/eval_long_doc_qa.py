@@ -27,6 +27,11 @@ DATASET = typer.Option(
 FORMAT = typer.Option("auto", "--format", help="auto, longbench or hotpotqa.")
 ENCODING = typer.Option(None, help="Encoding of the dataset file if it is not UTF-8.")
 CONCURRENCY = typer.Option(1, help="Items answered at once (per-model limits still apply).")
+RAY = typer.Option(
+    None,
+    metavar="auto|ADDRESS",
+    help="Answer on a Ray cluster (`auto`: the one `ray start` made here), --concurrency at once.",
+)
 CACHE = typer.Option(
     False, help="Reuse cached replies (off by default, so tokens and latency are measured)."
 )
@@ -70,6 +75,7 @@ def run_and_render(
     *,
     cache: bool,
     report: Path | None = None,
+    ray: str | None = None,
 ) -> dict[str, Any]:
     """Run an eval with the CLI's data directory, print progress and the summary table."""
     from agentrun.agents import Gateway
@@ -95,7 +101,9 @@ def run_and_render(
     async def main() -> dict[str, Any]:
         async with Gateway(data_dir=root, cache=cache) as gateway:
             with default_store(root) as store:
-                return await arun_eval(settings, out, gateway=gateway, store=store, on_row=progress)
+                return await arun_eval(
+                    settings, out, gateway=gateway, store=store, on_row=progress, ray=ray
+                )
 
     result = run_sync(main())
     for strategy, why in result["failed_strategies"].items():
@@ -192,6 +200,7 @@ def command(
     concurrency: int = CONCURRENCY,
     cache: bool = CACHE,
     report: Path | None = REPORT,
+    ray: str | None = RAY,
 ) -> None:
     """Long-document QA: accuracy against context length for each strategy (JSON + PNG)."""
     settings = make_settings(
@@ -199,4 +208,4 @@ def command(
         dataset=str(dataset) if dataset else None, dataset_format=dataset_format,
         encoding=encoding, concurrency=concurrency,
     )  # fmt: skip
-    run_and_render(ctx, settings, out_dir, cache=cache, report=report)
+    run_and_render(ctx, settings, out_dir, cache=cache, report=report, ray=ray)

@@ -17,6 +17,7 @@ from agentrun.cli.eval_long_doc_qa import (
     MODEL,
     OUT_DIR,
     QUESTIONS,
+    RAY,
     REPORT,
     SEED,
     make_settings,
@@ -70,6 +71,7 @@ def command(
     concurrency: int = CONCURRENCY,
     cache: bool = CACHE,
     report: Path | None = REPORT,
+    ray: str | None = RAY,
 ) -> None:
     """Retrieve-then-reason: hallucinated quotes, re-ask recovery, gold-fact recall, EM/F1."""
     settings = make_settings(
@@ -77,5 +79,5 @@ def command(
         questions=questions, seed=seed, dataset=str(dataset) if dataset else None,
         dataset_format=dataset_format, encoding=encoding, concurrency=concurrency,
     )  # fmt: skip
-    result = run_and_render(ctx, settings, out_dir, cache=cache, report=report)
+    result = run_and_render(ctx, settings, out_dir, cache=cache, report=report, ray=ray)
     render_evidence(result)

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentrun.errors import InputFileError
+from agentrun.text.files import json_objects
 from agentrun.text.files import read_text_file as read_source
 
 TokenCounter = Callable[[str], int]
@@ -62,21 +63,6 @@ def length_bucket(tokens: int) -> int:
     return max(MIN_BUCKET, 1 << math.ceil(math.log2(max(tokens, 1))))
 
 
-def _lines(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputFileError(
-                f"{path}:{number}", f"not valid JSON ({exc.msg}); write one JSON object per line"
-            ) from exc
-        if not isinstance(value, dict):
-            raise InputFileError(f"{path}:{number}", "each line must be a JSON object")
-        yield number, value
-
-
 def _string(where: str, record: dict[str, Any], field: str) -> str:
     value = record.get(field)
     if not isinstance(value, str) or not value.strip():
@@ -96,7 +82,7 @@ def load_longbench(
     """LongBench JSONL: one object per line with `context`, `input` (the question), `answers`."""
     file = Path(path)
     items: list[QAItem] = []
-    for number, record in _lines(file, read_source(file, encoding=encoding)):
+    for number, record in json_objects(file, read_source(file, encoding=encoding)):
         where = f"{file}:{number}"
         answers = record.get("answers")
         if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
@@ -132,7 +118,7 @@ def _hotpot_records(file: Path, text: str) -> Iterator[tuple[str, dict[str, Any]
                 raise InputFileError(f"{file} item {index}", "each item must be a JSON object")
             yield f"{file} item {index}", record
     else:
-        for number, record in _lines(file, text):
+        for number, record in json_objects(file, text):
             yield f"{file}:{number}", record
 
 

@@ -203,6 +203,20 @@ def build_report(
     }
 
 
+async def answer_pair(
+    settings: EvalSettings, strategy: str, item: QAItem, res: Resources
+) -> dict[str, Any]:
+    """Answer one item with one strategy and score it; an item's own failure is its row."""
+    started = time.perf_counter()
+    outcome, error = None, None
+    thread_id = f"{strategy}-{item.id}-{uuid.uuid4().hex[:6]}"
+    try:
+        outcome = await run_strategy(strategy, item, settings.model, res, thread_id)
+    except ITEM_ERRORS as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    return score_row(settings, strategy, item, outcome, time.perf_counter() - started, error)
+
+
 async def arun_eval(
     settings: EvalSettings,
     out_dir: Path,
@@ -210,8 +224,11 @@ async def arun_eval(
     gateway: Gateway,
     store: Any,
     on_row: RowHandler | None = None,
+    ray: str | None = None,
 ) -> dict[str, Any]:
-    """Run (or continue) an eval into `out_dir`; returns the report (also written there)."""
+    """Run (or continue) an eval into `out_dir`; returns the report (also written there).
+    With `ray` (`auto` or a head's address) the (strategy, item) pairs run on that Ray cluster,
+    `settings.concurrency` at a time, the model limits held for the whole cluster."""
     from langgraph.checkpoint.memory import InMemorySaver
 
     report.prepare_out_dir(out_dir, settings.model_dump())
@@ -234,32 +251,35 @@ async def arun_eval(
         if (strategy, item.id) not in done
     ]
     total, finished = len(items) * len(runnable), len(items) * len(runnable) - len(todo)
-    limit = asyncio.Semaphore(settings.concurrency)
 
-    async def answer(strategy: str, item: QAItem) -> None:
+    def keep(row: dict[str, Any]) -> None:
         nonlocal finished
-        async with limit:
-            started = time.perf_counter()
-            outcome, error = None, None
-            thread_id = f"{strategy}-{item.id}-{uuid.uuid4().hex[:6]}"
-            try:
-                outcome = await run_strategy(strategy, item, settings.model, res, thread_id)
-            except ITEM_ERRORS as exc:
-                error = f"{type(exc).__name__}: {exc}"
-            row = score_row(settings, strategy, item, outcome, time.perf_counter() - started, error)
-            log.append(row)
-            finished += 1
-            if on_row is not None:
-                on_row(row, finished, total)
+        log.append(row)
+        finished += 1
+        if on_row is not None:
+            on_row(row, finished, total)
 
-    tasks = [asyncio.create_task(answer(strategy, item)) for strategy, item in todo]
-    try:
-        await asyncio.gather(*tasks)
-    except BaseException:  # one failure stops the eval: stop the other items too, then raise
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
+    if ray is not None:
+        from agentrun.evals.on_ray import arun_on_ray
+
+        jobs = [(strategy, item) for strategy, item in todo]
+        async for row in arun_on_ray(settings, jobs, res.namespace, ray, gateway):
+            keep(row)
+    else:
+        limit = asyncio.Semaphore(settings.concurrency)
+
+        async def answer(strategy: str, item: QAItem) -> None:
+            async with limit:
+                keep(await answer_pair(settings, strategy, item, res))
+
+        tasks = [asyncio.create_task(answer(strategy, item)) for strategy, item in todo]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:  # one failure stops the eval: stop the other items, then raise
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
     wanted = {item.id for item in items}
     rows = [
         row

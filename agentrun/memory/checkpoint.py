@@ -57,26 +57,27 @@ def private_database(path: Path) -> Path:
 
 @asynccontextmanager
 async def postgres_checkpointer(url: str) -> AsyncIterator[BaseCheckpointSaver[Any]]:
-    """Checkpoints in a Postgres database (tables are created on first use)."""
+    """Checkpoints in a Postgres database (tables are created on first use), each operation
+    retried through short outages on a new connection (`agentrun.memory.postgres`)."""
     try:
-        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+        from agentrun.memory.postgres import RetryingPostgresSaver, connect
     except ImportError as exc:
         raise ConfigError(
             f"Postgres checkpoints need langgraph-checkpoint-postgres: {POSTGRES_HINT}"
         ) from exc
     try:
-        manager = AsyncPostgresSaver.from_conn_string(url)
-        saver = await manager.__aenter__()
+        conn = await connect(url)
     except Exception as exc:
         raise ConfigError(
             f"cannot connect to the checkpoint database {_redacted(url)}: "
             f"{type(exc).__name__}: {exc}; check {CHECKPOINT_URL_ENV} and that the server runs"
         ) from exc
+    saver = RetryingPostgresSaver(conn, url, _redacted(url))
     try:
         await saver.setup()
         yield saver
     finally:
-        await manager.__aexit__(None, None, None)
+        await saver.conn.close()
 
 
 def _redacted(url: str) -> str:

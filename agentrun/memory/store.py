@@ -301,14 +301,26 @@ class ChromaStore(BaseStore):
         ops = self._validated(ops)
         texts = self._texts_to_embed(ops)
         vectors = dict(zip(texts, self.embedder.embed(texts), strict=True)) if texts else {}
-        return self._execute(ops, vectors)
+        return self._retried(ops, vectors)
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         ops = self._validated(ops)
         texts = self._texts_to_embed(ops)
         embedded = await self.embedder.aembed(texts) if texts else []
         vectors = dict(zip(texts, embedded, strict=True))
-        return await asyncio.to_thread(self._execute, ops, vectors)
+        return await asyncio.to_thread(self._retried, ops, vectors)
+
+    def _retried(self, ops: list[Op], vectors: dict[str, list[float]]) -> list[Result]:
+        """`_execute`, retried through a server's short outage (`agentrun.memory.outages`).
+        A batch cut short is run again whole: its writes are upserts and deletes by id."""
+        if self.folder is not None:  # embedded: no server to lose
+            return self._execute(ops, vectors)
+        import httpx
+
+        from agentrun.memory.outages import retry
+
+        where = f"the chroma server at {self.location}"
+        return retry(lambda: self._execute(ops, vectors), where, (httpx.TransportError,))
 
     def _validated(self, ops: Iterable[Op]) -> list[Op]:
         if self._closed:

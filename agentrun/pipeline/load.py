@@ -335,9 +335,15 @@ def describe(error: Any, root: type[BaseModel]) -> str:
     if kind == "union_tag_invalid":
         return f"{where}: {error['msg']}"
     found = error.get("input")
+    if isinstance(found, str):
+        found = _URL_PASSWORD.sub(r"\1:***@", found)  # never echo a password
     shown = repr(found) if not isinstance(found, dict | list) else type(found).__name__
     message = str(error["msg"]).removeprefix("Value error, ")
     return f"{where}: {message} (found {shown})"
+
+
+#: The password of a URL (`scheme://user:password@host`).
+_URL_PASSWORD = re.compile(r"(?<=://)([^:/@\s]*):[^@/\s]+@")
 
 
 def validation_problems(

@@ -32,6 +32,7 @@ from agentrun.memory.scope import scoped
 from agentrun.pipeline import budget, mcp_servers
 from agentrun.pipeline import checks as pipeline_checks
 from agentrun.pipeline import load as spec_loader
+from agentrun.pipeline.batch_output import BatchSummary, ItemOutcome
 from agentrun.pipeline.blobs import BlobStore
 from agentrun.pipeline.budget import Estimate, Limits
 from agentrun.pipeline.compile import PipelineGraph
@@ -95,6 +96,8 @@ class Pipeline:
         self.text = text
         self.path = path
         self.base_dir = path.parent
+        #: The `--set` overrides applied to `text` (a batch's workers load the pipeline alike).
+        self.overrides: dict[str, str] = {}
 
     # --- loading -----------------------------------------------------------------------------
 
@@ -116,7 +119,9 @@ class Pipeline:
         problems = pipeline_checks.check(spec, source, path.parent)
         if problems:
             raise SpecError(_listing(path, problems))
-        return cls(spec, text, path)
+        pipeline = cls(spec, text, path)
+        pipeline.overrides = dict(overrides or {})
+        return pipeline
 
     @classmethod
     def for_workflow(
@@ -198,20 +203,26 @@ class Pipeline:
             yield
 
     @contextlib.contextmanager
-    def _store(self, data_dir: Path) -> Iterator[Any]:
-        """The store `memory.backend` names: embedded chroma, a chroma server, or in-process."""
+    def open_store(self, data_dir: Path) -> Iterator[Any]:
+        """The store `memory` names: embedded chroma, a chroma server (`url`), or in-process."""
         from agentrun import memory
 
         spec = self.spec.memory
         if spec.backend == "memory":
             yield memory.in_memory_store(memory.default_embedder())
-        elif spec.backend == "chroma-server":
-            assert spec.url is not None
-            with memory.ChromaStore.http(spec.url, memory.default_embedder()) as store:
+        elif spec.server_url is not None:
+            with memory.ChromaStore.http(spec.server_url, memory.default_embedder()) as store:
                 yield store
         else:
             with memory.default_store(data_dir) as store:
                 yield store
+
+    def checkpointer(self, data_dir: Path) -> contextlib.AbstractAsyncContextManager[Any]:
+        """The checkpointer `checkpoints:` names (else $AGENTRUN_CHECKPOINT_URL, else SQLite
+        under the data directory)."""
+        from agentrun.memory.checkpoint import checkpointer
+
+        return checkpointer(data_dir, url=self.spec.checkpoints)
 
     # --- files ---------------------------------------------------------------------------------
 
@@ -230,8 +241,11 @@ class Pipeline:
 
     # --- running -----------------------------------------------------------------------------
 
-    def coerce_inputs(self, given: Mapping[str, Any]) -> dict[str, Any]:
-        """Inputs checked against their declarations: known names, required ones, types."""
+    def coerce_inputs(
+        self, given: Mapping[str, Any], missing: str = "pass --input {name}=..."
+    ) -> dict[str, Any]:
+        """Inputs checked against their declarations: known names, required ones, types.
+        `missing` says how to give a missing input (`{name}` is its name)."""
         declared = self.spec.inputs
         unknown = [name for name in given if name not in declared]
         if unknown:
@@ -244,8 +258,8 @@ class Pipeline:
             elif spec.default is not None:
                 values[name] = spec.default
             elif spec.required:
-                raise UsageError(f"missing input {name!r} ({spec.description or spec.type}); "
-                                 f"pass --input {name}=...")  # fmt: skip
+                how = missing.format(name=name)
+                raise UsageError(f"missing input {name!r} ({spec.description or spec.type}); {how}")
         return values
 
     def limits(self, options: RunOptions) -> Limits:
@@ -350,6 +364,46 @@ class Pipeline:
         """Sync twin of `aresume`."""
         return runtime.run_sync(self.aresume(thread_id, **options))
 
+    async def abatch(
+        self,
+        items: Iterable[Mapping[str, Any]] | str | os.PathLike[str],
+        *,
+        out: str | os.PathLike[str] | None = None,
+        key: str | None = None,
+        concurrency: int = 8,
+        fail_fast: bool = False,
+        ray: str | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
+        cache: bool | None = None,
+        max_input_tokens: int | None = None,
+        max_cost_usd: float | None = None,
+        file_roots: Iterable[str | os.PathLike[str]] = (),
+        on_outcome: Callable[[ItemOutcome], None] | None = None,
+    ) -> BatchSummary:
+        """Run the pipeline once per item (dicts of inputs, or a JSON Lines file of them),
+        `concurrency` at a time, in this process or (`ray="auto"` or an address) on a Ray
+        cluster. Each item's thread comes from its `key` field (else a hash of the item), and
+        each outcome is appended to `out` as it finishes, so running the same batch again skips
+        the items done and continues the others. A failed item is recorded and the batch goes
+        on, unless `fail_fast` (then `BatchStoppedError`). See `agentrun.pipeline.batch`."""
+        from agentrun.pipeline.batch import BatchOptions, BatchRun, arun_batch, batch_items
+
+        options = BatchOptions(
+            cache, max_input_tokens, max_cost_usd, tuple(str(p) for p in file_roots)
+        )
+        run = BatchRun(
+            self, batch_items(self, items, key), Path(out) if out is not None else None,
+            concurrency, fail_fast, options, ray,
+            Path(data_dir) if data_dir is not None else None,
+        )  # fmt: skip
+        return await arun_batch(run, on_outcome=on_outcome)
+
+    def batch(
+        self, items: Iterable[Mapping[str, Any]] | str | os.PathLike[str], **options: Any
+    ) -> BatchSummary:
+        """Sync twin of `abatch`."""
+        return runtime.run_sync(self.abatch(items, **options))
+
     async def _events(
         self,
         record: RunRecord,
@@ -429,7 +483,9 @@ class Pipeline:
                     await stack.enter_async_context(gateway)
                 stack.enter_context(spent.limiting(gateway, self.limits(options)))
                 if store is None:
-                    store = stack.enter_context(self._store(record.root))
+                    store = stack.enter_context(self.open_store(record.root))
+                if checkpointer is None:
+                    checkpointer = await stack.enter_async_context(self.checkpointer(record.root))
                 memory = self.spec.memory
                 async with runtime.session(
                     thread_id=record.thread_id, gateway=gateway,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -18,6 +19,7 @@ from pydantic import (
     Field,
     StringConstraints,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 
@@ -54,8 +56,9 @@ class ModelSpec(ModelConfig):
 class MemorySpec(_Spec):
     backend: Literal["chroma", "chroma-server", "memory"] = Field(
         default="chroma",
-        description="chroma: embedded store under the data directory; chroma-server: a "
-        "`chroma run` server at `url`; memory: in-process, gone when the run ends.",
+        description="chroma: the store under the data directory, or with `url` the `chroma run` "
+        "server there (shared by every process and machine); chroma-server: the same as chroma "
+        "with `url`; memory: in-process, gone when the run ends.",
     )
     namespace: Namespace = Field(
         default_factory=lambda: ["default"],
@@ -69,13 +72,22 @@ class MemorySpec(_Spec):
         description="Other namespaces this pipeline may read (never write), e.g. "
         "[[acme, shared]]; memory.search names one with its `namespace` argument.",
     )
-    url: str | None = Field(default=None, description="chroma-server only: http://host:port")
+    url: str | None = Field(
+        default=None, description="A `chroma run` server: http://host:port (backend chroma)."
+    )
 
     @model_validator(mode="after")
     def _url_for_server(self) -> MemorySpec:
         if self.backend == "chroma-server" and not self.url:
             raise ValueError("backend chroma-server needs `url`")
+        if self.backend == "memory" and self.url:
+            raise ValueError("`url` names a chroma server: use backend chroma, or drop `url`")
         return self
+
+    @property
+    def server_url(self) -> str | None:
+        """The chroma server this spec names, if any."""
+        return self.url if self.backend != "memory" else None
 
 
 class FilesSpec(_Spec):
@@ -287,6 +299,13 @@ class PipelineSpec(_Spec):
         description="Model aliases; `default` is used where no alias is named.",
     )
     memory: MemorySpec = Field(default_factory=MemorySpec)
+    checkpoints: str | None = Field(
+        default=None,
+        pattern=r"^postgres(ql)?://",
+        description="Where runs are checkpointed: a postgresql:// URL for a database that "
+        "several machines share (without a password: use PGPASSWORD or ~/.pgpass); default "
+        "$AGENTRUN_CHECKPOINT_URL, else SQLite under the data directory.",
+    )
     limits: LimitsSpec = Field(default_factory=LimitsSpec)
     files: FilesSpec = Field(default_factory=FilesSpec)
     mcp_servers: dict[Annotated[str, StringConstraints(pattern=SERVER_NAME)], McpServerSpec] = (
@@ -310,6 +329,16 @@ class PipelineSpec(_Spec):
     schema_: Annotated[str | None, Field(alias="$schema")] = None
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("checkpoints")
+    @classmethod
+    def _no_password_in_checkpoints(cls, url: str | None) -> str | None:
+        if url and urlsplit(url).password is not None:
+            raise ValueError(
+                "the URL holds a password, which every run record would keep; give it in "
+                "PGPASSWORD or ~/.pgpass instead"
+            )
+        return url
 
     @model_validator(mode="after")
     def _workflow_or_nodes(self) -> PipelineSpec:

@@ -9,9 +9,12 @@ user files (ingest, pipelines, retrieve-then-reason, eval loaders) goes through 
 from __future__ import annotations
 
 import codecs
+import json
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from agentrun.errors import InputFileError
 
@@ -99,3 +102,20 @@ def read_text_file(path: str | os.PathLike[str], encoding: str | None = None) ->
     except OSError as exc:
         raise InputFileError(str(file), f"cannot be read ({exc.strerror})") from None
     return decode(data, str(file), encoding)
+
+
+def json_objects(path: str | os.PathLike[str], text: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line of a JSON Lines text read from `path`; a
+    line that is not a JSON object is an `InputFileError` naming `path:line`."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputFileError(
+                f"{path}:{number}", f"not valid JSON ({exc.msg}); write one JSON object per line"
+            ) from exc
+        if not isinstance(value, dict):
+            raise InputFileError(f"{path}:{number}", "each line must be a JSON object")
+        yield number, value

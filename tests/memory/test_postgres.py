@@ -2,13 +2,6 @@
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import subprocess
-import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,60 +9,12 @@ import pytest
 
 from agentrun.agents import Gateway, GatewayConfig, ModelConfig, RetryPolicy
 from agentrun.agents.fake_server import FakeError, FakeOpenAIServer
-from agentrun.agents.local import free_port
 from agentrun.graphs.chain_of_agents import ChainOfAgents
 from agentrun.memory import in_memory_store
 from agentrun.memory.checkpoint import checkpointer
 from tests.memory import coa_child
 
 pytestmark = pytest.mark.server
-
-
-def _binary(name: str) -> str | None:
-    found = shutil.which(name) or sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return found if isinstance(found, str) else (found[-1] if found else None)
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    """A throwaway PostgreSQL server on a free loopback port (trust auth), stopped after."""
-    pytest.importorskip("langgraph.checkpoint.postgres")
-    initdb, postgres = _binary("initdb"), _binary("postgres")
-    if initdb is None or postgres is None:
-        pytest.skip("PostgreSQL is not installed (initdb/postgres not found)")
-    as_user: list[str] = []
-    folder = Path(tempfile.mkdtemp(prefix="agentrun-pg-"))
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-        if shutil.which("runuser") is None:
-            pytest.skip("running as root without runuser to start PostgreSQL")
-        as_user = ["runuser", "-u", "postgres", "--"]
-        shutil.chown(folder, "postgres")
-    port = free_port()
-    try:
-        subprocess.run([*as_user, initdb, "-D", str(folder / "data"), "-U", "agentrun",
-                        "--auth=trust"], check=True, capture_output=True, timeout=120)  # fmt: skip
-        server = subprocess.Popen(
-            [*as_user, postgres, "-D", str(folder / "data"), "-p", str(port), "-k", str(folder),
-             "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        url = f"postgresql://agentrun@127.0.0.1:{port}/postgres"
-        import psycopg
-
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                psycopg.connect(url, connect_timeout=1).close()
-                break
-            except psycopg.OperationalError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        yield url
-        server.terminate()
-        server.wait(timeout=30)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 async def test_a_failed_run_resumes_from_postgres_checkpoints(
