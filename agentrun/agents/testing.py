@@ -30,8 +30,8 @@ from typing import Any
 
 from agentrun.agents import _litellm as lx
 from agentrun.agents.failures import is_provider_like, mark_pass_through
-from agentrun.agents.messages import Message, text_of
-from agentrun.agents.tokens import count_cl100k
+from agentrun.agents.messages import Message, image_count, text_of
+from agentrun.agents.tokens import TOKENS_PER_IMAGE, count_cl100k
 from agentrun.agents.tool_calls import ToolCall, as_tool_calls
 from agentrun.errors import ScriptedModelError
 
@@ -148,7 +148,9 @@ def _parameters(function: Callable[..., Any]) -> set[str]:
 
 
 def _usage(messages: list[Message], answer: Answer) -> dict[str, int]:
+    """Tokens as a provider would bill them: the text, and each image at the usual estimate."""
     prompt = count_cl100k(text_of(messages)) + 4 * len(messages)
+    prompt += TOKENS_PER_IMAGE * image_count(messages)
     if isinstance(answer, str):
         completion = count_cl100k(answer)
     else:

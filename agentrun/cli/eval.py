@@ -25,3 +25,7 @@ def register() -> None:
     from agentrun.cli import eval_tool_use
 
     app.command("tool-use")(eval_tool_use.command)
+
+    from agentrun.cli import eval_long_video
+
+    app.command("long-video")(eval_long_video.command)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -22,6 +22,7 @@ from agentrun.errors import (
 if TYPE_CHECKING:
     from agentrun.cli.progress import Progress
     from agentrun.pipeline import PipelineResult
+    from agentrun.pipeline.spec import InputSpec
 
 R = TypeVar("R")
 
@@ -50,10 +51,17 @@ def _text_or_file(raw: str, option: str) -> str:
     return read_text_file(path)
 
 
-def _inputs(values: list[str]) -> dict[str, Any]:
-    """`--input name=value`; `name=@path` reads the file."""
-    pairs = _pairs(values, "--input")
-    return {name: _text_or_file(raw, f"--input {name}") for name, raw in pairs.items()}
+def _inputs(pairs: Mapping[str, str], declared: Mapping[str, InputSpec]) -> dict[str, Any]:
+    """`--input name=value`; `name=@path` reads the file, or for an input the pipeline declares
+    as `video` or `images`, passes the path (the caller's choice: see agentrun.pipeline.media)."""
+    from agentrun.pipeline.media import MEDIA_INPUTS, given_path
+
+    return {
+        name: given_path(raw, declared[name].type, f"--input {name}")
+        if name in declared and declared[name].type in MEDIA_INPUTS
+        else _text_or_file(raw, f"--input {name}")
+        for name, raw in pairs.items()
+    }
 
 
 def _report(ctx: typer.Context, result: PipelineResult) -> None:
@@ -145,14 +153,15 @@ def run(
     from agentrun.pipeline import Pipeline, load_pipeline
 
     overrides = _pairs(set_, "--set")
-    given = _inputs(input_)
+    named = _pairs(input_, "--input")
     if (pipeline is None) == (workflow is None):
         raise UsageError("name a pipeline file or --workflow NAME (one of them)")
     if workflow is not None:
-        loaded = Pipeline.for_workflow(workflow, given, overrides)
+        loaded = Pipeline.for_workflow(workflow, named, overrides)
     else:
         assert pipeline is not None
         loaded = load_pipeline(pipeline, overrides)
+    given = _inputs(named, loaded.spec.inputs)
     thread = thread_id or new_thread_id()
     result = _resumable(ctx, thread, lambda: loaded.run(
         given, thread_id=thread, data_dir=state(ctx).data_dir, cache=cache,

@@ -35,6 +35,8 @@ BUILTIN: dict[str, str] = {
     "agent-write": "agentrun.graphs.agent_write:AgentWrite",
     "navigation": "agentrun.graphs.navigation:Navigation",
     "tour-navigation": "agentrun.graphs.tour_navigation:TourNavigation",
+    "long-caption": "agentrun.graphs.long_caption:LongCaption",
+    "video-qa": "agentrun.graphs.video_qa:VideoQA",
 }
 
 _registered: dict[str, type[Workflow[Any, Any, Any]]] = {}

@@ -146,11 +146,11 @@ def shown_messages(messages: list[Message]) -> list[Message]:
 async def record_prompt(
     ctx: WorkflowContext, node: str, model: str, messages: list[Message]
 ) -> None:
-    """Keep a prompt in the run's records (every call does, checkpointed or not)."""
+    """Keep a prompt in the run's records (every call does, checkpointed or not); inline images
+    are recorded by their size only."""
     if ctx.record_prompts:
-        ctx.run_records().put(
-            "prompt", _time_key(), {"node": node, "model": model, "messages": messages}
-        )
+        value = {"node": node, "model": model, "messages": shown_messages(messages)}
+        ctx.run_records().put("prompt", _time_key(), value)
 
 
 @contextmanager

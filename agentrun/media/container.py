@@ -63,7 +63,9 @@ def checked_file(path: str | os.PathLike[str], limits: MediaLimits) -> Path:
     except OSError as exc:
         raise InputFileError(str(file), f"cannot be read ({exc.strerror})") from None
     if file.is_dir():
-        raise InputFileError(str(file), "is a directory; pass a video file (or use load_images)")
+        raise InputFileError(
+            str(file), "is a directory; pass a video file (images in a folder: load_images)"
+        )
     if size == 0:
         raise InputFileError(str(file), "is empty; pass a complete video file")
     if limits.max_bytes is not None and size > limits.max_bytes:
@@ -164,24 +166,29 @@ def open_media(path: str | os.PathLike[str], limits: MediaLimits) -> Iterator[Me
     require_av()
     import av
 
-    with _ffmpeg_log() as logged:
-        try:
-            container = av.open(str(file), mode="r", metadata_errors="ignore")
-        except av.FFmpegError as exc:
-            raise InputFileError(
-                str(file),
-                f"is not a video or audio file ffmpeg can read ({_reason(exc)}); pass a complete "
-                f"mp4, mkv, webm, mov or avi file, or {REENCODE_HINT}",
-            ) from None
-        media = MediaFile(file, container, logged, limits)
-        try:
-            media.check_duration()
-            yield media
-        except av.FFmpegError as exc:
-            raise InputFileError(
-                str(file), f"is corrupt or truncated ({_reason(exc)}); {REENCODE_HINT}"
-            ) from None
-        finally:
+    container = None
+    try:
+        with _ffmpeg_log() as logged:
+            try:
+                container = av.open(str(file), mode="r", metadata_errors="ignore")
+            except av.FFmpegError as exc:
+                raise InputFileError(
+                    str(file),
+                    f"is not a video or audio file ffmpeg can read ({_reason(exc)}); pass a "
+                    f"complete mp4, mkv, webm, mov or avi file, or {REENCODE_HINT}",
+                ) from None
+            media = MediaFile(file, container, logged, limits)
+            try:
+                media.check_duration()
+                yield media
+            except av.FFmpegError as exc:
+                raise InputFileError(
+                    str(file), f"is corrupt or truncated ({_reason(exc)}); {REENCODE_HINT}"
+                ) from None
+    finally:
+        # Closed once ffmpeg's log no longer calls into Python: a decoder closed part way joins
+        # its threads, and one of them logging then would wait for the lock close holds.
+        if container is not None:
             container.close()
 
 

@@ -87,7 +87,9 @@ def _utterances(media: MediaFile, max_utterance_s: float) -> Iterator[tuple[floa
                 yield start, bytes(speech)
                 start += len(speech) / BYTES_PER_S
                 speech.clear()
-    voiced = endpointer.end_stream(bytes(pending))
+    # end_stream needs at least one sample: when the audio filled its last frame exactly, one
+    # sample of silence (after the end) closes the stream instead.
+    voiced = endpointer.end_stream(bytes(pending) or bytes(BYTES_PER_SAMPLE))
     if voiced is not None:
         speech += voiced
     if speech:

@@ -14,6 +14,7 @@ on every machine and Tesseract reads it.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
@@ -21,11 +22,11 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from agentrun.errors import ConfigError, UsageError
+from agentrun.errors import ConfigError, InputFileError, UsageError
 from agentrun.media.audio import SAMPLE_RATE, pcm_chunks
 from agentrun.media.container import MediaLimits, open_media, require_av
 
@@ -308,3 +309,56 @@ def write_synthetic_video(
     with av.open(str(file), mode="w") as container:
         _write(container, file, video, track)
     return video
+
+
+def events_path(video: str | os.PathLike[str]) -> Path:
+    """Where a synthetic video's ground truth is kept beside it: talk.mp4 -> talk.events.json."""
+    return Path(video).with_suffix(".events.json")
+
+
+def save_events(video: SyntheticVideo, path: str | os.PathLike[str] | None = None) -> Path:
+    """Write a video's ground truth as JSON (beside it by default), for evals and checks."""
+    target = Path(path) if path is not None else events_path(video.path)
+    data = {
+        "video": video.path.name, "duration": video.duration, "fps": video.fps,
+        "size": list(video.size), "has_speech": video.has_speech,
+        "events": [asdict(event) for event in video.events],
+    }  # fmt: skip
+    target.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return target
+
+
+def load_events(path: str | os.PathLike[str]) -> tuple[SceneEvent, ...]:
+    """The scenes of a ground-truth file written by `save_events`."""
+    file = Path(path)
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        return tuple(
+            SceneEvent(**{**event, "spoken": tuple(event["spoken"])}) for event in data["events"]
+        )
+    except FileNotFoundError:
+        raise InputFileError(
+            str(file),
+            "no such file; write a video and its events with "
+            "`python -m agentrun.media.synthetic VIDEO.mp4`",
+        ) from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputFileError(str(file), f"is not a ground-truth file of events ({exc})") from None
+
+
+def main(
+    path: Path,
+    seed: int = 0,
+    duration: float = 60.0,
+    speech: bool | None = None,
+) -> None:
+    """Write a synthetic video and its ground truth (<name>.events.json) beside it."""
+    video = write_synthetic_video(path, seed=seed, duration_s=duration, speech=speech)
+    events = save_events(video)
+    print(f"{video.path}: {len(video.events)} scenes, {video.duration:g} s; events: {events}")
+
+
+if __name__ == "__main__":
+    import typer
+
+    typer.run(main)

@@ -95,7 +95,7 @@ class _Sampler:
     """Decides, frame by frame, which decoded frames are kept."""
 
     sampling: Sampling
-    next_sample_s: float = 0.0
+    next_sample_s: float = 0.0  # the fixed rate's next sampling time
     previous: npt.NDArray[np.float32] | None = None
     kept: npt.NDArray[np.float32] | None = None
     kept_at: float = -math.inf
@@ -147,12 +147,14 @@ def _declared_video_s(stream: VideoStream) -> float | None:
     return None
 
 
-def _check_frame_budget(media: MediaFile, sampling: Sampling) -> None:
+def _check_frame_budget(
+    media: MediaFile, sampling: Sampling, start: float = 0.0, end: float | None = None
+) -> None:
     """Refuse before decoding when the fixed rate alone would keep more frames than allowed."""
     limit, duration = media.limits.max_frames, media.duration_s
     if limit is None or sampling.fps is None or duration is None:
         return
-    expected = math.floor(duration * sampling.fps) + 1
+    expected = math.floor((min(end or duration, duration) - start) * sampling.fps) + 1
     if expected > limit:
         raise InputFileError(media.name, _too_many_frames(limit, f"about {expected}"))
 
@@ -168,10 +170,58 @@ def iter_video_frames(
     path: str | os.PathLike[str],
     sampling: Sampling | None = None,
     limits: MediaLimits | None = None,
+    *,
+    start: float = 0.0,
+    end: float | None = None,
 ) -> Iterator[Frame]:
-    """The frames `sampling` keeps from the video at `path`, decoded one at a time."""
+    """The frames `sampling` keeps from the video at `path`, decoded one at a time.
+
+    With `start`/`end`, only the window start <= timestamp < end is read: the file is sought to
+    the keyframe before `start`, so a window of a long video costs its own length to decode. A
+    window is sampled as if the video began at `start` (its first frame is always kept, and the
+    fixed-rate grid stays that of the whole video), so the same window gives the same frames.
+    """
+    if start < 0 or (end is not None and end <= start):
+        raise UsageError(f"a window needs 0 <= start < end, not {start}..{end}")
     with open_media(path, limits or MediaLimits()) as media:
-        yield from _sampled_frames(media, sampling or Sampling())
+        yield from _sampled_frames(media, sampling or Sampling(), start, end)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What `probe_video` found: how long the video really lasts, its frame size and rate."""
+
+    path: str
+    duration: float
+    width: int
+    height: int
+    fps: float
+    has_audio: bool
+
+
+def probe_video(path: str | os.PathLike[str], limits: MediaLimits | None = None) -> VideoInfo:
+    """Check a video without decoding it: it opens, has a video stream within the limits, and
+    its packets run to the end it declares (a truncated file is refused here, before a long run
+    starts on it). Reading packets costs disk time only, seconds for gigabytes."""
+    with open_media(path, limits or MediaLimits()) as media:
+        stream = _video_stream(media)
+        rate = float(stream.average_rate or stream.guessed_rate or 25)
+        last_s = 0.0
+        for packet in media.container.demux(stream):
+            media.check_errors()
+            if packet.pts is not None and packet.time_base is not None:
+                ends = (packet.pts + (packet.duration or 0)) * packet.time_base
+                last_s = max(last_s, float(ends) - media.origin_s)
+        media.check_errors()
+        if last_s <= 0:
+            raise InputFileError(media.name, "has no video frames; pass a complete video")
+        limit = media.limits.max_duration_s
+        if limit is not None and last_s > limit:
+            raise InputFileError(media.name, duration_over(last_s, limit))
+        _check_complete(media, stream, last_s - 1 / rate, 1 / rate)
+        width, height = stream.width, stream.height
+        has_audio = bool(media.container.streams.audio)
+    return VideoInfo(str(path), last_s, width, height, rate, has_audio)
 
 
 def load_video(
@@ -188,22 +238,30 @@ def load_video(
     return FrameSequence(frames, str(path), max(declared or 0.0, frames[-1].timestamp))
 
 
-def _sampled_frames(media: MediaFile, sampling: Sampling) -> Iterator[Frame]:
+def _sampled_frames(
+    media: MediaFile, sampling: Sampling, start: float = 0.0, end: float | None = None
+) -> Iterator[Frame]:
     stream = _video_stream(media)
-    _check_frame_budget(media, sampling)
+    _check_frame_budget(media, sampling, start, end)
     limits = media.limits
-    sampler = _Sampler(sampling)
+    sampler = _Sampler(sampling, next_sample_s=_grid_at(start, sampling.fps))
     rate = float(stream.average_rate or stream.guessed_rate or 25)
+    sought = start > 0 and _seek(media, stream, start)
     kept = 0
     last_s = 0.0
-    for index, decoded in enumerate(media.container.decode(stream)):
+    for position, decoded in enumerate(media.container.decode(stream)):
         media.check_errors()
         time = decoded.time
-        timestamp = max(0.0, time - media.origin_s if time is not None else index / rate)
+        if time is None and sought:  # no timestamps to place frames after a seek
+            raise InputFileError(media.name, f"its frames carry no timestamps; {REENCODE_HINT}")
+        timestamp = max(0.0, time - media.origin_s if time is not None else position / rate)
+        index = round(timestamp * rate) if sought else position
         last_s = max(last_s, timestamp)
         if limits.max_duration_s is not None and timestamp > limits.max_duration_s:
             raise InputFileError(media.name, duration_over(timestamp, limits.max_duration_s))
-        if not sampler.keep(timestamp, decoded):
+        if end is not None and timestamp >= end - _EPSILON_S:
+            return  # the window is read: the rest of the file is not decoded
+        if timestamp < start - _EPSILON_S or not sampler.keep(timestamp, decoded):
             continue
         kept += 1
         if limits.max_frames is not None and kept > limits.max_frames:
@@ -213,6 +271,29 @@ def _sampled_frames(media: MediaFile, sampling: Sampling) -> Iterator[Frame]:
         yield Frame(timestamp, image, media.name, index)
     media.check_errors()
     _check_complete(media, stream, last_s, 1 / rate)
+
+
+def _grid_at(start: float, fps: float | None) -> float:
+    """The first fixed-rate sampling time at or after `start` (0 without a fixed rate)."""
+    if fps is None or start <= 0:
+        return 0.0
+    return math.ceil(start * fps - _EPSILON_S) / fps
+
+
+def _seek(media: MediaFile, stream: VideoStream, start: float) -> bool:
+    """Jump to the keyframe at or before `start`; False where the file cannot seek (then it
+    is decoded from its beginning, which is slower but gives the same frames)."""
+    import av
+
+    if stream.time_base is None:
+        return False
+    offset = math.floor((start + media.origin_s) / float(stream.time_base))
+    try:
+        media.container.seek(offset, stream=stream, backward=True, any_frame=False)
+    except (av.FFmpegError, OSError):
+        media.container.seek(0)
+        return False
+    return True
 
 
 def _rgb_image(decoded: VideoFrame, width: int, height: int) -> PILImage.Image:

@@ -29,7 +29,7 @@ from agentrun.graphs.agent_loop import agent_loop, run_tool, tool_context
 from agentrun.graphs.base import NO_ANSWER, Workflow, WorkflowResult, pass_on
 from agentrun.graphs.runtime import WorkflowContext, add_usage, context, usage_of, usage_update
 from agentrun.graphs.workflow_tool import nested_thread, select_tools
-from agentrun.pipeline import templates
+from agentrun.pipeline import media, templates
 from agentrun.pipeline.blobs import BlobStore
 from agentrun.pipeline.checks import graph_nodes, start_node
 from agentrun.pipeline.load import describe
@@ -226,6 +226,8 @@ class PipelineGraph:
         )  # fmt: skip
         thread_id = nested_thread(self.thread_id, label)
         try:
+            trusted = media.caller_paths(self.spec.inputs, variables["inputs"])
+            inputs = media.checked_media_inputs(workflow.Inputs, inputs, trusted, self.files)
             result = await self._run_workflow(workflow, inputs, thread_id, label)
         except UsageError as exc:  # its inputs, in the workflow's words: say which step
             raise UsageError(self._named(node, workflow.name, str(exc))) from exc

@@ -537,6 +537,11 @@ def _listing(path: Path, problems: list[str]) -> str:
 
 def _input_type(annotation: Any) -> str:
     """The pipeline input type that carries a workflow input of this annotation."""
+    from agentrun.media.source import media_kind
+
+    media = media_kind(annotation)
+    if media is not None:
+        return media
     for kind, name in ((bool, "boolean"), (int, "integer"), (float, "number")):
         if annotation is kind or annotation == kind | None:
             return name

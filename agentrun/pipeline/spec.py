@@ -105,8 +105,12 @@ class McpServerSpec(McpServerSettings):
 
 
 class InputSpec(_Spec):
-    type: Literal["string", "text", "integer", "number", "boolean", "list"] = Field(
-        default="string", description="`text` is a long string, usually given as @file."
+    type: Literal["string", "text", "integer", "number", "boolean", "list", "video", "images"] = (
+        Field(
+            default="string",
+            description="`text` is a long string, usually given as @file; `video` (a file) and "
+            "`images` (a folder) are paths, given as @path.",
+        )
     )
     description: str = ""
     default: Any = None

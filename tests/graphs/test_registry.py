@@ -18,6 +18,7 @@ from tests.graphs.test_base import Echo
 def test_every_builtin_workflow_is_found_by_its_name() -> None:
     assert {
         "chain-of-agents", "retrieve-then-reason", "agent-write", "navigation", "tour-navigation",
+        "long-caption", "video-qa",
     } <= set(workflow_names())  # fmt: skip
     for name in registry.BUILTIN:
         workflow = get_workflow(name)

@@ -38,3 +38,21 @@ def test_spoken_words_are_recovered_at_their_times(spoken_video: SyntheticVideo)
 @needs_pocketsphinx
 def test_a_video_without_audio_has_no_speech(silent_video: SyntheticVideo) -> None:
     assert speech.transcribe(silent_video.path) == []
+
+
+@needs_pocketsphinx
+def test_audio_that_fills_its_last_frame_exactly_ends_the_stream(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pocketsphinx import Endpointer
+
+    from agentrun.media.audio import SAMPLE_RATE
+
+    frame = Endpointer(sample_rate=SAMPLE_RATE).frame_bytes
+    silence = bytes(frame * 50)  # nothing left over for end_stream
+
+    def chunks(media: object) -> list[tuple[float, bytes]]:
+        return [(0.0, silence)]
+
+    monkeypatch.setattr(speech, "pcm_chunks", chunks)
+    assert list(speech._utterances(object(), max_utterance_s=10.0)) == []  # type: ignore[arg-type]

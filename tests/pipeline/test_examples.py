@@ -28,6 +28,8 @@ FAKE_RUNS = {
     "tour_navigation.yaml": [],
     "harbour_notes.yaml": [],
     "tool_agent.yaml": [],
+    "long_caption.yaml": [],
+    "video_qa.yaml": ["--set", "workflow.config.speech=false"],
 }
 
 
@@ -78,6 +80,11 @@ def test_example_runs_on_its_scripted_replies(
         assert "answer: Lady Elspeth Varne" in out and "notes: 4 notes kept" in out
     if name == "tool_agent.yaml":  # memory, then the folder, then the file were looked up
         assert "answer: 42 lamps: 18 in the harbour store and 24 in the north tower." in out
+    if name == "long_caption.yaml":  # 4 segment captions, 2 merges, 2 sections
+        assert "## [00:00:00]-[00:00:20]" in out and "## [00:00:20]-[00:00:40]" in out
+        assert "2 sections, 42 words for a target of 200; 4 segments, 2 merges" in out
+    if name == "video_qa.yaml":  # the segment holding MIRROR 37 (read on screen) was sent
+        assert 'answer: "WINDOW 40" [00:00:09]' in out and "cited: [00:00:09] (grounded)" in out
 
 
 def test_load_pipeline_runs_from_python_without_global_state(data_dir: Path) -> None:
