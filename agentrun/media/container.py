@@ -120,6 +120,10 @@ class MediaFile:
             if level <= _FFMPEG_ERROR_LEVEL
         ]
 
+    def decode_failed(self, message: str) -> None:
+        """Count an error raised while reading or decoding as one ffmpeg logged."""
+        self.logged.append((_FFMPEG_ERROR_LEVEL, "decode", message))
+
     def check_errors(self) -> None:
         """Refuse the file once ffmpeg has logged more errors than the limit allows."""
         errors = self.errors()

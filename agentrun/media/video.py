@@ -136,7 +136,10 @@ def _video_stream(media: MediaFile) -> VideoStream:
             f"frames are {stream.width}x{stream.height}, over the {limit:,} pixel limit; "
             "scale it down (ffmpeg -vf scale=1920:-2) or raise MediaLimits.max_frame_pixels",
         )
-    stream.thread_type = "AUTO"
+    # One decoding thread: closing a threaded decoder part way joins its threads, and one of them
+    # logging through PyAV's Python callback (installed while any file is open, by any thread)
+    # then waits for the GIL that close holds, for ever.
+    stream.codec_context.thread_count = 1
     return stream
 
 
@@ -249,7 +252,7 @@ def _sampled_frames(
     sought = start > 0 and _seek(media, stream, start)
     kept = 0
     last_s = 0.0
-    for position, decoded in enumerate(media.container.decode(stream)):
+    for position, decoded in enumerate(_decoded(media, stream)):
         media.check_errors()
         time = decoded.time
         if time is None and sought:  # no timestamps to place frames after a seek
@@ -271,6 +274,26 @@ def _sampled_frames(
         yield Frame(timestamp, image, media.name, index)
     media.check_errors()
     _check_complete(media, stream, last_s, 1 / rate)
+
+
+def _decoded(media: MediaFile, stream: VideoStream) -> Iterator[VideoFrame]:
+    """The stream's frames in order. A packet that cannot be read or decoded counts as one of
+    the file's errors (`MediaLimits.max_decode_errors`); reading stops where the data does."""
+    import av
+
+    packets = media.container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.FFmpegError as exc:
+            media.decode_failed(exc.strerror or type(exc).__name__)
+            return
+        try:
+            yield from packet.decode()
+        except av.FFmpegError as exc:
+            media.decode_failed(exc.strerror or type(exc).__name__)
 
 
 def _grid_at(start: float, fps: float | None) -> float:
