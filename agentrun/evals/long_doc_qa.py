@@ -263,7 +263,10 @@ async def arun_eval(
         from agentrun.evals.on_ray import arun_on_ray
 
         jobs = [(strategy, item) for strategy, item in todo]
-        async for row in arun_on_ray(settings, jobs, res.namespace, ray, gateway):
+        on_ray = arun_on_ray(
+            settings, jobs, res.namespace, ray, gateway, answer=answer_pair, score=score_row
+        )
+        async for row in on_ray:
             keep(row)
     else:
         limit = asyncio.Semaphore(settings.concurrency)

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from agentrun.agents.gateway import Gateway
 from agentrun.evals.datasets import QAItem
 from agentrun.evals.strategies import Resources
-from agentrun.pipeline.batch import Worker
+from agentrun.pipeline.batch_worker import Worker
 
 
 @dataclass(frozen=True)
@@ -32,25 +32,24 @@ class EvalPair:
     item: QAItem
     namespace: tuple[str, ...]
     cache: bool
+    answer: Callable[[Any, str, QAItem, Resources], Awaitable[dict[str, Any]]]
+    score: Callable[..., dict[str, Any]]  # the eval's row for a pair it could not answer
 
     async def run(self, worker: Worker) -> dict[str, Any]:
         from langgraph.checkpoint.memory import InMemorySaver
-
-        from agentrun.evals.long_doc_qa import answer_pair
 
         store = await worker.resource("eval store", lambda: eval_store(worker.chroma_url))
         gateway = Gateway(data_dir=worker.data_dir, cache=self.cache, limiter=worker.limiter)
         async with gateway:
             res = Resources(gateway, store, InMemorySaver(), self.namespace)
-            return await answer_pair(self.settings, self.strategy, self.item, res)
+            return await self.answer(self.settings, self.strategy, self.item, res)
 
     def lost(self, error: BaseException) -> dict[str, Any]:
-        from agentrun.evals.long_doc_qa import score_row
         from agentrun.scale.ray_batch import ITEM_RETRIES
 
         why = (f"the Ray worker answering it was lost {ITEM_RETRIES + 1} times "
                f"({type(error).__name__}); run the eval again to retry it")  # fmt: skip
-        return score_row(self.settings, self.strategy, self.item, None, 0.0, why)
+        return self.score(self.settings, self.strategy, self.item, None, 0.0, why)
 
 
 def eval_store(url: str | None) -> contextlib.AbstractContextManager[Any]:
@@ -68,14 +67,21 @@ async def arun_on_ray(
     namespace: tuple[str, ...],
     address: str,
     gateway: Gateway,
+    *,
+    answer: Callable[[Any, str, QAItem, Resources], Awaitable[dict[str, Any]]],
+    score: Callable[..., dict[str, Any]],
 ) -> AsyncGenerator[dict[str, Any], None]:
-    """Each pair's scored row as it finishes on the cluster at `address`."""
+    """Each pair's scored row as it finishes on the cluster at `address`: `answer` runs a pair
+    on a worker, `score` makes the row of a pair whose workers were all lost."""
     from agentrun.memory import CHROMA_URL_ENV
     from agentrun.scale.ray_batch import RayPool
     from agentrun.settings import data_dir
 
     cache = gateway.config.cache.enabled
-    jobs = [EvalPair(settings, strategy, item, namespace, cache) for strategy, item in pairs]
+    jobs = [
+        EvalPair(settings, strategy, item, namespace, cache, answer, score)
+        for strategy, item in pairs
+    ]
     pool = RayPool(
         address, settings.concurrency, data_dir(), chroma_url=os.environ.get(CHROMA_URL_ENV)
     )

@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agentrun.errors import ConfigError
-from agentrun.pipeline.batch import BatchOptions, PipelineSource, Worker, run_item
 from agentrun.pipeline.batch_items import BatchItem
 from agentrun.pipeline.batch_output import ItemOutcome
+from agentrun.pipeline.batch_worker import BatchOptions, PipelineSource, Worker, run_item
 
 #: Times an item is retried on a new runner when the one running it dies.
 ITEM_RETRIES = 3
