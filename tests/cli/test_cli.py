@@ -106,8 +106,8 @@ def test_demo_answers_the_bundled_question_on_a_scripted_model(
 
     def reader(messages: list[dict[str, object]]) -> str:
         prompt = str(messages[-1]["content"])
-        if prompt.startswith("Evidence:"):  # the manager
-            return answer if quote in prompt else "NONE"
+        if prompt.startswith("Facts:"):  # the manager, citing the fact it answers from
+            return f"{answer} [1]" if quote in prompt else "NONE"
         return f"- {quote}" if quote in prompt else "NONE"
 
     with scripted_model(reader, context_window=2048) as fake:
