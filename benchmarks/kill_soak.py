@@ -83,8 +83,8 @@ class Tracker:
         self.counts: Counter[str] = Counter()
         self.calls_started = 0
         self.calls_recorded = 0
+        self.tools_recorded = 0
         self.tools_started = 0
-        self.tools_running = 0
         self.fired = False
 
     def hit(self, point: str) -> bool:
@@ -96,7 +96,8 @@ class Tracker:
     def die(self, point: str) -> None:
         self.fired = True
         in_flight = self.calls_started - self.calls_recorded
-        tools = self.tools_running + (1 if point == "tool call" else 0)
+        # a tool is in flight until its result is recorded: started, not yet in a checkpoint
+        tools = self.tools_started - self.tools_recorded
         self.write({"event": "kill", "point": point, "occurrence": self.at,
                     "calls_in_flight": in_flight, "tools_in_flight": tools})  # fmt: skip
         os.kill(os.getpid(), self.signal)
@@ -163,11 +164,7 @@ def _tool_call(tracker: Tracker) -> None:
 
     async def hooked(self: Tool, *args: Any, **kwargs: Any) -> Any:
         tracker.tools_started += 1
-        tracker.tools_running += 1
-        try:
-            result = await call(self, *args, **kwargs)
-        finally:
-            tracker.tools_running -= 1
+        result = await call(self, *args, **kwargs)
         if tracker.hit("tool call"):
             tracker.die("tool call")
         return result
@@ -203,6 +200,8 @@ def _recorded_calls(tracker: Tracker) -> None:
                 and ("requested_model" in value or {"value", "error", "usage"} <= set(value))
             ):
                 tracker.calls_recorded += 1
+            elif channel == "__return__" and isinstance(value, dict) and "content" in value:
+                tracker.tools_recorded += 1  # a tool's outcome: value, content, error, usage
 
     AsyncSqliteSaver.aput_writes = hooked  # type: ignore[method-assign]
 
