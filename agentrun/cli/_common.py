@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
     from rich.console import Console
     from rich.text import Text
 
-    from agentrun.errors import AgentrunError
+    from agentrun.errors import AgentrunError, UsageError
 
 
 @dataclass(frozen=True)
@@ -79,3 +80,12 @@ def fail(error: AgentrunError) -> int:
     """Print one line for an error and return its exit code."""
     err_console().print(literal(f"error: {error}"), style="bold red")
     return error.exit_code
+
+
+def option_error(exc: ValidationError) -> UsageError:
+    """The command-line option behind the first problem of an options model (`--max-hops`)."""
+    from agentrun.errors import UsageError
+
+    first = exc.errors()[0]
+    name = ".".join(str(part) for part in first["loc"]) or "options"
+    return UsageError(f"--{name.replace('_', '-')}: {first['msg']}")

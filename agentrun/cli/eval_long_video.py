@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from agentrun.cli._common import console, err_console, literal, state
+from agentrun.cli._common import console, err_console, literal, option_error, state
 
 
 def command(
@@ -46,7 +46,6 @@ def command(
     from pydantic import ValidationError
 
     from agentrun.agents import Gateway
-    from agentrun.errors import UsageError
     from agentrun.evals.long_video import REPORT_JSON, REPORT_PNG, LongVideoEvalConfig, arun_eval
     from agentrun.graphs.runtime import run_sync
     from agentrun.settings import data_dir as resolve_data_dir
@@ -61,9 +60,7 @@ def command(
             events=str(events) if events else None,
         )  # fmt: skip
     except ValidationError as exc:
-        first = exc.errors()[0]
-        name = ".".join(str(p) for p in first["loc"]) or "options"
-        raise UsageError(f"--{name.replace('_', '-')}: {first['msg']}") from None
+        raise option_error(exc) from None
     root = resolve_data_dir(state(ctx).data_dir)
     out = out_dir or root / "evals" / f"long-video-{config.fingerprint()}"
     errors = err_console()

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from agentrun.cli._common import console, err_console, state
+from agentrun.cli._common import console, err_console, option_error, state
 from agentrun.cli.eval_long_doc_qa import REPORT, write_report
 
 
@@ -54,7 +54,6 @@ def command(
     from pydantic import ValidationError
 
     from agentrun.agents import Gateway
-    from agentrun.errors import UsageError
     from agentrun.evals.navigation import (
         REPORT_JSON,
         REPORT_MD,
@@ -74,9 +73,7 @@ def command(
             distance_noise=distance_noise, occlusion=occlusion, visibility_m=visibility,
         )  # fmt: skip
     except ValidationError as exc:
-        first = exc.errors()[0]
-        name = ".".join(str(p) for p in first["loc"]) or "options"
-        raise UsageError(f"--{name.replace('_', '-')}: {first['msg']}") from None
+        raise option_error(exc) from None
     root = resolve_data_dir(state(ctx).data_dir)
     out = out_dir or root / "evals" / f"navigation-{config.fingerprint()}"
     errors = err_console()
