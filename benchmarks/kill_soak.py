@@ -93,13 +93,15 @@ class Tracker:
         self.counts[point] += 1
         return not self.fired and point == self.point and self.counts[point] == self.at
 
+    def in_flight(self) -> dict[str, int]:
+        """Calls and tools started whose results are not yet in a checkpoint: a resume may run
+        them again."""
+        return {"calls_in_flight": self.calls_started - self.calls_recorded,
+                "tools_in_flight": self.tools_started - self.tools_recorded}  # fmt: skip
+
     def die(self, point: str) -> None:
         self.fired = True
-        in_flight = self.calls_started - self.calls_recorded
-        # a tool is in flight until its result is recorded: started, not yet in a checkpoint
-        tools = self.tools_started - self.tools_recorded
-        self.write({"event": "kill", "point": point, "occurrence": self.at,
-                    "calls_in_flight": in_flight, "tools_in_flight": tools})  # fmt: skip
+        self.write({"event": "kill", "point": point, "occurrence": self.at, **self.in_flight()})
         os.kill(os.getpid(), self.signal)
 
     def write(self, record: dict[str, Any]) -> None:
@@ -112,6 +114,7 @@ class Tracker:
         self.write({
             "event": "exit", "code": code, "counts": dict(self.counts),
             "calls_started": self.calls_started, "tools_started": self.tools_started,
+            **self.in_flight(),
         })  # fmt: skip
 
 
@@ -423,8 +426,11 @@ class Soak:
         finally:
             if mode == "disk full":
                 self.disk.release(data)
+        # a process killed at a tool call has no exit record, but that tool had started
         run.tools = sum(a.exit["tools_started"] for a in run.attempts if a.exit) + sum(
-            1 for a in run.attempts if a.killed and a.killed["point"] == "tool call"
+            1
+            for a in run.attempts
+            if a.exit is None and a.killed and a.killed["point"] == "tool call"
         )
         run.requests = sum(self.requests().values())
         run.extra_requests = run.requests - sum(ref.requests.values())
@@ -441,8 +447,13 @@ class Soak:
             run.attempts.append(attempt)
             if attempt.killed is not None:
                 self.stops += 1  # the next kill goes to the next point
-                run.calls_in_flight += attempt.killed["calls_in_flight"]
-                run.tools_in_flight += attempt.killed["tools_in_flight"]
+            # what was in flight when the process stopped: at its exit (Ctrl-C, a full disk) or
+            # at the kill (SIGKILL leaves no exit record)
+            stopped = attempt.exit if attempt.exit is not None and attempt.code != 0 else None
+            stopped = stopped or attempt.killed
+            if stopped is not None:
+                run.calls_in_flight += stopped["calls_in_flight"]
+                run.tools_in_flight += stopped["tools_in_flight"]
             if attempt.exit is not None and attempt.code == 0:
                 run.finished = True
                 return
