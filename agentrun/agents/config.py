@@ -92,7 +92,10 @@ class LocalModelConfig(_Strict):
     )
     n_ctx: int = Field(default=8192, gt=0)
     n_threads: int | None = Field(
-        default=None, gt=0, description="llama.cpp threads; default: the cores but one, 1 to 4."
+        default=None,
+        gt=0,
+        description="llama.cpp threads for generation and prompt reading; default: the cores but "
+        "one (1 to 4) generate, every core (up to 8) reads the prompt.",
     )
     startup_timeout_s: float = Field(default=60.0, gt=0)
     max_tokens: int = Field(default=512, gt=0)

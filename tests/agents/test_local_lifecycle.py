@@ -93,3 +93,17 @@ def test_the_local_identity_names_the_file_its_version_and_n_ctx(tmp_path: Path)
     assert base != local_identity(LocalModelConfig(model_path=gguf(tmp_path, "other.gguf")))
     os.utime(path, ns=(1, 1))  # the file replaced in place
     assert base != local_identity(LocalModelConfig(model_path=path))
+
+
+@pytest.mark.parametrize(
+    ("cores", "generate", "read"), [(1, 1, 1), (2, 1, 2), (8, 4, 8), (32, 4, 8)]
+)
+def test_the_prompt_is_read_on_every_core_and_tokens_made_on_all_but_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cores: int, generate: int, read: int
+) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    argv = LocalServer(LocalModelConfig())._command(gguf(tmp_path, "m.gguf"), 8000)
+    threads = {argv[i]: argv[i + 1] for i, arg in enumerate(argv) if arg.startswith("--n_threads")}
+    assert threads == {"--n_threads": str(generate), "--n_threads_batch": str(read)}
+    pinned = LocalServer(LocalModelConfig(n_threads=3))._command(gguf(tmp_path, "m.gguf"), 8000)
+    assert pinned[pinned.index("--n_threads_batch") + 1] == "3"
