@@ -17,6 +17,7 @@ files are read from the copy inside the LiteLLM wheel, without importing LiteLLM
 
 from __future__ import annotations
 
+import atexit
 import functools
 import importlib.util
 import math
@@ -114,6 +115,8 @@ class LocalTokenizer:
                         f"tokenizer {self.model_path!r}: its vocabulary cannot be read ({exc}); "
                         "give a GGUF model file"
                     ) from exc
+                # freed before interpreter shutdown, when llama.cpp's bindings are already gone
+                atexit.register(llama.close)
                 self._llama = llama
                 source = self._llama.metadata.get("tokenizer.chat_template")
                 if source:
