@@ -30,6 +30,7 @@ import json
 import os
 import platform
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -45,6 +46,7 @@ from agentrun.agents._litellm import litellm
 from agentrun.agents.tokens import cl100k, count_cl100k
 from agentrun.graphs.chain_of_agents import ChainOfAgents, ChainOfAgentsConfig, prompts
 from agentrun.graphs.chain_of_agents.budgets import SAFETY_TOKENS
+from agentrun.text.quotes import number_sentences
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gateway_overhead  # the per-call comparison, shared
@@ -120,11 +122,12 @@ def generated_document(tokens: int, seed: int = 7) -> str:
 
 
 def reply_to(body: dict[str, Any]) -> str:
-    """The fake model: a worker quotes the needle when its text holds it, the manager answers."""
+    """The fake model: a worker cites the needle's sentence by its number when its text holds it,
+    the manager answers citing the fact that holds it (LlamaIndex's prompts: answers plainly)."""
     content = str(body["messages"][-1]["content"])
-    if "Copy the sentences" in content:
-        text = content.split("Text (", 1)[-1]
-        return f'- "{NEEDLE}"' if NEEDLE in text else roles.NONE
+    numbered = [line for line in content.splitlines() if line.startswith("[") and NEEDLE in line]
+    if "one numbered sentence per line" in content or "Answer with a few words" in content:
+        return f"{ANSWER} {numbered[0].split()[0]}" if numbered else roles.NONE
     return ANSWER if NEEDLE in content else roles.NONE
 
 
@@ -180,15 +183,39 @@ class Bench:
         overhead = count_cl100k("".join(str(m["content"]) for m in empty)) + 4 * len(empty) + 3
         return WINDOW - overhead - config.cu_tokens - config.worker_max_tokens - SAFETY_TOKENS
 
+    def hand_chunks(self, config: ChainOfAgentsConfig) -> list[str]:
+        """The document's sentences packed by hand into chunks that fit the chunk size as the
+        worker's prompt shows them: one `[id] sentence` line each."""
+        spans = number_sentences(self.document).spans
+        lines = [f"[100] {self.document[start:end]}\n" for start, end in spans]
+        sizes = [len(ids) for ids in cl100k().encode_ordinary_batch(lines)]
+        budget, chunks, first, used = self.hand_chunk_tokens(config), [], 0, 0
+        for index, size in enumerate(sizes):
+            if used and used + size > budget:
+                chunks.append(self.document[spans[first][0] : spans[index - 1][1]])
+                first, used = index, 0
+            used += size
+        chunks.append(self.document[spans[first][0] : spans[-1][1]])
+        return chunks
+
+
+def cited(reply: str, chunk: str) -> list[str]:
+    """The chunk's sentences a worker's reply cites by number."""
+    numbered = number_sentences(chunk)
+    found = [numbered.sentence(int(n)) for n in re.findall(r"\[(\d+)\]", reply)]
+    return [sentence for sentence in found if sentence]
+
+
+def facts_of(evidence: list[str]) -> str:
+    return "\n".join(f"[{i}] {quote}" for i, quote in enumerate(evidence, 1))
+
 
 async def hand_loop(bench: Bench) -> Outcome:
     """Chain of agents written by hand on raw `litellm.acompletion`."""
     config = ChainOfAgentsConfig()
     lm = litellm()
     started = time.perf_counter()
-    ids = cl100k().encode(bench.document, disallowed_special=())
-    size = bench.hand_chunk_tokens(config)
-    chunks = [cl100k().decode(ids[i : i + size]) for i in range(0, len(ids), size)]
+    chunks = bench.hand_chunks(config)
     calls = prompt_tokens = 0
 
     async def ask(messages: list[Any], max_tokens: int) -> str:
@@ -203,16 +230,14 @@ async def hand_loop(bench: Bench) -> Outcome:
 
     evidence: list[str] = []
     for index, chunk in enumerate(chunks):
-        previous = "\n".join(f'- "{quote}"' for quote in evidence)
         position = f"part {index + 1} of {len(chunks)}"
-        messages = prompts.evidence_worker(QUESTION, previous, chunk, position)
+        messages = prompts.evidence_worker(QUESTION, facts_of(evidence), chunk, position)
         reply = await ask(messages, config.worker_max_tokens)
-        evidence += [q for q in roles.parse_quotes(reply) if q in chunk and q not in evidence]
+        evidence += [q for q in cited(reply, chunk) if q not in evidence]
     answer = None
     if evidence:
-        unit = "\n".join(f'- "{quote}"' for quote in evidence)
-        reply = await ask(prompts.manager_messages(QUESTION, unit), config.answer_max_tokens)
-        answer = roles.parse_answer(reply)
+        messages = prompts.manager_messages(QUESTION, facts_of(evidence), citing=True)
+        answer = roles.parse_cited_answer(await ask(messages, config.answer_max_tokens)).answer
     return Outcome(time.perf_counter() - started, calls, prompt_tokens, answer)
 
 
@@ -257,11 +282,10 @@ async def langgraph_loop(bench: Bench) -> Outcome:
 
     async def worker(state: State) -> dict[str, Any]:
         chunk, step = state["chunks"][state["step"]], state["step"]
-        previous = "\n".join(f'- "{quote}"' for quote in state["evidence"])
         position = f"part {step + 1} of {len(state['chunks'])}"
-        messages = prompts.evidence_worker(QUESTION, previous, chunk, position)
+        messages = prompts.evidence_worker(QUESTION, facts_of(state["evidence"]), chunk, position)
         reply, tokens = await ask(messages, config.worker_max_tokens)
-        found = [q for q in roles.parse_quotes(reply) if q in chunk and q not in state["evidence"]]
+        found = [q for q in cited(reply, chunk) if q not in state["evidence"]]
         return {
             "step": step + 1, "evidence": state["evidence"] + found,
             "calls": state["calls"] + 1, "prompt_tokens": state["prompt_tokens"] + tokens,
@@ -270,11 +294,9 @@ async def langgraph_loop(bench: Bench) -> Outcome:
     async def manager(state: State) -> dict[str, Any]:
         if not state["evidence"]:
             return {"answer": None}
-        unit = "\n".join(f'- "{quote}"' for quote in state["evidence"])
-        reply, tokens = await ask(
-            prompts.manager_messages(QUESTION, unit), config.answer_max_tokens
-        )
-        return {"answer": roles.parse_answer(reply), "calls": state["calls"] + 1,
+        messages = prompts.manager_messages(QUESTION, facts_of(state["evidence"]), citing=True)
+        reply, tokens = await ask(messages, config.answer_max_tokens)
+        return {"answer": roles.parse_cited_answer(reply).answer, "calls": state["calls"] + 1,
                 "prompt_tokens": state["prompt_tokens"] + tokens}  # fmt: skip
 
     graph = StateGraph(State)
@@ -287,9 +309,7 @@ async def langgraph_loop(bench: Bench) -> Outcome:
     graph.add_edge("manager", END)
     app = graph.compile()
     started = time.perf_counter()
-    ids = cl100k().encode(bench.document, disallowed_special=())
-    size = bench.hand_chunk_tokens(config)
-    chunks = [cl100k().decode(ids[i : i + size]) for i in range(0, len(ids), size)]
+    chunks = bench.hand_chunks(config)
     first: State = {"chunks": chunks, "step": 0, "evidence": [], "answer": None,
                     "calls": 0, "prompt_tokens": 0}  # fmt: skip
     final = await app.ainvoke(first, {"recursion_limit": 10_000})
