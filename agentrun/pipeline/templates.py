@@ -84,6 +84,18 @@ def environment() -> SandboxedEnvironment:
     return env
 
 
+@functools.lru_cache(maxsize=1024)
+def _compiled(source: str) -> jinja2.Template:
+    """A template compiled once per process: a pipeline renders the same few for every run and
+    every item of a batch (compiling is most of rendering's cost)."""
+    return environment().from_string(source)
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled_expression(source: str) -> Any:
+    return environment().compile_expression(source, undefined_to_none=False)
+
+
 def _walk(node: nodes.Node) -> Iterator[nodes.Node]:
     """Every node of a tree, without recursion (a long chain of operators is a deep tree)."""
     pending = [node]
@@ -216,7 +228,7 @@ def variables(source: str) -> set[str]:
 def render(source: str, context: Mapping[str, Any], *, name: str) -> str:
     """Render a checked template; a missing variable names the template and the variable."""
     try:
-        return environment().from_string(source).render(**context)
+        return _compiled(source).render(**context)
     except jinja2.UndefinedError as exc:
         raise RunFailedError(f"template {name}: {exc.message}; check the names it uses") from exc
     except jinja2.TemplateError as exc:
@@ -228,7 +240,7 @@ def render(source: str, context: Mapping[str, Any], *, name: str) -> str:
 def evaluate(source: str, context: Mapping[str, Any], *, name: str) -> Any:
     """Evaluate a checked expression (conditions, fan-out lists) to a Python value."""
     try:
-        return environment().compile_expression(source, undefined_to_none=False)(**context)
+        return _compiled_expression(source)(**context)
     except jinja2.UndefinedError as exc:
         raise RunFailedError(f"expression {name}: {exc.message}; check the names it uses") from exc
     except jinja2.TemplateError as exc:
