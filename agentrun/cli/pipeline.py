@@ -113,7 +113,12 @@ def _resumable(ctx: typer.Context, thread_id: str, call: Callable[[], R]) -> R:
         if exc.thread_id is None or isinstance(exc, AnswerError):
             raise  # refused before it started, or an answer refused: nothing new to say
         code = fail(exc)
-        hint = f"run {exc.thread_id} failed; resume with: {resume_command(ctx, exc.thread_id)}"
+        hint = (
+            f"run {exc.thread_id} failed on its input, which a resume would read again; "
+            "start a new run with the input corrected"
+            if isinstance(exc, UsageError)
+            else f"run {exc.thread_id} failed; resume with: {resume_command(ctx, exc.thread_id)}"
+        )
         err_console().print(hint, markup=False)
         raise typer.Exit(code) from None
 

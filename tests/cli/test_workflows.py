@@ -73,3 +73,17 @@ def test_bad_workflow_runs_are_one_clear_line(
     assert cli(["run", *args]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_a_run_that_fails_on_its_input_says_to_start_again_not_to_resume(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_text("", encoding="utf-8")
+    args = ["run", "--workflow", "chain-of-agents", "--input", f"document=@{empty}",
+            "--input", "query=What?", "--thread-id", "empty"]  # fmt: skip
+    assert cli(args) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "the document is empty" in err
+    assert "run empty failed on its input" in err and "start a new run" in err
+    assert "resume with" not in err
