@@ -249,6 +249,11 @@ BROKEN: dict[str, tuple[str, str]] = {
         "edges:\n  - from: a\n    switch:\n      - when: visits.c > 1\n        to: b\n",
         "unknown node 'c' in visits",
     ),
+    "an input that is not a mapping": (
+        HEAD + "inputs:\n  q: 5\n" + AGENT,
+        "inputs.q: should be a mapping of its settings (type, description, default, required) "
+        "(found 5)",
+    ),
     "result in the outputs of a custom graph": (
         HEAD + AGENT + "outputs:\n  answer: '{{ result.answer }}'\n",
         ":8:3: template outputs.answer: unknown variable 'result'",
