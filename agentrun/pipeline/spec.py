@@ -340,6 +340,13 @@ class PipelineSpec(_Spec):
             )
         return url
 
+    @field_validator("nodes")
+    @classmethod
+    def _some_nodes(cls, nodes: list[NodeSpec] | None) -> list[NodeSpec] | None:
+        if nodes is not None and not nodes:
+            raise ValueError("the list is empty; a pipeline needs at least one node")
+        return nodes
+
     @model_validator(mode="after")
     def _workflow_or_nodes(self) -> PipelineSpec:
         if (self.workflow is None) == (self.nodes is None):

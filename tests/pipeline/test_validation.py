@@ -249,6 +249,10 @@ BROKEN: dict[str, tuple[str, str]] = {
         "edges:\n  - from: a\n    switch:\n      - when: visits.c > 1\n        to: b\n",
         "unknown node 'c' in visits",
     ),
+    "no nodes": (
+        HEAD + "nodes: []\nedges:\n  - from: a\n    to: b\n",
+        ":3:1: nodes: the list is empty; a pipeline needs at least one node",
+    ),
     "an input that is not a mapping": (
         HEAD + "inputs:\n  q: 5\n" + AGENT,
         "inputs.q: should be a mapping of its settings (type, description, default, required) "
