@@ -7,6 +7,7 @@ and expression uses only allowed constructs. Each problem names the file, line a
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -133,12 +134,11 @@ class _Checker:
         for field in ("start",):
             value = getattr(self.spec, field)
             if value is not None and value not in self.node_ids:
-                self.report((field,), f"unknown node {value!r}; nodes: {', '.join(self.node_ids)}")
+                self.report((field,), self._unknown_node(value))
         outgoing: set[str] = set()
         for index, edge in enumerate(self.spec.edges):
             if edge.from_ not in self.node_ids:
-                self.report(("edges", index, "from"), f"unknown node {edge.from_!r}; "
-                            f"nodes: {', '.join(self.node_ids)}")  # fmt: skip
+                self.report(("edges", index, "from"), self._unknown_node(edge.from_))
             if edge.from_ in outgoing:
                 self.report(("edges", index, "from"), f"node {edge.from_!r} already has an "
                             "outgoing edge; use one edge with `switch` to branch")  # fmt: skip
@@ -148,12 +148,17 @@ class _Checker:
             ]  # fmt: skip
             for target_path, target in targets:
                 if target not in self.node_ids:
-                    self.report(
-                        target_path, f"unknown node {target!r}; nodes: {', '.join(self.node_ids)}"
-                    )
+                    self.report(target_path, self._unknown_node(target))
             for branch_index, branch in enumerate(edge.switch or []):
                 if branch.when is not None:
                     self._expression(("edges", index, "switch", branch_index, "when"), branch.when)
+
+    def _unknown_node(self, name: str, where: str = "") -> str:
+        """An unknown node name, with the nodes there are and the closest of them."""
+        close = difflib.get_close_matches(name, list(self.node_ids), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "use one of them"
+        known = ", ".join(self.node_ids) or "none"
+        return f"unknown node {name!r}{f' in {where}' if where else ''}; nodes: {known}; {hint}"
 
     def _json_schema(self, path: PathKey, schema: dict[str, Any], what: str) -> bool:
         """Whether `schema` is a valid JSON Schema of bounded depth (else reported)."""
@@ -408,8 +413,8 @@ class _Checker:
                 self.report(path, f"{what}: unknown input {node.attr!r}; declare it under "
                             f"`inputs:` (declared: {known})", at(node, pattern))  # fmt: skip
             if node.node.name in ("state", "visits") and node.attr not in self.node_ids:
-                self.report(path, f"{what}: unknown node {node.attr!r} in {node.node.name}; "
-                            f"nodes: {', '.join(self.node_ids)}", at(node, pattern))  # fmt: skip
+                self.report(path, f"{what}: {self._unknown_node(node.attr, node.node.name)}",
+                            at(node, pattern))  # fmt: skip
 
 
 def _templated(value: Any) -> bool:

@@ -258,6 +258,11 @@ BROKEN: dict[str, tuple[str, str]] = {
         "inputs.q: should be a mapping of its settings (type, description, default, required) "
         "(found 5)",
     ),
+    "an edge from an unknown node": (
+        HEAD + AGENT + "  - id: answer\n    agent:\n      prompt: hi\n"
+        "edges:\n  - from: answr\n    to: a\n",
+        ":11:5: unknown node 'answr'; nodes: a, answer; did you mean 'answer'?",
+    ),
     "result in the outputs of a custom graph": (
         HEAD + AGENT + "outputs:\n  answer: '{{ result.answer }}'\n",
         ":8:3: template outputs.answer: unknown variable 'result'",
