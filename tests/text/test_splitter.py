@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Sequence
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agentrun.agents.tokens import count_cl100k
+from agentrun.agents.tokens import count_cl100k, count_cl100k_many
 from agentrun.errors import UsageError
-from agentrun.text.splitter import split_text
+from agentrun.text.splitter import CHUNK_BATCH, BatchCounter, iter_chunks, split_text
 
 PARAGRAPHS = [
     "The harbour opened in 1821. Boats came from the north. Trade grew fast!",
@@ -84,3 +85,99 @@ def test_bad_budgets_are_clear_errors() -> None:
         split_text("text", 0, count_cl100k)
     with pytest.raises(UsageError, match="overlap_tokens"):
         split_text("text", 10, count_cl100k, overlap_tokens=10)
+
+
+# --- counting a long document: each unit once, in batches, chunks made as they are asked for ---
+
+
+def batch_of(count: Callable[[str], int], batches: list[int]) -> BatchCounter:
+    """A batch counter that notes the size of each batch it is given."""
+
+    def count_many(texts: Sequence[str]) -> list[int]:
+        batches.append(len(texts))
+        return count_cl100k_many(texts)
+
+    return count_many
+
+
+ADVERSARIAL = {
+    "no spaces": "x7q" * 4000,
+    "one long sentence": " ".join(f"word{i}" for i in range(3000)),
+    "cjk": "東京は日本の首都です。大阪は大きな都市です。" * 300 + "長い文" * 800,
+    "many tiny paragraphs": "\n\n".join(f"P{i}." for i in range(3000)),
+    "digits and symbols": ("12345678901234567890%%%%%%%%&&&&####" * 200).replace("#", "# ", 7),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ADVERSARIAL))
+@pytest.mark.parametrize("budget", [5, 37, 400])
+def test_adversarial_texts_split_within_budget_the_same_with_batches(
+    name: str, budget: int
+) -> None:
+    text = ADVERSARIAL[name]
+    one_by_one = split_text(text, budget, count_cl100k)
+    batched = split_text(text, budget, count_cl100k, count_many=count_cl100k_many)
+    assert batched == one_by_one
+    assert "".join(c.text for c in batched) == text
+    for chunk in batched:
+        assert text[chunk.start : chunk.end] == chunk.text
+        assert chunk.tokens == count_cl100k(chunk.text) <= budget
+
+
+@settings(max_examples=80, deadline=None)
+@given(text=texts, budget=st.integers(min_value=4, max_value=120), overlap=st.integers(0, 3))
+def test_batched_counting_makes_the_chunks_counting_one_by_one_makes(
+    text: str, budget: int, overlap: int
+) -> None:
+    expected = split_text(text, budget, count_cl100k, overlap_tokens=overlap)
+    batched = split_text(
+        text, budget, count_cl100k, overlap_tokens=overlap, count_many=count_cl100k_many
+    )
+    assert batched == expected
+
+
+def test_ordinary_prose_is_counted_in_batches_each_paragraph_once_and_each_chunk_once() -> None:
+    paragraphs = [
+        f"Keeper {i} lit the lamp at dusk. The tower stood {i} feet tall." for i in range(600)
+    ]
+    text = "\n\n".join(paragraphs)
+    singles: list[str] = []
+    batches: list[int] = []
+
+    def count(piece: str) -> int:
+        singles.append(piece)
+        return count_cl100k(piece)
+
+    chunks = split_text(text, 200, count, count_many=batch_of(count_cl100k, batches))
+    assert singles == []  # no unit is over the budget, and no chunk over it either
+    assert sum(batches) == len(paragraphs) + len(chunks)
+    assert max(batches) > CHUNK_BATCH  # paragraphs go in batches big enough to share out
+
+
+def test_chunks_are_made_as_they_are_asked_for() -> None:
+    text = "\n\n".join(f"Boat {i} left the quay at dawn with nets." for i in range(20_000))
+    counted: list[str] = []
+
+    def count_many(texts: Sequence[str]) -> list[int]:
+        counted.extend(texts)
+        return count_cl100k_many(texts)
+
+    chunks = iter_chunks(text, 100, count_cl100k, count_many=count_many)
+    first = next(chunks)
+    assert first.start == 0 and first.tokens <= 100
+    assert sum(map(len, counted)) < len(text) / 10  # not the whole document first
+
+
+def test_a_chunk_can_count_far_more_than_its_units_and_still_fits() -> None:
+    """No bound of one token per boundary holds for BPE: joining two pieces can cost tokens
+    (here a space moves onto a run of symbols, which BPE then merges differently). The splitter
+    therefore checks each packed chunk's own count, and halves a chunk that does not fit."""
+    left, right = "Output.  ", "%" * 32 + "Ast. "  # two sentences, as the splitter cuts them
+    excess = count_cl100k(left + right) - count_cl100k(left) - count_cl100k(right)
+    assert excess > 1
+    budget = count_cl100k(left) + count_cl100k(right)  # the pair fits, by the sum of its units
+    text = (left + right) * 20
+    chunks = split_text(text, budget, count_cl100k, count_many=count_cl100k_many)
+    assert "".join(c.text for c in chunks) == text
+    for chunk in chunks:
+        assert chunk.tokens == count_cl100k(chunk.text) <= budget
