@@ -113,22 +113,15 @@ def _units(
 
 
 def split_text(
-    text: str,
-    max_tokens: int,
-    count: TokenCounter,
-    *,
-    overlap_tokens: int = 0,
-    count_many: BatchCounter | None = None,
+    text: str, max_tokens: int, count: TokenCounter, *, overlap_tokens: int = 0
 ) -> list[TextChunk]:
     """Chunks of at most `max_tokens` (as `count` measures them), in source order.
 
     With `overlap_tokens`, each chunk after the first starts with whole units from the end of
-    the previous chunk, up to that many tokens. `count_many`, when given, counts as `count`
-    does, several texts at a time.
+    the previous chunk, up to that many tokens. (`iter_chunks` makes them one at a time, and
+    counts in batches.)
     """
-    return list(
-        iter_chunks(text, max_tokens, count, overlap_tokens=overlap_tokens, count_many=count_many)
-    )
+    return list(iter_chunks(text, max_tokens, count, overlap_tokens=overlap_tokens))
 
 
 def iter_chunks(
@@ -139,7 +132,8 @@ def iter_chunks(
     overlap_tokens: int = 0,
     count_many: BatchCounter | None = None,
 ) -> Iterator[TextChunk]:
-    """`split_text`'s chunks, made as they are asked for (the budgets are checked at once)."""
+    """`split_text`'s chunks, made as they are asked for (the budgets are checked at once).
+    `count_many`, when given, counts as `count` does, several texts at a time."""
     if max_tokens <= 0:
         raise UsageError(f"max_tokens must be positive, got {max_tokens}")
     if not 0 <= overlap_tokens < max_tokens:

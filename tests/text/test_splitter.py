@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import pytest
 from hypothesis import given, settings
@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from agentrun.agents.tokens import count_cl100k, count_cl100k_many
 from agentrun.errors import UsageError
-from agentrun.text.splitter import CHUNK_BATCH, BatchCounter, iter_chunks, split_text
+from agentrun.text.splitter import (
+    CHUNK_BATCH,
+    BatchCounter,
+    TextChunk,
+    iter_chunks,
+    split_text,
+)
 
 PARAGRAPHS = [
     "The harbour opened in 1821. Boats came from the north. Trade grew fast!",
@@ -33,6 +39,11 @@ def test_chunks_cover_the_text_within_budget_with_exact_offsets(text: str, budge
     if not text.strip():
         assert chunks == []
         return
+    assert_cover_within_budget(chunks, text, budget)
+
+
+def assert_cover_within_budget(chunks: list[TextChunk], text: str, budget: int) -> None:
+    """The chunks are the text, in order, with exact offsets and counts within the budget."""
     assert "".join(c.text for c in chunks) == text
     for index, chunk in enumerate(chunks):
         assert chunk.index == index
@@ -46,6 +57,12 @@ def test_overlap_repeats_at_most_overlap_tokens_of_the_previous_chunk(
     text: str, budget: int, overlap: int
 ) -> None:
     chunks = split_text(text, budget, count_cl100k, overlap_tokens=overlap)
+    batched = list(
+        iter_chunks(
+            text, budget, count_cl100k, overlap_tokens=overlap, count_many=count_cl100k_many
+        )
+    )
+    assert batched == chunks  # counting in batches changes nothing
     for previous, chunk in itertools.pairwise(chunks):
         if overlap == 0:
             assert chunk.start == previous.end
@@ -90,8 +107,8 @@ def test_bad_budgets_are_clear_errors() -> None:
 # --- counting a long document: each unit once, in batches, chunks made as they are asked for ---
 
 
-def batch_of(count: Callable[[str], int], batches: list[int]) -> BatchCounter:
-    """A batch counter that notes the size of each batch it is given."""
+def noting_batches(batches: list[int]) -> BatchCounter:
+    """A cl100k batch counter that notes the size of each batch it is given."""
 
     def count_many(texts: Sequence[str]) -> list[int]:
         batches.append(len(texts))
@@ -116,24 +133,9 @@ def test_adversarial_texts_split_within_budget_the_same_with_batches(
 ) -> None:
     text = ADVERSARIAL[name]
     one_by_one = split_text(text, budget, count_cl100k)
-    batched = split_text(text, budget, count_cl100k, count_many=count_cl100k_many)
+    batched = list(iter_chunks(text, budget, count_cl100k, count_many=count_cl100k_many))
     assert batched == one_by_one
-    assert "".join(c.text for c in batched) == text
-    for chunk in batched:
-        assert text[chunk.start : chunk.end] == chunk.text
-        assert chunk.tokens == count_cl100k(chunk.text) <= budget
-
-
-@settings(max_examples=80, deadline=None)
-@given(text=texts, budget=st.integers(min_value=4, max_value=120), overlap=st.integers(0, 3))
-def test_batched_counting_makes_the_chunks_counting_one_by_one_makes(
-    text: str, budget: int, overlap: int
-) -> None:
-    expected = split_text(text, budget, count_cl100k, overlap_tokens=overlap)
-    batched = split_text(
-        text, budget, count_cl100k, overlap_tokens=overlap, count_many=count_cl100k_many
-    )
-    assert batched == expected
+    assert_cover_within_budget(batched, text, budget)
 
 
 def test_ordinary_prose_is_counted_in_batches_each_paragraph_once_and_each_chunk_once() -> None:
@@ -148,7 +150,7 @@ def test_ordinary_prose_is_counted_in_batches_each_paragraph_once_and_each_chunk
         singles.append(piece)
         return count_cl100k(piece)
 
-    chunks = split_text(text, 200, count, count_many=batch_of(count_cl100k, batches))
+    chunks = list(iter_chunks(text, 200, count, count_many=noting_batches(batches)))
     assert singles == []  # no unit is over the budget, and no chunk over it either
     assert sum(batches) == len(paragraphs) + len(chunks)
     assert max(batches) > CHUNK_BATCH  # paragraphs go in batches big enough to share out
@@ -177,7 +179,5 @@ def test_a_chunk_can_count_far_more_than_its_units_and_still_fits() -> None:
     assert excess > 1
     budget = count_cl100k(left) + count_cl100k(right)  # the pair fits, by the sum of its units
     text = (left + right) * 20
-    chunks = split_text(text, budget, count_cl100k, count_many=count_cl100k_many)
-    assert "".join(c.text for c in chunks) == text
-    for chunk in chunks:
-        assert chunk.tokens == count_cl100k(chunk.text) <= budget
+    chunks = list(iter_chunks(text, budget, count_cl100k, count_many=count_cl100k_many))
+    assert_cover_within_budget(chunks, text, budget)
