@@ -396,8 +396,18 @@ class Gateway:
                 counter = Cl100kEstimate()
         return counter.count_text(text)
 
+    def count_texts(self, model: str, texts: Sequence[str]) -> list[int]:
+        """`count_text` of each text, on every core where the tokenizer allows."""
+        counter = self._counter(model)
+        if counter is None:
+            return [self.count_text(model, text) for text in texts]
+        return counter.count_texts(texts)
+
     def text_counter(self, model: str) -> Callable[[str], int]:
         return lambda text: self.count_text(model, text)
+
+    def texts_counter(self, model: str) -> Callable[[Sequence[str]], list[int]]:
+        return lambda texts: self.count_texts(model, texts)
 
     # --- completion --------------------------------------------------------------------------
 

@@ -21,8 +21,10 @@ import atexit
 import functools
 import importlib.util
 import math
+import os
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -83,10 +85,37 @@ def count_cl100k(text: str) -> int:
     return len(cl100k().encode(text, disallowed_special=()))
 
 
+#: Threads that count in parallel: one per core (tiktoken releases the GIL while it encodes).
+COUNTING_THREADS = os.cpu_count() or 1
+
+
+@functools.cache
+def _counting_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(COUNTING_THREADS, thread_name_prefix="agentrun-count")
+
+
+def count_cl100k_many(texts: Sequence[str]) -> list[int]:
+    """`count_cl100k` of each text, the texts shared out in one contiguous slice per thread
+    (tiktoken's own batch call makes a thread pool and a task per text, which costs more than
+    counting a paragraph)."""
+    encoding = cl100k()
+
+    def count_slice(part: Sequence[str]) -> list[int]:
+        return [len(encoding.encode_ordinary(text)) for text in part]
+
+    if len(texts) < 2 * COUNTING_THREADS:
+        return count_slice(texts)
+    size = -(-len(texts) // COUNTING_THREADS)  # ceiling division
+    parts = [texts[start : start + size] for start in range(0, len(texts), size)]
+    return [n for counts in _counting_pool().map(count_slice, parts) for n in counts]
+
+
 class TokenCounter(Protocol):
     """Counts a bare text, and chat messages as the model will see them."""
 
     def count_text(self, text: str) -> int: ...
+
+    def count_texts(self, texts: Sequence[str]) -> list[int]: ...
 
     def count_messages(self, messages: Sequence[Message]) -> int: ...
 
@@ -128,6 +157,9 @@ class LocalTokenizer:
         llama = self._load()
         return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
+    def count_texts(self, texts: Sequence[str]) -> list[int]:
+        return [self.count_text(text) for text in texts]
+
     def count_messages(self, messages: Sequence[Message]) -> int:
         self._load()
         plain = [{"role": m["role"], "content": _flatten(m.get("content"))} for m in messages]
@@ -164,6 +196,11 @@ class HuggingFaceTokenizer:
     def count_text(self, text: str) -> int:
         return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
 
+    def count_texts(self, texts: Sequence[str]) -> list[int]:
+        """Counted on every core (the tokenizers library's own batch)."""
+        encoded = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [len(encoding.ids) for encoding in encoded]
+
     def count_messages(self, messages: Sequence[Message]) -> int:
         text_tokens = self.count_text(text_of(messages))
         return text_tokens + TOKENS_PER_MESSAGE * len(messages) + _image_tokens(messages)
@@ -177,6 +214,9 @@ class Cl100kEstimate:
 
     def count_text(self, text: str) -> int:
         return math.ceil(count_cl100k(text) * self.tokens_per_cl100k)
+
+    def count_texts(self, texts: Sequence[str]) -> list[int]:
+        return [math.ceil(n * self.tokens_per_cl100k) for n in count_cl100k_many(texts)]
 
     def count_messages(self, messages: Sequence[Message]) -> int:
         raw = count_cl100k(text_of(messages)) + TOKENS_PER_MESSAGE * len(messages) + 3

@@ -12,10 +12,11 @@ the memory store's (`agentrun.memory.documents`); they are named here too, for t
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 import string
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,7 +30,13 @@ from agentrun.memory.documents import StoredDocument, document_id, load_text
 from agentrun.memory.namespaces import chunks_ns
 from agentrun.memory.records import DocumentChunk, chunk_key
 from agentrun.text.quotes import mentioned, names, number_sentences, unsupported_words, words
-from agentrun.text.splitter import TextChunk, TokenCounter, split_text
+from agentrun.text.splitter import (
+    CHUNK_BATCH,
+    BatchCounter,
+    TextChunk,
+    TokenCounter,
+    iter_chunks,
+)
 
 
 class Answer(BaseModel):
@@ -87,16 +94,16 @@ async def prepare_document(
     doc_id = document_id(text)
     split = f"{model_slug(model)}{'_numbered' if numbered else ''}-{chunk_tokens}"
     if records is not None and not index:
-        chunks = _split(text, chunk_tokens, gateway.text_counter(model), numbered)
-        records.put_many(
-            "chunk",
-            (
-                (chunk_key(doc_id, split, c.index), _record(c, source, doc_id, split))
-                for c in chunks
-            ),
-        )
-        tokens = sum(chunk.tokens for chunk in chunks)
-        return PreparedDocument(doc_id, split, len(chunks), tokens, source, in_store=False)
+        chunk_count = tokens = 0
+
+        def kept(chunks: Iterator[TextChunk]) -> Iterator[tuple[str, dict[str, Any]]]:
+            nonlocal chunk_count, tokens
+            for chunk in chunks:  # written as they are made: the document is never held twice
+                chunk_count, tokens = chunk_count + 1, tokens + chunk.tokens
+                yield chunk_key(doc_id, split, chunk.index), _record(chunk, source, doc_id, split)
+
+        records.put_many("chunk", kept(_split(text, chunk_tokens, gateway, model, numbered)))
+        return PreparedDocument(doc_id, split, chunk_count, tokens, source, in_store=False)
     first = await store.aget(chunks_ns(namespace), chunk_key(doc_id, split, 0))
     if first is not None:
         existing = await store.asearch(
@@ -104,7 +111,7 @@ async def prepare_document(
         )
         tokens = sum(int(item.value["tokens"]) for item in existing)
         return PreparedDocument(doc_id, split, len(existing), tokens, source)
-    chunks = _split(text, chunk_tokens, gateway.text_counter(model), numbered)
+    chunks = list(_split(text, chunk_tokens, gateway, model, numbered))
     puts = [
         PutOp(
             chunks_ns(namespace),
@@ -118,17 +125,35 @@ async def prepare_document(
     return PreparedDocument(doc_id, split, len(chunks), sum(c.tokens for c in chunks), source)
 
 
-def _split(text: str, chunk_tokens: int, count: TokenCounter, numbered: bool) -> list[TextChunk]:
-    """The document's chunks; numbered ones are sized as shown numbered, counted as plain."""
+def _split(
+    text: str, chunk_tokens: int, gateway: Gateway, model: str, numbered: bool
+) -> Iterator[TextChunk]:
+    """The document's chunks, as they are made; numbered ones are sized as shown numbered,
+    counted as plain."""
+    count, count_many = gateway.text_counter(model), gateway.texts_counter(model)
     if not numbered:
-        return split_text(text, chunk_tokens, count)
-    chunks = split_text(text, chunk_tokens, numbered_counter(count))
-    return [dataclasses.replace(chunk, tokens=count(chunk.text)) for chunk in chunks]
+        return iter_chunks(text, chunk_tokens, count, count_many=count_many)
+    chunks = iter_chunks(
+        text, chunk_tokens, numbered_counter(count), count_many=numbered_batch(count_many)
+    )
+    return _recounted(chunks, count_many)
+
+
+def _recounted(chunks: Iterator[TextChunk], count_many: BatchCounter) -> Iterator[TextChunk]:
+    """The chunks with their plain counts, counted a batch at a time."""
+    while batch := list(itertools.islice(chunks, CHUNK_BATCH)):
+        counts = count_many([chunk.text for chunk in batch])
+        yield from (dataclasses.replace(c, tokens=n) for c, n in zip(batch, counts, strict=True))
 
 
 def numbered_counter(count: TokenCounter) -> TokenCounter:
     """Counts a text as a model citing sentences by id sees it: numbered."""
     return lambda text: count(number_sentences(text).render())
+
+
+def numbered_batch(count_many: BatchCounter) -> BatchCounter:
+    """`numbered_counter` for a batch of texts."""
+    return lambda texts: count_many([number_sentences(text).render() for text in texts])
 
 
 def _record(chunk: TextChunk, source: str, doc_id: str, split: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote
@@ -29,57 +29,84 @@ def records_path(data_dir: Path, thread_id: str) -> Path:
 
 
 class RunRecords:
-    """Append records of one run (`put`) and read them back by kind (`values`, `get`). Reads
-    come from memory after the first, which reads the file once (a resumed run's)."""
+    """Append records of one run (`put`) and read them back by kind (`values`, `get`).
+
+    Memory holds where each key's last record starts in the file, not the records: a run over a
+    long document keeps its chunks and prompts on disk, read back one at a time. The first read
+    or write of a resumed run scans the file once to find them."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._file: IO[str] | None = None
+        self._file: IO[bytes] | None = None
         self._lock = threading.Lock()
-        self._latest: dict[str, dict[str, Any]] | None = None
+        self._offsets: dict[str, dict[str, int]] | None = None
 
     def put(self, kind: str, key: str, value: Any) -> None:
         self.put_many(kind, [(key, value)])
 
     def put_many(self, kind: str, items: Iterable[tuple[str, Any]]) -> None:
-        """Append several records of one kind, flushed once."""
-        latest = self._loaded()
+        """Append several records of one kind (each line made as it is written), flushed once;
+        they are readable once this returns."""
+        offsets = self._indexed()
+        written: dict[str, int] = {}
         with self._lock:
             if self._file is None:
-                self._file = open_private(self.path, "a")
+                self._file = open_private(self.path, "ab")
                 if not _ends_a_line(self.path):
-                    self._file.write("\n")  # after a line cut short, start a new one
+                    self._file.write(b"\n")  # after a line cut short, start a new one
+            offset = self._file.tell()
             for key, value in items:
                 record = {"kind": kind, "key": key, "value": value}
-                self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
-                latest.setdefault(kind, {})[key] = value
+                line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+                self._file.write(line)
+                written[key] = offset
+                offset += len(line)
             self._file.flush()
+            offsets.setdefault(kind, {}).update(written)
 
     def values(self, kind: str) -> list[Any]:
         """The values of every key of `kind`, in key order (the last write of each key)."""
-        latest = self._loaded().get(kind, {})
-        return [latest[key] for key in sorted(latest)]
+        found = self._indexed().get(kind, {})
+        return self._read_at([found[key] for key in sorted(found)])
 
     def get(self, kind: str, key: str) -> Any:
         """The last value written for `key` of `kind`, or None."""
-        return self._loaded().get(kind, {}).get(key)
+        offset = self._indexed().get(kind, {}).get(key)
+        return None if offset is None else self._read_at([offset])[0]
 
-    def _loaded(self) -> dict[str, dict[str, Any]]:
+    def _indexed(self) -> dict[str, dict[str, int]]:
         with self._lock:
-            if self._latest is None:
-                self._latest = {}
-                for record in self._read():
-                    self._latest.setdefault(str(record["kind"]), {})[str(record["key"])] = (
-                        record.get("value")
-                    )
-            return self._latest
+            if self._offsets is None:
+                self._offsets = {}
+                for offset, record in self._scan():
+                    kind, key = str(record["kind"]), str(record["key"])
+                    self._offsets.setdefault(kind, {})[key] = offset
+            return self._offsets
 
-    def _read(self) -> list[dict[str, Any]]:
+    def _scan(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """(offset, record) of every whole record in the file, in file order."""
         try:
-            with self.path.open(encoding="utf-8") as lines:
-                return [record for line in lines if (record := _parsed(line)) is not None]
+            with self.path.open("rb") as lines:
+                offset = 0
+                for line in lines:
+                    record = _parsed(line)
+                    if record is not None:
+                        yield offset, record
+                    offset += len(line)
         except FileNotFoundError:
+            return
+
+    def _read_at(self, offsets: list[int]) -> list[Any]:
+        """The values of the records starting at `offsets` (written and flushed before)."""
+        if not offsets:
             return []
+        with self.path.open("rb") as file:
+            values = []
+            for offset in offsets:
+                file.seek(offset)
+                record = _parsed(file.readline())
+                values.append(None if record is None else record.get("value"))
+            return values
 
     def close(self) -> None:
         with self._lock:
@@ -88,7 +115,7 @@ class RunRecords:
                 self._file = None
 
 
-def _parsed(line: str) -> dict[str, Any] | None:
+def _parsed(line: bytes) -> dict[str, Any] | None:
     try:
         record = json.loads(line)
     except ValueError:

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 #: Hex digits of a text's SHA-256 kept as its document id.
 DOC_ID_CHARS = 16
+#: Characters encoded at a time when hashing a text (a long document is not copied whole).
+HASH_SLICE_CHARS = 1 << 16
 
 
 def digest_id(sha256_hex: str) -> str:
@@ -29,7 +31,11 @@ def digest_id(sha256_hex: str) -> str:
 
 
 def document_id(text: str) -> str:
-    return digest_id(hashlib.sha256(text.encode("utf-8")).hexdigest())
+    """The id of `text`: its UTF-8 hashed a slice at a time, without a copy of the whole."""
+    digest = hashlib.sha256()
+    for start in range(0, len(text), HASH_SLICE_CHARS):
+        digest.update(text[start : start + HASH_SLICE_CHARS].encode("utf-8"))
+    return digest_id(digest.hexdigest())
 
 
 @dataclass(frozen=True)

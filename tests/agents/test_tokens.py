@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from agentrun.agents import Gateway, GatewayConfig, ModelConfig
 from agentrun.agents.local import LocalServer, default_model_path
 from agentrun.agents.testing import scripted_model
-from agentrun.agents.tokens import cl100k, count_cl100k
+from agentrun.agents.tokens import cl100k, count_cl100k, count_cl100k_many
 from agentrun.errors import ConfigError
 from agentrun.graphs.chain_of_agents import ChainOfAgentsConfig, plan_chunk_tokens
 from agentrun.text.splitter import split_text
@@ -154,6 +154,21 @@ def test_a_tokenizer_file_counts_exactly(data_dir: Path) -> None:
     assert gateway.count_text("hf", TEXT) == expected < 128
     long_text = TEXT * 40  # longer than the 256 pieces MiniLM truncates its inputs to
     assert gateway.count_text("hf", long_text) > 256
+    texts = [TEXT, long_text, "", "東京は日本の首都です。"]
+    for name in ("gguf", "hf"):  # a batch counts as one text after another does
+        assert gateway.count_texts(name, texts) == [gateway.count_text(name, t) for t in texts]
+
+
+def test_a_batch_of_texts_counts_as_each_text_alone(data_dir: Path) -> None:
+    texts = [TEXT, "", "a <|endoftext|> b", "\ud800 a lone surrogate", "東京は日本の首都です。" * 9]
+    texts = texts * 7  # enough to be shared out among threads
+    assert count_cl100k_many(texts) == [count_cl100k(text) for text in texts]
+    gateway = Gateway(
+        GatewayConfig(models={"estimate": _unknown(tokens_per_cl100k=1.3)}), data_dir=data_dir
+    )
+    for name in ("estimate", "gpt-4o-mini"):  # cl100k scaled, and LiteLLM's own counter
+        expected = [gateway.count_text(name, text) for text in texts]
+        assert gateway.count_texts(name, texts) == gateway.texts_counter(name)(texts) == expected
 
 
 def test_tokenizer_settings_are_checked(tmp_path: Path, data_dir: Path) -> None:

@@ -1,8 +1,11 @@
-"""Documents split into the store: a split cut short by a crash is not taken for the whole."""
+"""Documents split into the store (a split cut short by a crash is not taken for the whole) or
+into a run's records (as they are made)."""
 
 from __future__ import annotations
 
+import tracemalloc
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +14,8 @@ from langgraph.store.memory import InMemoryStore
 
 from agentrun.agents import Gateway, GatewayConfig, ModelConfig
 from agentrun.graphs.long_doc import prepare_document
+from agentrun.graphs.run_records import RunRecords
+from agentrun.memory.records import chunk_key
 
 TEXT = "\n\n".join(f"Paragraph {i} tells of keeper {i} and tower {i * 3}." * 6 for i in range(30))
 
@@ -46,3 +51,33 @@ async def test_a_split_interrupted_while_writing_is_written_again_whole() -> Non
     assert whole.chunk_count > 4
     assert again.chunk_count == whole.chunk_count
     assert again.tokens == whole.tokens
+
+
+async def test_a_run_keeps_its_chunks_on_disk_as_they_are_made(tmp_path: Path) -> None:
+    """Splitting a long document into a run's records never holds the document a second time."""
+    model = ModelConfig(model="openai/x", context_window=8192, tokens_per_cl100k=1.0)
+    gateway = Gateway(GatewayConfig(models={"m": model}))
+    text = "\n\n".join(
+        f"Keeper {i} lit the lamp at dusk. The tide came in." * 3 for i in range(8_000)
+    )
+    gateway.count_texts("m", ["load the tokenizer first", "and its threads"] * 4)
+    records = RunRecords(tmp_path / "records.jsonl")
+    tracemalloc.start()
+    try:
+        doc = await prepare_document(
+            gateway, InMemoryStore(), ("ns",), text, model="m", chunk_tokens=2000,
+            records=records, numbered=True,
+        )  # fmt: skip
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < len(text) / 3
+    chunks = [
+        records.get("chunk", chunk_key(doc.doc_id, doc.split, i)) for i in range(doc.chunk_count)
+    ]
+    assert "".join(chunk["text"] for chunk in chunks) == text
+    assert [chunk["tokens"] for chunk in chunks] == gateway.count_texts(
+        "m", [c["text"] for c in chunks]
+    )
+    assert doc.tokens == sum(chunk["tokens"] for chunk in chunks)
+    records.close()

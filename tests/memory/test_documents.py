@@ -4,10 +4,12 @@ same text the same way, and nothing in the store's package reaches up into the w
 from __future__ import annotations
 
 import ast
+import hashlib
+import tracemalloc
 from pathlib import Path
 
 from agentrun.memory import FakeEmbedder, in_memory_store
-from agentrun.memory.documents import StoredDocument, document_id, load_text
+from agentrun.memory.documents import DOC_ID_CHARS, StoredDocument, document_id, load_text
 from agentrun.memory.ingest import Ingester
 
 MEMORY = Path(__file__).parents[2] / "agentrun" / "memory"
@@ -33,3 +35,16 @@ def test_the_memory_package_imports_no_workflow_module() -> None:
             elif isinstance(node, ast.Import):
                 imported += [f"{module.name}: {alias.name}" for alias in node.names]
     assert imported and not [line for line in imported if "agentrun.graphs" in line]
+
+
+def test_a_long_document_is_hashed_without_a_copy_of_it() -> None:
+    text = "é harbour " * 1_000_000  # 10 million characters, some of two bytes
+    expected = hashlib.sha256(text.encode("utf-8")).hexdigest()[:DOC_ID_CHARS]
+    tracemalloc.start()
+    try:
+        found = document_id(text)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert found == expected
+    assert peak < len(text) / 2  # the whole text in UTF-8 would be 11 MB
