@@ -11,7 +11,8 @@ only the machinery around the calls differs:
   response cache) in a fresh data directory per run, as a first run meets them;
 - `langgraph`: a bare LangGraph graph (one node looping over the chunks, no checkpointer);
 - `llamaindex refine` / `llamaindex tree_summarize`: LlamaIndex's response synthesizers, when
-  llama-index-core is installed (`pip install "agentrun[bench]"`), else skipped with a note.
+  llama-index-core is installed (the locked `bench` extra: `.venv/bin/pip install --no-deps
+  --require-hashes -r requirements-bench.lock`), else skipped with a note.
 
 Repetitions are interleaved (each round runs every strategy once, in a rotating order), so that
 the load of the machine hits all alike; the table gives medians and each strategy's median
@@ -364,7 +365,7 @@ SKIPPED = (
     if LLAMA_INDEX
     else (
         "LlamaIndex refine / tree_summarize skipped: llama-index-core is not installed "
-        '(pip install "agentrun[bench]")'
+        "(.venv/bin/pip install --no-deps --require-hashes -r requirements-bench.lock)"
     )
 )
 
