@@ -98,8 +98,10 @@ def page(peers: dict[str, Any], scale: list[dict[str, Any]], command: str) -> st
         "## Chain of agents against a hand-written loop and its peers",
         "",
         "A generated document with one fact in it and one question, on the loopback fake "
-        "server (`benchmarks/peers.py`, 50 ms per reply). Every strategy uses the same prompts; "
-        "agentrun runs with its defaults (SQLite checkpoints, response cache, memory store "
+        "server (`benchmarks/peers.py`, 50 ms per reply). The hand loop, bare LangGraph and "
+        "agentrun use the same prompts, chain of agents' evidence prompts, which show each chunk "
+        "as numbered sentences for citing (the numbers are why prompt tokens per document exceed "
+        "1); LlamaIndex runs its own. agentrun runs with its defaults (SQLite checkpoints, response cache, memory store "
         "opened only if used) in a fresh data directory each time.",
         "",
         *(
