@@ -101,8 +101,8 @@ def page(peers: dict[str, Any], scale: list[dict[str, Any]], command: str) -> st
         "server (`benchmarks/peers.py`, 50 ms per reply). The hand loop, bare LangGraph and "
         "agentrun use the same prompts, chain of agents' evidence prompts, which show each chunk "
         "as numbered sentences for citing (the numbers are why prompt tokens per document exceed "
-        "1); LlamaIndex runs its own. agentrun runs with its defaults (SQLite checkpoints, response cache, memory store "
-        "opened only if used) in a fresh data directory each time.",
+        "1); LlamaIndex runs its own. agentrun runs with its defaults (SQLite checkpoints, "
+        "response cache, memory store opened only if used) in a fresh data directory each time.",
         "",
         *(
             [f"Document: {peers['document_tokens']:,} cl100k tokens.", ""]
