@@ -234,6 +234,8 @@ def default_out_dir(data_root: Path, settings: LongBenchWriteSettings) -> Path:
         parts.append(f"n{settings.sample}-seed{settings.seed}")
     if settings.max_length:
         parts.append(f"max{settings.max_length}")
+    if settings.baseline_max_tokens is not None:  # the baseline's answers differ with its cap
+        parts.append(f"baselinemax{settings.baseline_max_tokens}")
     parts.extend(f"{key.replace('_', '')}{value}" for key, value in sorted(settings.writer.items()))
     return data_root / "evals" / "-".join(parts)
 

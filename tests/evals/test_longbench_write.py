@@ -313,3 +313,13 @@ def test_bad_options_are_one_line_usage_errors(
     assert cli(["eval", "longbench-write", *args]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_runs_that_write_different_answers_keep_different_folders(tmp_path: Path) -> None:
+    folders = {
+        lbw.default_out_dir(tmp_path, settings(**options))
+        for options in ({}, {"baseline_max_tokens": 512}, {"baseline_max_tokens": 1024})
+    }
+    assert len(folders) == 3
+    again = lbw.default_out_dir(tmp_path, settings(baseline_max_tokens=512))
+    assert again in folders  # the same settings continue the same run
