@@ -606,3 +606,18 @@ async def test_looping_sentences_are_dropped_before_counting(data_dir: Path) -> 
     assert first.repeats_dropped == 39 and first.text.count("tower 7") == 1
     assert first.extensions >= 1 and first.within_tolerance
     assert first_raw.repeats_dropped == 0 and first_raw.text.count("tower 7") > 10
+
+
+@pytest.mark.parametrize("mode", ["sequential", "parallel"])
+async def test_every_section_measured_is_kept_for_the_next_run(data_dir: Path, mode: str) -> None:
+    store = InMemoryStore()
+    with scripted_model(Writer(1.0), delay_s=0.02):
+        result = await write(data_dir, mode=mode, store=store)
+    kept = [
+        item
+        for namespace in await store.alist_namespaces()
+        if namespace[-2:] == ("agent_write", "calibration")
+        for item in await store.asearch(namespace)
+    ]
+    assert len(kept) == 1
+    assert len(kept[0].value["samples"]) == len(result.sections) == 6

@@ -127,7 +127,8 @@ async def write_section(
     draft = await writer.write(summary, previous, size)
     await _save(ctx, "sections", index, draft.text)
     fresh = [draft.sample] if draft.sample is not None else []
-    await save_samples(ctx, config.model, [*samples, *fresh], config.tolerance)
+    if sequential:  # in parallel, sections run at once: `assemble` keeps all they measured
+        await save_samples(ctx, config.model, [*samples, *fresh], config.tolerance)
     emit({"kind": "token", "node": f"section[{index}]", "text": draft.text})
     if sequential and index < writer.task.count - 1:
         new_summary = await writer.summarize(summary or "", draft.text)
@@ -239,6 +240,9 @@ def build_graph(config: AgentWriteConfig) -> StateGraph[WriteState, WorkflowCont
         made = Plan.model_validate(state["plan"])
         texts = [await load_text(ctx, "sections", i) for i in range(len(made.sections))]
         markdown = to_markdown(made, texts, config.headings)
+        if config.mode == "parallel":
+            samples = [CallSample.model_validate(raw) for raw in state.get("samples") or []]
+            await save_samples(ctx, config.model, samples, config.tolerance)
         await ctx.store.aput(
             ctx.ns("runs", ctx.run_id, "document"), "markdown", {"text": markdown}, index=False
         )
