@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from agentrun.cli._common import console, err_console, literal, option_error, state
+from agentrun.cli.eval_long_doc_qa import REPORT, write_report
 
 
 def command(
@@ -40,6 +41,7 @@ def command(
         "items in it are kept and skipped, so re-running continues.",
     ),
     cache: bool = typer.Option(False, help="Reuse cached replies (off: tokens are measured)."),
+    report_html: Path | None = REPORT,
 ) -> None:
     """Event recall and order accuracy of long-caption; answer accuracy of video-qa against
     the uniform-frames baseline; tokens and cost of each."""
@@ -82,6 +84,7 @@ def command(
     report = run_sync(main())
     render(report)
     console().print(f"report: {out / REPORT_JSON}\nplot:   {out / REPORT_PNG}", markup=False)
+    write_report(out, report_html)
 
 
 def _number(value: Any, digits: int = 2) -> str:

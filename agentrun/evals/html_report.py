@@ -2,7 +2,8 @@
 
 Every eval's outputs are read into one shape: per item and system a score, its cost and tokens,
 and the facets it can be grouped by (context length and depth of the facts for long-document QA;
-the length bucket for LongBench-Write; path length and landmark visibility for navigation). The
+the length bucket for LongBench-Write; path length and landmark visibility for navigation;
+the question's kind for long video). The
 page shows a summary table, the mean score by each facet, the score against the cost (tokens
 where every call was free) for the main system and its baselines, and a drill-down to every
 item with everything recorded about it. Plots are inline SVG drawn by matplotlib (glyphs as
@@ -77,6 +78,8 @@ def load_view(out_dir: Path) -> EvalView:
     if not path.is_file():
         raise UsageError(f"{out_dir}: no report.json or navigation.json; run the eval first")
     data = json.loads(path.read_text(encoding="utf-8"))
+    if data.get("eval") == "long-video":
+        return _long_video(data)
     rows = list(qa_report.ResultLog(out_dir).read())
     if data.get("eval") == "longbench-write":
         return _longbench(data, rows)
@@ -144,6 +147,28 @@ def _longbench(data: Mapping[str, Any], rows: list[dict[str, Any]]) -> EvalView:
         title=f"longbench-write: {settings['model']}", metric="S_l", systems=systems,
         items=items, facets={"length bucket": [bucket_label(*b) for b in BUCKETS]},
         settings=settings,
+    )  # fmt: skip
+
+
+def _long_video(data: Mapping[str, Any]) -> EvalView:
+    """long-caption scores its event recall, each video-qa method whether it answered right."""
+    config = data["config"]
+    items = []
+    for row in data.get("rows", []):
+        tokens = int(row.get("prompt_tokens", 0)) + int(row.get("completion_tokens", 0))
+        cost = float(row.get("cost_usd", 0.0) or 0.0)
+        if row["strategy"] == "long-caption":
+            score, kind = row.get("event_recall"), "description"
+            title = f"description of {row['item_id']}: {row.get('words', 0)} words"
+        else:
+            score, kind, title = float(row["right"]), str(row["kind"]), str(row["question"])
+        items.append(Item(str(row["strategy"]), str(row["item_id"]), score, cost, tokens,
+                          {"kind": kind}, title, row.get("error"), row))  # fmt: skip
+    kinds = dict.fromkeys(["description", *(item.facets["kind"] for item in items)])
+    return EvalView(
+        title=f"long video: {config['model']}", metric="score (event recall; answer right)",
+        systems=list(config["methods"]), items=items, facets={"kind": list(kinds)},
+        settings=config,
     )  # fmt: skip
 
 

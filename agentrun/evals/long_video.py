@@ -313,6 +313,7 @@ def write_report(config: LongVideoEvalConfig, out: Path) -> dict[str, Any]:
                 .values())  # fmt: skip
     summary = summarize(rows, config.methods)
     report: dict[str, Any] = {
+        "eval": "long-video",
         "config": config.model_dump(mode="json"),
         "fingerprint": fingerprint,
         "summary": summary,

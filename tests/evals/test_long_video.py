@@ -15,6 +15,7 @@ pytest.importorskip("av", reason="video input needs the video extra (PyAV)")
 from agentrun.agents import Gateway
 from agentrun.agents.messages import Image, user
 from agentrun.cli import run as cli
+from agentrun.evals.html_report import load_view
 from agentrun.evals.long_video import REPORT_JSON, REPORT_PNG, LongVideoEvalConfig, arun_eval
 from agentrun.evals.report import RESULTS_FILE
 from agentrun.evals.scripted_vlm import ScriptedVLM, frame_times
@@ -111,5 +112,15 @@ def test_the_cli_evaluates_a_held_out_video_made_as_documented(
     assert "long-caption" in printed and f"report: {out / REPORT_JSON}" in printed
     summary = json.loads((out / REPORT_JSON).read_text())["summary"]
     assert summary["long-caption"]["event_recall"] == 1.0 and summary["rag"]["accuracy"] == 1.0
+    page = tmp_path / "report.html"
+    assert cli([*args, "--report", str(page)]) == 0  # a re-run continues and writes the page
+    assert f"html:   {page}" in capsys.readouterr().out
+    view = load_view(out)
+    assert view.systems == ["long-caption", "rag"] and view.facets["kind"][0] == "description"
+    assert {item.system for item in view.items} == {"long-caption", "rag"}
+    assert all(item.score == 1.0 for item in view.items)
+    assert page.read_text(encoding="utf-8").count("everything recorded</summary>") == len(
+        view.items
+    )
     assert cli([*args[:-2], "--events", str(tmp_path / "nowhere.json")]) == 2
     assert "nowhere.json: no such file" in capsys.readouterr().err
