@@ -4,7 +4,8 @@ quotes it retyped verified against its chunk, and a unit kept in budget.
 A quote the model altered (fuzzy match, or a near match that negates differently:
 `agentrun.text.quotes.locate`) or restated is mapped back to the source text it restates and
 counted as restated; one that matches nothing is dropped. When new quotes push a unit over
-`cu_tokens`, the oldest are evicted first; a single quote longer than the whole budget is cut at
+`cu_tokens`, those sharing the fewest words with the question are evicted first (the oldest first
+among equals); a single quote longer than the whole budget is cut at
 the last sentence end that fits, else the last word boundary (else the last character), keeping
 `chunk[start:end] == text`.
 """
@@ -17,11 +18,13 @@ from dataclasses import dataclass
 
 from agentrun.graphs.chain_of_agents.models import CommunicationUnit, Quote
 from agentrun.text.quotes import (
+    FUNCTION_WORDS,
     grapheme_boundaries,
     locate,
     match_sentence,
     number_sentences,
     word_boundaries,
+    words,
 )
 
 
@@ -76,19 +79,29 @@ def _truncate(quote: Quote, fits: Callable[[Quote], bool]) -> Quote | None:
 
 
 def trim(
-    unit: CommunicationUnit, budget: int, count: Callable[[str], int]
+    unit: CommunicationUnit, budget: int, count: Callable[[str], int], query: str | None = None
 ) -> tuple[CommunicationUnit, int, int]:
-    """Evict the oldest quotes until the rendered unit fits its budget; a last quote that is
-    alone over budget is truncated rather than evicted. Returns the unit, how many quotes were
-    evicted and how many truncated."""
+    """Evict quotes until the rendered unit fits its budget, those sharing the fewest words with
+    `query` first and the oldest first among equals (a small model cites many sentences, and the
+    one that answers must not make way for later ones that do not); a last quote that is alone
+    over budget is truncated rather than evicted. Returns the unit, how many quotes were evicted
+    and how many truncated."""
 
     def fits(quotes: list[Quote]) -> bool:
         return count(unit.model_copy(update={"quotes": quotes}).render()) <= budget
 
+    asked = set(words(query or "")) - FUNCTION_WORDS
+    order = sorted(
+        range(len(unit.quotes)), key=lambda i: (len(asked & set(words(unit.quotes[i].text))), i)
+    )
+    gone: set[int] = set()
     quotes = unit.quotes
-    evicted = 0
-    while len(quotes) > 1 and not fits(quotes):
-        quotes, evicted = quotes[1:], evicted + 1
+    for index in order:
+        if len(quotes) <= 1 or fits(quotes):
+            break
+        gone.add(index)
+        quotes = [quote for i, quote in enumerate(unit.quotes) if i not in gone]
+    evicted = len(gone)
     truncated = 0
     if quotes and not fits(quotes):
         cut = _truncate(quotes[0], lambda quote: fits([quote]))

@@ -126,8 +126,9 @@ async def _evidence_step(
     if invalid:
         log.warning("invalid_sentence_ids", chunk=chunk_index, ids=invalid)
     unit, evicted, truncated = trim(
-        CommunicationUnit(quotes=quotes), config.cu_tokens, ctx.gateway.text_counter(config.model)
-    )
+        CommunicationUnit(quotes=quotes), config.cu_tokens,
+        ctx.gateway.text_counter(config.model), query,
+    )  # fmt: skip
     counts = QuoteCounts(dropped + len(invalid), restated, evicted, truncated, len(invalid))
     return unit, counts, usage_of(completion)
 
@@ -150,7 +151,11 @@ def budget_warnings(config: ChainOfAgentsConfig, state: ChainState) -> list[str]
     if not evicted and not truncated:
         return []
     paths = len(state["orders"])
-    lost = [f"{evicted} verified quotes were evicted (oldest first)"] if evicted else []
+    lost = (
+        [f"{evicted} verified quotes were evicted (those least about the question first)"]
+        if evicted
+        else []
+    )
     lost += [f"{truncated} quotes longer than the unit were cut"] if truncated else []
     message = (
         f"{' and '.join(lost)} to keep the communication unit within cu_tokens="

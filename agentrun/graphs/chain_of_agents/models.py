@@ -132,7 +132,8 @@ class ChainOfAgentsResult(WorkflowResult):
         default=0, description="Quotes not written verbatim, kept as the source text they restate."
     )
     evicted_quotes: int = Field(
-        default=0, description="Verified quotes evicted (oldest first) to fit cu_tokens."
+        default=0,
+        description="Verified quotes evicted (least about the question first) to fit cu_tokens.",
     )
     truncated_quotes: int = Field(
         default=0, description="Quotes longer than cu_tokens, cut to fit."

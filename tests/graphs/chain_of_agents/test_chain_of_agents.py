@@ -313,6 +313,21 @@ async def test_a_quote_longer_than_the_unit_is_cut_at_a_sentence_end(data_dir: P
     assert any("cut" in w and "cu_tokens=64" in w for w in result.warnings)
 
 
+def test_trimming_keeps_the_quotes_about_the_question_and_evicts_the_rest_oldest_first() -> None:
+    def count(text: str) -> int:
+        return len(text.split())
+
+    texts = ["The Wend Bridge opened in 1887.", "Gulls nest on the quay.", "Nets dry at noon.",
+             "The ferry runs at dawn.", "Salt was traded here."]  # fmt: skip
+    quotes = [Quote(text=t, chunk=i, start=0, end=len(t)) for i, t in enumerate(texts)]
+    question = "When was the Wend Bridge opened?"
+    unit, evicted, _ = trim(CommunicationUnit(quotes=quotes), 18, count, question)
+    assert [q.text for q in unit.quotes] == [texts[0], texts[3], texts[4]]  # source order kept
+    assert evicted == 2
+    unit, _, _ = trim(CommunicationUnit(quotes=quotes), 18, count)  # no question: oldest first
+    assert [q.text for q in unit.quotes] == texts[2:]
+
+
 def test_trimming_evicts_oldest_first_and_cuts_a_lone_long_quote() -> None:
     def count(text: str) -> int:
         return len(text.split())
