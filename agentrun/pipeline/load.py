@@ -363,16 +363,14 @@ def describe(error: Any, root: type[BaseModel]) -> str:
         return f"{where}: required, but missing; add `{loc[-1] if loc else where}:`"
     if kind == "union_tag_invalid":
         return f"{where}: {error['msg']}"
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        model = _model_at(root, loc)
-        keys = f" ({', '.join(_field_names(model))})" if model is not None else ""
-        found = error.get("input")
-        shown = type(found).__name__ if isinstance(found, dict | list) else repr(found)
-        return f"{where}: should be a mapping of its settings{keys} (found {shown})"
     found = error.get("input")
     if isinstance(found, str):
         found = _URL_PASSWORD.sub(r"\1:***@", found)  # never echo a password
     shown = repr(found) if not isinstance(found, dict | list) else type(found).__name__
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        model = _model_at(root, loc)
+        keys = f" ({', '.join(_field_names(model))})" if model is not None else ""
+        return f"{where}: should be a mapping of its settings{keys} (found {shown})"
     message = str(error["msg"]).removeprefix("Value error, ")
     return f"{where}: {message} (found {shown})"
 
