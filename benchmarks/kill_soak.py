@@ -187,8 +187,8 @@ def _result_file(tracker: Tracker) -> None:
 
 
 def _recorded_calls(tracker: Tracker) -> None:
-    """A model call is recorded when its task's return value is in the checkpoint (a tool
-    task's value, which has the tool's `content`, is not a model call's)."""
+    """A model or tool call is recorded when its task's return value is in the checkpoint (a
+    tool task's value has the tool's `content`; a model call's does not)."""
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
     put_writes = AsyncSqliteSaver.aput_writes
@@ -196,15 +196,12 @@ def _recorded_calls(tracker: Tracker) -> None:
     async def hooked(self: Any, config: Any, writes: Any, *args: Any, **kwargs: Any) -> None:
         await put_writes(self, config, writes, *args, **kwargs)
         for channel, value in writes:
-            if (
-                channel == "__return__"
-                and isinstance(value, dict)
-                and "content" not in value
-                and ("requested_model" in value or {"value", "error", "usage"} <= set(value))
-            ):
-                tracker.calls_recorded += 1
-            elif channel == "__return__" and isinstance(value, dict) and "content" in value:
+            if channel != "__return__" or not isinstance(value, dict):
+                continue
+            if "content" in value:
                 tracker.tools_recorded += 1  # a tool's outcome: value, content, error, usage
+            elif "requested_model" in value or {"value", "error", "usage"} <= set(value):
+                tracker.calls_recorded += 1
 
     AsyncSqliteSaver.aput_writes = hooked  # type: ignore[method-assign]
 
