@@ -2,12 +2,12 @@
 
 Every eval's outputs are read into one shape: per item and system a score, its cost and tokens,
 and the facets it can be grouped by (context length and depth of the facts for long-document QA;
-the length bucket for LongBench-Write; path length and landmark visibility for navigation;
-the question's kind for long video). The
-page shows a summary table, the mean score by each facet, the score against the cost (tokens
-where every call was free) for the main system and its baselines, and a drill-down to every
-item with everything recorded about it. Plots are inline SVG drawn by matplotlib (glyphs as
-paths), text is escaped, and nothing is loaded from anywhere else: the file opens offline.
+the length bucket for LongBench-Write; path length and landmark visibility for navigation; the
+question's kind for long video). The page shows a summary table, the mean score by each facet,
+the score against the cost (tokens where every call was free) for the main system and its
+baselines, and a drill-down to every item with everything recorded about it. Plots are inline
+SVG drawn by matplotlib (glyphs as paths), text is escaped, and nothing is loaded from anywhere
+else: the file opens offline.
 """
 
 from __future__ import annotations

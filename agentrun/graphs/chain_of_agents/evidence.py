@@ -4,9 +4,9 @@ quotes it retyped verified against its chunk, and a unit kept in budget.
 A quote the model altered (fuzzy match, or a near match that negates differently:
 `agentrun.text.quotes.locate`) or restated is mapped back to the source text it restates and
 counted as restated; one that matches nothing is dropped. When new quotes push a unit over
-`cu_tokens`, those sharing the fewest words with the question are evicted first (the oldest first
-among equals); a single quote longer than the whole budget is cut at
-the last sentence end that fits, else the last word boundary (else the last character), keeping
+`cu_tokens`, those sharing the fewest words with the question are evicted first (the oldest
+first among equals); a single quote longer than the whole budget is cut at the last sentence end
+that fits, else the last word boundary (else the last character), keeping
 `chunk[start:end] == text`.
 """
 
