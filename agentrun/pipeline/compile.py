@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any, TypedDict
 
 from jsonschema import Draft202012Validator
@@ -90,6 +90,18 @@ def _render_value(value: Any, variables: Mapping[str, Any], name: str) -> Any:
     if isinstance(value, list):
         return [_render_value(v, variables, f"{name}[{i}]") for i, v in enumerate(value)]
     return value
+
+
+class OpaqueStep:
+    """A node's step as a callable object: LangGraph looks for subgraphs in a plain function's
+    closure by reading its bytecode, at every compile (a batch compiles once per item), and a
+    pipeline step holds none (a workflow step runs its graph on a thread of its own)."""
+
+    def __init__(self, step: Callable[[PipelineState], Awaitable[dict[str, Any]]]) -> None:
+        self._step = step
+
+    async def __call__(self, state: PipelineState) -> dict[str, Any]:
+        return await self._step(state)
 
 
 class PipelineGraph:
@@ -375,7 +387,7 @@ class PipelineGraph:
             PipelineState, context_schema=WorkflowContext
         )
         for node in graph_nodes(self.spec):
-            graph.add_node(node.id, self._node_function(node))
+            graph.add_node(node.id, OpaqueStep(self._node_function(node)))
         graph.add_edge(START, start_node(self.spec))
         with_edges = set()
         for edge in self.spec.edges:
