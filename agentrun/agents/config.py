@@ -75,7 +75,7 @@ class RetryPolicy(_Strict):
 
 
 class CacheConfig(_Strict):
-    """Response cache: on for temperature-0 calls, opt-in for sampled ones."""
+    """Response cache: on for temperature-0 calls and seeded sampled ones, opt-in for the rest."""
 
     enabled: bool = True
     sampled: bool = False

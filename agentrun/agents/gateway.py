@@ -454,7 +454,7 @@ class Gateway:
             if value is not None:
                 request[name] = value
         node = node or current_node.get()
-        use_cache = self._use_cache(cache, temperature)
+        use_cache = self._use_cache(cache, temperature, seed)
         key = ""
         if use_cache:
             key = self._cache_key(config, request)
@@ -502,11 +502,12 @@ class Gateway:
             {**request, "model": config.model, "api_base": config.api_base, "local": identity}
         )
 
-    def _use_cache(self, per_call: bool | None, temperature: float) -> bool:
+    def _use_cache(self, per_call: bool | None, temperature: float, seed: int | None) -> bool:
+        """Repeatable calls are cached: greedy ones, and sampled ones with a seed."""
         settings = self.config.cache
         if not settings.enabled or per_call is False:
             return False
-        if temperature == 0:
+        if temperature == 0 or seed is not None:
             return True
         return per_call is True or settings.sampled
 

@@ -1,4 +1,5 @@
-"""The response cache: hits make no model call; sampled calls are opt-in; keys hold no secrets."""
+"""The response cache: hits make no model call; sampled calls without a seed are opt-in; keys
+hold no secrets."""
 
 from __future__ import annotations
 
@@ -36,6 +37,18 @@ async def test_sampled_calls_are_not_cached_unless_asked(
         hit = await gateway.acomplete("m", "tell a story", temperature=0.8, cache=True)
     assert hit.cache_hit
     assert len(fake_server.chat_requests()) == 3
+
+
+async def test_seeded_sampled_calls_are_cached_per_seed(
+    fake_server: FakeOpenAIServer, data_dir: Path
+) -> None:
+    # a seed makes a sampled call repeatable, so it is cached like a greedy one (per seed)
+    async with fake_gateway(fake_server, data_dir) as gateway:
+        first = await gateway.acomplete("m", "tell a story", temperature=0.8, seed=0)
+        again = await gateway.acomplete("m", "tell a story", temperature=0.8, seed=0)
+        other = await gateway.acomplete("m", "tell a story", temperature=0.8, seed=1)
+    assert (first.cache_hit, again.cache_hit, other.cache_hit) == (False, True, False)
+    assert [r.body["seed"] for r in fake_server.chat_requests()] == [0, 1]
 
 
 async def test_cache_off_per_call_and_per_run(
