@@ -108,6 +108,9 @@ def command(
         help="AgentWrite: words the model writes per call (default: measured from its sections "
         "and kept per model).",
     ),
+    temperature: float | None = typer.Option(
+        None, min=0, help="AgentWrite: sampling temperature (default 0.8; 0 for greedy)."
+    ),
     out_dir: Path | None = typer.Option(
         None,
         help="Output directory (default <data dir>/evals/longbench-write-<model>-<subset>...; "
@@ -132,7 +135,8 @@ def command(
         systems=systems, judge_model=judge_model, baseline_max_tokens=baseline_max_tokens,
         concurrency=concurrency,
         writer={"tolerance": tolerance, "fix_attempts": fix_attempts,
-                "plan_fallback": plan_fallback, "words_per_call": words_per_call},
+                "plan_fallback": plan_fallback, "words_per_call": words_per_call,
+                "temperature": temperature},
     )  # fmt: skip
     root = resolve_data_dir(state(ctx).data_dir)
     out = out_dir or default_out_dir(root, settings)

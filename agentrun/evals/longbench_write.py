@@ -236,12 +236,15 @@ def default_out_dir(data_root: Path, settings: LongBenchWriteSettings) -> Path:
         parts.append(f"max{settings.max_length}")
     if settings.baseline_max_tokens is not None:  # the baseline's answers differ with its cap
         parts.append(f"baselinemax{settings.baseline_max_tokens}")
-    parts.extend(f"{key.replace('_', '')}{value}" for key, value in sorted(settings.writer.items()))
+    # the temperature always: runs from before sampling was the default wrote at 0
+    default = AgentWriteConfig.model_fields["temperature"].default
+    writer = {"temperature": default, **settings.writer}
+    parts.extend(f"{key.replace('_', '')}{value}" for key, value in sorted(writer.items()))
     return data_root / "evals" / "-".join(parts)
 
 
 #: Writer overrides that have a command-line option (the rest come from a config only).
-WRITER_OPTIONS = ("tolerance", "fix_attempts", "plan_fallback", "words_per_call")
+WRITER_OPTIONS = ("tolerance", "fix_attempts", "plan_fallback", "words_per_call", "temperature")
 
 
 def reproduce_command(settings: LongBenchWriteSettings) -> str:

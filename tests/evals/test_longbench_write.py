@@ -234,7 +234,7 @@ def test_the_command_writes_a_report_and_says_s_q_needs_a_judge(
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "no judge model configured" in captured.err
-    out = data_dir / "evals" / "longbench-write-fake_writer-en-n2-seed0-max500"
+    out = data_dir / "evals" / "longbench-write-fake_writer-en-n2-seed0-max500-temperature0.8"
     assert json.loads((out / "report.json").read_text())["summary"]["agentwrite"]["n"] == 2
     assert "S_l" in captured.out
 
@@ -251,7 +251,7 @@ def test_writer_settings_on_the_command_line_reach_agentwrite(
     out = (
         data_dir
         / "evals"
-        / "longbench-write-fake_writer-en-n1-seed0-max500-fixattempts4-tolerance0.05"
+        / "longbench-write-fake_writer-en-n1-seed0-max500-fixattempts4-temperature0.8-tolerance0.05"
     )
     report = json.loads((out / "report.json").read_text())
     assert report["settings"]["writer"] == {"tolerance": 0.05, "fix_attempts": 4}
@@ -271,7 +271,8 @@ def test_the_report_names_the_command_that_continues_it(
     out = (
         data_dir
         / "evals"
-        / "longbench-write-fake_writer-en-n2-seed0-max1000-tolerance0.1-wordspercall300"
+        / "longbench-write-fake_writer-en-n2-seed0-max1000-temperature0.8-tolerance0.1-"
+        "wordspercall300"
     )
     report = json.loads((out / "report.json").read_text())
     command = report["command"]
@@ -318,8 +319,13 @@ def test_bad_options_are_one_line_usage_errors(
 def test_runs_that_write_different_answers_keep_different_folders(tmp_path: Path) -> None:
     folders = {
         lbw.default_out_dir(tmp_path, settings(**options))
-        for options in ({}, {"baseline_max_tokens": 512}, {"baseline_max_tokens": 1024})
-    }
-    assert len(folders) == 3
+        for options in (
+            {}, {"baseline_max_tokens": 512}, {"baseline_max_tokens": 1024},
+            {"writer": {"temperature": 0.0}},
+        )
+    }  # fmt: skip
+    assert len(folders) == 4
+    # the default temperature is in the name: runs from when greedy was the default differ
+    assert "temperature0.8" in lbw.default_out_dir(tmp_path, settings()).name
     again = lbw.default_out_dir(tmp_path, settings(baseline_max_tokens=512))
     assert again in folders  # the same settings continue the same run

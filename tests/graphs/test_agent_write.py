@@ -621,3 +621,26 @@ async def test_every_section_measured_is_kept_for_the_next_run(data_dir: Path, m
     ]
     assert len(kept) == 1
     assert len(kept[0].value["samples"]) == len(result.sections) == 6
+
+
+async def test_calls_are_sampled_with_a_seed_and_measured_per_temperature(data_dir: Path) -> None:
+    # every call (outline, sections, summaries) carries the config's temperature and seed, and
+    # the words-per-call samples are kept under the model and temperature they were taken at
+    store = InMemoryStore()
+    with scripted_model(Writer(1.0)) as sampled:
+        await write(data_dir, store=store)
+    with scripted_model(Writer(1.0)) as greedy:
+        await write(data_dir, store=store, temperature=0.0, seed=None)
+    assert sampled.calls and greedy.calls
+    assert {(c.params.get("temperature"), c.params.get("seed")) for c in sampled.calls} == {
+        (0.8, 0)
+    }
+    assert {c.params.get("temperature") for c in greedy.calls} == {0.0}
+    assert all("seed" not in c.params for c in greedy.calls)
+    kept = [
+        item.key
+        for namespace in await store.alist_namespaces()
+        if namespace[-2:] == ("agent_write", "calibration")
+        for item in await store.asearch(namespace)
+    ]
+    assert sorted(kept) == ["fake/writer", "fake/writer@t0.8"]

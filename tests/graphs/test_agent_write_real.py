@@ -20,7 +20,7 @@ async def test_a_short_target_completes_with_a_valid_plan(local_gateway: Gateway
     config = aw.AgentWriteConfig(
         plan_attempts=1, plan_fallback="outline", fix_attempts=0, summary="extractive",
         headroom=1.0, single_section_below=0, min_section_words=40, max_section_words=80,
-        section_words=60,
+        section_words=60, temperature=0.0,
     )  # fmt: skip
     writer = aw.AgentWrite(
         config, gateway=local_gateway, store=InMemoryStore(), checkpointer=InMemorySaver()

@@ -73,7 +73,8 @@ class AgentWrite(Workflow[AgentWriteConfig, AgentWriteInputs, AgentWriteResult])
             "language": language,
             "tokens_per_word": tokens_per_word(session.gateway, self.config.model, language),
             "samples": [
-                sample.model_dump() for sample in await load_samples(session.ctx, self.config.model)
+                sample.model_dump()
+                for sample in await load_samples(session.ctx, self.config.calibration_key)
             ],
             "warnings": [target.note] if target.note else [],
         }

@@ -128,7 +128,7 @@ async def write_section(
     await _save(ctx, "sections", index, draft.text)
     fresh = [draft.sample] if draft.sample is not None else []
     if sequential:  # in parallel, sections run at once: `assemble` keeps all they measured
-        await save_samples(ctx, config.model, [*samples, *fresh], config.tolerance)
+        await save_samples(ctx, config.calibration_key, [*samples, *fresh], config.tolerance)
     emit({"kind": "token", "node": f"section[{index}]", "text": draft.text})
     if sequential and index < writer.task.count - 1:
         new_summary = await writer.summarize(summary or "", draft.text)
@@ -242,7 +242,7 @@ def build_graph(config: AgentWriteConfig) -> StateGraph[WriteState, WorkflowCont
         markdown = to_markdown(made, texts, config.headings)
         if config.mode == "parallel":
             samples = [CallSample.model_validate(raw) for raw in state.get("samples") or []]
-            await save_samples(ctx, config.model, samples, config.tolerance)
+            await save_samples(ctx, config.calibration_key, samples, config.tolerance)
         await ctx.store.aput(
             ctx.ns("runs", ctx.run_id, "document"), "markdown", {"text": markdown}, index=False
         )

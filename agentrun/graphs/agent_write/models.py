@@ -66,7 +66,17 @@ class AgentWriteConfig(BaseModel):
         description="Drop sentences that repeat earlier ones (numbers aside) before counting.",
     )
     headings: bool = Field(default=True, description="Section titles as Markdown headings.")
-    temperature: float = Field(default=0.0, ge=0)
+    temperature: float = Field(
+        default=0.8,
+        ge=0,
+        description="Sampling temperature of every call. At 0 a small model loops, its repeats "
+        "are cut, and sections come out far short; sampled, it writes new text.",
+    )
+    seed: int | None = Field(
+        default=0,
+        description="Seed of the sampled calls, so that a run can be repeated (and its calls "
+        "cached) where the server honours seeds, as llama.cpp does; None: a new draw each time.",
+    )
     review_plan: bool = Field(
         default=False,
         description="Stop after planning until a person approves, edits or rejects the outline "
@@ -83,6 +93,17 @@ class AgentWriteConfig(BaseModel):
         if not self.min_section_words <= self.section_words <= self.max_section_words:
             raise ValueError("section_words must lie between min and max_section_words")
         return self
+
+    @property
+    def sampling(self) -> dict[str, Any]:
+        """The sampling options of every call."""
+        return {"temperature": self.temperature, "seed": self.seed}
+
+    @property
+    def calibration_key(self) -> str:
+        """Whose words-per-call measurements apply: the model's, at this temperature (a model
+        that loops at 0 keeps far fewer words per call than when it samples)."""
+        return self.model if self.temperature == 0 else f"{self.model}@t{self.temperature:g}"
 
     @property
     def planner(self) -> str:

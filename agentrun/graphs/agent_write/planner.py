@@ -107,7 +107,7 @@ async def make_plan(
             raise ContextLengthError(planner, "the instruction leaves no room for an outline")
         reply = await runtime.structured(
             planner, messages, output, node="plan", max_tokens=max_tokens,
-            temperature=config.temperature, max_reasks=0,
+            max_reasks=0, **config.sampling,
         )  # fmt: skip
         usage += reply.usage
         if reply.value is None:
@@ -137,7 +137,7 @@ async def make_plan(
         completion = await runtime.complete(
             planner, lines, node="plan_lines",
             max_tokens=max(1, min(48 * count + 32, room(gateway, planner, lines))),
-            temperature=config.temperature,
+            **config.sampling,
         )  # fmt: skip
         usage += usage_of(completion)
         points = parse_point_lines(completion.text, instruction)[:count]

@@ -194,16 +194,15 @@ class SectionWriter:
         max_tokens = min(self.tokens_for(words), room(self.gateway, self.config.model, messages))
         if max_tokens < MIN_OUTPUT_TOKENS:
             raise ContextLengthError(self.config.model, f"no room left for {node}'s output")
-        model, temperature = self.config.model, self.config.temperature
+        model, sampling = self.config.model, self.config.sampling
         if checkpointed:
             completion = await runtime.complete(
-                model, messages, node=node, max_tokens=max_tokens, temperature=temperature
+                model, messages, node=node, max_tokens=max_tokens, **sampling
             )
         else:
             await runtime.record_prompt(runtime.context(), node, model, messages)
             completion = await self.gateway.acomplete(
-                model, messages, node=node, max_tokens=max_tokens, temperature=temperature,
-                cache=False,
+                model, messages, node=node, max_tokens=max_tokens, cache=False, **sampling,
             )  # fmt: skip
         self.usage += usage_of(completion)
         return completion.text, completion.finish_reason
@@ -243,7 +242,7 @@ class SectionWriter:
         _remember_request(repeats, messages)
         completion = await runtime.complete(
             self.config.model, messages, node=f"write[{k}]", max_tokens=max_tokens,
-            temperature=self.config.temperature,
+            **self.config.sampling,
         )  # fmt: skip
         self.usage += usage_of(completion)
         text = completion.text
