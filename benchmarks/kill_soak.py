@@ -532,10 +532,22 @@ def memory_dump(data: Path, thread: str) -> dict[str, Any]:
             for item in store.search(namespace, limit=1_000_000):
                 if tuple(item.namespace) != tuple(namespace):
                     continue
-                labels = ["THREAD" + label[len(thread):] if label.startswith(thread) else label
-                          for label in item.namespace]  # fmt: skip
-                items["/".join([*labels, item.key])] = item.value
+                labels = [_neutral(label, thread) for label in item.namespace]
+                items["/".join([*labels, item.key])] = _neutral(item.value, thread)
     return items
+
+
+def _neutral(value: Any, thread: str) -> Any:
+    """`value` with the thread id made neutral wherever a string is it or a run under it (a
+    namespace label, or a record naming the run that wrote it: `<thread>-result`)."""
+    if isinstance(value, str):
+        ours = value == thread or value.startswith(f"{thread}-")
+        return "THREAD" + value[len(thread) :] if ours else value
+    if isinstance(value, dict):
+        return {key: _neutral(item, thread) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_neutral(item, thread) for item in value]
+    return value
 
 
 #: Fields that hold the wall-clock time an entry was written: they differ from run to run.

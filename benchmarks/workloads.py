@@ -90,6 +90,8 @@ WORKLOADS: tuple[Workload, ...] = (
     ),
     Workload("navigation", "navigation"),
     Workload("tour-navigation", "tour_navigation"),
+    Workload("long-caption", "long_caption"),
+    Workload("video-qa", "video_qa"),
     Workload("research-brief", "research_brief"),
     Workload("harbour-notes", "harbour_notes"),
 )
