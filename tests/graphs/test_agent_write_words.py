@@ -232,6 +232,23 @@ def test_outline_problems_name_what_is_wrong() -> None:
     assert [s.words for s in plan.sections] == [900]
 
 
+def test_titles_copied_from_the_outline_schema_are_dropped() -> None:
+    # seen on the embedded model under the JSON-schema grammar: the class description as a title
+    copied = [
+        "One section as the planner proposes it (checked and normed)",
+        "A short heading for the section.",
+    ]
+    kept = ["People", "One", "One section of the harbour"]
+    draft = OutlineDraft(
+        sections=[
+            SectionDraft(title=title, point=f"The harbour town, part {n} of the story", words=300)
+            for n, title in enumerate([*copied, *kept])
+        ]
+    )
+    plan = plan_from_draft(draft, 1500, BOUNDS)
+    assert [s.title for s in plan.sections] == ["", "", *kept]
+
+
 def test_point_lines_are_parsed_from_plain_lists() -> None:
     reply = (
         "1. Section 1: Introduction to the history of tea\n"

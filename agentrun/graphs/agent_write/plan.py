@@ -194,15 +194,34 @@ def outline_problems(
     return problems
 
 
+#: Leading words a title shares with the schema's description of a section when it copies it.
+COPIED_WORDS = 4
+
+
+def _schema_text(title: str) -> bool:
+    """A title that copies the outline schema's own words (a small model under its grammar
+    does): the title's description, or the opening words of the section's."""
+    words = _key(title).split()
+    if words == _key(SectionDraft.model_fields["title"].description or "").split():
+        return True
+    opening = _key(SectionDraft.__doc__ or "").split()[:COPIED_WORDS]
+    return len(words) >= COPIED_WORDS and words[:COPIED_WORDS] == opening
+
+
 def plan_from_draft(draft: OutlineDraft, target: int, bounds: SectionBounds) -> Plan:
-    """A valid plan from a usable draft: its budgets scaled to the target within the bounds."""
+    """A valid plan from a usable draft: its budgets scaled to the target within the bounds; a
+    title copied from the schema is dropped (the section goes untitled)."""
     budgets = allocate(
         [float(s.words) for s in draft.sections], target, bounds.min_words, bounds.max_words
     )
     return Plan(
         target_words=target,
         sections=[
-            SectionPlan(title=s.title.strip(), point=s.point.strip(), words=words)
+            SectionPlan(
+                title="" if _schema_text(s.title) else s.title.strip(),
+                point=s.point.strip(),
+                words=words,
+            )
             for s, words in zip(draft.sections, budgets, strict=True)
         ],
     )
