@@ -644,3 +644,24 @@ async def test_calls_are_sampled_with_a_seed_and_measured_per_temperature(data_d
         for item in await store.asearch(namespace)
     ]
     assert sorted(kept) == ["fake/writer", "fake/writer@t0.8"]
+
+
+async def test_headings_the_model_writes_inside_a_section_are_demoted(data_dir: Path) -> None:
+    # seen on the embedded model: a `## ` line of its own mid-section read as an extra section
+    writer = Writer(1.0)
+    original = writer.__call__
+
+    def heading_inside(messages: list[dict[str, Any]]) -> str:
+        reply = original(messages)
+        if "Now write section 2 of" in messages[-1]["content"]:
+            half = len(reply) // 2
+            cut = reply.index(". ", half) + 2
+            return f"{reply[:cut]}\n\n## The keepers again\n\n{reply[cut:]}"
+        return reply
+
+    with scripted_model(heading_inside):
+        result = await write(data_dir)
+    headings = [line for line in result.markdown.splitlines() if line.startswith("#")]
+    assert len(headings) == len(result.plan) > 1
+    assert "The keepers again" in result.sections[1].text
+    assert "## The keepers again" not in result.markdown

@@ -101,6 +101,16 @@ def is_heading(line: str, title: str) -> bool:
     return bool(title) and bare.casefold() == title.strip().casefold()
 
 
+#: A Markdown heading line, anywhere in a text: its marks.
+_HEADING_MARKS = re.compile(r"^[ \t]*#{1,6}[ \t]+", re.MULTILINE)
+
+
+def demote_headings(text: str) -> str:
+    """The text with the marks of Markdown headings the model wrote inside it removed (their
+    words stay): in a titled document, a `## ` line would read as a section of its own."""
+    return _HEADING_MARKS.sub("", text)
+
+
 def strip_heading(text: str, title: str) -> str:
     """Drop a heading line the model wrote itself (the document adds its own); body text that
     merely starts with the title stays."""
@@ -285,6 +295,8 @@ class SectionWriter:
                 draft.text, draft.condensed = shorter, True
         if w.count_words(draft.text) > high:
             draft.text, draft.trimmed = w.trim_to_words(draft.text, budget, tolerance), True
+        if self.task.headings:
+            draft.text = demote_headings(draft.text)
         return draft
 
     async def summarize(self, previous_summary: str, text: str) -> str:
