@@ -143,7 +143,7 @@ def assert_within(result: aw.AgentWriteResult, tolerance: float = 0.2) -> None:
 
 async def test_a_writer_at_half_the_budget_is_extended_into_tolerance(data_dir: Path) -> None:
     with scripted_model(Writer(0.5)) as fake:
-        result = await write(data_dir)
+        result = await write(data_dir, carry_over=False)
     assert result.plan_source == "model"
     assert len(result.sections) == 6 and sum(s.words for s in result.plan) == 3000
     assert_within(result)
@@ -160,12 +160,45 @@ async def test_a_writer_at_half_the_budget_is_extended_into_tolerance(data_dir: 
     assert not result.warnings
 
 
+async def test_what_sections_fall_short_is_carried_into_the_next(data_dir: Path) -> None:
+    with scripted_model(Writer(0.5)):
+        alone = await write(data_dir, carry_over=False)
+    with scripted_model(Writer(0.5)):
+        carried = await write(data_dir)
+    assert [s.budget for s in alone.sections] == [500] * 6
+    budgets = [s.budget for s in carried.sections]
+    for index, section in enumerate(carried.sections):
+        owed = 500 * index - sum(s.words for s in carried.sections[:index])
+        assert section.budget == 500 + owed
+    assert budgets[1] > 500  # the first section stopped short, within tolerance
+    assert_within(carried)
+    assert abs(carried.words - 3000) < abs(alone.words - 3000)
+
+
+async def test_a_carried_shortfall_is_capped_at_half_a_section(data_dir: Path) -> None:
+    capped = Writer(1.0)
+    original = capped.prose
+    capped.prose = lambda words: original(min(words, 100))  # type: ignore[method-assign]
+    with scripted_model(capped):
+        result = await write(data_dir, fix_attempts=0, words_per_call=500)
+    # 100 words per call: 100 for the first section, 200 (two calls) for each larger one after
+    assert [s.words for s in result.sections] == [100] + [200] * 5
+    assert [s.budget for s in result.sections] == [500, 750, 750, 750, 750, 750]
+    assert not any(s.within_tolerance for s in result.sections)
+
+
+async def test_parallel_sections_keep_their_planned_budgets(data_dir: Path) -> None:
+    with scripted_model(Writer(0.5)):
+        result = await write(data_dir, mode="parallel")
+    assert [s.budget for s in result.sections] == [s.words for s in result.plan]
+
+
 async def test_the_next_run_plans_sections_of_what_one_call_writes(data_dir: Path) -> None:
     store = InMemoryStore()
-    with scripted_model(Writer(0.5)):
-        await write(data_dir, store=store)
+    with scripted_model(Writer(0.5)):  # budgets as planned, so every first call asks for 500
+        await write(data_dir, store=store, carry_over=False)
     with scripted_model(Writer(0.5)) as fake:
-        result = await write(data_dir, store=store)
+        result = await write(data_dir, store=store, carry_over=False)
     # measured in the first run: 250 words per call, when asked for twice that
     assert len(result.plan) == 12 and all(s.words == 250 for s in result.plan)
     assert all(s.calls == 1 and s.extensions == 0 for s in result.sections)

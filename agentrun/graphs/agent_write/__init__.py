@@ -4,7 +4,9 @@ section at a time (Bai et al., 2024, LongWriter).
 Unlike the reference, which puts all previous text into every call, each section is written from
 a bounded context (instruction, plan, a running summary, the end of the previous section), so a
 20,000-word piece fits an 8k window. Every section is counted the LongBench-Write way and
-extended or trimmed until it is within `tolerance` of its budget. Each section is a graph step
+extended or trimmed until it is within `tolerance` of its budget; in sequential mode what the
+sections so far fell short of their plan is carried into the next one's budget (`carry_over`), so
+the whole lands on target even where single sections stall. Each section is a graph step
 (checkpoint after it) and each model call a checkpointed task, so a resumed run sends no call it
 already made. A failed call raises; nothing is ever written in place of text. A section that
 comes back blank is asked for once more (a call outside the checkpoint, so resuming asks again

@@ -107,15 +107,28 @@ def failures_kept() -> Iterator[None]:
         ) from exc
 
 
+def carried_budget(plan: Plan, written: list[dict[str, Any]], index: int) -> int:
+    """Section `index`'s budget plus what the sections before it wrote short of their plan (or
+    minus what they wrote over), by at most half its own: the running total follows the plan, so
+    sections that stall short, each within tolerance or not, are made up by the next ones."""
+    planned = plan.sections[index].words
+    before = [record for record in written if int(record["index"]) < index]
+    owed = sum(s.words for s in plan.sections[:index]) - sum(int(r["words"]) for r in before)
+    return planned + max(-(planned // 2), min(planned // 2, owed))
+
+
 async def write_section(
     config: AgentWriteConfig, state: WriteState, index: int, sequential: bool
 ) -> dict[str, Any]:
     """Write, check, store and stream one section; the state update it makes."""
     ctx = context()
+    plan = Plan.model_validate(state["plan"])
+    carry = sequential and config.carry_over
     writer = SectionWriter(
-        config, Plan.model_validate(state["plan"]), index,
+        config, plan, index,
         instruction=state["instruction"], language=state["language"],
         ratio=float(state["tokens_per_word"]), reviewed=bool(state.get("plan_review")),
+        budget=carried_budget(plan, state.get("sections") or [], index) if carry else None,
     )  # fmt: skip
     previous: str | None = None
     summary: str | None = None

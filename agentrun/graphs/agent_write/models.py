@@ -65,6 +65,12 @@ class AgentWriteConfig(BaseModel):
         default=True,
         description="Drop sentences that repeat earlier ones (numbers aside) before counting.",
     )
+    carry_over: bool = Field(
+        default=True,
+        description="Sequential mode: a section's budget takes up what the sections before it "
+        "wrote short of (or over) their plan, by at most half its own, so a section that stalls "
+        "short is made up by the next ones and the whole stays on target.",
+    )
     headings: bool = Field(default=True, description="Section titles as Markdown headings.")
     temperature: float = Field(
         default=0.8,
@@ -140,7 +146,10 @@ class SectionResult(BaseModel):
     index: int
     title: str
     point: str
-    budget: int
+    budget: int = Field(
+        description="Words the section was written to: its planned budget, with what earlier "
+        "sections fell short of or over added (carry_over)."
+    )
     words: int
     text: str
     extensions: int = 0

@@ -141,10 +141,13 @@ class SectionWriter:
     def __init__(
         self, config: AgentWriteConfig, plan: Plan, index: int, *,
         instruction: str, language: Language, ratio: float, reviewed: bool = False,
+        budget: int | None = None,
     ) -> None:  # fmt: skip
         self.config = config
         self.plan = plan
         self.section = plan.sections[index]
+        if budget is not None:  # the plan's budget with what earlier sections owe carried in
+            self.section = self.section.model_copy(update={"words": budget})
         self.ratio = ratio
         self.gateway = context().gateway
         self.usage = Usage()
