@@ -9,12 +9,10 @@ unknown name is an error that lists the known ones.
 
 from __future__ import annotations
 
-import difflib
-import importlib
 import re
 from collections.abc import Mapping
 from functools import cache
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -22,6 +20,14 @@ from pydantic_core import InitErrorDetails
 
 from agentrun.errors import ConfigError, UsageError
 from agentrun.graphs.base import Workflow, input_problem
+from agentrun.plugins import (
+    declared,
+    entry_point_place,
+    import_attribute,
+    load_entry_point,
+    plugin_source,
+    unknown_name,
+)
 
 W = TypeVar("W", bound=type[Workflow[Any, Any, Any]])
 
@@ -74,7 +80,7 @@ def check_workflow_class(workflow: Any, where: str) -> None:
 @cache
 def _plugins() -> dict[str, EntryPoint]:
     """Entry points of installed plugins, read once per process (importing nothing)."""
-    return {point.name: point for point in entry_points(group=WORKFLOWS_GROUP)}
+    return declared(WORKFLOWS_GROUP)
 
 
 def workflow_names() -> list[str]:
@@ -88,9 +94,7 @@ def workflow_source(name: str) -> str:
         return "registered"
     if name in BUILTIN:
         return "built-in"
-    point = _plugins().get(name)
-    dist = getattr(getattr(point, "dist", None), "name", None)
-    return f"plugin {dist}" if dist else "plugin"
+    return plugin_source(_plugins().get(name))
 
 
 def get_workflow(name: str) -> type[Workflow[Any, Any, Any]]:
@@ -99,8 +103,7 @@ def get_workflow(name: str) -> type[Workflow[Any, Any, Any]]:
     if found is not None:
         return found
     if name in BUILTIN:
-        module, _, attr = BUILTIN[name].partition(":")
-        found = getattr(importlib.import_module(module), attr)
+        found = import_attribute(BUILTIN[name])
     elif name in _plugins():
         found = _load_plugin(name, _plugins()[name])
     else:
@@ -111,19 +114,12 @@ def get_workflow(name: str) -> type[Workflow[Any, Any, Any]]:
 
 
 def unknown_workflow(name: str) -> str:
-    names = workflow_names()
-    close = difflib.get_close_matches(name, names, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown workflow {name!r}{hint} (known: {', '.join(names)})"
+    return unknown_name("workflow", name, workflow_names())
 
 
 def _load_plugin(name: str, point: EntryPoint) -> type[Workflow[Any, Any, Any]]:
-    where = f"plugin entry point {point.value!r} ({WORKFLOWS_GROUP}: {name})"
-    try:
-        loaded = point.load()
-    except Exception as exc:
-        raise ConfigError(f"{where} does not load: {type(exc).__name__}: {exc}; reinstall the "
-                          "plugin or fix its entry point") from exc  # fmt: skip
+    where = entry_point_place(point, WORKFLOWS_GROUP, name)
+    loaded = load_entry_point(point, WORKFLOWS_GROUP, name)
     check_workflow_class(loaded, where)
     if loaded.name != name:
         raise ConfigError(f"{where}: the class is named {loaded.name!r}; make the entry point's "

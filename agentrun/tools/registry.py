@@ -9,15 +9,21 @@ tool is asked for, and an unknown name is an error that lists the known ones.
 
 from __future__ import annotations
 
-import difflib
-import importlib
 import re
 from collections.abc import Iterable
 from functools import cache
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 from typing import Any, TypeVar
 
 from agentrun.errors import ConfigError, UsageError
+from agentrun.plugins import (
+    declared,
+    entry_point_place,
+    import_attribute,
+    load_entry_point,
+    plugin_source,
+    unknown_name,
+)
 from agentrun.tools.function import Tool
 
 T = TypeVar("T", bound=Tool)
@@ -64,7 +70,7 @@ def check_tool(tool: Any, where: str) -> None:
 @cache
 def _plugins() -> dict[str, EntryPoint]:
     """Entry points of installed plugins, read once per process (importing nothing)."""
-    return {point.name: point for point in entry_points(group=TOOLS_GROUP)}
+    return declared(TOOLS_GROUP)
 
 
 _plugins_loaded: set[str] = set()
@@ -93,8 +99,7 @@ def find_tool(name: str) -> Tool | None:
     if found is not None:
         return found
     if name in BUILTIN:
-        module, _, attr = BUILTIN[name].partition(":")
-        found = getattr(importlib.import_module(module), attr)
+        found = import_attribute(BUILTIN[name])
         assert isinstance(found, Tool)
         _loaded[name] = found
         return found
@@ -116,10 +121,7 @@ def get_tool(name: str) -> Tool:
 
 def unknown_tool(name: str, also: Iterable[str] = ()) -> str:
     """The message for an unknown tool: a close name, and every name (with `also`)."""
-    names = sorted({*tool_names(), *also})
-    close = difflib.get_close_matches(name, names, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown tool {name!r}{hint} (tools: {', '.join(names)})"
+    return unknown_name("tool", name, [*tool_names(), *also], listed_as="tools")
 
 
 def _load_plugin(name: str) -> None:
@@ -127,12 +129,8 @@ def _load_plugin(name: str) -> None:
         return
     _plugins_loaded.add(name)
     point = _plugins()[name]
-    where = f"plugin entry point {point.value!r} ({TOOLS_GROUP}: {name})"
-    try:
-        loaded = point.load()
-    except Exception as exc:
-        raise ConfigError(f"{where} does not load: {type(exc).__name__}: {exc}; reinstall the "
-                          "plugin or fix its entry point") from exc  # fmt: skip
+    where = entry_point_place(point, TOOLS_GROUP, name)
+    loaded = load_entry_point(point, TOOLS_GROUP, name)
     if isinstance(loaded, list | tuple):
         tools = list(loaded)
     else:
@@ -140,13 +138,13 @@ def _load_plugin(name: str) -> None:
         if isinstance(loaded, Tool) and loaded.name != name:
             raise ConfigError(f"{where}: the tool is named {loaded.name!r}; make the entry "
                               "point's name and the tool's name the same")  # fmt: skip
-    dist = getattr(getattr(point, "dist", None), "name", None)
+    source = plugin_source(point)
     for tool in tools:
         check_tool(tool, where)
         if tool.name in BUILTIN or tool.name in _registered or tool.name in _loaded:
             raise ConfigError(f"{where}: a tool named {tool.name!r} exists already")
         _loaded[tool.name] = tool
-        _sources[tool.name] = f"plugin {dist}" if dist else "plugin"
+        _sources[tool.name] = source
 
 
 __all__ = [
