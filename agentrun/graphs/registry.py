@@ -18,16 +18,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic_core import InitErrorDetails
 
+from agentrun import plugins
 from agentrun.errors import ConfigError, UsageError
 from agentrun.graphs.base import Workflow, input_problem
-from agentrun.plugins import (
-    declared,
-    entry_point_place,
-    import_attribute,
-    load_entry_point,
-    plugin_source,
-    unknown_name,
-)
 
 W = TypeVar("W", bound=type[Workflow[Any, Any, Any]])
 
@@ -80,7 +73,7 @@ def check_workflow_class(workflow: Any, where: str) -> None:
 @cache
 def _plugins() -> dict[str, EntryPoint]:
     """Entry points of installed plugins, read once per process (importing nothing)."""
-    return declared(WORKFLOWS_GROUP)
+    return plugins.declared(WORKFLOWS_GROUP)
 
 
 def workflow_names() -> list[str]:
@@ -94,7 +87,7 @@ def workflow_source(name: str) -> str:
         return "registered"
     if name in BUILTIN:
         return "built-in"
-    return plugin_source(_plugins().get(name))
+    return plugins.plugin_source(_plugins().get(name))
 
 
 def get_workflow(name: str) -> type[Workflow[Any, Any, Any]]:
@@ -103,7 +96,7 @@ def get_workflow(name: str) -> type[Workflow[Any, Any, Any]]:
     if found is not None:
         return found
     if name in BUILTIN:
-        found = import_attribute(BUILTIN[name])
+        found = plugins.import_attribute(BUILTIN[name])
     elif name in _plugins():
         found = _load_plugin(name, _plugins()[name])
     else:
@@ -114,12 +107,12 @@ def get_workflow(name: str) -> type[Workflow[Any, Any, Any]]:
 
 
 def unknown_workflow(name: str) -> str:
-    return unknown_name("workflow", name, workflow_names())
+    return plugins.unknown_name("workflow", name, workflow_names())
 
 
 def _load_plugin(name: str, point: EntryPoint) -> type[Workflow[Any, Any, Any]]:
-    where = entry_point_place(point, WORKFLOWS_GROUP, name)
-    loaded = load_entry_point(point, WORKFLOWS_GROUP, name)
+    where = plugins.entry_point_place(point, WORKFLOWS_GROUP, name)
+    loaded = plugins.load_entry_point(point, WORKFLOWS_GROUP, name)
     check_workflow_class(loaded, where)
     if loaded.name != name:
         raise ConfigError(f"{where}: the class is named {loaded.name!r}; make the entry point's "

@@ -15,15 +15,8 @@ from functools import cache
 from importlib.metadata import EntryPoint
 from typing import Any, TypeVar
 
+from agentrun import plugins
 from agentrun.errors import ConfigError, UsageError
-from agentrun.plugins import (
-    declared,
-    entry_point_place,
-    import_attribute,
-    load_entry_point,
-    plugin_source,
-    unknown_name,
-)
 from agentrun.tools.function import Tool
 
 T = TypeVar("T", bound=Tool)
@@ -70,7 +63,7 @@ def check_tool(tool: Any, where: str) -> None:
 @cache
 def _plugins() -> dict[str, EntryPoint]:
     """Entry points of installed plugins, read once per process (importing nothing)."""
-    return declared(TOOLS_GROUP)
+    return plugins.declared(TOOLS_GROUP)
 
 
 _plugins_loaded: set[str] = set()
@@ -99,7 +92,7 @@ def find_tool(name: str) -> Tool | None:
     if found is not None:
         return found
     if name in BUILTIN:
-        found = import_attribute(BUILTIN[name])
+        found = plugins.import_attribute(BUILTIN[name])
         assert isinstance(found, Tool)
         _loaded[name] = found
         return found
@@ -121,7 +114,7 @@ def get_tool(name: str) -> Tool:
 
 def unknown_tool(name: str, also: Iterable[str] = ()) -> str:
     """The message for an unknown tool: a close name, and every name (with `also`)."""
-    return unknown_name("tool", name, [*tool_names(), *also], listed_as="tools")
+    return plugins.unknown_name("tool", name, [*tool_names(), *also], listed_as="tools")
 
 
 def _load_plugin(name: str) -> None:
@@ -129,8 +122,8 @@ def _load_plugin(name: str) -> None:
         return
     _plugins_loaded.add(name)
     point = _plugins()[name]
-    where = entry_point_place(point, TOOLS_GROUP, name)
-    loaded = load_entry_point(point, TOOLS_GROUP, name)
+    where = plugins.entry_point_place(point, TOOLS_GROUP, name)
+    loaded = plugins.load_entry_point(point, TOOLS_GROUP, name)
     if isinstance(loaded, list | tuple):
         tools = list(loaded)
     else:
@@ -138,7 +131,7 @@ def _load_plugin(name: str) -> None:
         if isinstance(loaded, Tool) and loaded.name != name:
             raise ConfigError(f"{where}: the tool is named {loaded.name!r}; make the entry "
                               "point's name and the tool's name the same")  # fmt: skip
-    source = plugin_source(point)
+    source = plugins.plugin_source(point)
     for tool in tools:
         check_tool(tool, where)
         if tool.name in BUILTIN or tool.name in _registered or tool.name in _loaded:
