@@ -27,14 +27,9 @@ from agentrun.agents.ledger import CallRecord, Ledger, current_node, current_run
 from agentrun.agents.limits import Limiter, LocalLimiter, ModelSlots, RateLimits
 from agentrun.agents.local import LocalServer, acquire, local_identity, release
 from agentrun.agents.messages import Message, assistant, normalize_messages
+from agentrun.agents.model_facts import ModelFacts
 from agentrun.agents.portal import Portal
-from agentrun.agents.tokens import (
-    Cl100kEstimate,
-    LocalTokenizer,
-    TokenCounter,
-    local_tokenizer,
-    tokenizer_file,
-)
+from agentrun.agents.tokens import LocalTokenizer
 from agentrun.agents.tool_calls import ToolCall, ToolChoice, ToolLike
 from agentrun.errors import (
     ConfigError,
@@ -165,7 +160,8 @@ class Gateway:
         self.limiter: Limiter = limiter or LocalLimiter()
         self._limits: dict[str, ModelSlots] = {}
         self._checked_keys: set[str] = set()
-        self._model_info: dict[str, dict[str, Any] | None] = {}
+        #: Token counts, windows and prices of the models this gateway calls.
+        self.facts = ModelFacts(self.config.local)
         self._retry_templates: dict[str, AsyncRetrying] = {}
         self._local: LocalServer | None = None
         self._local_identity: dict[str, object] | None = None
@@ -260,10 +256,6 @@ class Gateway:
             self._limits[key] = limits
         return limits
 
-    def _is_custom_provider(self, config: ModelConfig) -> bool:
-        provider = config.model.split("/", 1)[0]
-        return provider in getattr(lx.litellm(), "_custom_providers", [])
-
     def _credentials(self, name: str, config: ModelConfig) -> dict[str, Any]:
         """api_key / api_base for the call; a missing key fails before any request."""
         if config.api_key is not None:
@@ -283,7 +275,7 @@ class Gateway:
                 "api_base": config.api_base,
                 **({"api_key": "none"} if needs_placeholder else {}),
             }
-        if name not in self._checked_keys and not self._is_custom_provider(config):
+        if name not in self._checked_keys and not self.facts.is_custom_provider(config):
             env = lx.litellm().validate_environment(config.model)
             missing = env.get("missing_keys") or []
             if missing:
@@ -297,45 +289,11 @@ class Gateway:
 
     def _tokenizer(self) -> LocalTokenizer:
         """The embedded model's tokenizer (shared by the process, loaded on first count)."""
-        from agentrun.agents.local import model_path
-
-        return local_tokenizer(model_path(self.config.local))
-
-    def _counter(self, model: str) -> TokenCounter | None:
-        """How to count `model`'s tokens; None means LiteLLM's counter for a model it knows."""
-        config = self.resolve(model)
-        if config.tokenizer == "local":
-            return self._tokenizer()
-        if config.tokenizer is not None:
-            try:
-                return tokenizer_file(config.tokenizer)
-            except ConfigError as exc:
-                raise ConfigError(f"model {model!r}: {exc}") from None
-        if config.tokens_per_cl100k is not None:
-            return Cl100kEstimate(config.tokens_per_cl100k)
-        if config.model == LOCAL_MODEL:
-            return self._tokenizer()
-        if not self._is_custom_provider(config) and self._known_to_litellm(config):
-            return None
-        return Cl100kEstimate()
-
-    def _known_to_litellm(self, config: ModelConfig) -> dict[str, Any] | None:
-        """LiteLLM's model info, or None for models it does not know (looked up once)."""
-        if config.model not in self._model_info:
-            try:
-                self._model_info[config.model] = lx.litellm().get_model_info(config.model)
-            except Exception:
-                self._model_info[config.model] = None
-        return self._model_info[config.model]
+        return self.facts.local_tokenizer()
 
     def input_price(self, model: str) -> float:
-        """USD per prompt token by LiteLLM's prices; 0 for the embedded model, custom providers
-        and models LiteLLM has no price for."""
-        config = self.resolve(model)
-        if config.model == LOCAL_MODEL or self._is_custom_provider(config):
-            return 0.0
-        info = self._known_to_litellm(config) or {}
-        return float(info.get("input_cost_per_token") or 0.0)
+        """USD per prompt token by LiteLLM's prices (0 where it has none)."""
+        return self.facts.input_price(self.resolve(model))
 
     def limit_cost(self, max_usd: float | None, *, spent_usd: float = 0.0) -> CostLimit | None:
         """Refuse model calls once `spent_usd` plus what this gateway spends from now passes
@@ -347,61 +305,22 @@ class Gateway:
 
     def context_window(self, model: str) -> int:
         """Input window in tokens: configured, the local server's n_ctx, or LiteLLM's info."""
-        config = self.resolve(model)
-        if config.context_window:
-            return config.context_window
-        handler_window = self._custom_handler_attr(config, "context_window")
-        if isinstance(handler_window, int):
-            return handler_window
-        info = self._known_to_litellm(config)
-        if info:
-            window = info.get("max_input_tokens") or info.get("max_tokens")
-            if isinstance(window, int):
-                return window
-        raise ConfigError(
-            f"model {model!r}: its context window is unknown; set context_window for it "
-            "(models.<alias>.context_window in a pipeline, or ModelConfig(context_window=...))"
-        )
-
-    def _custom_handler_attr(self, config: ModelConfig, attr: str) -> Any:
-        if not self._is_custom_provider(config):
-            return None
-        provider = config.model.split("/", 1)[0]
-        for item in lx.litellm().custom_provider_map:
-            if item.get("provider") == provider:
-                return getattr(item.get("custom_handler"), attr, None)
-        return None
+        return self.facts.context_window(model, self.resolve(model))
 
     def count_tokens(self, model: str, messages: Sequence[Message] | str) -> int:
         """Prompt tokens the messages cost on `model` (an estimate where not exact)."""
         normalized = normalize_messages(messages)
         if self.tool_mode(model) == "emulated":
             normalized = tool_emulation.plain_messages(normalized)  # as the model will see them
-        counter = self._counter(model)
-        if counter is None:
-            try:
-                name = self.resolve(model).model
-                return int(lx.litellm().token_counter(model=name, messages=normalized))
-            except Exception:
-                counter = Cl100kEstimate()
-        return counter.count_messages(normalized)
+        return self.facts.count_messages(model, self.resolve(model), normalized)
 
     def count_text(self, model: str, text: str) -> int:
         """Tokens of a bare text on `model` (for splitting documents)."""
-        counter = self._counter(model)
-        if counter is None:
-            try:
-                return int(lx.litellm().token_counter(model=self.resolve(model).model, text=text))
-            except Exception:
-                counter = Cl100kEstimate()
-        return counter.count_text(text)
+        return self.facts.count_text(model, self.resolve(model), text)
 
     def count_texts(self, model: str, texts: Sequence[str]) -> list[int]:
         """`count_text` of each text, on every core where the tokenizer allows."""
-        counter = self._counter(model)
-        if counter is None:
-            return [self.count_text(model, text) for text in texts]
-        return counter.count_texts(texts)
+        return self.facts.count_texts(model, self.resolve(model), texts)
 
     def text_counter(self, model: str) -> Callable[[str], int]:
         return lambda text: self.count_text(model, text)
@@ -614,7 +533,7 @@ class Gateway:
             return 0.0
         hidden = getattr(response, "_hidden_params", None) or {}
         cost = hidden.get("response_cost")
-        if cost is None and self._known_to_litellm(config):
+        if cost is None and self.facts.litellm_info(config):
             try:
                 cost = lx.litellm().completion_cost(completion_response=response)
             except Exception:
@@ -819,7 +738,7 @@ class Gateway:
             return config.structured_output
         if config.model == LOCAL_MODEL:
             return "llama_cpp_schema"
-        if self._is_custom_provider(config) or config.api_base:
+        if self.facts.is_custom_provider(config) or config.api_base:
             return "prompt"
         try:
             if lx.litellm().supports_response_schema(config.model):
