@@ -85,6 +85,12 @@ def plot_scale(rows: list[dict[str, Any]]) -> None:
     plt.close(figure)
 
 
+def peak_range(row: dict[str, Any]) -> str:
+    """` (low-high x)` over a size's repeated runs, when it was repeated."""
+    low, high = row.get("peak_memory_range") or (None, None)
+    return "" if low is None else f" ({low:.2f}-{high:.2f}x)"
+
+
 def page(peers: dict[str, Any], scale: list[dict[str, Any]], command: str) -> str:
     machine = peers["machine"]
     lines = [
@@ -147,7 +153,9 @@ def page(peers: dict[str, Any], scale: list[dict[str, Any]], command: str) -> st
         "one process per size). Chunking is splitting the document for the model and keeping "
         "its chunks; time per chunk is the rest of the run divided by the chunks; peak memory is "
         "the process's peak over its size before the document was made (the document "
-        "included), over the document's size in bytes.",
+        "included), over the document's size in bytes; each size ran in several fresh "
+        "processes, and the row is the run with the median peak (the range of all in "
+        "brackets).",
         "",
         "| tokens | chunks | chunking s | ms per chunk | peak memory / input | load |",
         "|---|---|---|---|---|---|",
@@ -155,8 +163,8 @@ def page(peers: dict[str, Any], scale: list[dict[str, Any]], command: str) -> st
     for row in scale:
         lines.append(
             f"| {row['tokens']:,} | {row['chunks']} | {row['chunking_s']:.2f} | "
-            f"{row['s_per_chunk'] * 1000:.1f} | {row['peak_memory_x_input']:.2f}x | "
-            f"{row['load_average']} |"
+            f"{row['s_per_chunk'] * 1000:.1f} | {row['peak_memory_x_input']:.2f}x"
+            f"{peak_range(row)} | {row['load_average']} |"
         )
     lines += ["", "![scale](performance/scale.png)", ""]
     return "\n".join(lines)
@@ -168,6 +176,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 3_000_000, 10_000_000])
     parser.add_argument("--peers-json", type=Path, help="peers.py --json output to use")
     parser.add_argument("--scale-json", type=Path, help="scale.py --json output to use")
+    parser.add_argument("--repeats", type=int, default=3, help="scale.py runs per size")
     args = parser.parse_args()
     sizes = " ".join(map(str, args.sizes))
     if args.peers_json and args.scale_json:
@@ -175,12 +184,15 @@ def main() -> None:
         scale = json.loads(args.scale_json.read_text())
         command = (
             f"python benchmarks/peers.py --rounds {args.rounds}` and "
-            f"`python benchmarks/scale.py --sizes {sizes}"
+            f"`python benchmarks/scale.py --sizes {sizes} --repeats {args.repeats}"
         )
     else:
         peers = run("peers.py", "--rounds", str(args.rounds))
-        scale = run("scale.py", "--sizes", *map(str, args.sizes))
-        command = f"python benchmarks/performance.py --rounds {args.rounds} --sizes {sizes}"
+        scale = run("scale.py", "--sizes", *map(str, args.sizes), "--repeats", str(args.repeats))
+        command = (
+            f"python benchmarks/performance.py --rounds {args.rounds} --sizes {sizes} "
+            f"--repeats {args.repeats}"
+        )
     PLOTS.mkdir(parents=True, exist_ok=True)
     plot_peers(peers["peers"])
     plot_scale(scale)

@@ -4,9 +4,12 @@ Each size runs in a fresh process (so peak memory is its own): `ChainOfAgents` w
 in a fresh data directory, the document generated as in `peers.py`. Reports the time to split
 and keep the document (chunking), the run's time per chunk after that, and the peak resident
 memory over the process before the document was made (the document included), as a multiple
-of the document's size.
+of the document's size. Peak memory varies from one process to the next by a tenth or more
+(the allocator's arenas, when the collector runs), so each size runs `--repeats` times and the
+row is the run with the median peak, with the range of all.
 
-    .venv/bin/python benchmarks/scale.py [--sizes 1000000 3000000 10000000] [--json FILE]
+    .venv/bin/python benchmarks/scale.py [--sizes 1000000 3000000 10000000] [--repeats 3]
+        [--json FILE]
 """
 
 from __future__ import annotations
@@ -97,10 +100,20 @@ async def child(tokens: int) -> dict[str, Any]:
     }
 
 
+def run_child(tokens: int) -> dict[str, Any]:
+    """One run over `tokens` tokens in a fresh process; its figures."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", str(tokens)], capture_output=True, text=True,
+        check=True,
+    ).stdout  # fmt: skip
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 3_000_000, 10_000_000])
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--repeats", type=int, default=3, help="fresh processes per size")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if args.child:
@@ -110,16 +123,21 @@ def main() -> None:
     print("| tokens | chunks | chunking s | s per chunk | peak memory / input | load |")
     print("|---|---|---|---|---|---|")
     for tokens in args.sizes:
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", str(tokens)], capture_output=True, text=True,
-            check=True,
-        ).stdout  # fmt: skip
-        row = json.loads(out.strip().splitlines()[-1])
+        runs = sorted(
+            (run_child(tokens) for _ in range(args.repeats)),
+            key=lambda run: run["peak_memory_x_input"],
+        )
+        row = {
+            **runs[len(runs) // 2],
+            "repeats": len(runs),
+            "peak_memory_range": [runs[0]["peak_memory_x_input"], runs[-1]["peak_memory_x_input"]],
+        }
         rows.append(row)
+        low, high = row["peak_memory_range"]
         print(
             f"| {row['tokens']:,} | {row['chunks']} | {row['chunking_s']:.2f} | "
-            f"{row['s_per_chunk'] * 1000:.1f} ms | {row['peak_memory_x_input']:.2f}x | "
-            f"{row['load_average']} |",
+            f"{row['s_per_chunk'] * 1000:.1f} ms | {row['peak_memory_x_input']:.2f}x "
+            f"({low:.2f}-{high:.2f}x) | {row['load_average']} |",
             flush=True,
         )
     if args.json:
