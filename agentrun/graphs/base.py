@@ -1,9 +1,9 @@
 """The Workflow seam: a workflow is a class that builds a LangGraph graph; running it is written
 once, here.
 
-A workflow names itself, declares its typed `Config`, `Inputs` and `Result` (pydantic models;
-input types come from `Inputs`, so a pipeline's `"500"` becomes the `int` it declares), and
-implements three steps:
+A workflow names itself, declares its typed `Config`, `Inputs` and `Result` (pydantic models,
+given once as the parameters of `Workflow[Config, Inputs, Result]`; input types come from
+`Inputs`, so a pipeline's `"500"` becomes the `int` it declares), and implements three steps:
 
 - `build(ctx)`: its `StateGraph`, from the config, the gateway and the store;
 - `start(inputs, session)`: the graph's first state (it may write long text to the store and
@@ -24,7 +24,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, get_args, get_origin
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.errors import GraphRecursionError
@@ -111,15 +111,26 @@ NO_ANSWER: Any = _NoAnswer()
 
 
 class Workflow(abc.ABC, Generic[ConfigT, InputsT, ResultT]):
-    """A workflow: subclass it, set `name`, `Config`, `Inputs`, `Result`, and write `build`,
+    """A workflow: subclass `Workflow[Config, Inputs, Result]`, set `name`, and write `build`,
     `start` and `finish`. Register it with `agentrun.register_workflow` (or an
     `agentrun.workflows` entry point) so pipelines and the CLI find it by name."""
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
+    #: The models, taken from the class's parameters (or assigned in the class body).
     Config: type[ConfigT]
     Inputs: type[InputsT]
     Result: type[ResultT]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for base in getattr(cls, "__orig_bases__", ()):
+            origin = get_origin(base)
+            if not (isinstance(origin, type) and issubclass(origin, Workflow)):
+                continue
+            for part, model in zip(("Config", "Inputs", "Result"), get_args(base), strict=False):
+                if part not in cls.__dict__ and isinstance(model, type):
+                    setattr(cls, part, model)
 
     def __init__(
         self,

@@ -69,9 +69,6 @@ class ToolAgent(Workflow[ToolAgentConfig, ToolAgentInputs, ToolAgentResult]):
 
     name = "tool-agent"
     description = "A model answers a question, calling tools until it can."
-    Config = ToolAgentConfig
-    Inputs = ToolAgentInputs
-    Result = ToolAgentResult
 
     def __init__(
         self,

@@ -102,6 +102,26 @@ def _echo(gateway: Gateway, saver: InMemorySaver, **config: Any) -> Echo:
     return Echo(config, gateway=gateway, store=InMemoryStore(), checkpointer=saver)
 
 
+def test_the_models_come_from_the_class_parameters_unless_assigned() -> None:
+    class Bare(Workflow[EchoConfig, EchoInputs, EchoResult]):
+        name = "bare"
+
+    class OwnResult(EchoResult):
+        pass
+
+    class Assigned(Workflow[EchoConfig, EchoInputs, EchoResult]):
+        name = "assigned"
+        Result = OwnResult
+
+    class Derived(Bare):
+        name = "derived"
+
+    assert (Bare.Config, Bare.Inputs, Bare.Result) == (EchoConfig, EchoInputs, EchoResult)
+    assert (Assigned.Inputs, Assigned.Result) == (EchoInputs, OwnResult)
+    assert Derived.Result is EchoResult
+    assert Bare.__abstractmethods__  # still a workflow to finish: build, start, finish
+
+
 async def test_run_returns_the_typed_result_with_usage(gateway: Gateway) -> None:
     with scripted_model(["hello"]) as fake:
         result = await _echo(gateway, InMemorySaver()).arun("hi", times="2", thread_id="t1")

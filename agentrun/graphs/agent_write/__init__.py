@@ -58,9 +58,6 @@ class AgentWrite(Workflow[AgentWriteConfig, AgentWriteInputs, AgentWriteResult])
         "Plan sections with word budgets, then write them one by one (AgentWrite): long texts "
         "that hit the requested length."
     )
-    Config = AgentWriteConfig
-    Inputs = AgentWriteInputs
-    Result = AgentWriteResult
 
     def build(self, ctx: BuildContext[AgentWriteConfig]) -> StateGraph[Any, Any, Any, Any]:
         return build_graph(ctx.config)

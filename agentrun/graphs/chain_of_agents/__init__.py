@@ -50,9 +50,6 @@ class ChainOfAgents(Workflow[ChainOfAgentsConfig, ChainOfAgentsInputs, ChainOfAg
 
     name = "chain-of-agents"
     description = "Workers read a long document in order; a manager answers (or summarizes)."
-    Config = ChainOfAgentsConfig
-    Inputs = ChainOfAgentsInputs
-    Result = ChainOfAgentsResult
 
     def build(self, ctx: BuildContext[ChainOfAgentsConfig]) -> StateGraph[Any, Any, Any, Any]:
         return build_graph(ctx.config)

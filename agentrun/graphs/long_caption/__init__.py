@@ -65,9 +65,6 @@ class LongCaption(Workflow[LongCaptionConfig, LongCaptionInputs, LongCaptionResu
         "Caption a long video segment by segment with a vision model, merge neighbouring "
         "captions level by level, and write a description in timestamped sections."
     )
-    Config = LongCaptionConfig
-    Inputs = LongCaptionInputs
-    Result = LongCaptionResult
 
     def build(self, ctx: BuildContext[LongCaptionConfig]) -> StateGraph[Any, Any, Any, Any]:
         return build_graph(ctx.config)

@@ -43,9 +43,6 @@ class Navigation(EnvironmentWorkflow[NavigationConfig, NavigationInputs, Navigat
         "only relative to landmarks; one sampled task per run. City inputs: occlusion (0-1), "
         "visibility_m, bearing_noise_deg, distance_noise (relative)."
     )
-    Config = NavigationConfig
-    Inputs = NavigationInputs
-    Result = NavigationResult
 
     def build(self, ctx: BuildContext[NavigationConfig]) -> StateGraph[Any, Any, Any, Any]:
         return build_graph(ctx.config)

@@ -115,9 +115,6 @@ class RetrieveThenReason(
         "Extract supporting quotes, verify each against the source, then answer from the "
         "verified facts only (or abstain)."
     )
-    Config = RetrieveThenReasonConfig
-    Inputs = RetrieveThenReasonInputs
-    Result = RetrieveThenReasonResult
 
     def resolved_config(self, gateway: Gateway) -> RetrieveThenReasonConfig:
         """The config with its `auto` settings decided for the model the gateway serves."""

@@ -29,9 +29,6 @@ class TourNavigation(EnvironmentWorkflow[TourConfig, TourInputs, TourResult]):
         "a graph; the model picks the goal frame for the instruction and a shortest-path "
         "executor walks there. One sampled task per run."
     )
-    Config = TourConfig
-    Inputs = TourInputs
-    Result = TourResult
 
     def build(self, ctx: BuildContext[TourConfig]) -> StateGraph[Any, Any, Any, Any]:
         return build_graph(ctx.config)

@@ -61,9 +61,6 @@ class VideoQA(Workflow[VideoQAConfig, VideoQAInputs, VideoQAResult]):
         "question needs, and answer from their frames and text with timestamps "
         "(method: uniform, the baseline, sends evenly spread frames only)."
     )
-    Config = VideoQAConfig
-    Inputs = VideoQAInputs
-    Result = VideoQAResult
 
     def build(self, ctx: BuildContext[VideoQAConfig]) -> StateGraph[Any, Any, Any, Any]:
         return build_graph(ctx.config)

@@ -61,9 +61,6 @@ def parse_keywords(reply: str, wanted: int) -> list[str]:
 class KeywordBrief(Workflow[KeywordBriefConfig, KeywordBriefInputs, KeywordBriefResult]):
     name = "keyword-brief"
     description = "Pick a text's keywords, count them with a tool, then write a one-line brief."
-    Config = KeywordBriefConfig
-    Inputs = KeywordBriefInputs
-    Result = KeywordBriefResult
 
     def build(self, ctx: BuildContext[KeywordBriefConfig]) -> StateGraph[Any, Any, Any, Any]:
         config = ctx.config
