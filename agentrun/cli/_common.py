@@ -82,10 +82,11 @@ def fail(error: AgentrunError) -> int:
     return error.exit_code
 
 
-def option_error(exc: ValidationError) -> UsageError:
-    """The command-line option behind the first problem of an options model (`--max-hops`)."""
+def option_error(exc: ValidationError, unnamed: str = "options") -> UsageError:
+    """The command-line option behind the first problem of an options model (`--max-hops`);
+    `unnamed` for a problem of the whole model."""
     from agentrun.errors import UsageError
 
     first = exc.errors()[0]
-    name = ".".join(str(part) for part in first["loc"]) or "options"
+    name = ".".join(str(part) for part in first["loc"]) or unnamed
     return UsageError(f"--{name.replace('_', '-')}: {first['msg']}")

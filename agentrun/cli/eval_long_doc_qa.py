@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from agentrun.cli._common import console, err_console, literal, state
+from agentrun.cli._common import console, err_console, literal, option_error, state
 
 if TYPE_CHECKING:
     from agentrun.evals.long_doc_qa import EvalSettings
@@ -55,7 +55,6 @@ def make_settings(**options: Any) -> EvalSettings:
     """Settings from command-line values; invalid ones are a one-line usage error."""
     from pydantic import ValidationError
 
-    from agentrun.errors import UsageError
     from agentrun.evals.long_doc_qa import EvalSettings, parse_length
 
     options["strategies"] = [s.strip() for s in options["strategies"].split(",") if s.strip()]
@@ -63,9 +62,7 @@ def make_settings(**options: Any) -> EvalSettings:
     try:
         return EvalSettings(**options)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise UsageError(f"--{field.replace('_', '-')}: {first['msg']}") from None
+        raise option_error(exc) from None
 
 
 def run_and_render(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from agentrun.cli._common import console, err_console, literal, state
+from agentrun.cli._common import console, err_console, literal, option_error, state
 from agentrun.cli.eval_long_doc_qa import REPORT, write_report
 
 if TYPE_CHECKING:
@@ -24,7 +24,6 @@ def make_settings(**options: Any) -> LongBenchWriteSettings:
     """Settings from command-line values; invalid ones are a one-line usage error."""
     from pydantic import ValidationError
 
-    from agentrun.errors import UsageError
     from agentrun.evals.longbench_write import LongBenchWriteSettings
 
     options["systems"] = [s.strip() for s in options["systems"].split(",") if s.strip()]
@@ -33,9 +32,7 @@ def make_settings(**options: Any) -> LongBenchWriteSettings:
         settings = LongBenchWriteSettings(**options, writer=writer)
         settings.writer_config("agentwrite", strict=True)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "writer"
-        raise UsageError(f"--{field.replace('_', '-')}: {first['msg']}") from None
+        raise option_error(exc, unnamed="writer") from None
     return settings
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from agentrun.cli._common import console, err_console, state
+from agentrun.cli._common import console, err_console, option_error, state
 
 
 def command(
@@ -30,7 +30,6 @@ def command(
     from pydantic import ValidationError
 
     from agentrun.agents import Gateway
-    from agentrun.errors import UsageError
     from agentrun.evals.tool_use import REPORT_JSON, REPORT_PNG, ToolUseEvalConfig, arun_eval
     from agentrun.graphs.runtime import run_sync
     from agentrun.settings import data_dir as resolve_data_dir
@@ -41,9 +40,7 @@ def command(
             strategies=[s.strip() for s in strategies.split(",") if s.strip()],
         )  # fmt: skip
     except ValidationError as exc:
-        first = exc.errors()[0]
-        name = str(first["loc"][0]) if first["loc"] else "options"
-        raise UsageError(f"--{name.replace('_', '-')}: {first['msg']}") from None
+        raise option_error(exc) from None
     root = resolve_data_dir(state(ctx).data_dir)
     out = out_dir or root / "evals" / f"tool-use-{config.fingerprint()}"
     errors = err_console()
