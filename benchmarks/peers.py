@@ -2,22 +2,29 @@
 
 One process, one loopback fake model server (its own process, 50 ms per reply by default), one
 generated document of about 99,000 cl100k tokens with one fact in it, and one question. Each
-strategy reads the document chunk by chunk, passing the evidence found so far, then asks for the
-answer; every one uses the same prompts (`agentrun.graphs.chain_of_agents.prompts`), so that
-only the machinery around the calls differs:
+strategy reads the document chunk by chunk, passing on what it found so far, then asks for the
+answer; the hand-written ones use agentrun's own prompts (`agentrun.graphs.chain_of_agents.
+prompts`), so that only the machinery around the calls differs. With its defaults agentrun gives
+a model other than the embedded one the paper's summary workers (`cu_format: auto`); the
+evidence mode (workers citing numbered sentences, the embedded model's default) is measured too,
+against a hand loop with the same prompts:
 
-- `hand loop`: a loop written by hand on raw `litellm.acompletion` (the baseline, 1.00);
+- `hand loop`: a loop written by hand on raw `litellm.acompletion` (the baseline, 1.00), with
+  summary workers, and again with evidence workers;
 - `agentrun`: `ChainOfAgents` with its defaults (persistent memory store, SQLite checkpoints,
-  response cache) in a fresh data directory per run, as a first run meets them;
-- `langgraph`: a bare LangGraph graph (one node looping over the chunks, no checkpointer);
+  response cache) in a fresh data directory per run, as a first run meets them; and with
+  `cu_format: evidence`;
+- `langgraph`: a bare LangGraph graph (one node looping over the chunks, no checkpointer), in
+  both modes;
 - `llamaindex refine` / `llamaindex tree_summarize`: LlamaIndex's response synthesizers, when
   llama-index-core is installed (the locked `bench` extra: `.venv/bin/pip install --no-deps
   --require-hashes -r requirements-bench.lock`), else skipped with a note.
 
 Repetitions are interleaved (each round runs every strategy once, in a rotating order), so that
 the load of the machine hits all alike; the table gives medians and each strategy's median
-ratio to the hand loop within a round. Then the gateway's own cost per call against raw LiteLLM
-and the openai SDK (`gateway_overhead.py`). `--json FILE` writes every figure.
+ratio to the hand loop with its prompts within a round. Then the gateway's own cost per call
+against raw LiteLLM and the openai SDK (`gateway_overhead.py`). `--json FILE` writes every
+figure.
 
     .venv/bin/python benchmarks/peers.py [--rounds 5] [--latency-ms 50] [--json peers.json]
 """
@@ -26,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import importlib.util
 import json
 import os
@@ -45,7 +53,7 @@ from typing import Any
 from agentrun.agents import Gateway, GatewayConfig, ModelConfig, roles
 from agentrun.agents._litellm import litellm
 from agentrun.agents.tokens import cl100k, count_cl100k
-from agentrun.graphs.chain_of_agents import ChainOfAgents, ChainOfAgentsConfig, prompts
+from agentrun.graphs.chain_of_agents import ChainOfAgents, ChainOfAgentsConfig, CuFormat, prompts
 from agentrun.graphs.chain_of_agents.budgets import SAFETY_TOKENS
 from agentrun.text.quotes import number_sentences
 
@@ -123,13 +131,15 @@ def generated_document(tokens: int, seed: int = 7) -> str:
 
 
 def reply_to(body: dict[str, Any]) -> str:
-    """The fake model: a worker cites the needle's sentence by its number when its text holds it,
-    the manager answers citing the fact that holds it (LlamaIndex's prompts: answers plainly)."""
+    """The fake model: an evidence worker cites the needle's sentence by its number when its text
+    holds it, and the manager answers citing the fact that holds it; other prompts (summary
+    workers, their manager, LlamaIndex's) get the answer plainly once they hold it."""
     content = str(body["messages"][-1]["content"])
     numbered = [line for line in content.splitlines() if line.startswith("[") and NEEDLE in line]
-    if "one numbered sentence per line" in content or "Answer with a few words" in content:
-        return f"{ANSWER} {numbered[0].split()[0]}" if numbered else roles.NONE
-    return ANSWER if NEEDLE in content else roles.NONE
+    if numbered and ("one numbered sentence per line" in content or "Answer with" in content):
+        return f"{ANSWER} {numbered[0].split()[0]}"
+    # a summary worker keeps the answer once it has seen the needle (its summary holds it)
+    return ANSWER if NEEDLE in content or ANSWER in content else roles.NONE
 
 
 def serve(latency_s: float) -> None:
@@ -180,15 +190,22 @@ class Bench:
 
     def hand_chunk_tokens(self, config: ChainOfAgentsConfig) -> int:
         """The chunk size agentrun plans, worked out by hand with cl100k_base."""
-        empty = prompts.evidence_worker(QUESTION, "", "", "part 1 of 1")
+        if config.cu_format == "evidence":
+            empty = prompts.evidence_worker(QUESTION, "", "", "part 1 of 1")
+            output = config.worker_max_tokens
+        else:
+            empty = prompts.summary_worker(QUESTION, "", "", "part 1 of 1")
+            output = config.cu_tokens
         overhead = count_cl100k("".join(str(m["content"]) for m in empty)) + 4 * len(empty) + 3
-        return WINDOW - overhead - config.cu_tokens - config.worker_max_tokens - SAFETY_TOKENS
+        return WINDOW - overhead - config.cu_tokens - output - SAFETY_TOKENS
 
     def hand_chunks(self, config: ChainOfAgentsConfig) -> list[str]:
         """The document's sentences packed by hand into chunks that fit the chunk size as the
-        worker's prompt shows them: one `[id] sentence` line each."""
+        worker's prompt shows them: one `[id] sentence` line each for evidence workers, the
+        plain text for summary workers."""
         spans = number_sentences(self.document).spans
-        lines = [f"[100] {self.document[start:end]}\n" for start, end in spans]
+        shown = "[100] {}\n" if config.cu_format == "evidence" else "{} "
+        lines = [shown.format(self.document[start:end]) for start, end in spans]
         sizes = [len(ids) for ids in cl100k().encode_ordinary_batch(lines)]
         budget, chunks, first, used = self.hand_chunk_tokens(config), [], 0, 0
         for index, size in enumerate(sizes):
@@ -211,9 +228,15 @@ def facts_of(evidence: list[str]) -> str:
     return "\n".join(f"[{i}] {quote}" for i, quote in enumerate(evidence, 1))
 
 
-async def hand_loop(bench: Bench) -> Outcome:
-    """Chain of agents written by hand on raw `litellm.acompletion`."""
-    config = ChainOfAgentsConfig()
+def mode_config(cu_format: CuFormat) -> ChainOfAgentsConfig:
+    """The settings every strategy of one mode shares (the model is the fake one, not local)."""
+    return ChainOfAgentsConfig(model="fake", cu_format=cu_format)
+
+
+async def hand_loop(bench: Bench, cu_format: CuFormat = "free") -> Outcome:
+    """Chain of agents written by hand on raw `litellm.acompletion`: evidence workers citing
+    sentences by number, or summary workers passing a running summary on."""
+    config = mode_config(cu_format)
     lm = litellm()
     started = time.perf_counter()
     chunks = bench.hand_chunks(config)
@@ -229,6 +252,15 @@ async def hand_loop(bench: Bench) -> Outcome:
         prompt_tokens += reply.usage.prompt_tokens
         return str(reply.choices[0].message.content or "")
 
+    if cu_format == "free":
+        summary = ""
+        for index, chunk in enumerate(chunks):
+            position = f"part {index + 1} of {len(chunks)}"
+            messages = prompts.summary_worker(QUESTION, summary, chunk, position)
+            summary = (await ask(messages, config.cu_tokens)).strip()
+        reply = await ask(prompts.manager_messages(QUESTION, summary), config.answer_max_tokens)
+        return Outcome(time.perf_counter() - started, calls, prompt_tokens,
+                       roles.parse_answer(reply))  # fmt: skip
     evidence: list[str] = []
     for index, chunk in enumerate(chunks):
         position = f"part {index + 1} of {len(chunks)}"
@@ -242,21 +274,23 @@ async def hand_loop(bench: Bench) -> Outcome:
     return Outcome(time.perf_counter() - started, calls, prompt_tokens, answer)
 
 
-async def agentrun_defaults(bench: Bench) -> Outcome:
-    """`ChainOfAgents` with its defaults, in a data directory of its own (a first run)."""
+async def agentrun_defaults(bench: Bench, cu_format: CuFormat = "auto") -> Outcome:
+    """`ChainOfAgents` with its defaults (`cu_format` aside), in a data directory of its own (a
+    first run). `auto` gives the fake model, which is not the embedded one, summary workers."""
     data_dir = Path(tempfile.mkdtemp(dir=bench.data_root))
     started = time.perf_counter()
     async with Gateway(
         GatewayConfig(models={"fake": bench.model_config()}), data_dir=data_dir
     ) as gw:
-        flow = ChainOfAgents(ChainOfAgentsConfig(model="fake"), gateway=gw, data_dir=data_dir)
+        config = ChainOfAgentsConfig(model="fake", cu_format=cu_format)
+        flow = ChainOfAgents(config, gateway=gw, data_dir=data_dir)
         result = await flow.arun(bench.document, QUESTION)
     seconds = time.perf_counter() - started
     usage = result.usage
     return Outcome(seconds, usage["model_calls"], usage["prompt_tokens"], result.answer)
 
 
-async def langgraph_loop(bench: Bench) -> Outcome:
+async def langgraph_loop(bench: Bench, cu_format: CuFormat = "free") -> Outcome:
     """The hand loop as a bare LangGraph graph: a worker node looping over the chunks, then a
     manager node (no checkpointer, no store)."""
     from typing import TypedDict
@@ -267,11 +301,12 @@ async def langgraph_loop(bench: Bench) -> Outcome:
         chunks: list[str]
         step: int
         evidence: list[str]
+        summary: str
         answer: str | None
         calls: int
         prompt_tokens: int
 
-    config = ChainOfAgentsConfig()
+    config = mode_config(cu_format)
     lm = litellm()
 
     async def ask(messages: list[Any], max_tokens: int) -> tuple[str, int]:
@@ -284,6 +319,13 @@ async def langgraph_loop(bench: Bench) -> Outcome:
     async def worker(state: State) -> dict[str, Any]:
         chunk, step = state["chunks"][state["step"]], state["step"]
         position = f"part {step + 1} of {len(state['chunks'])}"
+        if cu_format == "free":
+            messages = prompts.summary_worker(QUESTION, state["summary"], chunk, position)
+            reply, tokens = await ask(messages, config.cu_tokens)
+            return {
+                "step": step + 1, "summary": reply.strip(),
+                "calls": state["calls"] + 1, "prompt_tokens": state["prompt_tokens"] + tokens,
+            }  # fmt: skip
         messages = prompts.evidence_worker(QUESTION, facts_of(state["evidence"]), chunk, position)
         reply, tokens = await ask(messages, config.worker_max_tokens)
         found = [q for q in cited(reply, chunk) if q not in state["evidence"]]
@@ -293,6 +335,11 @@ async def langgraph_loop(bench: Bench) -> Outcome:
         }  # fmt: skip
 
     async def manager(state: State) -> dict[str, Any]:
+        if cu_format == "free":
+            messages = prompts.manager_messages(QUESTION, state["summary"])
+            reply, tokens = await ask(messages, config.answer_max_tokens)
+            return {"answer": roles.parse_answer(reply), "calls": state["calls"] + 1,
+                    "prompt_tokens": state["prompt_tokens"] + tokens}  # fmt: skip
         if not state["evidence"]:
             return {"answer": None}
         messages = prompts.manager_messages(QUESTION, facts_of(state["evidence"]), citing=True)
@@ -311,8 +358,8 @@ async def langgraph_loop(bench: Bench) -> Outcome:
     app = graph.compile()
     started = time.perf_counter()
     chunks = bench.hand_chunks(config)
-    first: State = {"chunks": chunks, "step": 0, "evidence": [], "answer": None,
-                    "calls": 0, "prompt_tokens": 0}  # fmt: skip
+    first: State = {"chunks": chunks, "step": 0, "evidence": [], "summary": "",
+                    "answer": None, "calls": 0, "prompt_tokens": 0}  # fmt: skip
     final = await app.ainvoke(first, {"recursion_limit": 10_000})
     seconds = time.perf_counter() - started
     return Outcome(seconds, final["calls"], final["prompt_tokens"], final["answer"])
@@ -338,10 +385,10 @@ def llama_index_synthesizer(mode: str) -> Callable[[Bench], Awaitable[Outcome]]:
         Settings.callback_manager = CallbackManager([counter])
         llm = OpenAILike(
             model="fake", api_base=bench.url, api_key="none", is_chat_model=True,
-            context_window=WINDOW, max_tokens=ChainOfAgentsConfig().worker_max_tokens,
+            context_window=WINDOW, max_tokens=mode_config("free").worker_max_tokens,
         )  # fmt: skip
         started = time.perf_counter()
-        splitter = TokenTextSplitter(chunk_size=bench.hand_chunk_tokens(ChainOfAgentsConfig()))
+        splitter = TokenTextSplitter(chunk_size=bench.hand_chunk_tokens(mode_config("free")))
         chunks = splitter.split_text(Document(text=bench.document).text)
         synthesizer = get_response_synthesizer(llm=llm, response_mode=mode)
         response = await synthesizer.aget_response(QUESTION, chunks)
@@ -352,14 +399,31 @@ def llama_index_synthesizer(mode: str) -> Callable[[Bench], Awaitable[Outcome]]:
     return run
 
 
+HAND_LOOP = "hand loop (raw LiteLLM)"
+HAND_LOOP_EVIDENCE = "hand loop, evidence prompts (raw LiteLLM)"
 STRATEGIES: dict[str, Callable[[Bench], Awaitable[Outcome]]] = {
-    "hand loop (raw LiteLLM)": hand_loop,
+    HAND_LOOP: hand_loop,
     "agentrun chain-of-agents, defaults": agentrun_defaults,
     "bare LangGraph loop (raw LiteLLM)": langgraph_loop,
 }
 if LLAMA_INDEX:
     STRATEGIES["LlamaIndex refine"] = llama_index_synthesizer("refine")
     STRATEGIES["LlamaIndex tree_summarize"] = llama_index_synthesizer("tree_summarize")
+#: Evidence mode (what `auto` gives the embedded model), against a hand loop with its prompts.
+STRATEGIES[HAND_LOOP_EVIDENCE] = functools.partial(hand_loop, cu_format="evidence")
+STRATEGIES["agentrun chain-of-agents, cu_format: evidence"] = functools.partial(
+    agentrun_defaults, cu_format="evidence"
+)
+STRATEGIES["bare LangGraph loop, evidence prompts (raw LiteLLM)"] = functools.partial(
+    langgraph_loop, cu_format="evidence"
+)
+
+
+def baseline_of(name: str) -> str:
+    """The hand loop a strategy is measured against: the one with the same prompts."""
+    return HAND_LOOP_EVIDENCE if "evidence" in name else HAND_LOOP
+
+
 SKIPPED = (
     None
     if LLAMA_INDEX
@@ -398,9 +462,9 @@ async def compare(bench: Bench, rounds: int) -> dict[str, list[Outcome]]:
 
 
 def table(bench: Bench, results: dict[str, list[Outcome]]) -> list[dict[str, Any]]:
-    base = results[next(iter(results))]
     rows = []
     for name, outcomes in results.items():
+        base = results[baseline_of(name)]
         ratios = [o.seconds / b.seconds for o, b in zip(outcomes, base, strict=True)]
         rows.append({
             "strategy": name,
@@ -408,13 +472,14 @@ def table(bench: Bench, results: dict[str, list[Outcome]]) -> list[dict[str, Any
             "prompt_tokens_per_document": outcomes[0].prompt_tokens / bench.document_tokens,
             "median_s": statistics.median(o.seconds for o in outcomes),
             "ratio": statistics.median(ratios),
+            "baseline": baseline_of(name),
             "answer": outcomes[0].answer,
         })  # fmt: skip
     return rows
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    print("| strategy | model calls | prompt tokens / document | median s | vs hand loop |")
+    print("| strategy | model calls | prompt tokens / document | median s | vs its hand loop |")
     print("|---|---|---|---|---|")
     for row in rows:
         print(

@@ -55,7 +55,7 @@ def plot_peers(rows: list[dict[str, Any]]) -> None:
     names = [row["strategy"] for row in rows][::-1]
     axes.barh(names, [row["ratio"] for row in rows][::-1], color="#4c72b0")
     axes.axvline(1.10, color="#c44e52", linestyle="--", label="1.10x")
-    axes.set_xlabel("wall time / hand-written loop (median of interleaved rounds)")
+    axes.set_xlabel("wall time / hand-written loop, same prompts (median of interleaved rounds)")
     axes.legend(loc="lower right")
     figure.tight_layout()
     figure.savefig(PLOTS / "peers.png", dpi=110)
@@ -105,17 +105,20 @@ def page(peers: dict[str, Any], scale: list[dict[str, Any]], command: str) -> st
         "",
         "A generated document with one fact in it and one question, on the loopback fake "
         "server (`benchmarks/peers.py`, 50 ms per reply). The hand loop, bare LangGraph and "
-        "agentrun use the same prompts, chain of agents' evidence prompts, which show each chunk "
-        "as numbered sentences for citing (the numbers are why prompt tokens per document exceed "
-        "1); LlamaIndex runs its own. agentrun runs with its defaults (SQLite checkpoints, "
-        "response cache, memory store opened only if used) in a fresh data directory each time.",
+        "agentrun use the same prompts; LlamaIndex runs its own. agentrun runs with its defaults "
+        "(SQLite checkpoints, response cache, memory store opened only if used) in a fresh data "
+        "directory each time; for a model other than the embedded one they give the paper's "
+        "summary workers (`cu_format: auto`). The evidence rows use chain of agents' evidence "
+        "prompts (the embedded model's default), which show each chunk as numbered sentences "
+        "for citing: the numbers are why their prompt tokens per document exceed 1. Each row's "
+        "ratio is to the hand loop with its prompts.",
         "",
         *(
             [f"Document: {peers['document_tokens']:,} cl100k tokens.", ""]
             if "document_tokens" in peers
             else []
         ),
-        "| strategy | model calls | prompt tokens / document | median s | vs hand loop |",
+        "| strategy | model calls | prompt tokens / document | median s | vs its hand loop |",
         "|---|---|---|---|---|",
     ]
     for row in peers["peers"]:

@@ -50,7 +50,8 @@ def demo(
 
     data_dir = state(ctx).data_dir
     with Gateway(data_dir=data_dir, cache=cache) as gateway:
-        workflow = ChainOfAgents(ChainOfAgentsConfig(model=model), gateway=gateway,
+        config = ChainOfAgentsConfig(model=model, cu_format="evidence")  # cited, checkable
+        workflow = ChainOfAgents(config, gateway=gateway,
                                  data_dir=data_dir)  # fmt: skip
         result = workflow.run(text, query, on_event=progress)
     usage = result.usage

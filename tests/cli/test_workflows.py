@@ -61,7 +61,7 @@ def test_a_workflow_runs_from_the_cli_without_yaml_and_resumes(
                 "--set",
                 "config.cu_format=bad",
             ],
-            "config.cu_format: Input should be 'evidence' or 'free'",
+            "config.cu_format: Input should be 'auto', 'evidence' or 'free'",
         ),
         (["--workflow", "chain-of-agents"], "missing input 'document'"),
         ([], "name a pipeline file or --workflow NAME"),

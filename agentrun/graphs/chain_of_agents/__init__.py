@@ -17,6 +17,7 @@ from typing import Any
 
 from langgraph.graph import StateGraph
 
+from agentrun.agents.gateway import Gateway
 from agentrun.errors import UsageError
 from agentrun.graphs import long_doc, runtime
 from agentrun.graphs.base import BuildContext, Workflow
@@ -51,12 +52,16 @@ class ChainOfAgents(Workflow[ChainOfAgentsConfig, ChainOfAgentsInputs, ChainOfAg
     name = "chain-of-agents"
     description = "Workers read a long document in order; a manager answers (or summarizes)."
 
+    def resolved_config(self, gateway: Gateway) -> ChainOfAgentsConfig:
+        """The config with `cu_format: auto` decided for the model the gateway serves."""
+        return self.config.resolved(gateway.is_local(self.config.model))
+
     def build(self, ctx: BuildContext[ChainOfAgentsConfig]) -> StateGraph[Any, Any, Any, Any]:
-        return build_graph(ctx.config)
+        return build_graph(self.resolved_config(ctx.gateway))
 
     async def start(self, inputs: ChainOfAgentsInputs, session: Session) -> Mapping[str, Any]:
         """Split the document into chunks that fit the strategy's prompts, and store them."""
-        config, query = self.config, inputs.query
+        config, query = self.resolved_config(session.gateway), inputs.query
         if config.strategy == "rag" and not query:
             raise UsageError("the rag strategy needs a query; use coa or hierarchical to summarize")
         if config.strategy == "coa":

@@ -11,7 +11,7 @@ from agentrun.agents.config import LOCAL_MODEL
 from agentrun.graphs.base import WorkflowResult
 from agentrun.memory.documents import StoredDocument
 
-CuFormat = Literal["evidence", "free"]
+CuFormat = Literal["auto", "evidence", "free"]
 Strategy = Literal["coa", "vanilla", "rag", "merge", "hierarchical"]
 
 
@@ -34,7 +34,13 @@ class ChainOfAgentsConfig(BaseModel):
     local_chunk_cap: int = Field(
         default=2048, gt=0, description="Default chunk size for local models (they degrade early)."
     )
-    cu_format: CuFormat = "evidence"
+    cu_format: CuFormat = Field(
+        default="auto",
+        description="What a worker hands on when there is a query: evidence (the chunk's "
+        "sentences cited by number, so quotes are the source's own words, and the manager "
+        "abstains when none supports an answer) or free (the paper's running summary). auto: "
+        "evidence for the embedded model, which paraphrases what it retypes; free for others.",
+    )
     focus: bool = Field(
         default=True,
         description="Evidence units: the manager sees only the quotes about what the question "
@@ -52,6 +58,13 @@ class ChainOfAgentsConfig(BaseModel):
     rag_top_k: int | None = Field(
         default=None, gt=0, description="RAG baseline: chunks to retrieve."
     )
+
+    def resolved(self, local: bool) -> ChainOfAgentsConfig:
+        """The config with `cu_format: auto` decided for a model (`local`: the embedded one,
+        whatever alias names it)."""
+        if self.cu_format != "auto":
+            return self
+        return self.model_copy(update={"cu_format": "evidence" if local else "free"})
 
     @property
     def manager(self) -> str:

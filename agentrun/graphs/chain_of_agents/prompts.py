@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from agentrun.agents import roles
+from agentrun.agents.config import LOCAL_MODEL
 from agentrun.agents.messages import Message
 from agentrun.graphs.chain_of_agents.models import ChainOfAgentsConfig
 from agentrun.text.quotes import number_sentences
@@ -88,7 +89,12 @@ def parse_choice(reply: str, count: int) -> int | None:
 
 
 def uses_evidence(config: ChainOfAgentsConfig, query: str | None) -> bool:
-    return config.cu_format == "evidence" and query is not None
+    """Whether workers cite evidence (a config still `auto` is read by its model's name)."""
+    if query is None:
+        return False
+    if config.cu_format == "auto":
+        return config.model == LOCAL_MODEL
+    return config.cu_format == "evidence"
 
 
 def worker_messages(

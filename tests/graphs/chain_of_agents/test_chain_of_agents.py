@@ -60,7 +60,12 @@ def worker_or_manager(messages: list[dict[str, Any]]) -> str:
 
 
 def config(**options: Any) -> ChainOfAgentsConfig:
-    options = {"model": "fake/m", "cu_tokens": 128, "worker_max_tokens": 64, **options}
+    """Evidence units unless asked otherwise (`auto` would give a model other than the embedded
+    one free units)."""
+    options = {
+        "model": "fake/m", "cu_format": "evidence", "cu_tokens": 128, "worker_max_tokens": 64,
+        **options,
+    }  # fmt: skip
     return ChainOfAgentsConfig(**options)
 
 
@@ -221,6 +226,27 @@ async def test_free_units_pass_the_previous_summary_on(data_dir: Path) -> None:
     for index, prompt in enumerate(worker_prompts[1:], start=1):
         assert f"summary-{index}" in prompt
     assert result.communication_units == [f"summary-{i}" for i in range(1, result.chunk_count + 1)]
+
+
+async def test_auto_units_are_evidence_on_the_embedded_model_and_free_elsewhere(
+    data_dir: Path,
+) -> None:
+    models = {
+        "mine": ModelConfig(model="local/smollm2"),  # an alias of the embedded model
+        "api": ModelConfig(model="openai/gpt-4o-mini"),
+    }
+    async with Gateway(GatewayConfig(models=models), data_dir=data_dir) as gateway:
+        for name, expected in (("mine", "evidence"), ("api", "free")):
+            flow = ChainOfAgents(ChainOfAgentsConfig(model=name), gateway=gateway)
+            assert flow.config.cu_format == "auto"
+            assert flow.resolved_config(gateway).cu_format == expected
+    pinned = ChainOfAgentsConfig(cu_format="free")
+    assert pinned.resolved(local=True) is pinned
+    with scripted_model(lambda messages: "summary", context_window=1024) as fake:
+        result = await run(document(40, 2), fake, data_dir, cu_format="auto")
+    workers = [c.messages[-1]["content"] for c in fake.calls[:-1]]
+    assert workers and all(p.startswith("Source text (part") for p in workers)
+    assert result.communication_units[-1] == "summary"
 
 
 async def test_bad_input(data_dir: Path) -> None:

@@ -1,6 +1,8 @@
 """The peers benchmark compares like with like (`benchmarks/peers.py`): on a small document the
 hand loop, bare LangGraph and agentrun make the same calls with the same prompts and all find
-the answer, so its ratios measure only the machinery around the calls."""
+the answer, in both modes (summary workers, agentrun's default for models other than the
+embedded one, and evidence workers), so its ratios measure only the machinery around the
+calls."""
 
 from __future__ import annotations
 
@@ -22,14 +24,17 @@ def server_url() -> Iterator[str]:
     process.wait()
 
 
+@pytest.mark.parametrize("cu_format", ["free", "evidence"])
 async def test_every_strategy_makes_the_same_calls_and_finds_the_answer(
-    server_url: str, tmp_path: Path
+    server_url: str, tmp_path: Path, cu_format: peers.CuFormat
 ) -> None:
     document = peers.generated_document(20_000)
     bench = peers.Bench(server_url, document, count_cl100k(document), tmp_path)
+    agentrun = "auto" if cu_format == "free" else cu_format  # the defaults: summary workers
     outcomes = [
-        await strategy(bench)
-        for strategy in (peers.hand_loop, peers.langgraph_loop, peers.agentrun_defaults)
+        await peers.hand_loop(bench, cu_format),
+        await peers.langgraph_loop(bench, cu_format),
+        await peers.agentrun_defaults(bench, agentrun),
     ]
     assert {outcome.answer for outcome in outcomes} == {peers.ANSWER}
     assert len({outcome.calls for outcome in outcomes}) == 1
@@ -40,7 +45,7 @@ async def test_every_strategy_makes_the_same_calls_and_finds_the_answer(
 
 def test_hand_chunks_fit_the_chunk_size_as_the_worker_sees_them(tmp_path: Path) -> None:
     bench = peers.Bench("unused", peers.generated_document(20_000), 0, tmp_path)
-    config = peers.ChainOfAgentsConfig()
+    config = peers.mode_config("evidence")
     chunks = bench.hand_chunks(config)
     assert "".join(chunks).replace("\n", "").replace(" ", "") == bench.document.replace(
         "\n", ""
