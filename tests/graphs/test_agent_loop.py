@@ -91,7 +91,7 @@ async def test_an_agent_hands_a_long_document_to_chain_of_agents() -> None:
         return f"The report says: {done[0]}"
 
     with scripted_model(reply) as fake:
-        reader = WorkflowTool(ChainOfAgents, {"chunk_tokens": 400})  # several chunks
+        reader = WorkflowTool(ChainOfAgents, {"chunk_tokens": 400, "cu_format": "evidence"})
         made = agent([reader], InMemorySaver(), system="Use your tools.")
         result = await made.arun("Who rang the bell?")
     workers = [c for c in fake.calls if "one numbered sentence per line" in str(c.messages)]

@@ -23,7 +23,7 @@ from agentrun.memory import default_store
 from agentrun.memory.checkpoint import sqlite_checkpointer
 
 QUERY = "Which keeper rang the bell?"
-CONFIG = ChainOfAgentsConfig(model="m")
+CONFIG = ChainOfAgentsConfig(model="m", cu_format="evidence")  # workers cite by id
 RETRY = RetryPolicy(max_attempts=2, initial_backoff_s=0.01, max_backoff_s=0.05, jitter_s=0.0)
 
 
