@@ -202,18 +202,33 @@ class Bench:
     def hand_chunks(self, config: ChainOfAgentsConfig) -> list[str]:
         """The document's sentences packed by hand into chunks that fit the chunk size as the
         worker's prompt shows them: one `[id] sentence` line each for evidence workers, the
-        plain text for summary workers."""
+        plain text for summary workers (sentences counted with the space before them, then
+        each chunk counted whole, and its last sentences moved on while it is over)."""
         spans = number_sentences(self.document).spans
-        shown = "[100] {}\n" if config.cu_format == "evidence" else "{} "
+        evidence = config.cu_format == "evidence"
+        shown = "[100] {}\n" if evidence else " {}"
         lines = [shown.format(self.document[start:end]) for start, end in spans]
         sizes = [len(ids) for ids in cl100k().encode_ordinary_batch(lines)]
         budget, chunks, first, used = self.hand_chunk_tokens(config), [], 0, 0
+
+        def fitted(end: int) -> int:
+            """Where the chunk from `first` ends (exclusive) once counted whole."""
+            while not evidence and end - 1 > first and count_cl100k(
+                self.document[spans[first][0] : spans[end - 1][1]]
+            ) > budget:  # fmt: skip
+                end -= 1
+            return end
+
         for index, size in enumerate(sizes):
             if used and used + size > budget:
-                chunks.append(self.document[spans[first][0] : spans[index - 1][1]])
-                first, used = index, 0
+                end = fitted(index)
+                chunks.append(self.document[spans[first][0] : spans[end - 1][1]])
+                first, used = end, sum(sizes[end:index])
             used += size
-        chunks.append(self.document[spans[first][0] : spans[-1][1]])
+        while first < len(spans):
+            end = fitted(len(spans))
+            chunks.append(self.document[spans[first][0] : spans[end - 1][1]])
+            first = end
         return chunks
 
 
