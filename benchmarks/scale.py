@@ -77,14 +77,16 @@ async def child(tokens: int) -> dict[str, Any]:
                 result = await flow.arun(document, QUESTION)
             return result, time.perf_counter() - started
 
-    await chain(generated_document(20_000))  # imports and first-use costs, not the document's
-    chunking.clear()
-    before = memory_bytes("VmRSS")
-    document = generated_document(tokens)
-    assert document.isascii()  # so its size in bytes is its length
-    reset_peak()  # the peak of generating it is the benchmark's, not the run's
-    result, seconds = await chain(document)
-    server.terminate()
+    try:
+        await chain(generated_document(20_000))  # imports and first-use costs, not the document's
+        chunking.clear()
+        before = memory_bytes("VmRSS")
+        document = generated_document(tokens)
+        assert document.isascii()  # so its size in bytes is its length
+        reset_peak()  # the peak of generating it is the benchmark's, not the run's
+        result, seconds = await chain(document)
+    finally:
+        server.terminate()  # also when the run fails: no server is left behind
     size, peak = len(document), memory_bytes("VmHWM") - before
     return {
         "tokens": result.document_tokens,
