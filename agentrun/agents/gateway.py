@@ -312,15 +312,15 @@ class Gateway:
         normalized = normalize_messages(messages)
         if self.tool_mode(model) == "emulated":
             normalized = tool_emulation.plain_messages(normalized)  # as the model will see them
-        return self.facts.count_messages(model, self.resolve(model), normalized)
+        return self.facts.counter(model, self.resolve(model)).count_messages(normalized)
 
     def count_text(self, model: str, text: str) -> int:
         """Tokens of a bare text on `model` (for splitting documents)."""
-        return self.facts.count_text(model, self.resolve(model), text)
+        return self.facts.counter(model, self.resolve(model)).count_text(text)
 
     def count_texts(self, model: str, texts: Sequence[str]) -> list[int]:
         """`count_text` of each text, on every core where the tokenizer allows."""
-        return self.facts.count_texts(model, self.resolve(model), texts)
+        return self.facts.counter(model, self.resolve(model)).count_texts(texts)
 
     def text_counter(self, model: str) -> Callable[[str], int]:
         return lambda text: self.count_text(model, text)

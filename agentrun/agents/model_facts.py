@@ -26,6 +26,29 @@ from agentrun.agents.tokens import (
 from agentrun.errors import ConfigError
 
 
+class LiteLLMCounter:
+    """LiteLLM's own count for a model it knows; the cl100k estimate where LiteLLM fails."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.fallback = Cl100kEstimate()
+
+    def count_text(self, text: str) -> int:
+        try:
+            return int(lx.litellm().token_counter(model=self.model, text=text))
+        except Exception:
+            return self.fallback.count_text(text)
+
+    def count_texts(self, texts: Sequence[str]) -> list[int]:
+        return [self.count_text(text) for text in texts]
+
+    def count_messages(self, messages: Sequence[Message]) -> int:
+        try:
+            return int(lx.litellm().token_counter(model=self.model, messages=list(messages)))
+        except Exception:
+            return self.fallback.count_messages(messages)
+
+
 class ModelFacts:
     """Token counts, windows and prices of resolved models (`ModelConfig`s)."""
 
@@ -65,8 +88,8 @@ class ModelFacts:
 
         return local_tokenizer(model_path(self.local))
 
-    def counter(self, name: str, config: ModelConfig) -> TokenCounter | None:
-        """How to count the model's tokens; None means LiteLLM's counter for a model it knows."""
+    def counter(self, name: str, config: ModelConfig) -> TokenCounter:
+        """How to count the model's tokens."""
         if config.tokenizer == "local":
             return self.local_tokenizer()
         if config.tokenizer is not None:
@@ -79,32 +102,8 @@ class ModelFacts:
         if config.model == LOCAL_MODEL:
             return self.local_tokenizer()
         if not self.is_custom_provider(config) and self.litellm_info(config):
-            return None
+            return LiteLLMCounter(config.model)
         return Cl100kEstimate()
-
-    def count_messages(self, name: str, config: ModelConfig, messages: list[Message]) -> int:
-        counter = self.counter(name, config)
-        if counter is None:
-            try:
-                return int(lx.litellm().token_counter(model=config.model, messages=messages))
-            except Exception:
-                counter = Cl100kEstimate()
-        return counter.count_messages(messages)
-
-    def count_text(self, name: str, config: ModelConfig, text: str) -> int:
-        counter = self.counter(name, config)
-        if counter is None:
-            try:
-                return int(lx.litellm().token_counter(model=config.model, text=text))
-            except Exception:
-                counter = Cl100kEstimate()
-        return counter.count_text(text)
-
-    def count_texts(self, name: str, config: ModelConfig, texts: Sequence[str]) -> list[int]:
-        counter = self.counter(name, config)
-        if counter is None:
-            return [self.count_text(name, config, text) for text in texts]
-        return counter.count_texts(texts)
 
     # --- window and price ------------------------------------------------------------------------
 
